@@ -1,0 +1,318 @@
+// The `oomlint` executable: command-line parsing and the glue between the analyzer, the
+// rules and the output formats. Errors end as one sentence on stderr and exit status 2.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "analyzer/config/config.hpp"
+#include "analyzer/driver/discovery.hpp"
+#include "analyzer/driver/linter.hpp"
+#include "analyzer/output/emitter.hpp"
+#include "analyzer/output/rule_docs.hpp"
+#include "analyzer/syntax/parser.hpp"
+#include "analyzer/syntax/python_grammar.hpp"
+#include "rules/registry.hpp"
+
+#ifndef OOMLINT_VERSION
+#define OOMLINT_VERSION "0.0.0"
+#endif
+#ifndef OOMLINT_DOCS_URL_BASE
+#define OOMLINT_DOCS_URL_BASE ""
+#endif
+
+namespace oomlint::cli {
+
+namespace {
+
+constexpr int kExitClean = 0;
+constexpr int kExitFindings = 1;
+constexpr int kExitError = 2;
+
+struct CheckArgs {
+  std::vector<std::string> paths;
+  std::vector<std::string> select;
+  std::vector<std::string> extend_select;
+  std::vector<std::string> ignore;
+  std::string config;
+  bool isolated = false;
+  std::string output_format = "text";
+  bool statistics = false;
+  bool exit_zero = false;
+  int jobs = 0;
+  std::string stdin_filename;
+  bool quiet = false;
+  bool no_color = false;
+};
+
+struct RuleArgs {
+  std::string code;
+  bool all = false;
+  std::string output_format = "text";
+};
+
+void print_error(const std::string& message) {
+  const bool color = ::isatty(STDERR_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr;
+  fmt::print(stderr, "{}: {}\n", color ? "\033[1;31merror\033[0m" : "error", message);
+}
+
+std::string docs_url_base() {
+  if (const char* env = std::getenv("OOMLINT_DOCS_URL_BASE")) {
+    return env;
+  }
+  return OOMLINT_DOCS_URL_BASE;
+}
+
+bool use_color(bool no_color) {
+  if (no_color || std::getenv("NO_COLOR") != nullptr) {
+    return false;
+  }
+  const char* term = std::getenv("TERM");
+  if (term != nullptr && std::string_view(term) == "dumb") {
+    return false;
+  }
+  return ::isatty(STDOUT_FILENO) != 0;
+}
+
+std::optional<std::string> check_selectors(const std::vector<std::string>& codes, std::string_view flag,
+                                           const std::vector<const RuleMeta*>& catalog) {
+  for (const std::string& c : codes) {
+    if (!is_known_selector(c, catalog)) {
+      return fmt::format("unknown rule code `{}` in {}; `oomlint rule --all` lists the codes", c, flag);
+    }
+  }
+  return std::nullopt;
+}
+
+Expected<Config> resolve_config(const CheckArgs& args, const std::vector<const RuleMeta*>& catalog) {
+  if (args.isolated) {
+    return Config{};
+  }
+  if (!args.config.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(args.config, ec)) {
+      return Error{"configuration file not found; check the --config path", args.config};
+    }
+    return load_config(args.config, catalog);
+  }
+  std::filesystem::path start = std::filesystem::current_path();
+  if (!args.paths.empty() && args.paths.front() != "-") {
+    start = args.paths.front();
+  } else if (!args.stdin_filename.empty()) {
+    start = args.stdin_filename;
+  }
+  if (auto found = find_config_file(start)) {
+    return load_config(*found, catalog);
+  }
+  return Config{};
+}
+
+int run_check(CheckArgs args) {
+  const std::vector<const RuleMeta*> catalog = rules::catalog();
+  for (const auto& [codes, flag] : {std::pair{&args.select, "--select"}, std::pair{&args.extend_select, "--extend-select"},
+                                    std::pair{&args.ignore, "--ignore"}}) {
+    if (auto problem = check_selectors(*codes, flag, catalog)) {
+      print_error(*problem);
+      return kExitError;
+    }
+  }
+  if (args.paths.empty()) {
+    args.paths.emplace_back(".");
+  }
+  auto config = resolve_config(args, catalog);
+  if (!config) {
+    print_error(config.error().describe());
+    return kExitError;
+  }
+  SelectionFlags flags;
+  if (!args.select.empty()) {
+    flags.select = args.select;
+  }
+  flags.extend_select = args.extend_select;
+  flags.ignore = args.ignore;
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = enabled_codes(*config, flags, catalog);
+  settings.config = &*config;
+
+  std::vector<FileReport> reports;
+  bool had_error = false;
+  std::vector<std::string> files;
+  for (const std::string& p : args.paths) {
+    if (p == "-") {
+      std::string bytes((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+      syntax::Parser parser;
+      const std::string name = args.stdin_filename.empty() ? "-" : args.stdin_filename;
+      reports.push_back(lint_source(std::make_shared<const SourceFile>(name, std::move(bytes)), parser, settings));
+    } else {
+      files.push_back(p);
+    }
+  }
+  if (!files.empty()) {
+    const Discovery discovery = discover(files, *config);
+    for (const Error& e : discovery.errors) {
+      print_error(e.describe());
+      had_error = true;
+    }
+    const int jobs = args.jobs > 0 ? args.jobs : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    std::vector<FileReport> linted = lint_files(discovery.files, settings, jobs);
+    std::move(linted.begin(), linted.end(), std::back_inserter(reports));
+  }
+  for (const FileReport& r : reports) {
+    if (r.error) {
+      print_error(r.error->describe());
+      had_error = true;
+    }
+  }
+  EmitOptions emit;
+  emit.color = use_color(args.no_color);
+  emit.docs_url_base = docs_url_base();
+  size_t findings = 0;
+  for (const FileReport& r : reports) {
+    findings += r.findings.size();
+  }
+  std::string out;
+  if (args.statistics) {
+    out = emit_statistics(reports, args.output_format == "json");
+  } else if (args.output_format == "json") {
+    out = emit_json(reports, emit);
+  } else if (args.output_format == "concise") {
+    out = emit_concise(reports, emit);
+    if (!args.quiet) {
+      out += summary_line(reports, emit);
+    }
+  } else {
+    out = emit_text(reports, emit);
+    if (!args.quiet) {
+      out += summary_line(reports, emit);
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  if (had_error) {
+    return kExitError;
+  }
+  return findings > 0 && !args.exit_zero ? kExitFindings : kExitClean;
+}
+
+int run_rule(const RuleArgs& args) {
+  const std::vector<const RuleMeta*> catalog = rules::catalog();
+  if (args.all) {
+    std::string out = args.output_format == "json"       ? rule_catalog_json(catalog)
+                      : args.output_format == "markdown" ? [&] {
+                          std::string all;
+                          for (const RuleMeta* m : catalog) {
+                            all += rule_markdown(*m) + "\n";
+                          }
+                          return all;
+                        }()
+                                                         : rule_catalog_text(catalog);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return kExitClean;
+  }
+  if (args.code.empty()) {
+    print_error("`oomlint rule` needs a rule code or name, or --all");
+    return kExitError;
+  }
+  const Rule* rule = rules::find_rule(args.code);
+  if (rule == nullptr) {
+    print_error(fmt::format("unknown rule `{}`; `oomlint rule --all` lists the codes", args.code));
+    return kExitError;
+  }
+  const std::string out = args.output_format == "json" ? rule_json(*rule->meta) : rule_markdown(*rule->meta);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return kExitClean;
+}
+
+bool is_command(std::string_view word) {
+  return word == "check" || word == "rule" || word == "--version" || word == "-V" || word == "--help" ||
+         word == "-h" || word == "version";
+}
+
+int run(int argc, char** argv) {
+  if (const std::string problem = syntax::grammar_problem(); !problem.empty()) {
+    print_error(problem);
+    return kExitError;
+  }
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || !is_command(args.front())) {
+    args.insert(args.begin(), "check");  // `oomlint PATH` means `oomlint check PATH`
+  }
+  if (args.front() == "version") {
+    args.front() = "--version";
+  }
+  CLI::App app{"oomlint: find the PyTorch training-code patterns that leak or waste GPU memory", "oomlint"};
+  app.set_version_flag("--version,-V", std::string("oomlint ") + OOMLINT_VERSION);
+  app.require_subcommand(0, 1);
+
+  CheckArgs check;
+  CLI::App* check_cmd = app.add_subcommand("check", "Lint Python files (the default command)");
+  check_cmd->add_option("paths", check.paths, "Files or folders to check (default: .); `-` reads stdin");
+  check_cmd->add_option("--select", check.select, "Only these rule codes or prefixes (comma-separated)")->delimiter(',');
+  check_cmd->add_option("--extend-select", check.extend_select, "Rule codes to enable as well")->delimiter(',');
+  check_cmd->add_option("--ignore", check.ignore, "Rule codes or prefixes to disable")->delimiter(',');
+  check_cmd->add_option("--config", check.config, "Use this configuration file (pyproject.toml or oomlint.toml)");
+  check_cmd->add_flag("--isolated", check.isolated, "Ignore all configuration files");
+  check_cmd->add_option("--output-format", check.output_format, "text, concise or json")
+      ->check(CLI::IsMember({"text", "concise", "json"}));
+  check_cmd->add_flag("--statistics", check.statistics, "Show counts per rule instead of findings");
+  check_cmd->add_flag("--exit-zero", check.exit_zero, "Exit 0 even when there are findings");
+  check_cmd->add_option("--jobs,-j", check.jobs, "Worker threads (default: one per core)")->check(CLI::Range(1, 1024));
+  check_cmd->add_option("--stdin-filename", check.stdin_filename, "The name to report for `-` (stdin)");
+  check_cmd->add_flag("--quiet,-q", check.quiet, "Print findings only, no summary");
+  check_cmd->add_flag("--no-color", check.no_color, "Never colour the output (NO_COLOR does the same)");
+
+  RuleArgs rule;
+  CLI::App* rule_cmd = app.add_subcommand("rule", "Explain a rule, or list them all");
+  rule_cmd->add_option("code", rule.code, "Rule code (OOM101) or name (graph-retaining-accumulation)");
+  rule_cmd->add_flag("--all", rule.all, "List every rule");
+  rule_cmd->add_option("--output-format", rule.output_format, "text, markdown or json")
+      ->check(CLI::IsMember({"text", "markdown", "json"}));
+
+  std::vector<const char*> cargv{argv[0]};
+  for (const std::string& a : args) {
+    cargv.push_back(a.c_str());
+  }
+  try {
+    app.parse(static_cast<int>(cargv.size()), cargv.data());
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitError;
+  }
+  if (rule_cmd->parsed()) {
+    return run_rule(rule);
+  }
+  if (!check.stdin_filename.empty() && check.paths.empty()) {
+    check.paths.emplace_back("-");
+  }
+  return run_check(std::move(check));
+}
+
+}  // namespace
+
+}  // namespace oomlint::cli
+
+int main(int argc, char** argv) {
+  try {
+    return oomlint::cli::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s; please report this as a bug\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "error: unexpected failure; please report this as a bug\n");
+  }
+  return 2;
+}

@@ -1,0 +1,114 @@
+#include "analyzer/driver/discovery.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include <fmt/format.h>
+
+namespace oomlint {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Patterns match the entry's name, its path below the folder being searched, and its path
+// below the configuration's folder; never the folders above what the user asked for.
+bool excluded(const fs::path& path, const fs::path& walk_root, const Config& config) {
+  std::error_code ec;
+  const std::string name = path.filename().string();
+  const std::string below_walk = path.lexically_relative(walk_root).generic_string();
+  std::string below_config;
+  if (!config.root.empty()) {
+    const std::string rel = fs::absolute(path, ec).lexically_relative(config.root).generic_string();
+    if (!rel.starts_with("..")) {
+      below_config = rel;
+    }
+  }
+  auto matches = [&](const std::vector<std::string>& patterns) {
+    return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
+      return glob_matches(p, name) || glob_matches(p, below_walk) ||
+             (!below_config.empty() && glob_matches(p, below_config));
+    });
+  };
+  return matches(default_excludes()) || matches(config.exclude) || matches(config.extend_exclude);
+}
+
+std::string describe_status_error(const std::error_code& ec) {
+  if (ec == std::errc::too_many_symbolic_link_levels) {
+    return "is a symbolic link loop; fix or remove the link";
+  }
+  if (ec == std::errc::no_such_file_or_directory) {
+    return "no such file or directory; check the path";
+  }
+  if (ec == std::errc::permission_denied) {
+    return "permission denied; check the folder's permissions";
+  }
+  return fmt::format("cannot be read: {}", ec.message());
+}
+
+bool is_python_file(const fs::path& p) {
+  const std::string ext = p.extension().string();
+  return ext == ".py" || ext == ".pyi";
+}
+
+}  // namespace
+
+Discovery discover(const std::vector<std::string>& paths, const Config& config) {
+  Discovery out;
+  for (const std::string& given : paths) {
+    std::error_code ec;
+    const fs::path path(given);
+    const fs::file_status st = fs::status(path, ec);
+    if (ec || !fs::exists(st)) {
+      out.errors.push_back(Error{describe_status_error(ec ? ec : std::make_error_code(std::errc::no_such_file_or_directory)), given});
+      continue;
+    }
+    if (!fs::is_directory(st)) {
+      out.files.push_back(given);
+      continue;
+    }
+    fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec);
+    if (ec) {
+      out.errors.push_back(Error{describe_status_error(ec), given});
+      continue;
+    }
+    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) {
+        out.errors.push_back(Error{describe_status_error(ec), it->path().string()});
+        ec.clear();
+        continue;
+      }
+      const fs::directory_entry& entry = *it;
+      std::error_code entry_ec;
+      if (entry.is_directory(entry_ec)) {
+        if (excluded(entry.path(), path, config) || entry.is_symlink(entry_ec)) {
+          it.disable_recursion_pending();
+        }
+        continue;
+      }
+      if (!is_python_file(entry.path())) {
+        continue;
+      }
+      if (!entry.is_regular_file(entry_ec)) {
+        if (entry.is_symlink(entry_ec)) {
+          const fs::file_status target = fs::status(entry.path(), entry_ec);
+          if (entry_ec) {
+            out.errors.push_back(Error{describe_status_error(entry_ec), entry.path().string()});
+          }
+          (void)target;
+        }
+        continue;
+      }
+      if (excluded(entry.path(), path, config)) {
+        continue;
+      }
+      out.files.push_back(entry.path().string());
+    }
+  }
+  std::sort(out.files.begin(), out.files.end());
+  out.files.erase(std::unique(out.files.begin(), out.files.end()), out.files.end());
+  return out;
+}
+
+}  // namespace oomlint

@@ -1,0 +1,40 @@
+#pragma once
+// Lints sources with a set of rules: parse, build the model, run the enabled rules, drop
+// suppressed findings. lint_files() spreads files over a pool of workers, one parser each.
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "analyzer/config/config.hpp"
+#include "analyzer/diagnostics/finding.hpp"
+#include "analyzer/rule_api.hpp"
+#include "analyzer/source/source_file.hpp"
+#include "analyzer/support/expected.hpp"
+
+namespace oomlint {
+
+namespace syntax {
+class Parser;
+}
+
+struct LintSettings {
+  std::vector<Rule> rules;             // the whole catalog
+  std::set<std::string> enabled;       // codes to run
+  const Config* config = nullptr;
+};
+
+struct FileReport {
+  std::string path;
+  std::shared_ptr<const SourceFile> source;  // null when the file could not be read
+  std::vector<Finding> findings;
+  std::optional<Error> error;
+};
+
+FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings);
+
+// Reads and lints every file; reports come back in the order of `paths`, whatever `jobs` is.
+std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const LintSettings& settings, int jobs);
+
+}  // namespace oomlint

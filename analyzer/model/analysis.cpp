@@ -1,0 +1,447 @@
+// What the model derives after its one traversal: function facts (with the in-file call
+// graph), step and phase loops, accumulations and stores that outlive an iteration, and
+// evaluation code that runs with autograd on.
+#include <algorithm>
+#include <array>
+
+#include "analyzer/model/model_impl.hpp"
+#include "analyzer/support/strings.hpp"
+
+namespace oomlint::model {
+
+namespace {
+
+constexpr int kMaxFixpointRounds = 32;
+
+bool is_disabling_qualified(std::string_view q) {
+  return q == "torch.no_grad" || q == "torch.inference_mode" || q == "torch.autograd.no_grad" ||
+         q == "torch.autograd.grad_mode.no_grad" || q == "torch.autograd.inference_mode" ||
+         q == "torch.autograd.grad_mode.inference_mode";
+}
+
+}  // namespace
+
+void Model::Impl::analyse() {
+  compute_function_facts();
+  resolve_calls();
+  // Grad mode through callers: a helper only ever called grad-disabled runs grad-disabled.
+  for (int round = 0; round < kMaxFixpointRounds; ++round) {
+    bool changed = false;
+    for (size_t i = 0; i < m.m_scopes.size(); ++i) {
+      Scope& sc = m.m_scopes[i];
+      if (sc.kind != ScopeKind::Function || sc.facts.grad_disabled) {
+        continue;
+      }
+      int sites = 0;
+      int disabled_sites = 0;
+      for (const CallEdge& e : edges) {
+        if (e.callee != static_cast<ScopeId>(i)) {
+          continue;
+        }
+        ++sites;
+        const ScopeId caller_scope = m.scope_at(e.at);
+        if (disabled_at(e.at, caller_scope)) {
+          ++disabled_sites;
+        }
+      }
+      sc.facts.call_sites = sites;
+      sc.facts.disabled_call_sites = disabled_sites;
+      if (sites > 0 && sites == disabled_sites) {
+        sc.facts.grad_disabled = true;
+        changed = true;
+      }
+    }
+    if (!changed) {
+      break;
+    }
+  }
+  // Backward, optimizer steps and the need for gradients flow from callees to callers.
+  for (int round = 0; round < kMaxFixpointRounds; ++round) {
+    bool changed = false;
+    for (const CallEdge& e : edges) {
+      const ScopeId caller = e.caller == kNone ? 0 : e.caller;
+      FunctionFacts& to = m.m_scopes[static_cast<size_t>(caller)].facts;
+      const FunctionFacts& from = m.m_scopes[static_cast<size_t>(e.callee)].facts;
+      if ((from.backprops && !to.backprops) || (from.steps_optimizer && !to.steps_optimizer) ||
+          (from.needs_grad && !to.needs_grad)) {
+        to.backprops |= from.backprops;
+        to.steps_optimizer |= from.steps_optimizer;
+        to.needs_grad |= from.needs_grad;
+        changed = true;
+      }
+    }
+    if (!changed) {
+      break;
+    }
+  }
+  for (Call& c : m.m_calls) {
+    c.grad_disabled = disabled_at(ts_node_start_byte(c.node), c.scope);
+    if (c.is_backward || null(c.function)) {
+      continue;
+    }
+    TSNode fn = unparen(c.function);
+    if (c.method == "generate" || names::is_module_returning_method(c.method) || c.method == "eval" ||
+        c.method == "train" || c.method == "parameters" || c.method == "named_parameters" ||
+        c.method == "state_dict" || c.method == "load_state_dict" || c.method == "zero_grad" ||
+        c.method == "apply") {
+      continue;
+    }
+    const TSSymbol fs = ts_node_symbol(fn);
+    if (fs == g.sym.attribute && names::is_forward_like_method(c.method)) {
+      c.is_forward = eval(c.receiver, c.scope, 0).kind == Kind::Module;
+      continue;
+    }
+    if (fs == g.sym.identifier || fs == g.sym.attribute) {
+      if (local_callee(fn, c.scope) != kNone) {
+        continue;
+      }
+      c.is_forward = eval(fn, c.scope, 0).kind == Kind::Module;
+    }
+  }
+  classify_loops();
+  finish_accumulations_and_stores();
+  find_eval_regions();
+}
+
+void Model::Impl::compute_function_facts() {
+  for (size_t i = 0; i < m.m_scopes.size(); ++i) {
+    Scope& sc = m.m_scopes[i];
+    if (sc.kind != ScopeKind::Function) {
+      continue;
+    }
+    sc.facts.per_step_method = names::is_per_step_method(sc.name);
+    sc.facts.framework_eval_step = sc.class_scope != kNone && names::is_framework_eval_step(sc.name);
+    for (TSNode d : sc.decorators) {
+      TSNode callee = unparen(d);
+      if (!null(callee) && ts_node_symbol(callee) == g.sym.call) {
+        callee = field(callee, g.field.function);
+      }
+      const std::string q = resolve_qualified(callee, sc.parent);
+      if (is_disabling_qualified(q) || names::is_grad_disabling_decorator_name(last_name(callee), options)) {
+        sc.facts.decorated_grad_disabled = true;
+      }
+    }
+    sc.facts.grad_disabled = sc.facts.decorated_grad_disabled || sc.facts.framework_eval_step;
+  }
+}
+
+void Model::Impl::resolve_calls() {
+  for (Call& c : m.m_calls) {
+    c.qualified = resolve_qualified(c.function, c.scope);
+    if (c.qualified == "torch.autograd.backward" || c.qualified == "torch.autograd.grad") {
+      c.is_backward = c.qualified == "torch.autograd.backward";
+      ScopeId owner = c.scope;
+      while (owner != kNone && m.m_scopes[static_cast<size_t>(owner)].kind != ScopeKind::Function &&
+             m.m_scopes[static_cast<size_t>(owner)].kind != ScopeKind::Module) {
+        owner = m.m_scopes[static_cast<size_t>(owner)].parent;
+      }
+      Scope& o = m.m_scopes[static_cast<size_t>(owner == kNone ? 0 : owner)];
+      o.facts.needs_grad = true;
+      needs_grad_points.push_back(ts_node_start_byte(c.node));
+      if (c.is_backward) {
+        o.facts.backprops = true;
+      }
+      if (auto first = c.positional(0)) {
+        const std::string d = dotted(*first);
+        if (!d.empty()) {
+          o.backprop_names.insert(d);
+        }
+      }
+    }
+    if (c.qualified == "torch.enable_grad" || c.qualified == "torch.autograd.enable_grad") {
+      needs_grad_points.push_back(ts_node_start_byte(c.node));
+    }
+    const ScopeId callee = local_callee(c.function, c.scope);
+    if (callee != kNone) {
+      edges.push_back(CallEdge{enclosing_function(c.scope), callee, ts_node_start_byte(c.node), false});
+    }
+  }
+}
+
+void Model::Impl::classify_loops() {
+  std::vector<bool> function_has_loop(m.m_scopes.size(), false);
+  for (const Loop& l : m.m_loops) {
+    if (l.kind != LoopKind::Comprehension) {
+      const ScopeId fn = enclosing_function(l.scope);
+      if (fn != kNone) {
+        function_has_loop[static_cast<size_t>(fn)] = true;
+      }
+    }
+  }
+  for (size_t li = 0; li < m.m_loops.size(); ++li) {
+    Loop& l = m.m_loops[li];
+    if (l.kind == LoopKind::Comprehension) {
+      continue;
+    }
+    const ScopeId fn = enclosing_function(l.scope);
+    bool direct_step_work = false;
+    bool calls_phase_work = false;
+    bool nested_step_loop = false;
+    for (const Call& c : m.m_calls) {
+      const std::uint32_t at = ts_node_start_byte(c.node);
+      if (at < l.body_start || at >= l.body_end || enclosing_function(c.scope) != fn) {
+        continue;
+      }
+      const ScopeId callee = local_callee(c.function, c.scope);
+      const FunctionFacts* facts = callee == kNone ? nullptr : &m.m_scopes[static_cast<size_t>(callee)].facts;
+      if (c.is_backward || (facts != nullptr && facts->backprops)) {
+        l.backprops = true;
+      }
+      if (c.loop != static_cast<LoopId>(li)) {
+        continue;  // nested loops speak for themselves
+      }
+      const bool optimizer_step = c.method == "step" && !null(c.receiver) && names::is_optimizer_name(text(c.receiver));
+      const bool per_step_helper = facts != nullptr && (facts->backprops || facts->steps_optimizer) &&
+                                   !function_has_loop[static_cast<size_t>(callee)];
+      if (c.is_forward || c.is_backward || optimizer_step || per_step_helper) {
+        direct_step_work = true;
+      }
+      const bool loop_helper = facts != nullptr && function_has_loop[static_cast<size_t>(callee)];
+      if (names::is_train_function_name(c.method) || loop_helper) {
+        calls_phase_work = true;
+      }
+      bool weak = false;
+      if (names::is_eval_function_name(c.method, weak) && !weak) {
+        calls_phase_work = true;
+      }
+    }
+    for (size_t other = li + 1; other < m.m_loops.size(); ++other) {
+      const Loop& inner = m.m_loops[other];
+      if (inner.parent == static_cast<LoopId>(li) && inner.kind != LoopKind::Comprehension) {
+        nested_step_loop = true;
+      }
+    }
+    const std::string_view iter_text = null(l.iterable) ? std::string_view() : text(l.iterable);
+    bool target_is_phase = false;
+    for (const std::string& t : l.targets) {
+      target_is_phase |= names::is_phase_name(t);
+    }
+    bool iterable_is_steps = false;
+    if (l.kind == LoopKind::While) {
+      iterable_is_steps = names::is_step_count_name(iter_text);
+    } else if (!null(l.iterable)) {
+      TSNode it = unparen(l.iterable);
+      std::string_view method;
+      if (ts_node_symbol(it) == g.sym.call) {
+        method = last_name(field(it, g.field.function));
+      }
+      static constexpr std::array<std::string_view, 10> kNotData = {
+          "items", "keys", "values", "named_parameters", "parameters", "modules", "children",
+          "named_modules", "named_children", "named_buffers"};
+      if (std::find(kNotData.begin(), kNotData.end(), method) != kNotData.end()) {
+        iterable_is_steps = false;
+      } else if (method == "range" || method == "trange") {
+        iterable_is_steps = names::is_step_count_name(iter_text);
+      } else {
+        iterable_is_steps = names::is_loader_name(iter_text);
+      }
+    }
+    const bool iterable_is_phase = names::is_phase_name(iter_text);
+    l.is_step = direct_step_work || (iterable_is_steps && !target_is_phase && !iterable_is_phase && !nested_step_loop);
+    l.is_phase = !l.is_step && (target_is_phase || iterable_is_phase || calls_phase_work || nested_step_loop);
+  }
+}
+
+LoopId Model::Impl::outlived_loop(std::string_view key, ScopeId scope, LoopId loop, std::uint32_t at) const {
+  if (loop == kNone) {
+    return kNone;
+  }
+  const Loop& l = m.m_loops[static_cast<size_t>(loop)];
+  if (l.kind == LoopKind::Comprehension) {
+    return kNone;
+  }
+  if (key.starts_with("self.")) {
+    return loop;
+  }
+  // A name bound afresh earlier in the same iteration does not outlive it.
+  const ScopeId fn_scope = l.scope;
+  const auto& table = scope_names[static_cast<size_t>(fn_scope)];
+  auto it = table.find(std::string(key));
+  if (it != table.end()) {
+    for (BindingId id : it->second) {
+      const Binding& b = bindings[static_cast<size_t>(id)];
+      const bool fresh_kind = b.kind == BindingKind::Assign || b.kind == BindingKind::WithTarget ||
+                              b.kind == BindingKind::Walrus || b.kind == BindingKind::ForTarget;
+      if (!fresh_kind) {
+        continue;
+      }
+      if (b.kind == BindingKind::ForTarget && b.loop == loop) {
+        return kNone;
+      }
+      if (b.stmt_start >= l.body_start && b.stmt_start < at) {
+        return kNone;
+      }
+    }
+  }
+  (void)scope;
+  return loop;
+}
+
+void Model::Impl::finish_accumulations_and_stores() {
+  auto root_key = [&](TSNode n) {
+    n = unparen(n);
+    int guard = 0;
+    while (!null(n) && ts_node_symbol(n) == g.sym.subscript && guard++ < 32) {
+      n = unparen(field(n, g.field.value));
+    }
+    return dotted(n);
+  };
+  auto owner_allows_step_scope = [&](ScopeId scope, std::string_view key) {
+    const ScopeId fn = enclosing_function(scope);
+    if (fn == kNone) {
+      return false;
+    }
+    const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
+    const bool outlives_call = key.starts_with("self.") || sc.globals.count(std::string(key)) != 0;
+    return sc.facts.per_step_method && outlives_call;
+  };
+  for (Accumulation a : accumulation_candidates) {
+    a.target_key = root_key(a.target);
+    if (a.target_key.empty()) {
+      continue;
+    }
+    const std::uint32_t at = ts_node_start_byte(a.statement);
+    a.grad_disabled = disabled_at(at, a.scope);
+    const LoopId outlived = outlived_loop(a.target_key, a.scope, a.loop, at);
+    if (outlived == kNone && !(a.loop == kNone && owner_allows_step_scope(a.scope, a.target_key))) {
+      continue;
+    }
+    a.loop = outlived;
+    m.m_accumulations.push_back(a);
+  }
+  for (Store s : store_candidates) {
+    s.container_key = root_key(s.container);
+    if (s.container_key.empty() || s.container_key == "self") {
+      continue;
+    }
+    const std::uint32_t at = ts_node_start_byte(s.statement);
+    s.grad_disabled = disabled_at(at, s.scope);
+    const LoopId outlived = outlived_loop(s.container_key, s.scope, s.loop, at);
+    if (outlived == kNone && !(s.loop == kNone && owner_allows_step_scope(s.scope, s.container_key))) {
+      continue;
+    }
+    s.loop = outlived;
+    m.m_stores.push_back(s);
+  }
+}
+
+void Model::Impl::find_eval_regions() {
+  auto training_signal_in = [&](ScopeId fn, std::uint32_t start, std::uint32_t end) {
+    for (std::uint32_t p : needs_grad_points) {
+      if (p >= start && p < end && m.function_at(p) == fn) {
+        return true;
+      }
+    }
+    for (const Call& c : m.m_calls) {
+      const std::uint32_t at = ts_node_start_byte(c.node);
+      if (at < start || at >= end || enclosing_function(c.scope) != fn) {
+        continue;
+      }
+      if (c.is_backward || (c.method == "step" && !null(c.receiver) && names::is_optimizer_name(text(c.receiver)))) {
+        return true;
+      }
+      const ScopeId callee = local_callee(c.function, c.scope);
+      if (callee != kNone) {
+        const FunctionFacts& f = m.m_scopes[static_cast<size_t>(callee)].facts;
+        if (f.backprops || f.needs_grad || f.steps_optimizer) {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+  auto collect_forwards = [&](EvalRegion& r, ScopeId fn) {
+    for (size_t i = 0; i < m.m_calls.size(); ++i) {
+      const Call& c = m.m_calls[i];
+      const std::uint32_t at = ts_node_start_byte(c.node);
+      if (c.is_forward && !c.grad_disabled && at >= r.start && at < r.end && enclosing_function(c.scope) == fn) {
+        r.forward_calls.push_back(i);
+      }
+    }
+  };
+  std::vector<bool> function_has_loop(m.m_scopes.size(), false);
+  for (const Loop& l : m.m_loops) {
+    const ScopeId fn = enclosing_function(l.scope);
+    if (fn != kNone && l.kind != LoopKind::Comprehension) {
+      function_has_loop[static_cast<size_t>(fn)] = true;
+    }
+  }
+  std::vector<bool> function_switches_to_eval(m.m_scopes.size(), false);
+  for (const ModeSwitch& s : mode_switches) {
+    const ScopeId fn = enclosing_function(s.scope);
+    if (fn != kNone && s.to_eval) {
+      function_switches_to_eval[static_cast<size_t>(fn)] = true;
+    }
+  }
+  std::vector<bool> covered(m.m_scopes.size(), false);
+  for (size_t i = 0; i < m.m_scopes.size(); ++i) {
+    const Scope& sc = m.m_scopes[i];
+    if (sc.kind != ScopeKind::Function || sc.facts.grad_disabled || null(sc.body)) {
+      continue;
+    }
+    bool needs_loop = false;
+    if (!names::is_eval_function_name(sc.name, needs_loop)) {
+      continue;
+    }
+    if (needs_loop && !function_has_loop[i] && !function_switches_to_eval[i]) {
+      continue;
+    }
+    const auto fn = static_cast<ScopeId>(i);
+    const std::uint32_t start = ts_node_start_byte(sc.body);
+    const std::uint32_t end = ts_node_end_byte(sc.body);
+    if (sc.facts.needs_grad || sc.facts.backprops || sc.facts.steps_optimizer || sc.facts.calls_train_mode ||
+        training_signal_in(fn, start, end)) {
+      continue;
+    }
+    EvalRegion r;
+    r.scope = fn;
+    r.start = start;
+    r.end = end;
+    r.anchor = field(sc.node, g.field.name);
+    r.reason = "`" + sc.name + "` is evaluation code";
+    collect_forwards(r, fn);
+    if (!r.forward_calls.empty()) {
+      covered[i] = true;
+      m.m_eval_regions.push_back(std::move(r));
+    }
+  }
+  for (const ModeSwitch& s : mode_switches) {
+    if (!s.to_eval) {
+      continue;
+    }
+    const ScopeId fn = enclosing_function(s.scope);
+    if (fn != kNone && covered[static_cast<size_t>(fn)]) {
+      continue;
+    }
+    if (fn != kNone && m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled) {
+      continue;
+    }
+    const std::uint32_t start = ts_node_end_byte(s.statement);
+    TSNode block = ts_node_parent(s.statement);
+    std::uint32_t end = null(block) ? start : ts_node_end_byte(block);
+    for (const ModeSwitch& t : mode_switches) {
+      const std::uint32_t at = ts_node_start_byte(t.statement);
+      if (!t.to_eval && at > start && at < end && enclosing_function(t.scope) == fn) {
+        end = at;
+      }
+    }
+    if (training_signal_in(fn, start, end)) {
+      continue;  // model.eval() to freeze BatchNorm while training goes on
+    }
+    EvalRegion r;
+    r.scope = fn == kNone ? 0 : fn;
+    r.start = start;
+    r.end = end;
+    r.anchor = s.call;
+    r.reason = "it runs after `" + std::string(text(s.call)) + "`";
+    collect_forwards(r, fn);
+    if (!r.forward_calls.empty()) {
+      if (fn != kNone) {
+        covered[static_cast<size_t>(fn)] = true;
+      }
+      m.m_eval_regions.push_back(std::move(r));
+    }
+  }
+}
+
+}  // namespace oomlint::model

@@ -1,0 +1,705 @@
+// Name resolution and the abstract evaluation of expressions: which import path a name
+// stands for, and whether a value may hold an autograd graph (DESIGN §5, grad-carrying values).
+#include <algorithm>
+#include <array>
+
+#include "analyzer/model/model_impl.hpp"
+#include "analyzer/support/strings.hpp"
+
+namespace oomlint::model {
+
+namespace {
+
+constexpr int kMaxDepth = 48;
+
+Value grad_tensor(Source source, Kind kind = Kind::Tensor) {
+  return Value{Grad::Yes, kind, source, -1, {}, {}};
+}
+
+Value no_grad_tensor() { return Value{Grad::No, Kind::Tensor, Source::None, -1, {}, {}}; }
+
+Value of_kind(Kind kind) { return Value{Grad::No, kind, Source::None, -1, {}, {}}; }
+
+// Names used without an import in snippets: the conventional aliases of torch.
+std::string implicit_module(std::string_view root) {
+  if (root == "torch") {
+    return "torch";
+  }
+  if (root == "nn") {
+    return "torch.nn";
+  }
+  if (root == "F") {
+    return "torch.nn.functional";
+  }
+  return {};
+}
+
+bool is_tensor_builtin_passthrough(std::string_view fn) {
+  static constexpr std::array<std::string_view, 6> kFns = {"sum", "max", "min", "abs", "sorted", "reversed"};
+  return std::find(kFns.begin(), kFns.end(), fn) != kFns.end();
+}
+
+bool is_number_builtin(std::string_view fn) {
+  static constexpr std::array<std::string_view, 12> kFns = {"float", "int", "bool", "str", "len", "round",
+                                                            "repr", "print", "isinstance", "format", "hash", "id"};
+  return std::find(kFns.begin(), kFns.end(), fn) != kFns.end();
+}
+
+}  // namespace
+
+Value join(const Value& a, const Value& b) {
+  Value out;
+  if (a.grad == Grad::Yes || b.grad == Grad::Yes) {
+    out.grad = Grad::Yes;
+  } else if (a.grad == Grad::No && b.grad == Grad::No) {
+    out.grad = Grad::No;
+  } else {
+    out.grad = Grad::Unknown;
+  }
+  const Value& lead = a.grad == Grad::Yes ? a : (b.grad == Grad::Yes ? b : a);
+  out.kind = a.kind == b.kind ? a.kind : (lead.kind != Kind::Unknown ? lead.kind : b.kind);
+  out.source = lead.source != Source::None ? lead.source : b.source;
+  out.scope = lead.scope;
+  out.qualified = lead.qualified;
+  return out;
+}
+
+ScopeId Model::Impl::enclosing_function(ScopeId scope) const {
+  while (scope != kNone && m.m_scopes[static_cast<size_t>(scope)].kind != ScopeKind::Function) {
+    scope = m.m_scopes[static_cast<size_t>(scope)].parent;
+  }
+  return scope;
+}
+
+const Binding* Model::Impl::lookup(std::string_view name, ScopeId scope, std::uint32_t pos) const {
+  const std::string key(name);
+  ScopeId s = scope;
+  bool in_start_scope = true;
+  while (s != kNone) {
+    const Scope& sc = m.m_scopes[static_cast<size_t>(s)];
+    if (sc.globals.count(key) != 0) {
+      s = 0;
+      in_start_scope = false;
+      continue;
+    }
+    // Class bodies are not visible from the functions nested in them.
+    if (!(sc.kind == ScopeKind::Class && !in_start_scope)) {
+      const auto& table = scope_names[static_cast<size_t>(s)];
+      auto it = table.find(key);
+      if (it != table.end() && !it->second.empty()) {
+        const auto& ids = it->second;
+        if (!in_start_scope) {
+          return &bindings[static_cast<size_t>(ids.back())];  // runs later: sees the last binding
+        }
+        const Binding* best = nullptr;
+        for (BindingId id : ids) {
+          const Binding& b = bindings[static_cast<size_t>(id)];
+          if (b.visible_from <= pos) {
+            best = &b;
+          }
+        }
+        if (best != nullptr) {
+          return best;
+        }
+        // Bound later in this scope only: a loop-carried value or a use before assignment.
+        return &bindings[static_cast<size_t>(ids.front())];
+      }
+    }
+    in_start_scope = false;
+    s = sc.parent;
+  }
+  return nullptr;
+}
+
+std::vector<const Binding*> Model::Impl::self_attribute_bindings(std::string_view key, ScopeId scope) const {
+  std::vector<const Binding*> out;
+  const ScopeId fn = enclosing_function(scope);
+  if (fn == kNone) {
+    return out;
+  }
+  const ScopeId cls = m.m_scopes[static_cast<size_t>(fn)].class_scope;
+  if (cls == kNone) {
+    return out;
+  }
+  const auto& table = scope_names[static_cast<size_t>(cls)];
+  auto it = table.find(std::string(key));
+  if (it != table.end()) {
+    for (BindingId id : it->second) {
+      out.push_back(&bindings[static_cast<size_t>(id)]);
+    }
+  }
+  return out;
+}
+
+std::string Model::Impl::resolve_qualified(TSNode n, ScopeId scope) const {
+  const std::string path = dotted(n);
+  if (path.empty()) {
+    return {};
+  }
+  const size_t dot = path.find('.');
+  const std::string root = path.substr(0, dot);
+  const std::string rest = dot == std::string::npos ? std::string() : path.substr(dot);
+  const Binding* b = lookup(root, scope, ts_node_start_byte(n));
+  if (b != nullptr) {
+    if (b->kind == BindingKind::Import) {
+      return b->qualified + rest;
+    }
+    return {};
+  }
+  const std::string implicit = implicit_module(root);
+  return implicit.empty() ? std::string() : implicit + rest;
+}
+
+bool Model::Impl::disabled_at(std::uint32_t byte, ScopeId scope) const {
+  const GradRegion* innermost = nullptr;
+  for (const GradRegion& r : regions) {
+    if (byte >= r.start && byte < r.end && (innermost == nullptr || r.start >= innermost->start)) {
+      innermost = &r;
+    }
+  }
+  if (innermost != nullptr) {
+    return innermost->disabled;
+  }
+  // Regions are lexical; a function's own grad mode comes from its decorators and callers.
+  ScopeId s = scope;
+  while (s != kNone) {
+    const Scope& sc = m.m_scopes[static_cast<size_t>(s)];
+    if (sc.kind == ScopeKind::Function) {
+      return sc.facts.grad_disabled;
+    }
+    s = sc.parent;
+  }
+  return false;
+}
+
+ScopeId Model::Impl::local_callee(TSNode function, ScopeId scope) const {
+  function = unparen(function);
+  if (null(function)) {
+    return kNone;
+  }
+  const TSSymbol s = ts_node_symbol(function);
+  if (s == g.sym.identifier) {
+    const Binding* b = lookup(text(function), scope, ts_node_start_byte(function));
+    if (b != nullptr && b->kind == BindingKind::FunctionDef) {
+      return b->defines;
+    }
+    return kNone;
+  }
+  if (s == g.sym.attribute) {
+    TSNode object = unparen(field(function, g.field.object));
+    if (!null(object) && ts_node_symbol(object) == g.sym.identifier && text(object) == "self") {
+      const ScopeId fn = enclosing_function(scope);
+      const ScopeId cls = fn == kNone ? kNone : m.m_scopes[static_cast<size_t>(fn)].class_scope;
+      if (cls != kNone) {
+        const auto& table = scope_names[static_cast<size_t>(cls)];
+        auto it = table.find(std::string(text(field(function, g.field.attribute))));
+        if (it != table.end()) {
+          for (BindingId id : it->second) {
+            if (bindings[static_cast<size_t>(id)].kind == BindingKind::FunctionDef) {
+              return bindings[static_cast<size_t>(id)].defines;
+            }
+          }
+        }
+      }
+    }
+  }
+  return kNone;
+}
+
+Value Model::Impl::name_heuristic(std::string_view name) const {
+  if (names::is_loss_name(name, options)) {
+    return of_kind(Kind::LossModule);
+  }
+  if (names::is_model_name(name, options)) {
+    return of_kind(Kind::Module);
+  }
+  return Value::unknown();
+}
+
+Value Model::Impl::function_returns(ScopeId fn, int depth) const {
+  if (auto it = returns_memo.find(fn); it != returns_memo.end()) {
+    return it->second;
+  }
+  if (returns_busy.count(fn) != 0 || depth > kMaxDepth) {
+    return Value::unknown();
+  }
+  returns_busy.insert(fn);
+  const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
+  Value out;
+  bool first = true;
+  for (TSNode r : sc.returns) {
+    Value v = null(r) ? Value{Grad::No, Kind::Number, Source::None, -1, {}, {}} : eval(r, fn, depth + 1);
+    if (first) {
+      out = v;
+      first = false;
+    } else {
+      Value joined = join(out, v);
+      // Keep per-element facts of tuple returns when every return has the same arity.
+      if (out.elements.size() == v.elements.size()) {
+        for (size_t i = 0; i < v.elements.size(); ++i) {
+          joined.elements.push_back(join(out.elements[i], v.elements[i]));
+        }
+      }
+      out = joined;
+    }
+  }
+  if (sc.facts.grad_disabled) {
+    out.grad = out.grad == Grad::Yes ? Grad::No : out.grad;
+    for (Value& e : out.elements) {
+      e.grad = e.grad == Grad::Yes ? Grad::No : e.grad;
+    }
+  }
+  if (out.grad == Grad::Yes) {
+    out.source = Source::Helper;
+  }
+  returns_busy.erase(fn);
+  returns_memo.emplace(fn, out);
+  return out;
+}
+
+Value Model::Impl::eval_binding(BindingId id, int depth) const {
+  if (auto it = binding_memo.find(id); it != binding_memo.end()) {
+    return it->second;
+  }
+  if (binding_busy.count(id) != 0 || depth > kMaxDepth) {
+    return Value::unknown();
+  }
+  binding_busy.insert(id);
+  const Binding& b = bindings[static_cast<size_t>(id)];
+  Value v;
+  switch (b.kind) {
+    case BindingKind::Import:
+      v = Value{Grad::No, Kind::PyModule, Source::None, -1, b.qualified, {}};
+      break;
+    case BindingKind::FunctionDef:
+      v = Value{Grad::No, Kind::Function, Source::None, b.defines, {}, {}};
+      break;
+    case BindingKind::ClassDef:
+      v = Value{Grad::No, Kind::Class, Source::None, b.defines, {}, {}};
+      break;
+    case BindingKind::Parameter:
+      v = name_heuristic(b.name);
+      break;
+    case BindingKind::AugAssign: {
+      Value previous;
+      const Binding* prev = nullptr;
+      if (!b.name.starts_with("self.")) {
+        prev = lookup(b.name, b.scope, b.stmt_start);
+      }
+      if (prev != nullptr && prev != &b) {
+        previous = eval_binding(static_cast<BindingId>(prev - bindings.data()), depth + 1);
+      }
+      v = join(previous, eval(b.value, b.scope, depth + 1));
+      break;
+    }
+    case BindingKind::ForTarget: {
+      const Value iterable = eval(b.value, b.scope, depth + 1);
+      v = iterable.grad == Grad::Yes ? grad_tensor(iterable.source) : Value::unknown();
+      break;
+    }
+    case BindingKind::WithTarget:
+    case BindingKind::Other:
+      v = Value::unknown();
+      break;
+    case BindingKind::Assign:
+    case BindingKind::Walrus: {
+      Value whole = eval(b.value, b.scope, depth + 1);
+      if (b.element >= 0) {
+        if (static_cast<size_t>(b.element) < whole.elements.size()) {
+          v = whole.elements[static_cast<size_t>(b.element)];
+        } else if (whole.kind == Kind::ModelOutput || whole.grad == Grad::Yes) {
+          v = whole.grad == Grad::Yes ? grad_tensor(whole.source) : Value::unknown();
+        } else {
+          v = Value{whole.grad == Grad::No ? Grad::No : Grad::Unknown, Kind::Unknown, Source::None, -1, {}, {}};
+        }
+      } else {
+        v = whole;
+      }
+      break;
+    }
+  }
+  // A name that is back-propagated in its function carries a graph unless we know otherwise.
+  if (v.grad == Grad::Unknown && b.kind != BindingKind::Parameter) {
+    ScopeId owner = b.scope;
+    while (owner != kNone && m.m_scopes[static_cast<size_t>(owner)].kind != ScopeKind::Function &&
+           m.m_scopes[static_cast<size_t>(owner)].kind != ScopeKind::Module) {
+      owner = m.m_scopes[static_cast<size_t>(owner)].parent;
+    }
+    if (owner != kNone && m.m_scopes[static_cast<size_t>(owner)].backprop_names.count(b.name) != 0 &&
+        !disabled_at(b.stmt_start, b.scope)) {
+      v = grad_tensor(Source::Backprop, Kind::Loss);
+    }
+  }
+  binding_busy.erase(id);
+  binding_memo.emplace(id, v);
+  return v;
+}
+
+Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
+  TSNode fn = unparen(field(call, g.field.function));
+  TSNode args = field(call, g.field.arguments);
+  const std::uint32_t at = ts_node_start_byte(call);
+  const bool disabled = disabled_at(at, scope);
+  auto when_enabled = [&](Value v) {
+    if (disabled && v.grad == Grad::Yes) {
+      v.grad = Grad::No;
+    }
+    return v;
+  };
+  auto join_args = [&]() {
+    Value out{Grad::No, Kind::Tensor, Source::None, -1, {}, {}};
+    if (null(args)) {
+      return out;
+    }
+    const uint32_t count = ts_node_named_child_count(args);
+    for (uint32_t i = 0; i < count && i < 16; ++i) {
+      TSNode a = ts_node_named_child(args, i);
+      if (ts_node_symbol(a) == g.sym.keyword_argument) {
+        continue;
+      }
+      if (ts_node_symbol(a) == g.sym.list_splat) {
+        a = ts_node_named_child(a, 0);
+      }
+      out = join(out, eval(a, scope, depth + 1));
+    }
+    if (out.kind != Kind::Loss) {
+      out.kind = Kind::Tensor;
+    }
+    out.elements.clear();
+    return out;
+  };
+  if (null(fn)) {
+    return Value::unknown();
+  }
+  const std::string q = resolve_qualified(fn, scope);
+  if (!q.empty()) {
+    if (names::is_torch_loss_function(q)) {
+      return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+    }
+    if (names::is_torch_loss_class(q)) {
+      return of_kind(Kind::LossModule);
+    }
+    if (q.starts_with("torch.nn.functional.") || q == "torch.stack" || q == "torch.cat" || q == "torch.mean" ||
+        q == "torch.sum" || q == "torch.matmul" || q == "torch.softmax" || q == "torch.sigmoid" ||
+        q == "torch.exp" || q == "torch.log" || q == "torch.where" || q == "torch.einsum" || q == "torch.concat" ||
+        q == "torch.bmm" || q == "torch.flatten" || q == "torch.squeeze" || q == "torch.tanh" ||
+        q == "torch.relu" || q == "torch.clamp" || q == "torch.abs" || q == "torch.norm" || q == "torch.pow" ||
+        q == "torch.sqrt" || q == "torch.square" || q == "torch.logsumexp" || q == "torch.max" || q == "torch.min") {
+      Value v = join_args();
+      if ((q == "torch.mean" || q == "torch.sum") && v.grad == Grad::Yes) {
+        v.kind = Kind::Loss;
+      }
+      return when_enabled(v);
+    }
+    if (q.starts_with("torch.nn.") && !q.starts_with("torch.nn.utils") && !q.starts_with("torch.nn.init") &&
+        !q.starts_with("torch.nn.parallel.scatter") && q != "torch.nn.Parameter") {
+      return of_kind(Kind::Module);
+    }
+    if (q.starts_with("torchvision.models.") || q == "timm.create_model" || q.ends_with(".from_pretrained") ||
+        q.starts_with("torch.compile") || q.starts_with("torch.nn.parallel.")) {
+      if (q.ends_with("Tokenizer.from_pretrained") || q.find("Tokenizer") != std::string::npos ||
+          q.find("Processor") != std::string::npos || q.find("Config") != std::string::npos) {
+        return Value::unknown();
+      }
+      return of_kind(Kind::Module);
+    }
+    if (q.starts_with("torch.")) {
+      return Value{Grad::No, Kind::Tensor, Source::None, -1, {}, {}};
+    }
+  }
+
+  const TSSymbol fs = ts_node_symbol(fn);
+  if (fs == g.sym.attribute) {
+    const std::string_view method = text(field(fn, g.field.attribute));
+    TSNode object = field(fn, g.field.object);
+    if (names::is_grad_killing_method(method)) {
+      return method == "detach" || method == "detach_" ? no_grad_tensor() : Value::number();
+    }
+    if (method == "backward" || method == "zero_grad" || method == "step") {
+      return Value::number();
+    }
+    const ScopeId local = local_callee(fn, scope);
+    if (local != kNone) {
+      return when_enabled(function_returns(local, depth + 1));
+    }
+    if (method == "generate") {
+      return no_grad_tensor();  // Hugging Face generate() runs under no_grad
+    }
+    const Value receiver = eval(object, scope, depth + 1);
+    if (receiver.kind == Kind::Module) {
+      if (names::is_module_returning_method(method) || method == "module") {
+        return of_kind(Kind::Module);
+      }
+      if (method == "forward" || method == "__call__") {
+        return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+      }
+      if (names::is_forward_like_method(method)) {
+        return when_enabled(grad_tensor(Source::Forward));
+      }
+      if (method == "compute_loss" || names::is_loss_name(method, options)) {
+        return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+      }
+      return Value::unknown();
+    }
+    if (receiver.kind == Kind::LossModule && method == "forward") {
+      return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+    }
+    if (receiver.kind == Kind::Class && method == "from_pretrained") {
+      return of_kind(Kind::Module);
+    }
+    if (receiver.grad == Grad::Yes) {
+      // Tensor methods keep the graph: .cpu(), .to(), .float(), .mean(), .view(), ...
+      Value v = grad_tensor(receiver.source, receiver.kind == Kind::Loss ? Kind::Loss : Kind::Tensor);
+      if (method == "mean" || method == "sum") {
+        v.kind = Kind::Loss;
+      }
+      if (method == "argmax" || method == "argmin" || method == "eq" || method == "ne" || method == "gt" ||
+          method == "lt" || method == "long" || method == "int" || method == "bool") {
+        return no_grad_tensor();  // integer and boolean results have no graph
+      }
+      return v;
+    }
+    if (receiver.grad == Grad::No && (receiver.kind == Kind::Tensor || receiver.kind == Kind::Number)) {
+      return Value{Grad::No, receiver.kind, Source::None, -1, {}, {}};
+    }
+    if (receiver.kind == Kind::Unknown || receiver.kind == Kind::PyModule) {
+      if (names::is_loss_name(method, options) && method != "losses") {
+        return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+      }
+      if (!null(object) && text(object) == "self" && names::is_model_name(method, options)) {
+        return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+      }
+    }
+    return Value::unknown();
+  }
+
+  if (fs == g.sym.identifier) {
+    const std::string_view name = text(fn);
+    const Binding* b = lookup(name, scope, at);
+    if (b == nullptr) {
+      if (is_number_builtin(name)) {
+        return Value::number();
+      }
+      if (is_tensor_builtin_passthrough(name)) {
+        Value v = join_args();
+        if (name == "sum" && v.grad == Grad::Yes) {
+          v.kind = Kind::Loss;
+        }
+        return v;
+      }
+      const Value guess = name_heuristic(name);
+      if (guess.kind == Kind::LossModule) {
+        return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+      }
+      if (guess.kind == Kind::Module) {
+        return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+      }
+      return Value::unknown();
+    }
+  }
+
+  const Value callee = eval(fn, scope, depth + 1);
+  switch (callee.kind) {
+    case Kind::Function:
+      return when_enabled(function_returns(callee.scope, depth + 1));
+    case Kind::Class: {
+      const Scope& cls = m.m_scopes[static_cast<size_t>(callee.scope)];
+      bool module_like = names::is_model_name(cls.name, options);
+      for (const std::string& base : cls.bases) {
+        if (base.find("Module") != std::string::npos || base.find("Model") != std::string::npos ||
+            base.find("nn.") != std::string::npos || base.find("Net") != std::string::npos) {
+          module_like = true;
+        }
+      }
+      if (module_like) {
+        return of_kind(names::is_loss_name(cls.name, options) ? Kind::LossModule : Kind::Module);
+      }
+      return Value::unknown();
+    }
+    case Kind::Module:
+      return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+    case Kind::LossModule:
+      return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+    default:
+      break;
+  }
+  if (callee.kind == Kind::Unknown && fs == g.sym.identifier) {
+    const Value guess = name_heuristic(text(fn));
+    if (guess.kind == Kind::LossModule) {
+      return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+    }
+    if (guess.kind == Kind::Module) {
+      return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+    }
+  }
+  return Value::unknown();
+}
+
+Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
+  n = unparen(n);
+  if (null(n) || depth > kMaxDepth) {
+    return Value::unknown();
+  }
+  const TSSymbol s = ts_node_symbol(n);
+  if (s == g.sym.identifier) {
+    const std::string_view name = text(n);
+    const Binding* b = lookup(name, scope, ts_node_start_byte(n));
+    if (b == nullptr) {
+      const std::string implicit = implicit_module(name);
+      if (!implicit.empty()) {
+        return Value{Grad::No, Kind::PyModule, Source::None, -1, implicit, {}};
+      }
+      return name_heuristic(name);
+    }
+    Value v = eval_binding(static_cast<BindingId>(b - bindings.data()), depth + 1);
+    if (v.kind == Kind::Unknown && v.grad != Grad::Yes) {
+      const Value guess = name_heuristic(name);
+      if (guess.kind != Kind::Unknown) {
+        return guess;
+      }
+    }
+    return v;
+  }
+  if (s == g.sym.attribute) {
+    const std::string key = dotted(n);
+    if (key.starts_with("self.") && std::count(key.begin(), key.end(), '.') == 1) {
+      Value out;
+      bool any = false;
+      for (const Binding* b : self_attribute_bindings(key, scope)) {
+        const Value v = eval_binding(static_cast<BindingId>(b - bindings.data()), depth + 1);
+        out = any ? join(out, v) : v;
+        any = true;
+      }
+      if (any && (out.kind != Kind::Unknown || out.grad == Grad::Yes)) {
+        return out;
+      }
+      const Value guess = name_heuristic(key.substr(5));
+      return guess.kind != Kind::Unknown ? guess : out;
+    }
+    const std::string q = resolve_qualified(n, scope);
+    if (!q.empty()) {
+      return Value{Grad::No, Kind::PyModule, Source::None, -1, q, {}};
+    }
+    const std::string_view attr = text(field(n, g.field.attribute));
+    const Value object = eval(field(n, g.field.object), scope, depth + 1);
+    if (names::is_metadata_attribute(attr)) {
+      return Value{Grad::No, attr == "data" || attr == "grad" ? Kind::Tensor : Kind::Number, Source::None, -1, {}, {}};
+    }
+    if (object.kind == Kind::ModelOutput || object.grad == Grad::Yes) {
+      if (attr == "loss") {
+        return grad_tensor(Source::Output, Kind::Loss);
+      }
+      if (object.grad == Grad::Yes) {
+        return grad_tensor(object.source, attr == "T" || attr == "mT" ? object.kind : Kind::Tensor);
+      }
+    }
+    if (object.kind == Kind::Module) {
+      // Submodules of a module are modules: `model.encoder`, `self.net.head`.
+      return names::is_model_name(attr, options) ? of_kind(Kind::Module) : Value::unknown();
+    }
+    if (object.grad == Grad::No && object.kind == Kind::Tensor) {
+      return no_grad_tensor();
+    }
+    return name_heuristic(attr).kind == Kind::Module ? of_kind(Kind::Module) : Value::unknown();
+  }
+  if (s == g.sym.call) {
+    return eval_call(n, scope, depth);
+  }
+  if (s == g.sym.binary_operator) {
+    const Value l = eval(field(n, g.field.left), scope, depth + 1);
+    const Value r = eval(field(n, g.field.right), scope, depth + 1);
+    Value v = join(l, r);
+    v.elements.clear();
+    if (v.grad == Grad::Yes) {
+      const bool loss = (l.kind == Kind::Loss || l.grad != Grad::Yes) && (r.kind == Kind::Loss || r.grad != Grad::Yes);
+      v.kind = loss ? Kind::Loss : Kind::Tensor;
+    } else if (l.kind == Kind::Number && r.kind == Kind::Number) {
+      v.kind = Kind::Number;
+    }
+    return v;
+  }
+  if (s == g.sym.unary_operator) {
+    return eval(field(n, g.field.argument), scope, depth + 1);
+  }
+  if (s == g.sym.await_) {
+    return eval(ts_node_named_child(n, 0), scope, depth + 1);
+  }
+  if (s == g.sym.conditional_expression) {
+    const Value a = eval(ts_node_named_child(n, 0), scope, depth + 1);
+    const Value b = eval(ts_node_named_child(n, 2), scope, depth + 1);
+    return join(a, b);
+  }
+  if (s == g.sym.boolean_operator) {
+    return join(eval(field(n, g.field.left), scope, depth + 1), eval(field(n, g.field.right), scope, depth + 1));
+  }
+  if (s == g.sym.subscript) {
+    const Value object = eval(field(n, g.field.value), scope, depth + 1);
+    TSNode index = field(n, g.field.subscript);
+    if (!object.elements.empty() && !null(index) && ts_node_symbol(index) == g.sym.integer) {
+      const std::string idx(text(index));
+      const size_t i = static_cast<size_t>(std::strtoul(idx.c_str(), nullptr, 10));
+      if (i < object.elements.size()) {
+        return object.elements[i];
+      }
+    }
+    if (object.kind == Kind::ModelOutput && !null(index) && ts_node_symbol(index) == g.sym.string &&
+        text(index).find("loss") != std::string_view::npos) {
+      return grad_tensor(Source::Output, Kind::Loss);
+    }
+    if (object.grad == Grad::Yes) {
+      return grad_tensor(object.source, object.kind == Kind::Loss ? Kind::Loss : Kind::Tensor);
+    }
+    if (object.grad == Grad::No) {
+      return Value{Grad::No, object.kind == Kind::Container ? Kind::Unknown : object.kind, Source::None, -1, {}, {}};
+    }
+    return Value::unknown();
+  }
+  if (s == g.sym.tuple || s == g.sym.expression_list || s == g.sym.list) {
+    Value out{Grad::No, Kind::Container, Source::None, -1, {}, {}};
+    const uint32_t count = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < count && i < 32; ++i) {
+      TSNode child = ts_node_named_child(n, i);
+      const Value v = ts_node_symbol(child) == g.sym.list_splat ? Value::unknown() : eval(child, scope, depth + 1);
+      const Value joined = join(out, v);
+      out.grad = joined.grad;
+      if (out.source == Source::None) {
+        out.source = v.source;
+      }
+      out.elements.push_back(v);
+    }
+    return out;
+  }
+  if (s == g.sym.dictionary) {
+    Value out{Grad::No, Kind::Container, Source::None, -1, {}, {}};
+    const uint32_t count = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < count && i < 32; ++i) {
+      TSNode pair = ts_node_named_child(n, i);
+      if (ts_node_symbol(pair) == g.sym.pair) {
+        const Value joined = join(out, eval(field(pair, g.field.value), scope, depth + 1));
+        out.grad = joined.grad;
+        out.source = joined.source;
+      } else {
+        out.grad = out.grad == Grad::Yes ? Grad::Yes : Grad::Unknown;
+      }
+    }
+    return out;
+  }
+  if (s == g.sym.list_comprehension || s == g.sym.generator_expression || s == g.sym.set_comprehension) {
+    // The element expression is evaluated in the comprehension's own scope.
+    TSNode body = field(n, g.field.body);
+    const ScopeId inner = m.scope_at(ts_node_start_byte(body));
+    Value v = eval(body, inner, depth + 1);
+    return Value{v.grad, Kind::Container, v.source, -1, {}, {}};
+  }
+  if (s == g.sym.integer || s == g.sym.float_ || s == g.sym.string || s == g.sym.concatenated_string ||
+      s == g.sym.true_ || s == g.sym.false_ || s == g.sym.none || s == g.sym.comparison_operator ||
+      s == g.sym.not_operator) {
+    return Value::number();
+  }
+  if (s == g.sym.named_expression) {
+    return eval(field(n, g.field.value), scope, depth + 1);
+  }
+  return Value::unknown();
+}
+
+}  // namespace oomlint::model

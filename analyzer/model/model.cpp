@@ -1,0 +1,204 @@
+#include "analyzer/model/model.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "analyzer/model/model_impl.hpp"
+#include "analyzer/syntax/parser.hpp"
+
+namespace oomlint::model {
+
+Model::Model(const SourceFile& source, TSNode root, const ModelOptions& options)
+    : m_source(source), m_impl(std::make_unique<Impl>(*this, options)) {
+  m_impl->build(root);
+  m_impl->analyse();
+}
+
+Model::~Model() = default;
+
+std::string_view Model::text(TSNode node) const { return syntax::node_text(node, m_source.text()); }
+
+std::string Model::qualified_name(TSNode expr) const {
+  return m_impl->resolve_qualified(expr, scope_at(ts_node_start_byte(expr)));
+}
+
+std::optional<std::string> Model::import_alias(std::string_view module) const {
+  for (const Binding& b : m_impl->bindings) {
+    if (b.kind == BindingKind::Import && b.scope == 0 && b.qualified == module) {
+      return b.name;
+    }
+  }
+  return std::nullopt;
+}
+
+Value Model::value_of(TSNode expr) const {
+  return m_impl->eval(expr, scope_at(ts_node_start_byte(expr)), 0);
+}
+
+bool Model::grad_disabled_at(TSNode node) const {
+  const std::uint32_t at = ts_node_start_byte(node);
+  return m_impl->disabled_at(at, scope_at(at));
+}
+
+ScopeId Model::scope_at(std::uint32_t byte) const {
+  ScopeId best = 0;
+  std::uint32_t best_start = 0;
+  for (size_t i = 1; i < m_scopes.size(); ++i) {
+    const Scope& s = m_scopes[i];
+    const std::uint32_t start = ts_node_start_byte(s.node);
+    const std::uint32_t end = ts_node_end_byte(s.node);
+    if (byte >= start && byte < end && start >= best_start) {
+      best = static_cast<ScopeId>(i);
+      best_start = start;
+    }
+  }
+  return best;
+}
+
+LoopId Model::loop_at(std::uint32_t byte, ScopeId scope) const {
+  const ScopeId fn = m_impl->enclosing_function(scope);
+  LoopId best = kNone;
+  std::uint32_t best_start = 0;
+  for (size_t i = 0; i < m_loops.size(); ++i) {
+    const Loop& l = m_loops[i];
+    if (byte >= l.body_start && byte < l.body_end && l.body_start >= best_start &&
+        m_impl->enclosing_function(l.scope) == fn) {
+      best = static_cast<LoopId>(i);
+      best_start = l.body_start;
+    }
+  }
+  return best;
+}
+
+ScopeId Model::function_at(std::uint32_t byte) const { return m_impl->enclosing_function(scope_at(byte)); }
+
+bool Model::iteration_backprops(LoopId loop_id, ScopeId scope_id) const {
+  if (loop_id != kNone) {
+    return loop(loop_id).backprops;
+  }
+  const ScopeId fn = m_impl->enclosing_function(scope_id);
+  if (fn == kNone) {
+    return false;
+  }
+  const Scope& s = scope(fn);
+  // Frameworks back-propagate what these return (Lightning, Hugging Face Trainer, a forward).
+  return s.facts.backprops || s.name == "training_step" || s.name == "compute_loss" || s.name == "forward";
+}
+
+bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, LoopId loop_id,
+                                    std::uint32_t after) const {
+  ScopeId owner = m_impl->enclosing_function(scope_id);
+  if (owner == kNone) {
+    owner = 0;
+  }
+  const Scope& s = scope(owner);
+  if (s.backprop_names.count(std::string(key)) != 0) {
+    return true;
+  }
+  // Returned to the caller: a differentiable sum that the caller back-propagates.
+  if (s.facts.backprops || (loop_id != kNone && loop(loop_id).is_step)) {
+    return false;  // a training or evaluation loop returning its running statistics
+  }
+  for (TSNode r : s.returns) {
+    if (ts_node_is_null(r) || ts_node_start_byte(r) < after) {
+      continue;
+    }
+    const std::string_view t = text(r);
+    size_t pos = t.find(key);
+    while (pos != std::string_view::npos) {
+      const bool left_ok = pos == 0 || !(std::isalnum(static_cast<unsigned char>(t[pos - 1])) || t[pos - 1] == '_' || t[pos - 1] == '.');
+      const size_t end = pos + key.size();
+      const bool right_ok = end >= t.size() || !(std::isalnum(static_cast<unsigned char>(t[end])) || t[end] == '_');
+      if (left_ok && right_ok) {
+        return true;
+      }
+      pos = t.find(key, pos + 1);
+    }
+  }
+  return false;
+}
+
+bool Model::periodically_guarded(TSNode node, LoopId loop_id) const {
+  const std::uint32_t at = ts_node_start_byte(node);
+  const std::uint32_t floor = loop_id == kNone ? 0 : loop(loop_id).body_start;
+  return std::any_of(m_impl->periodic_guards.begin(), m_impl->periodic_guards.end(),
+                     [&](const ByteRange& r) { return r.contains(at) && r.start >= floor; });
+}
+
+std::uint32_t Model::statement_row(TSNode node) const {
+  const auto& g = syntax::grammar();
+  TSNode n = node;
+  int guard = 0;
+  while (!ts_node_is_null(n) && guard++ < 100000) {
+    TSNode parent = ts_node_parent(n);
+    if (ts_node_is_null(parent)) {
+      break;
+    }
+    const TSSymbol ps = ts_node_symbol(parent);
+    if (ps == g.sym.block || ps == g.sym.module || ps == g.sym.decorated_definition) {
+      break;
+    }
+    n = parent;
+  }
+  return ts_node_start_point(n).row;
+}
+
+std::optional<TSNode> Call::keyword(std::string_view name, std::string_view source) const {
+  if (ts_node_is_null(arguments)) {
+    return std::nullopt;
+  }
+  const auto& g = syntax::grammar();
+  const uint32_t count = ts_node_named_child_count(arguments);
+  for (uint32_t i = 0; i < count; ++i) {
+    TSNode a = ts_node_named_child(arguments, i);
+    if (ts_node_symbol(a) == g.sym.keyword_argument &&
+        syntax::node_text(ts_node_child_by_field_id(a, g.field.name), source) == name) {
+      return ts_node_child_by_field_id(a, g.field.value);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<TSNode> Call::positional(std::size_t index) const {
+  if (ts_node_is_null(arguments)) {
+    return std::nullopt;
+  }
+  const auto& g = syntax::grammar();
+  if (ts_node_symbol(arguments) != g.sym.argument_list) {
+    return index == 0 ? std::optional<TSNode>(arguments) : std::nullopt;  // f(x for x in y)
+  }
+  const uint32_t count = ts_node_named_child_count(arguments);
+  std::size_t seen = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    TSNode a = ts_node_named_child(arguments, i);
+    const TSSymbol s = ts_node_symbol(a);
+    if (s == g.sym.keyword_argument || s == g.sym.dictionary_splat || s == g.sym.comment) {
+      continue;
+    }
+    if (s == g.sym.list_splat) {
+      return std::nullopt;  // positions after *args are unknown
+    }
+    if (seen == index) {
+      return a;
+    }
+    ++seen;
+  }
+  return std::nullopt;
+}
+
+bool Call::has_star_args() const {
+  if (ts_node_is_null(arguments)) {
+    return false;
+  }
+  const auto& g = syntax::grammar();
+  const uint32_t count = ts_node_named_child_count(arguments);
+  for (uint32_t i = 0; i < count; ++i) {
+    const TSSymbol s = ts_node_symbol(ts_node_named_child(arguments, i));
+    if (s == g.sym.list_splat || s == g.sym.dictionary_splat) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace oomlint::model

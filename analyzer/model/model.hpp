@@ -1,0 +1,224 @@
+#pragma once
+// The semantic model of one Python file (DESIGN §5). One cursor traversal records scopes,
+// bindings, loops, grad-mode regions, calls and the statements rules care about; the
+// questions rules ask (what does this call resolve to, does this value carry an autograd
+// graph, does this loop run once per training step, ...) are answered from those indexes.
+#include <tree_sitter/api.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "analyzer/model/value.hpp"
+#include "analyzer/source/source_file.hpp"
+
+namespace oomlint::model {
+
+using ScopeId = std::int32_t;
+using LoopId = std::int32_t;
+using BindingId = std::int32_t;
+inline constexpr std::int32_t kNone = -1;
+
+// Names a project can add to the model's vocabularies (`[tool.oomlint]` options).
+struct ModelOptions {
+  std::vector<std::string> extra_loss_functions;  // callables whose result is a loss
+  std::vector<std::string> extra_model_names;     // names that hold an nn.Module
+  std::vector<std::string> extra_grad_disabled_decorators;
+};
+
+enum class ScopeKind : std::uint8_t { Module, Class, Function, Lambda, Comprehension };
+
+struct FunctionFacts {
+  bool per_step_method = false;     // forward, training_step, *_step, on_*_batch_end, compute_loss
+  bool framework_eval_step = false; // Lightning validation_step/test_step/predict_step & co.
+  bool decorated_grad_disabled = false;
+  bool grad_disabled = false;       // decorated, framework-disabled, or only called grad-disabled
+  bool backprops = false;           // runs a backward (itself or through a local helper)
+  bool steps_optimizer = false;
+  bool needs_grad = false;          // backward, autograd.grad, requires_grad_, enable_grad
+  bool calls_train_mode = false;    // `.train()` on a module
+  int call_sites = 0;
+  int disabled_call_sites = 0;
+  Value returns;                    // join of its return statements' values
+  bool returns_seen = false;
+};
+
+struct Scope {
+  ScopeKind kind = ScopeKind::Module;
+  ScopeId parent = kNone;
+  TSNode node{};
+  TSNode body{};
+  std::string name;
+  ScopeId class_scope = kNone;  // for methods: the class they belong to
+  std::vector<TSNode> decorators;
+  std::vector<std::string> bases;  // class bases as written
+  std::unordered_set<std::string> globals;
+  std::unordered_set<std::string> backprop_names;  // names whose value is back-propagated here
+  std::vector<TSNode> returns;
+  FunctionFacts facts;
+  [[nodiscard]] bool is_function() const { return kind == ScopeKind::Function; }
+};
+
+enum class LoopKind : std::uint8_t { For, While, Comprehension };
+
+struct Loop {
+  LoopKind kind = LoopKind::For;
+  LoopId parent = kNone;  // enclosing loop in the same function
+  ScopeId scope = kNone;
+  TSNode node{};
+  TSNode iterable{};   // for: the iterated expression; while: the condition
+  std::uint32_t body_start = 0;
+  std::uint32_t body_end = 0;
+  std::vector<std::string> targets;
+  bool is_step = false;      // runs once per training/eval step
+  bool is_phase = false;     // epochs or phases: its body calls train/eval code
+  bool backprops = false;    // a backward runs in each iteration
+};
+
+enum class BindingKind : std::uint8_t {
+  Assign, AugAssign, ForTarget, WithTarget, Parameter, Import, FunctionDef, ClassDef, Walrus, Other
+};
+
+struct Binding {
+  std::string name;  // identifier, or a dotted attribute path such as `self.criterion`
+  BindingKind kind = BindingKind::Other;
+  ScopeId scope = kNone;
+  LoopId loop = kNone;
+  std::uint32_t stmt_start = 0;
+  std::uint32_t visible_from = 0;  // uses at or after this byte see the binding
+  TSNode value{};                  // the right-hand side / iterable / context expression
+  int element = -1;                // index into a tuple value on the right, -1 for the whole
+  std::string qualified;           // imports: the dotted module path it names
+  ScopeId defines = kNone;         // function and class definitions
+  TSNode op{};                     // augmented assignment: the target (for `t += v`)
+};
+
+struct Call {
+  TSNode node{};
+  TSNode function{};
+  TSNode arguments{};
+  TSNode receiver{};          // `x` in `x.m(...)`
+  std::string_view method;    // `m` in `x.m(...)`, the name in `f(...)`
+  std::string qualified;      // the import path it resolves to, e.g. `torch.cuda.empty_cache`
+  ScopeId scope = kNone;
+  LoopId loop = kNone;
+  bool grad_disabled = false;
+  bool in_except = false;     // inside an `except` handler
+  bool is_forward = false;    // an nn.Module forward pass
+  bool is_backward = false;   // a backward pass
+  [[nodiscard]] std::optional<TSNode> keyword(std::string_view name, std::string_view source) const;
+  [[nodiscard]] std::optional<TSNode> positional(std::size_t index) const;
+  [[nodiscard]] bool has_star_args() const;
+};
+
+enum class AccumulationKind : std::uint8_t { AugmentedAdd, SelfAdd, MeterUpdate };
+
+// `t += v`, `t = t + v`, `meter.update(v)` where `t` outlives one pass of the loop (or step).
+struct Accumulation {
+  AccumulationKind kind = AccumulationKind::AugmentedAdd;
+  TSNode statement{};
+  TSNode target{};
+  TSNode value{};
+  std::string target_key;
+  ScopeId scope = kNone;
+  LoopId loop = kNone;       // the loop whose iterations the target outlives; kNone: a step method
+  bool grad_disabled = false;
+};
+
+enum class StoreKind : std::uint8_t { Append, Extend, Insert, ListAugment, SubscriptAssign };
+
+// A value put into a container that outlives one pass of the loop (or step).
+struct Store {
+  StoreKind kind = StoreKind::Append;
+  TSNode statement{};
+  TSNode container{};
+  TSNode value{};
+  std::string container_key;
+  ScopeId scope = kNone;
+  LoopId loop = kNone;
+  bool grad_disabled = false;
+};
+
+// Evaluation or generation code that runs with autograd on.
+struct EvalRegion {
+  ScopeId scope = kNone;
+  std::uint32_t start = 0;
+  std::uint32_t end = 0;
+  std::string reason;  // "`evaluate` is evaluation code" / "after `model.eval()`"
+  TSNode anchor{};     // where the region starts (function name or the eval() call)
+  std::vector<std::size_t> forward_calls;  // indices into calls(): forward passes with autograd on
+};
+
+struct SyntaxProblem {
+  TSNode node{};
+  bool missing = false;
+};
+
+class Model {
+ public:
+  Model(const SourceFile& source, TSNode root, const ModelOptions& options);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+  Model(Model&&) = delete;
+  Model& operator=(Model&&) = delete;
+
+  [[nodiscard]] const SourceFile& source() const { return m_source; }
+  [[nodiscard]] std::string_view text(TSNode node) const;
+
+  [[nodiscard]] const std::vector<Scope>& scopes() const { return m_scopes; }
+  [[nodiscard]] const Scope& scope(ScopeId id) const { return m_scopes.at(static_cast<size_t>(id)); }
+  [[nodiscard]] const std::vector<Loop>& loops() const { return m_loops; }
+  [[nodiscard]] const Loop& loop(LoopId id) const { return m_loops.at(static_cast<size_t>(id)); }
+  [[nodiscard]] const std::vector<Call>& calls() const { return m_calls; }
+  [[nodiscard]] const std::vector<Accumulation>& accumulations() const { return m_accumulations; }
+  [[nodiscard]] const std::vector<Store>& stores() const { return m_stores; }
+  [[nodiscard]] const std::vector<EvalRegion>& eval_regions() const { return m_eval_regions; }
+  [[nodiscard]] const std::optional<SyntaxProblem>& first_syntax_problem() const { return m_syntax_problem; }
+  [[nodiscard]] const std::vector<TSNode>& comments() const { return m_comments; }
+
+  // The import path an identifier or attribute chain names (`th.cuda.empty_cache` ->
+  // `torch.cuda.empty_cache`), or empty.
+  [[nodiscard]] std::string qualified_name(TSNode expr) const;
+  // The module-level name bound to `import <module>` (`torch`, or `th` for `import torch as th`).
+  [[nodiscard]] std::optional<std::string> import_alias(std::string_view module) const;
+  // The abstract value of an expression: does it carry an autograd graph, what is it.
+  [[nodiscard]] Value value_of(TSNode expr) const;
+  [[nodiscard]] bool grad_disabled_at(TSNode node) const;
+  [[nodiscard]] ScopeId scope_at(std::uint32_t byte) const;
+  [[nodiscard]] LoopId loop_at(std::uint32_t byte, ScopeId scope) const;
+  // The function (not lambda/comprehension) whose body holds the byte; kNone at module level.
+  [[nodiscard]] ScopeId function_at(std::uint32_t byte) const;
+  // A backward runs in each pass of `loop`; for kNone, in each call of the step method `scope`.
+  [[nodiscard]] bool iteration_backprops(LoopId loop, ScopeId scope) const;
+  // The value bound to `key` (a name or `self.x` path) is back-propagated, or returned after
+  // `after` by a helper that sums differentiable terms (a loop that is not a step loop, in a
+  // function that runs no backward itself): a sum meant for a backward, not a leak.
+  [[nodiscard]] bool consumed_differentiably(std::string_view key, ScopeId scope, LoopId loop,
+                                             std::uint32_t after) const;
+  // The node sits under an `if` whose condition tests a step counter with `%` (runs every N steps).
+  [[nodiscard]] bool periodically_guarded(TSNode node, LoopId loop) const;
+  // First line (0-based) of the statement that holds the node: where `# noqa` works.
+  [[nodiscard]] std::uint32_t statement_row(TSNode node) const;
+
+  struct Impl;
+
+ private:
+  const SourceFile& m_source;
+  std::vector<Scope> m_scopes;
+  std::vector<Loop> m_loops;
+  std::vector<Call> m_calls;
+  std::vector<Accumulation> m_accumulations;
+  std::vector<Store> m_stores;
+  std::vector<EvalRegion> m_eval_regions;
+  std::vector<TSNode> m_comments;
+  std::optional<SyntaxProblem> m_syntax_problem;
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace oomlint::model

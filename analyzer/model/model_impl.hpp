@@ -1,0 +1,137 @@
+#pragma once
+// Internal state of the semantic model, shared by the builder (one traversal), the value
+// evaluator and the post-traversal analyses. Not part of the rule-facing interface.
+#include <tree_sitter/api.h>
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "analyzer/model/model.hpp"
+#include "analyzer/syntax/python_grammar.hpp"
+
+namespace oomlint::model {
+
+struct GradRegion {
+  std::uint32_t start = 0;
+  std::uint32_t end = 0;
+  bool disabled = true;
+};
+
+struct ByteRange {
+  std::uint32_t start = 0;
+  std::uint32_t end = 0;
+  [[nodiscard]] bool contains(std::uint32_t b) const { return b >= start && b < end; }
+};
+
+// A `.eval()` / `.train()` call on a module, in statement position.
+struct ModeSwitch {
+  TSNode statement{};
+  TSNode call{};
+  ScopeId scope = kNone;
+  bool to_eval = true;
+};
+
+struct AccumulationCandidate {
+  Accumulation acc;
+};
+
+struct StoreCandidate {
+  Store store;
+};
+
+struct CallEdge {
+  ScopeId caller = kNone;
+  ScopeId callee = kNone;
+  std::uint32_t at = 0;
+  bool disabled_here = false;
+};
+
+struct Model::Impl {
+  Impl(Model& model, const ModelOptions& opts);
+
+  Model& m;
+  const syntax::Grammar& g;
+  std::string_view src;
+  ModelOptions options;
+
+  std::vector<Binding> bindings;
+  std::vector<std::unordered_map<std::string, std::vector<BindingId>>> scope_names;
+  std::vector<GradRegion> regions;
+  std::vector<ByteRange> periodic_guards;
+  std::vector<ModeSwitch> mode_switches;
+  std::vector<Accumulation> accumulation_candidates;
+  std::vector<Store> store_candidates;
+  std::vector<CallEdge> edges;
+  std::unordered_set<std::string> bound_anywhere;
+  std::vector<std::uint32_t> needs_grad_points;  // requires_grad=True, requires_grad_(), ...
+
+  mutable std::unordered_map<BindingId, Value> binding_memo;
+  mutable std::unordered_set<BindingId> binding_busy;
+  mutable std::unordered_map<ScopeId, Value> returns_memo;
+  mutable std::unordered_set<ScopeId> returns_busy;
+
+  // --- small syntax helpers
+  [[nodiscard]] std::string_view text(TSNode n) const;
+  [[nodiscard]] TSNode field(TSNode n, TSFieldId f) const { return ts_node_child_by_field_id(n, f); }
+  [[nodiscard]] static bool null(TSNode n) { return ts_node_is_null(n); }
+  [[nodiscard]] TSNode unparen(TSNode n) const;
+  // `a.b.c` for identifier/attribute chains, empty otherwise.
+  [[nodiscard]] std::string dotted(TSNode n) const;
+  // The last name of a callee: `f` in `f(...)`, `m` in `x.y.m(...)`.
+  [[nodiscard]] std::string_view last_name(TSNode n) const;
+
+  // --- building (builder.cpp)
+  void build(TSNode root);
+  BindingId add_binding(Binding b);
+  void bind_targets(TSNode target, TSNode value, BindingKind kind, ScopeId scope, LoopId loop,
+                    std::uint32_t stmt_start, std::uint32_t visible_from, int element);
+
+  // --- names (evaluate.cpp)
+  [[nodiscard]] const Binding* lookup(std::string_view name, ScopeId scope, std::uint32_t pos) const;
+  [[nodiscard]] std::vector<const Binding*> self_attribute_bindings(std::string_view key, ScopeId scope) const;
+  [[nodiscard]] std::string resolve_qualified(TSNode n, ScopeId scope) const;
+  [[nodiscard]] Value eval(TSNode n, ScopeId scope, int depth) const;
+  [[nodiscard]] Value eval_binding(BindingId id, int depth) const;
+  [[nodiscard]] Value eval_call(TSNode call, ScopeId scope, int depth) const;
+  [[nodiscard]] Value function_returns(ScopeId fn, int depth) const;
+  [[nodiscard]] Value name_heuristic(std::string_view name) const;
+  [[nodiscard]] bool disabled_at(std::uint32_t byte, ScopeId scope) const;
+  [[nodiscard]] ScopeId enclosing_function(ScopeId scope) const;
+  [[nodiscard]] ScopeId local_callee(TSNode function, ScopeId scope) const;
+
+  // --- analyses (analysis.cpp)
+  void analyse();
+  void resolve_calls();
+  void compute_function_facts();
+  void classify_loops();
+  void finish_accumulations_and_stores();
+  void find_eval_regions();
+  [[nodiscard]] LoopId outlived_loop(std::string_view key, ScopeId scope, LoopId loop, std::uint32_t at) const;
+};
+
+// Naming vocabularies (names.cpp).
+namespace names {
+bool is_model_name(std::string_view name, const ModelOptions& options);
+bool is_loss_name(std::string_view name, const ModelOptions& options);
+bool is_optimizer_name(std::string_view name);
+bool is_meter_name(std::string_view name);
+bool is_loader_name(std::string_view expr_text);
+bool is_step_count_name(std::string_view expr_text);
+bool is_phase_name(std::string_view name);
+bool is_eval_function_name(std::string_view name, bool& needs_loop);
+bool is_train_function_name(std::string_view name);
+bool is_per_step_method(std::string_view name);
+bool is_framework_eval_step(std::string_view name);
+bool is_grad_disabling_decorator_name(std::string_view name, const ModelOptions& options);
+bool is_torch_loss_function(std::string_view qualified);
+bool is_torch_loss_class(std::string_view qualified);
+bool is_grad_killing_method(std::string_view method);
+bool is_module_returning_method(std::string_view method);
+bool is_forward_like_method(std::string_view method);
+bool is_metadata_attribute(std::string_view attr);
+}  // namespace names
+
+}  // namespace oomlint::model

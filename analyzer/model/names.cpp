@@ -1,0 +1,209 @@
+// The naming vocabularies behind the model's heuristics. Each list is what real training
+// code calls these things; the `extra-*` options extend them per project.
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+#include "analyzer/model/model_impl.hpp"
+#include "analyzer/support/strings.hpp"
+
+namespace oomlint::model::names {
+
+namespace {
+
+template <size_t N>
+bool any_word_in(const std::vector<std::string>& words, const std::array<std::string_view, N>& vocab) {
+  return std::any_of(words.begin(), words.end(), [&](const std::string& w) {
+    return std::find(vocab.begin(), vocab.end(), w) != vocab.end();
+  });
+}
+
+bool listed(std::string_view name, const std::vector<std::string>& extra) {
+  return std::find(extra.begin(), extra.end(), name) != extra.end();
+}
+
+std::string_view last_component(std::string_view dotted) {
+  const size_t dot = dotted.rfind('.');
+  return dot == std::string_view::npos ? dotted : dotted.substr(dot + 1);
+}
+
+}  // namespace
+
+bool is_model_name(std::string_view name, const ModelOptions& options) {
+  const std::string_view last = last_component(name);
+  if (listed(last, options.extra_model_names) || listed(name, options.extra_model_names)) {
+    return true;
+  }
+  static constexpr std::array<std::string_view, 28> kWords = {
+      "model",   "models",     "net",         "network",    "encoder",  "decoder",
+      "backbone", "generator", "discriminator", "classifier", "transformer", "unet",
+      "vae",     "autoencoder", "policy",     "critic",     "actor",    "teacher",
+      "student", "resnet",     "bert",        "gpt",        "llm",      "netg",
+      "netd",    "convnet",    "mlp",         "cnn"};
+  const auto words = identifier_words(last);
+  if (words.empty()) {
+    return false;
+  }
+  // `model_path`, `model_name`, `net_config`: the thing named is not the module.
+  static constexpr std::array<std::string_view, 14> kNotModule = {
+      "path", "name", "dir", "file", "config", "cfg", "args", "type", "kwargs",
+      "id",   "size", "params", "state", "url"};
+  if (any_word_in(words, kNotModule)) {
+    return false;
+  }
+  return any_word_in(words, kWords) || last == "G" || last == "D";
+}
+
+bool is_loss_name(std::string_view name, const ModelOptions& options) {
+  const std::string_view last = last_component(name);
+  if (listed(last, options.extra_loss_functions) || listed(name, options.extra_loss_functions)) {
+    return true;
+  }
+  const auto words = identifier_words(last);
+  if (words.empty()) {
+    return false;
+  }
+  // Loggers and plotters of losses are not losses.
+  static constexpr std::array<std::string_view, 16> kVerbs = {
+      "log", "print", "plot", "save", "record", "report", "write", "show",
+      "display", "track", "update", "format", "get", "reset", "load", "set"};
+  if (std::find(kVerbs.begin(), kVerbs.end(), words.front()) != kVerbs.end()) {
+    return false;
+  }
+  static constexpr std::array<std::string_view, 6> kWords = {"loss", "losses", "criterion",
+                                                             "crit", "lossfn", "objective"};
+  return any_word_in(words, kWords);
+}
+
+bool is_optimizer_name(std::string_view name) {
+  static constexpr std::array<std::string_view, 6> kWords = {"optimizer", "optimiser", "optim",
+                                                             "opt", "optimizers", "scaler"};
+  return any_word_in(identifier_words(name), kWords);
+}
+
+bool is_meter_name(std::string_view name) {
+  static constexpr std::array<std::string_view, 5> kWords = {"meter", "meters", "averagemeter",
+                                                             "avg", "tracker"};
+  return any_word_in(identifier_words(last_component(name)), kWords);
+}
+
+bool is_loader_name(std::string_view expr_text) {
+  static constexpr std::array<std::string_view, 19> kWords = {
+      "loader", "loaders", "dataloader", "dataloaders", "dl", "batches", "batch", "iterator",
+      "dataset", "data", "sampler", "prefetcher", "train", "val", "valid", "test", "shards",
+      "minibatches", "pbar"};
+  return any_word_in(identifier_words(expr_text), kWords);
+}
+
+bool is_step_count_name(std::string_view expr_text) {
+  static constexpr std::array<std::string_view, 13> kWords = {
+      "step", "steps", "iter", "iters", "iteration", "iterations", "updates",
+      "batch", "batches", "loader", "dataloader", "update", "it"};
+  return any_word_in(identifier_words(expr_text), kWords);
+}
+
+bool is_phase_name(std::string_view name) {
+  static constexpr std::array<std::string_view, 6> kWords = {"epoch", "epochs", "phase",
+                                                             "phases", "stage", "round"};
+  return any_word_in(identifier_words(name), kWords);
+}
+
+bool is_eval_function_name(std::string_view name, bool& needs_loop) {
+  const auto words = identifier_words(name);
+  static constexpr std::array<std::string_view, 14> kStrong = {
+      "eval", "evaluate", "evaluation", "validate", "validation", "val", "valid",
+      "predict", "prediction", "predictions", "inference", "infer", "generate", "generation"};
+  static constexpr std::array<std::string_view, 4> kWeak = {"test", "testing", "sample", "sampling"};
+  needs_loop = false;
+  if (any_word_in(words, kStrong)) {
+    return true;
+  }
+  if (any_word_in(words, kWeak)) {
+    needs_loop = true;  // pytest's `test_*` functions are not evaluation loops
+    return true;
+  }
+  return false;
+}
+
+bool is_train_function_name(std::string_view name) {
+  static constexpr std::array<std::string_view, 4> kWords = {"train", "training", "fit", "finetune"};
+  return any_word_in(identifier_words(name), kWords);
+}
+
+bool is_per_step_method(std::string_view name) {
+  if (name == "forward" || name == "compute_loss" || name == "training_step" || name == "__call__") {
+    return name != "__call__";
+  }
+  if (name.ends_with("_step") || name == "step") {
+    return name != "step";
+  }
+  return name.starts_with("on_") && name.ends_with("_batch_end");
+}
+
+bool is_framework_eval_step(std::string_view name) {
+  static constexpr std::array<std::string_view, 16> kNames = {
+      "validation_step", "test_step", "predict_step", "validation_step_end", "test_step_end",
+      "validation_epoch_end", "test_epoch_end", "on_validation_batch_end", "on_test_batch_end",
+      "on_predict_batch_end", "on_validation_epoch_end", "on_test_epoch_end",
+      "on_validation_batch_start", "on_test_batch_start", "on_predict_epoch_end",
+      "on_predict_batch_start"};
+  return std::find(kNames.begin(), kNames.end(), name) != kNames.end();
+}
+
+bool is_grad_disabling_decorator_name(std::string_view name, const ModelOptions& options) {
+  const std::string_view last = last_component(name);
+  if (listed(last, options.extra_grad_disabled_decorators) || listed(name, options.extra_grad_disabled_decorators)) {
+    return true;
+  }
+  const auto words = identifier_words(last);
+  for (size_t i = 0; i + 1 < words.size(); ++i) {
+    if ((words[i] == "no" && words[i + 1] == "grad") || (words[i] == "inference" && words[i + 1] == "mode")) {
+      return true;
+    }
+  }
+  return last == "nograd" || last == "inference_mode";
+}
+
+bool is_torch_loss_function(std::string_view qualified) {
+  if (!qualified.starts_with("torch.nn.functional.")) {
+    return false;
+  }
+  const std::string_view fn = qualified.substr(std::string_view("torch.nn.functional.").size());
+  static constexpr std::array<std::string_view, 9> kExact = {
+      "cross_entropy", "nll_loss", "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+      "triplet_margin_loss", "ctc_loss", "poisson_nll_loss", "gaussian_nll_loss"};
+  return fn.ends_with("_loss") || std::find(kExact.begin(), kExact.end(), fn) != kExact.end();
+}
+
+bool is_torch_loss_class(std::string_view qualified) {
+  return qualified.starts_with("torch.nn.") && qualified.ends_with("Loss");
+}
+
+bool is_grad_killing_method(std::string_view method) {
+  static constexpr std::array<std::string_view, 10> kMethods = {
+      "item", "detach", "detach_", "tolist", "numpy", "size", "dim", "numel", "__len__", "nelement"};
+  return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
+}
+
+bool is_module_returning_method(std::string_view method) {
+  static constexpr std::array<std::string_view, 12> kMethods = {
+      "to", "cuda", "cpu", "train", "eval", "half", "float", "bfloat16", "double",
+      "requires_grad_", "to_empty", "share_memory"};
+  return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
+}
+
+bool is_forward_like_method(std::string_view method) {
+  static constexpr std::array<std::string_view, 10> kMethods = {
+      "forward", "encode", "decode", "forward_features", "extract_features", "embed",
+      "get_image_features", "get_text_features", "features", "forward_train"};
+  return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
+}
+
+bool is_metadata_attribute(std::string_view attr) {
+  static constexpr std::array<std::string_view, 12> kAttrs = {
+      "shape", "dtype", "device", "data", "grad", "requires_grad", "is_cuda", "ndim",
+      "grad_fn", "is_leaf", "layout", "names"};
+  return std::find(kAttrs.begin(), kAttrs.end(), attr) != kAttrs.end();
+}
+
+}  // namespace oomlint::model::names

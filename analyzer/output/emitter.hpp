@@ -1,0 +1,29 @@
+#pragma once
+// How findings are shown: text (with code frames), concise (one line each), json (Ruff's shape).
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "analyzer/driver/linter.hpp"
+#include "analyzer/rule_api.hpp"
+
+namespace oomlint {
+
+struct EmitOptions {
+  bool color = false;
+  std::string docs_url_base;  // a rule's page is docs_url_base + CODE + ".md"
+};
+
+std::string emit_text(const std::vector<FileReport>& reports, const EmitOptions& options);
+std::string emit_concise(const std::vector<FileReport>& reports, const EmitOptions& options);
+std::string emit_json(const std::vector<FileReport>& reports, const EmitOptions& options);
+// "Found 3 findings (1 error, 2 warnings)." or "All checks passed!"
+std::string summary_line(const std::vector<FileReport>& reports, const EmitOptions& options);
+// Counts per rule, most frequent first.
+std::string emit_statistics(const std::vector<FileReport>& reports, bool json);
+
+// The code frame of one finding: the line(s) with a caret line under the span.
+std::string code_frame(const SourceFile& source, const Finding& finding, bool color);
+
+}  // namespace oomlint

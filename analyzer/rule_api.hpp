@@ -1,0 +1,74 @@
+#pragma once
+// The interface between the analyzer and the rules: a rule is metadata plus a check that
+// asks the semantic model questions and reports findings. The analyzer never names a rule.
+#include <tree_sitter/api.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "analyzer/diagnostics/finding.hpp"
+#include "analyzer/model/model.hpp"
+
+namespace oomlint {
+
+struct RuleOption {
+  std::string_view name;  // kebab-case
+  std::string_view type;  // "list[str]", "bool", ...
+  std::string_view default_value;
+  std::string_view doc;
+};
+
+struct RuleMeta {
+  std::string_view code;
+  std::string_view name;
+  Severity severity = Severity::Warning;
+  bool default_enabled = true;
+  FixAvailability fix = FixAvailability::Never;
+  std::string_view summary;
+  std::string_view what;
+  std::string_view why;
+  std::string_view example;
+  std::string_view use_instead;
+  std::string_view fine_when;
+  std::string_view fix_safety;
+  std::vector<RuleOption> options;
+  std::string_view measured;
+  std::string_view references;
+};
+
+// Per-rule option values from configuration, as TOML-ish strings lists.
+using RuleOptionValues = std::map<std::string, std::vector<std::string>>;
+
+class Reporter {
+ public:
+  explicit Reporter(const model::Model& model) : m_model(model) {}
+  // Reports a finding on the node's span; the severity defaults to the rule's.
+  void report(const RuleMeta& meta, TSNode node, std::string message, std::optional<Fix> fix = std::nullopt,
+              std::optional<Severity> severity = std::nullopt);
+  void report_range(const RuleMeta& meta, std::uint32_t start, std::uint32_t end, std::uint32_t noqa_row,
+                    std::string message, std::optional<Fix> fix = std::nullopt,
+                    std::optional<Severity> severity = std::nullopt);
+  [[nodiscard]] std::vector<Finding>& findings() { return m_findings; }
+
+ private:
+  const model::Model& m_model;
+  std::vector<Finding> m_findings;
+};
+
+struct RuleContext {
+  const model::Model& model;
+  const RuleOptionValues& options;
+  Reporter& reporter;
+  [[nodiscard]] std::string_view text(TSNode n) const { return model.text(n); }
+};
+
+struct Rule {
+  const RuleMeta* meta = nullptr;
+  void (*check)(RuleContext&) = nullptr;
+};
+
+}  // namespace oomlint

@@ -1,0 +1,20 @@
+#include "analyzer/support/expected.hpp"
+
+#include <fmt/format.h>
+
+namespace oomlint {
+
+std::string Error::describe() const {
+  if (path.empty()) {
+    return message;
+  }
+  if (line > 0 && column > 0) {
+    return fmt::format("{}:{}:{}: {}", path, line, column, message);
+  }
+  if (line > 0) {
+    return fmt::format("{}:{}: {}", path, line, message);
+  }
+  return fmt::format("{}: {}", path, message);
+}
+
+}  // namespace oomlint

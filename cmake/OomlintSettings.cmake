@@ -1,0 +1,13 @@
+# Settings every oomlint target shares: language level, debug assertions, sanitizers.
+add_library(oomlint_settings INTERFACE)
+target_compile_features(oomlint_settings INTERFACE cxx_std_20)
+target_compile_definitions(oomlint_settings INTERFACE $<$<CONFIG:Debug>:_GLIBCXX_ASSERTIONS>)
+target_include_directories(oomlint_settings INTERFACE ${PROJECT_SOURCE_DIR})
+if(OOMLINT_SANITIZE)
+  string(REPLACE "," ";" _sanitizers "${OOMLINT_SANITIZE}")
+  foreach(_s IN LISTS _sanitizers)
+    target_compile_options(oomlint_settings INTERFACE -fsanitize=${_s})
+    target_link_options(oomlint_settings INTERFACE -fsanitize=${_s})
+  endforeach()
+  target_compile_options(oomlint_settings INTERFACE -fno-omit-frame-pointer -fno-sanitize-recover=all)
+endif()

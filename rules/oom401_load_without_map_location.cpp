@@ -1,0 +1,60 @@
+// OOM401 load-without-map-location: torch.load(...) that restores tensors onto the device
+// they were saved from.
+#include <fmt/format.h>
+
+#include "analyzer/rule_api.hpp"
+#include "rules/fixes.hpp"
+
+namespace oomlint::rules {
+
+namespace {
+
+const RuleMeta kMeta{
+    .code = "OOM401",
+    .name = "load-without-map-location",
+    .severity = Severity::Warning,
+    .default_enabled = true,
+    .fix = FixAvailability::Always,
+    .summary = "torch.load() without map_location restores tensors onto the device they were saved from",
+    .what = "Finds calls to `torch.load` (through any import alias) that pass no `map_location`.",
+    .why = "A checkpoint saved from GPU tensors is loaded straight back onto that GPU: the whole checkpoint "
+           "is allocated there at the call, next to the model it is about to be copied into. Under "
+           "DistributedDataParallel every rank saved from `cuda:0` loads its copy onto GPU 0.",
+    .example = "state = torch.load(\"checkpoint.pt\")\nmodel.load_state_dict(state[\"model\"])\n",
+    .use_instead = "state = torch.load(\"checkpoint.pt\", map_location=\"cpu\")\n"
+                   "model.load_state_dict(state[\"model\"])\n",
+    .fine_when = "`map_location` is given (by keyword or as the second argument), or the arguments come from "
+                 "`**kwargs` that may carry it. `torch.jit.load` and a project's own `load` are not `torch.load`.",
+    .fix_safety = "Unsafe: code that relies on the loaded tensors being on the GPU (without `.to(device)` or "
+                  "`load_state_dict`) would now get CPU tensors.",
+    .options = {},
+    .measured = "On an H200 (torch 2.11): loading a 1.55 GiB checkpoint saved from the GPU raised allocated "
+                "memory at the call from 0.64 to 2.19 GiB; with `map_location=\"cpu\"` it stayed at 0.64 GiB "
+                "(load time 1.03 vs 1.06 s).",
+    .references = "https://pytorch.org/docs/stable/generated/torch.load.html",
+};
+
+void check(RuleContext& ctx) {
+  const model::Model& m = ctx.model;
+  for (const model::Call& call : m.calls()) {
+    if (call.qualified != "torch.load" || ts_node_is_null(call.arguments)) {
+      continue;
+    }
+    if (call.keyword("map_location", m.source().text()) || call.positional(1) || call.has_star_args()) {
+      continue;
+    }
+    Fix fix = add_keyword_argument(m, call, "map_location=\"cpu\"", Applicability::Unsafe,
+                                   "Add `map_location=\"cpu\"`");
+    ctx.reporter.report(kMeta, call.node,
+                        "`torch.load` without `map_location` puts every tensor back on the device it was saved "
+                        "from: a GPU checkpoint is allocated on the GPU at this call (+1.55 GiB measured), and "
+                        "under DDP every rank loads onto GPU 0; pass `map_location=\"cpu\"`",
+                        std::move(fix));
+  }
+}
+
+}  // namespace
+
+Rule make_OOM401_load_without_map_location() { return Rule{&kMeta, &check}; }
+
+}  // namespace oomlint::rules
