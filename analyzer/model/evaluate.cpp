@@ -206,6 +206,20 @@ ScopeId Model::Impl::local_callee(TSNode function, ScopeId scope) const {
   return kNone;
 }
 
+bool Model::Impl::class_is_module_like(ScopeId cls) const {
+  if (cls == kNone) {
+    return false;
+  }
+  const Scope& sc = m.m_scopes[static_cast<size_t>(cls)];
+  if (names::is_model_name(sc.name, options)) {
+    return true;
+  }
+  return std::any_of(sc.bases.begin(), sc.bases.end(), [](const std::string& base) {
+    return base.find("Module") != std::string::npos || base.find("Model") != std::string::npos ||
+           base.find("nn.") != std::string::npos || base.find("Net") != std::string::npos;
+  });
+}
+
 Value Model::Impl::name_heuristic(std::string_view name) const {
   if (names::is_loss_name(name, options)) {
     return of_kind(Kind::LossModule);
@@ -425,6 +439,15 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
     if (method == "generate") {
       return no_grad_tensor();  // Hugging Face generate() runs under no_grad
     }
+    if (!null(object) && ts_node_symbol(unparen(object)) == g.sym.identifier && text(unparen(object)) == "self") {
+      const Value attribute = eval(fn, scope, depth + 1);  // what `self.x` holds
+      if (attribute.kind == Kind::Module) {
+        return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+      }
+      if (attribute.kind == Kind::LossModule) {
+        return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+      }
+    }
     const Value receiver = eval(object, scope, depth + 1);
     if (receiver.kind == Kind::Module) {
       if (names::is_module_returning_method(method) || method == "module") {
@@ -504,14 +527,7 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
       return when_enabled(function_returns(callee.scope, depth + 1));
     case Kind::Class: {
       const Scope& cls = m.m_scopes[static_cast<size_t>(callee.scope)];
-      bool module_like = names::is_model_name(cls.name, options);
-      for (const std::string& base : cls.bases) {
-        if (base.find("Module") != std::string::npos || base.find("Model") != std::string::npos ||
-            base.find("nn.") != std::string::npos || base.find("Net") != std::string::npos) {
-          module_like = true;
-        }
-      }
-      if (module_like) {
+      if (class_is_module_like(callee.scope)) {
         return of_kind(names::is_loss_name(cls.name, options) ? Kind::LossModule : Kind::Module);
       }
       return Value::unknown();
@@ -574,7 +590,16 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
         return out;
       }
       const Value guess = name_heuristic(key.substr(5));
-      return guess.kind != Kind::Unknown ? guess : out;
+      if (guess.kind != Kind::Unknown) {
+        return guess;
+      }
+      // Inside an nn.Module, what `self.x` holds and gets called with tensors is a submodule.
+      const ScopeId fn = enclosing_function(scope);
+      if (any && out.grad == Grad::Unknown && fn != kNone &&
+          class_is_module_like(m.m_scopes[static_cast<size_t>(fn)].class_scope)) {
+        return of_kind(Kind::Module);
+      }
+      return out;
     }
     const std::string q = resolve_qualified(n, scope);
     if (!q.empty()) {

@@ -101,6 +101,8 @@ struct Model::Impl {
   [[nodiscard]] bool disabled_at(std::uint32_t byte, ScopeId scope) const;
   [[nodiscard]] ScopeId enclosing_function(ScopeId scope) const;
   [[nodiscard]] ScopeId local_callee(TSNode function, ScopeId scope) const;
+  // The class derives from nn.Module (or a Lightning/Hugging Face model class) by its bases.
+  [[nodiscard]] bool class_is_module_like(ScopeId cls) const;
 
   // --- analyses (analysis.cpp)
   void analyse();

@@ -39,8 +39,8 @@ class SourceFile {
 
  private:
   std::string m_path;
+  bool m_had_bom = false;  // declared before m_text: strip_bom() sets it while m_text is built
   std::string m_text;
-  bool m_had_bom = false;
   LineEnding m_line_ending = LineEnding::Lf;
   std::optional<Utf8Problem> m_utf8_problem;
   LineIndex m_lines;

@@ -14,8 +14,9 @@ std::vector<std::string> identifier_words(std::string_view name) {
   for (size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
     const bool upper = c >= 'A' && c <= 'Z';
-    if (c == '_' || c == '.') {
-      flush();
+    const bool alnum = (c >= 'a' && c <= 'z') || upper || (c >= '0' && c <= '9');
+    if (!alnum) {
+      flush();  // `_`, `.`, brackets, spaces: anything else separates words
       continue;
     }
     if (upper && !current.empty()) {

@@ -40,8 +40,8 @@ inline std::string to_lower(std::string_view s) {
   return out;
 }
 
-// Splits a Python identifier into lower-case words: `computeLoss` and `compute_loss` both
-// give {"compute", "loss"}; used by the naming heuristics of the semantic model.
+// Splits identifiers (or any source text) into lower-case words: `computeLoss` and
+// `compute_loss` both give {"compute", "loss"}; used by the model's naming heuristics.
 std::vector<std::string> identifier_words(std::string_view name);
 
 }  // namespace oomlint

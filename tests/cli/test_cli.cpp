@@ -1,0 +1,347 @@
+// Runs the real `oomlint` binary: exit codes, output shapes, configuration errors, noqa,
+// stdin, --jobs equivalence and bad input.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+void drain(int fd, std::string& into) {
+  std::array<char, 65536> buf{};
+  ssize_t n = 0;
+  while ((n = ::read(fd, buf.data(), buf.size())) > 0) {
+    into.append(buf.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+}
+
+Result run(const std::vector<std::string>& args, const fs::path& cwd = fs::current_path(), const std::string& input = "",
+           const std::vector<std::string>& env_extra = {}) {
+  int in_pipe[2];
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe(in_pipe) != 0 || ::pipe(out_pipe) != 0 || ::pipe(err_pipe) != 0) {
+    return {};
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in_pipe[0], 0);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
+      ::close(fd);
+    }
+    if (::chdir(cwd.c_str()) != 0) {
+      ::_exit(127);
+    }
+    for (const std::string& e : env_extra) {
+      ::putenv(const_cast<char*>(e.c_str()));
+    }
+    std::vector<char*> argv;
+    std::string binary = OOMLINT_BINARY;
+    argv.push_back(binary.data());
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  Result r;
+  std::thread out_reader([&] { drain(out_pipe[0], r.out); });
+  std::thread err_reader([&] { drain(err_pipe[0], r.err); });
+  if (!input.empty()) {
+    const ssize_t written = ::write(in_pipe[1], input.data(), input.size());
+    (void)written;
+  }
+  ::close(in_pipe[1]);
+  out_reader.join();
+  err_reader.join();
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+const char* kLeaky =
+    "import torch\n"
+    "def train(model, loader, criterion, optimizer):\n"
+    "    running = 0.0\n"
+    "    for x, y in loader:\n"
+    "        loss = criterion(model(x), y)\n"
+    "        loss.backward()\n"
+    "        optimizer.step()\n"
+    "        running += loss\n"
+    "    state = torch.load('ckpt.pt')\n";
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    m_dir = fs::temp_directory_path() /
+            (std::string("oomlint-cli-") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" +
+             std::to_string(::getpid()));
+    fs::remove_all(m_dir);
+    fs::create_directories(m_dir);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::permissions(m_dir, fs::perms::all, ec);
+    fs::remove_all(m_dir, ec);
+  }
+  fs::path write(const std::string& name, const std::string& text) {
+    fs::create_directories((m_dir / name).parent_path());
+    std::ofstream(m_dir / name, std::ios::binary) << text;
+    return m_dir / name;
+  }
+  fs::path m_dir;
+};
+
+}  // namespace
+
+TEST_F(Cli, ExitCodesSayWhatHappened) {
+  write("clean.py", "x = 1\n");
+  write("leaky.py", kLeaky);
+  EXPECT_EQ(run({"check", "clean.py"}, m_dir).exit_code, 0);
+  EXPECT_EQ(run({"check", "leaky.py"}, m_dir).exit_code, 1);
+  EXPECT_EQ(run({"check", "--exit-zero", "leaky.py"}, m_dir).exit_code, 0);
+  EXPECT_EQ(run({"check", "--select", "OOM999", "leaky.py"}, m_dir).exit_code, 2);
+  EXPECT_EQ(run({"check", "--bogus-flag"}, m_dir).exit_code, 2);
+  const Result missing = run({"check", "nope.py"}, m_dir);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("nope.py"), std::string::npos);
+  EXPECT_NE(missing.err.find("no such file"), std::string::npos);
+}
+
+TEST_F(Cli, BarePathMeansCheck) {
+  write("leaky.py", kLeaky);
+  const Result r = run({"leaky.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("OOM101"), std::string::npos);
+}
+
+TEST_F(Cli, TextOutputHasACodeFrameAndSummary) {
+  write("leaky.py", kLeaky);
+  const Result r = run({"check", "--no-color", "leaky.py"}, m_dir);
+  EXPECT_NE(r.out.find("leaky.py:8:9: OOM101 warning"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" 8 |         running += loss\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("^^^^^^^^^^^^^^^ OOM101"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Found 2 findings (2 warnings) in 1 file."), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\033["), std::string::npos) << "no colour without a terminal";
+}
+
+TEST_F(Cli, JsonHasRuffsShape) {
+  write("leaky.py", kLeaky);
+  const Result r = run({"check", "--output-format", "json", "leaky.py"}, m_dir);
+  ASSERT_EQ(r.exit_code, 1);
+  const auto list = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(list.is_array());
+  ASSERT_EQ(list.size(), 2U);
+  const auto& f = list[0];
+  EXPECT_EQ(f["code"], "OOM101");
+  EXPECT_EQ(f["name"], "graph-retaining-accumulation");
+  EXPECT_EQ(f["severity"], "warning");
+  EXPECT_EQ(f["filename"], "leaky.py");
+  EXPECT_EQ(f["location"], (nlohmann::json{{"row", 8}, {"column", 9}}));
+  EXPECT_EQ(f["end_location"], (nlohmann::json{{"row", 8}, {"column", 24}}));
+  EXPECT_EQ(f["noqa_row"], 8);
+  EXPECT_EQ(f["fix"]["applicability"], "unsafe");
+  ASSERT_EQ(f["fix"]["edits"].size(), 1U);
+  EXPECT_EQ(f["fix"]["edits"][0]["content"], ".item()");
+  EXPECT_EQ(f["fix"]["edits"][0]["location"], (nlohmann::json{{"row", 8}, {"column", 24}}));
+  EXPECT_TRUE(f["url"].get<std::string>().ends_with("OOM101.md"));
+  EXPECT_TRUE(f["message"].get<std::string>().find("host memory") != std::string::npos);
+  for (const char* key : {"code", "name", "message", "severity", "filename", "location", "end_location", "fix",
+                          "noqa_row", "url"}) {
+    EXPECT_TRUE(f.contains(key)) << key;
+  }
+}
+
+TEST_F(Cli, ColumnsCountCharactersNotBytes) {
+  write("u.py", "import torch\ns = '\xC3\xA9\xC3\xA9'; x = torch.load(p)\n");
+  const auto list = nlohmann::json::parse(run({"check", "--output-format", "json", "u.py"}, m_dir).out);
+  ASSERT_EQ(list.size(), 1U);
+  EXPECT_EQ(list[0]["location"]["column"], 15);
+}
+
+TEST_F(Cli, NoqaSuppresses) {
+  write("n.py",
+        "import torch\n"
+        "a = torch.load(p)  # noqa\n"
+        "b = torch.load(p)  # noqa: OOM401\n"
+        "c = torch.load(p)  # noqa: OOM101\n"
+        "d = torch.load(\n"
+        "    p)  # noqa: OOM401\n"
+        "e = torch.load(  # noqa: OOM401\n"
+        "    p)\n");
+  const auto list = nlohmann::json::parse(run({"check", "--output-format", "json", "n.py"}, m_dir).out);
+  ASSERT_EQ(list.size(), 2U);
+  EXPECT_EQ(list[0]["location"]["row"], 4);
+  EXPECT_EQ(list[1]["location"]["row"], 5);
+}
+
+TEST_F(Cli, FileLevelNoqa) {
+  write("f.py", "# oomlint: noqa: OOM401\nimport torch\na = torch.load(p)\n");
+  EXPECT_EQ(run({"check", "f.py"}, m_dir).exit_code, 0);
+}
+
+TEST_F(Cli, StdinWithFilename) {
+  const Result r = run({"check", "--output-format", "concise", "--stdin-filename", "pkg/train.py", "-"}, m_dir, kLeaky);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("pkg/train.py:8:9: OOM101"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, ConfigErrorsNameFileAndLine) {
+  write("pyproject.toml", "[tool.oomlint]\nselect = [\"OOM101\"]\nunknown-key = 1\n");
+  write("a.py", "x = 1\n");
+  const Result r = run({"check", "a.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("pyproject.toml:3:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown-key"), std::string::npos) << r.err;
+  EXPECT_EQ(run({"check", "--isolated", "a.py"}, m_dir).exit_code, 0);
+}
+
+TEST_F(Cli, ConfigSelectsAndExcludes) {
+  write("pyproject.toml", "[tool.oomlint]\nignore = [\"OOM401\"]\nextend-exclude = [\"generated\"]\n");
+  write("a.py", kLeaky);
+  write("generated/b.py", kLeaky);
+  write("build/c.py", kLeaky);
+  write(".venv/d.py", kLeaky);
+  const auto list = nlohmann::json::parse(run({"check", "--output-format", "json", "."}, m_dir).out);
+  ASSERT_EQ(list.size(), 1U);
+  EXPECT_EQ(list[0]["code"], "OOM101");
+  EXPECT_EQ(list[0]["filename"], "./a.py");
+}
+
+TEST_F(Cli, JobsGiveTheSameResult) {
+  for (int i = 0; i < 24; ++i) {
+    write("pkg/m" + std::to_string(i) + ".py", i % 3 == 0 ? kLeaky : "x = 1\n");
+  }
+  const Result one = run({"check", "--jobs", "1", "--output-format", "json", "pkg"}, m_dir);
+  const Result four = run({"check", "--jobs", "4", "--output-format", "json", "pkg"}, m_dir);
+  EXPECT_EQ(one.exit_code, 1);
+  EXPECT_EQ(one.out, four.out);
+}
+
+TEST_F(Cli, StatisticsCountPerRule) {
+  write("a.py", kLeaky);
+  write("b.py", kLeaky);
+  const Result r = run({"check", "--statistics", "."}, m_dir);
+  EXPECT_NE(r.out.find("2\tOOM101\tgraph-retaining-accumulation"), std::string::npos) << r.out;
+  EXPECT_EQ(r.exit_code, 1);
+}
+
+TEST_F(Cli, BadInputIsReportedAndOtherFilesAreStillChecked) {
+  write("bad_utf8.py", "x = '\xFF'\n");
+  write("syntax.py", "import torch\nfor x in loader\n    pass\nstate = torch.load(p)\n");
+  write("empty.py", "");
+  write("bom_crlf.py", "\xEF\xBB\xBFimport torch\r\nstate = torch.load(p)\r\n");
+  write("tabs.py", "import torch\nif True:\n\tstate = torch.load(p)\n");
+  write("good.py", kLeaky);
+  fs::create_directory_symlink(m_dir / "loop", m_dir / "loop");
+  const Result r = run({"check", "--output-format", "json", "."}, m_dir);
+  EXPECT_EQ(r.exit_code, 2) << "an unreadable file makes the run an error";
+  EXPECT_NE(r.err.find("bad_utf8.py:1:6: not valid UTF-8"), std::string::npos) << r.err;
+  const auto list = nlohmann::json::parse(r.out);
+  std::map<std::string, std::vector<std::string>> by_file;
+  for (const auto& f : list) {
+    by_file[f["filename"]].push_back(f["code"]);
+  }
+  EXPECT_EQ(by_file["./syntax.py"], (std::vector<std::string>{"OOM000", "OOM401"}));
+  EXPECT_EQ(by_file["./bom_crlf.py"], (std::vector<std::string>{"OOM401"}));
+  EXPECT_EQ(by_file["./tabs.py"], (std::vector<std::string>{"OOM401"}));
+  EXPECT_EQ(by_file["./good.py"], (std::vector<std::string>{"OOM101", "OOM401"}));
+  EXPECT_EQ(by_file.count("./empty.py"), 0U);
+}
+
+TEST_F(Cli, SymlinkLoopAsArgument) {
+  fs::create_symlink(m_dir / "self", m_dir / "self");
+  const Result r = run({"check", "self"}, m_dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("symbolic link loop"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, UnreadableFile) {
+  // Root can read anything, so use something that is not a regular file: a folder with a .py name.
+  fs::create_directory(m_dir / "pkg.py");
+  write("ok.py", kLeaky);
+  const Result r = run({"check", "pkg.py", "ok.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("OOM101"), std::string::npos);
+}
+
+TEST_F(Cli, DeepNestingDoesNotCrash) {
+  std::string brackets = "x = " + std::string(10000, '(') + "1" + std::string(10000, ')') + "\n";
+  write("brackets.py", brackets);
+  std::string blocks;
+  for (int i = 0; i < 10000; ++i) {
+    blocks += std::string(static_cast<size_t>(i), ' ') + "if x:\n";
+  }
+  blocks += std::string(10000, ' ') + "pass\n";
+  write("blocks.py", blocks);
+  std::string calls = "y = " ;
+  for (int i = 0; i < 10000; ++i) {
+    calls += "f(";
+  }
+  calls += "loss" + std::string(10000, ')') + "\n";
+  write("calls.py", calls);
+  const Result r = run({"check", "brackets.py", "blocks.py", "calls.py"}, m_dir);
+  EXPECT_LT(r.exit_code, 2) << r.err;
+}
+
+TEST_F(Cli, LargeFile) {
+  std::string big;
+  while (big.size() < 20U * 1024U * 1024U) {
+    big += kLeaky;
+  }
+  write("big.py", big);
+  const Result r = run({"check", "--statistics", "big.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("OOM401"), std::string::npos);
+}
+
+TEST_F(Cli, RuleCommand) {
+  const Result all = run({"rule", "--all"});
+  EXPECT_EQ(all.exit_code, 0);
+  for (const char* code : {"OOM000", "OOM101", "OOM102", "OOM201", "OOM301", "OOM401", "OOM402"}) {
+    EXPECT_NE(all.out.find(code), std::string::npos) << code;
+  }
+  const auto json = nlohmann::json::parse(run({"rule", "--all", "--output-format", "json"}).out);
+  EXPECT_GE(json.size(), 7U);
+  const Result one = run({"rule", "OOM301"});
+  EXPECT_NE(one.out.find("# OOM301 empty-cache-in-loop"), std::string::npos);
+  EXPECT_EQ(run({"rule", "OOM999"}).exit_code, 2);
+}
+
+TEST_F(Cli, Version) {
+  const Result r = run({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("oomlint "), std::string::npos);
+}
+
+TEST_F(Cli, NoColorEvenOnRequestWhenNoColorIsSet) {
+  write("leaky.py", kLeaky);
+  const Result r = run({"check", "leaky.py"}, m_dir, "", {"NO_COLOR=1"});
+  EXPECT_EQ(r.out.find("\033["), std::string::npos);
+}

@@ -1,0 +1,108 @@
+#include <gtest/gtest.h>
+
+#include "tests/support/model_fixture.hpp"
+
+using oomlint::testing::ModelFixture;
+
+TEST(GradValues, LossFunctionsCarryAGraph) {
+  ModelFixture f(
+      "import torch.nn.functional as F\n"
+      "criterion = nn.CrossEntropyLoss()\n"
+      "a = criterion(model(x), y)\n"
+      "b = F.mse_loss(out, y)\n"
+      "c = loss_fn(out, y)\n");
+  EXPECT_TRUE(f.carries("criterion(model(x), y)"));
+  EXPECT_TRUE(f.carries("F.mse_loss(out, y)"));
+  EXPECT_TRUE(f.carries("loss_fn(out, y)"));
+}
+
+TEST(GradValues, SanitisersDropTheGraph) {
+  ModelFixture f(
+      "loss = criterion(model(x), y)\n"
+      "a = loss.item()\nb = loss.detach()\nc = float(loss)\nd = loss.tolist()\ne = loss.data\n"
+      "f = loss.detach().cpu()\ng = f'{loss}'\n");
+  EXPECT_FALSE(f.carries("loss.item()"));
+  EXPECT_FALSE(f.carries("loss.detach()"));
+  EXPECT_FALSE(f.carries("float(loss)"));
+  EXPECT_FALSE(f.carries("loss.tolist()"));
+  EXPECT_FALSE(f.carries("loss.data"));
+  EXPECT_FALSE(f.carries("loss.detach().cpu()"));
+  EXPECT_FALSE(f.carries("f'{loss}'"));
+}
+
+TEST(GradValues, DeviceMovesAndArithmeticKeepTheGraph) {
+  ModelFixture f("logits = model(x)\na = logits.cpu()\nb = logits.to('cpu')\nc = logits * 2 + 1\nd = torch.stack([logits])\n");
+  EXPECT_TRUE(f.carries("logits.cpu()"));
+  EXPECT_TRUE(f.carries("logits.to('cpu')"));
+  EXPECT_TRUE(f.carries("logits * 2 + 1"));
+  EXPECT_TRUE(f.carries("torch.stack([logits])"));
+}
+
+TEST(GradValues, FlowSensitiveRebinding) {
+  ModelFixture f("loss = criterion(out, y)\nloss = loss.item()\ntotal = loss\n");
+  EXPECT_FALSE(f.carries("loss", 3));  // the use on the last line sees the float
+}
+
+TEST(GradValues, ModelOutputsAndTheirLoss) {
+  ModelFixture f("outputs = model(**batch)\na = outputs.loss\nb = model(**batch).loss\nc = outputs['loss']\nd = outputs[0]\n");
+  EXPECT_TRUE(f.carries("outputs.loss"));
+  EXPECT_TRUE(f.carries("model(**batch).loss"));
+  EXPECT_TRUE(f.carries("outputs['loss']"));
+  EXPECT_TRUE(f.carries("outputs[0]"));
+}
+
+TEST(GradValues, BackPropagatedNamesAreSources) {
+  ModelFixture f("def step(batch):\n    loss = compute(batch)\n    loss.backward()\n    return loss\n");
+  EXPECT_TRUE(f.carries("loss", 0));
+}
+
+TEST(GradValues, HelpersReturningLossesAndTuples) {
+  ModelFixture f(
+      "def compute(model, x, y):\n    out = model(x)\n    return criterion(out, y), out.argmax(1)\n"
+      "def metric(out):\n    return out.sum().item()\n"
+      "loss, pred = compute(model, x, y)\n"
+      "m = metric(out)\n"
+      "a = loss\nb = pred\n");
+  EXPECT_TRUE(f.carries("loss", 1));
+  EXPECT_FALSE(f.carries("pred", 1));
+  EXPECT_FALSE(f.carries("metric(out)"));
+}
+
+TEST(GradValues, NothingCarriesUnderNoGrad) {
+  ModelFixture f("import torch\nwith torch.no_grad():\n    out = model(x)\n    l = criterion(out, y)\n");
+  EXPECT_FALSE(f.carries("model(x)"));
+  EXPECT_FALSE(f.carries("criterion(out, y)"));
+}
+
+TEST(GradValues, ModulesFromClassesAndConstructors) {
+  ModelFixture f(
+      "import torch.nn as nn\n"
+      "class Net(nn.Module):\n    def forward(self, x):\n        return x\n"
+      "net = Net()\nlin = nn.Linear(2, 2)\nthing = Thing()\n"
+      "a = net(x)\nb = lin(x)\nc = thing(x)\n");
+  EXPECT_TRUE(f.carries("net(x)"));
+  EXPECT_TRUE(f.carries("lin(x)"));
+  EXPECT_FALSE(f.carries("thing(x)"));
+}
+
+TEST(GradValues, GenerateIsGradFree) {
+  ModelFixture f("out = model.generate(**inputs)\n");
+  EXPECT_FALSE(f.carries("model.generate(**inputs)"));
+}
+
+TEST(GradValues, SelfAttributesResolveAcrossMethods) {
+  ModelFixture f(
+      "class T:\n"
+      "    def __init__(self):\n        self.crit = nn.MSELoss()\n        self.backbone = build()\n"
+      "    def step(self, x, y):\n        a = self.crit(self.backbone(x), y)\n");
+  EXPECT_TRUE(f.carries("self.crit(self.backbone(x), y)"));
+}
+
+TEST(GradValues, ExtraLossFunctionsOption) {
+  oomlint::model::ModelOptions options;
+  options.extra_loss_functions = {"dice"};
+  ModelFixture plain("a = dice(out, y)\n");
+  ModelFixture configured("a = dice(out, y)\n", options);
+  EXPECT_FALSE(plain.carries("dice(out, y)"));
+  EXPECT_TRUE(configured.carries("dice(out, y)"));
+}

@@ -1,0 +1,80 @@
+// Invariants over the whole rule catalog: what clang-tidy keeps in release-note checklists.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "analyzer/output/rule_docs.hpp"
+#include "rules/registry.hpp"
+
+namespace fs = std::filesystem;
+
+TEST(Registry, CodesAreUniqueSortedAndWellFormed) {
+  const auto catalog = oomlint::rules::catalog();
+  ASSERT_FALSE(catalog.empty());
+  std::set<std::string_view> names;
+  for (size_t i = 0; i < catalog.size(); ++i) {
+    const auto* m = catalog[i];
+    EXPECT_TRUE(std::regex_match(std::string(m->code), std::regex("OOM[0-9]{3}"))) << m->code;
+    EXPECT_TRUE(std::regex_match(std::string(m->name), std::regex("[a-z0-9]+(-[a-z0-9]+)*"))) << m->name;
+    EXPECT_TRUE(names.insert(m->name).second) << "duplicate name " << m->name;
+    if (i > 0) {
+      EXPECT_LT(catalog[i - 1]->code, m->code) << "rules.def must be sorted by code";
+    }
+  }
+}
+
+TEST(Registry, EveryRuleIsDocumented) {
+  for (const auto* m : oomlint::rules::catalog()) {
+    EXPECT_FALSE(m->summary.empty()) << m->code;
+    EXPECT_FALSE(m->what.empty()) << m->code;
+    EXPECT_FALSE(m->why.empty()) << m->code;
+    EXPECT_FALSE(m->example.empty()) << m->code;
+    EXPECT_FALSE(m->use_instead.empty()) << m->code;
+    EXPECT_FALSE(m->fine_when.empty()) << m->code;
+    EXPECT_FALSE(m->references.empty()) << m->code;
+    EXPECT_EQ(m->fix_safety.empty(), m->fix == oomlint::FixAvailability::Never)
+        << m->code << ": fix_safety is required exactly when the rule can fix";
+    for (const auto& o : m->options) {
+      EXPECT_TRUE(std::regex_match(std::string(o.name), std::regex("[a-z0-9]+(-[a-z0-9]+)*"))) << o.name;
+    }
+  }
+}
+
+TEST(Registry, EveryRuleHasFixturesWithPositivesAndNegatives) {
+  const fs::path fixtures = fs::path(OOMLINT_SOURCE_DIR) / "tests" / "fixtures";
+  for (const auto* m : oomlint::rules::catalog()) {
+    const fs::path dir = fixtures / std::string(m->code);
+    ASSERT_TRUE(fs::is_directory(dir)) << "missing fixture folder " << dir;
+    EXPECT_TRUE(fs::exists(dir / "negatives.py")) << m->code << " needs negatives.py";
+    bool has_expectation = false;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      std::ifstream in(entry.path());
+      std::stringstream ss;
+      ss << in.rdbuf();
+      has_expectation |= ss.str().find("# expect: " + std::string(m->code)) != std::string::npos;
+    }
+    EXPECT_TRUE(has_expectation) << m->code << " has no positive fixture";
+  }
+}
+
+TEST(Registry, GeneratedDocsAreCurrent) {
+  const fs::path docs = fs::path(OOMLINT_SOURCE_DIR) / "docs" / "rules";
+  for (const auto* m : oomlint::rules::catalog()) {
+    const fs::path page = docs / (std::string(m->code) + ".md");
+    std::ifstream in(page);
+    ASSERT_TRUE(in.good()) << page << " is missing: run scripts/generate-docs.sh";
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_EQ(ss.str(), oomlint::rule_markdown(*m)) << page << " is stale: run scripts/generate-docs.sh";
+  }
+}
+
+TEST(Registry, FindByCodeOrName) {
+  ASSERT_NE(oomlint::rules::find_rule("OOM101"), nullptr);
+  EXPECT_EQ(oomlint::rules::find_rule("graph-retaining-accumulation"), oomlint::rules::find_rule("OOM101"));
+  EXPECT_EQ(oomlint::rules::find_rule("OOM999"), nullptr);
+}
