@@ -21,6 +21,29 @@ bool is_disabling_qualified(std::string_view q) {
 
 }  // namespace
 
+void Model::Impl::index_for_queries() {
+  std::stable_sort(regions.begin(), regions.end(), [](const GradRegion& a, const GradRegion& b) {
+    return a.start != b.start ? a.start < b.start : a.end > b.end;
+  });
+  region_parent.assign(regions.size(), kNone);
+  std::vector<std::int32_t> open;
+  for (size_t i = 0; i < regions.size(); ++i) {
+    while (!open.empty() && regions[static_cast<size_t>(open.back())].end <= regions[i].start) {
+      open.pop_back();
+    }
+    region_parent[i] = open.empty() ? kNone : open.back();
+    open.push_back(static_cast<std::int32_t>(i));
+  }
+  for (auto& table : scope_names) {
+    for (auto& [name, ids] : table) {
+      std::stable_sort(ids.begin(), ids.end(), [&](BindingId a, BindingId b) {
+        return bindings[static_cast<size_t>(a)].visible_from < bindings[static_cast<size_t>(b)].visible_from;
+      });
+    }
+  }
+  std::sort(needs_grad_points.begin(), needs_grad_points.end());
+}
+
 void Model::Impl::analyse() {
   compute_function_facts();
   resolve_calls();
@@ -32,21 +55,16 @@ void Model::Impl::analyse() {
       if (sc.kind != ScopeKind::Function || sc.facts.grad_disabled) {
         continue;
       }
-      int sites = 0;
       int disabled_sites = 0;
-      for (const CallEdge& e : edges) {
-        if (e.callee != static_cast<ScopeId>(i)) {
-          continue;
-        }
-        ++sites;
-        const ScopeId caller_scope = m.scope_at(e.at);
-        if (disabled_at(e.at, caller_scope)) {
+      const auto& incoming = edges_by_callee[i];
+      for (size_t e : incoming) {
+        if (disabled_at(edges[e].at, m.scope_at(edges[e].at))) {
           ++disabled_sites;
         }
       }
-      sc.facts.call_sites = sites;
+      sc.facts.call_sites = static_cast<int>(incoming.size());
       sc.facts.disabled_call_sites = disabled_sites;
-      if (sites > 0 && sites == disabled_sites) {
+      if (!incoming.empty() && disabled_sites == static_cast<int>(incoming.size())) {
         sc.facts.grad_disabled = true;
         changed = true;
       }
@@ -156,6 +174,10 @@ void Model::Impl::resolve_calls() {
       edges.push_back(CallEdge{enclosing_function(c.scope), callee, ts_node_start_byte(c.node), false});
     }
   }
+  edges_by_callee.assign(m.m_scopes.size(), {});
+  for (size_t i = 0; i < edges.size(); ++i) {
+    edges_by_callee[static_cast<size_t>(edges[i].callee)].push_back(i);
+  }
 }
 
 void Model::Impl::classify_loops() {
@@ -168,48 +190,53 @@ void Model::Impl::classify_loops() {
       }
     }
   }
-  for (size_t li = 0; li < m.m_loops.size(); ++li) {
+  const size_t count = m.m_loops.size();
+  std::vector<bool> direct_step_work(count, false);
+  std::vector<bool> calls_phase_work(count, false);
+  std::vector<bool> nested_loop(count, false);
+  for (const Loop& l : m.m_loops) {
+    if (l.parent != kNone && l.kind != LoopKind::Comprehension) {
+      nested_loop[static_cast<size_t>(l.parent)] = true;
+    }
+  }
+  // One pass over the calls: each speaks for the loop it sits in directly; a backward also
+  // makes every enclosing loop of its function one that back-propagates in each pass.
+  for (const Call& c : m.m_calls) {
+    if (c.loop == kNone) {
+      continue;
+    }
+    const ScopeId callee = local_callee(c.function, c.scope);
+    const FunctionFacts* facts = callee == kNone ? nullptr : &m.m_scopes[static_cast<size_t>(callee)].facts;
+    if (c.is_backward || (facts != nullptr && facts->backprops)) {
+      for (LoopId l = c.loop; l != kNone; l = m.m_loops[static_cast<size_t>(l)].parent) {
+        m.m_loops[static_cast<size_t>(l)].backprops = true;
+      }
+    }
+    const auto li = static_cast<size_t>(c.loop);
+    const bool optimizer_step = c.method == "step" && !null(c.receiver) && names::is_optimizer_name(text(c.receiver));
+    const bool per_step_helper = facts != nullptr && (facts->backprops || facts->steps_optimizer) &&
+                                 !function_has_loop[static_cast<size_t>(callee)];
+    // Inside an nn.Module's own methods, calling submodules in a loop is composition (layers,
+    // feature levels), not a training step.
+    const ScopeId fn = enclosing_function(c.scope);
+    const bool module_method = fn != kNone && class_is_module_like(m.m_scopes[static_cast<size_t>(fn)].class_scope);
+    if ((c.is_forward && !module_method) || c.is_backward || optimizer_step || per_step_helper) {
+      direct_step_work[li] = true;
+    }
+    const bool loop_helper = facts != nullptr && function_has_loop[static_cast<size_t>(callee)];
+    bool weak = false;
+    if (names::is_train_function_name(c.method) || loop_helper ||
+        (names::is_eval_function_name(c.method, weak) && !weak)) {
+      calls_phase_work[li] = true;
+    }
+  }
+  static constexpr std::array<std::string_view, 10> kNotData = {
+      "items", "keys", "values", "named_parameters", "parameters", "modules", "children",
+      "named_modules", "named_children", "named_buffers"};
+  for (size_t li = 0; li < count; ++li) {
     Loop& l = m.m_loops[li];
     if (l.kind == LoopKind::Comprehension) {
       continue;
-    }
-    const ScopeId fn = enclosing_function(l.scope);
-    bool direct_step_work = false;
-    bool calls_phase_work = false;
-    bool nested_step_loop = false;
-    for (const Call& c : m.m_calls) {
-      const std::uint32_t at = ts_node_start_byte(c.node);
-      if (at < l.body_start || at >= l.body_end || enclosing_function(c.scope) != fn) {
-        continue;
-      }
-      const ScopeId callee = local_callee(c.function, c.scope);
-      const FunctionFacts* facts = callee == kNone ? nullptr : &m.m_scopes[static_cast<size_t>(callee)].facts;
-      if (c.is_backward || (facts != nullptr && facts->backprops)) {
-        l.backprops = true;
-      }
-      if (c.loop != static_cast<LoopId>(li)) {
-        continue;  // nested loops speak for themselves
-      }
-      const bool optimizer_step = c.method == "step" && !null(c.receiver) && names::is_optimizer_name(text(c.receiver));
-      const bool per_step_helper = facts != nullptr && (facts->backprops || facts->steps_optimizer) &&
-                                   !function_has_loop[static_cast<size_t>(callee)];
-      if (c.is_forward || c.is_backward || optimizer_step || per_step_helper) {
-        direct_step_work = true;
-      }
-      const bool loop_helper = facts != nullptr && function_has_loop[static_cast<size_t>(callee)];
-      if (names::is_train_function_name(c.method) || loop_helper) {
-        calls_phase_work = true;
-      }
-      bool weak = false;
-      if (names::is_eval_function_name(c.method, weak) && !weak) {
-        calls_phase_work = true;
-      }
-    }
-    for (size_t other = li + 1; other < m.m_loops.size(); ++other) {
-      const Loop& inner = m.m_loops[other];
-      if (inner.parent == static_cast<LoopId>(li) && inner.kind != LoopKind::Comprehension) {
-        nested_step_loop = true;
-      }
     }
     const std::string_view iter_text = null(l.iterable) ? std::string_view() : text(l.iterable);
     bool target_is_phase = false;
@@ -225,9 +252,6 @@ void Model::Impl::classify_loops() {
       if (ts_node_symbol(it) == g.sym.call) {
         method = last_name(field(it, g.field.function));
       }
-      static constexpr std::array<std::string_view, 10> kNotData = {
-          "items", "keys", "values", "named_parameters", "parameters", "modules", "children",
-          "named_modules", "named_children", "named_buffers"};
       if (std::find(kNotData.begin(), kNotData.end(), method) != kNotData.end()) {
         iterable_is_steps = false;
       } else if (method == "range" || method == "trange") {
@@ -237,8 +261,9 @@ void Model::Impl::classify_loops() {
       }
     }
     const bool iterable_is_phase = names::is_phase_name(iter_text);
-    l.is_step = direct_step_work || (iterable_is_steps && !target_is_phase && !iterable_is_phase && !nested_step_loop);
-    l.is_phase = !l.is_step && (target_is_phase || iterable_is_phase || calls_phase_work || nested_step_loop);
+    l.is_step = direct_step_work[li] ||
+                (iterable_is_steps && !target_is_phase && !iterable_is_phase && !nested_loop[li]);
+    l.is_phase = !l.is_step && (target_is_phase || iterable_is_phase || calls_phase_work[li] || nested_loop[li]);
   }
 }
 
@@ -306,6 +331,10 @@ void Model::Impl::finish_accumulations_and_stores() {
     if (outlived == kNone && !(a.loop == kNone && owner_allows_step_scope(a.scope, a.target_key))) {
       continue;
     }
+    if (outlived != kNone && !m.m_loops[static_cast<size_t>(outlived)].is_step &&
+        !m.m_loops[static_cast<size_t>(outlived)].is_phase) {
+      continue;  // a loop over heads, layers or items inside one step: the sum dies with the step
+    }
     a.loop = outlived;
     m.m_accumulations.push_back(a);
   }
@@ -320,21 +349,35 @@ void Model::Impl::finish_accumulations_and_stores() {
     if (outlived == kNone && !(s.loop == kNone && owner_allows_step_scope(s.scope, s.container_key))) {
       continue;
     }
+    if (outlived != kNone && !m.m_loops[static_cast<size_t>(outlived)].is_step &&
+        !m.m_loops[static_cast<size_t>(outlived)].is_phase) {
+      continue;
+    }
     s.loop = outlived;
     m.m_stores.push_back(s);
   }
 }
 
 void Model::Impl::find_eval_regions() {
+  // Calls are recorded in document order: the ones inside [start, end) are a contiguous run.
+  auto calls_in = [&](std::uint32_t start, std::uint32_t end) {
+    auto first = std::lower_bound(m.m_calls.begin(), m.m_calls.end(), start,
+                                  [](const Call& c, std::uint32_t b) { return ts_node_start_byte(c.node) < b; });
+    auto last = std::lower_bound(first, m.m_calls.end(), end,
+                                 [](const Call& c, std::uint32_t b) { return ts_node_start_byte(c.node) < b; });
+    return std::pair{static_cast<size_t>(first - m.m_calls.begin()), static_cast<size_t>(last - m.m_calls.begin())};
+  };
   auto training_signal_in = [&](ScopeId fn, std::uint32_t start, std::uint32_t end) {
-    for (std::uint32_t p : needs_grad_points) {
-      if (p >= start && p < end && m.function_at(p) == fn) {
+    for (auto p = std::lower_bound(needs_grad_points.begin(), needs_grad_points.end(), start);
+         p != needs_grad_points.end() && *p < end; ++p) {
+      if (m.function_at(*p) == fn) {
         return true;
       }
     }
-    for (const Call& c : m.m_calls) {
-      const std::uint32_t at = ts_node_start_byte(c.node);
-      if (at < start || at >= end || enclosing_function(c.scope) != fn) {
+    const auto [first, last] = calls_in(start, end);
+    for (size_t i = first; i < last; ++i) {
+      const Call& c = m.m_calls[i];
+      if (enclosing_function(c.scope) != fn) {
         continue;
       }
       if (c.is_backward || (c.method == "step" && !null(c.receiver) && names::is_optimizer_name(text(c.receiver)))) {
@@ -351,10 +394,10 @@ void Model::Impl::find_eval_regions() {
     return false;
   };
   auto collect_forwards = [&](EvalRegion& r, ScopeId fn) {
-    for (size_t i = 0; i < m.m_calls.size(); ++i) {
+    const auto [first, last] = calls_in(r.start, r.end);
+    for (size_t i = first; i < last; ++i) {
       const Call& c = m.m_calls[i];
-      const std::uint32_t at = ts_node_start_byte(c.node);
-      if (c.is_forward && !c.grad_disabled && at >= r.start && at < r.end && enclosing_function(c.scope) == fn) {
+      if (c.is_forward && !c.grad_disabled && enclosing_function(c.scope) == fn) {
         r.forward_calls.push_back(i);
       }
     }
@@ -366,6 +409,26 @@ void Model::Impl::find_eval_regions() {
       function_has_loop[static_cast<size_t>(fn)] = true;
     }
   }
+  std::vector<bool> function_has_step_loop(m.m_scopes.size(), false);
+  for (const Loop& l : m.m_loops) {
+    const ScopeId fn = enclosing_function(l.scope);
+    if (fn != kNone && l.is_step) {
+      function_has_step_loop[static_cast<size_t>(fn)] = true;
+    }
+  }
+  auto called_from_training = [&](ScopeId fn) {
+    for (size_t e : edges_by_callee[static_cast<size_t>(fn)]) {
+      const ScopeId caller = edges[e].caller;
+      if (caller == kNone) {
+        continue;
+      }
+      const FunctionFacts& f = m.m_scopes[static_cast<size_t>(caller)].facts;
+      if ((f.backprops || f.steps_optimizer) && !disabled_at(edges[e].at, m.scope_at(edges[e].at))) {
+        return true;
+      }
+    }
+    return false;
+  };
   std::vector<bool> function_switches_to_eval(m.m_scopes.size(), false);
   for (const ModeSwitch& s : mode_switches) {
     const ScopeId fn = enclosing_function(s.scope);
@@ -383,7 +446,12 @@ void Model::Impl::find_eval_regions() {
     if (!names::is_eval_function_name(sc.name, needs_loop)) {
       continue;
     }
-    if (needs_loop && !function_has_loop[i] && !function_switches_to_eval[i]) {
+    if (needs_loop && !function_has_step_loop[i] && !function_switches_to_eval[i]) {
+      continue;
+    }
+    // A module's own `predict`/`generate` method defines computation; its callers decide the
+    // grad mode. And a helper that training code also calls is not evaluation-only.
+    if (class_is_module_like(sc.class_scope) || called_from_training(static_cast<ScopeId>(i))) {
       continue;
     }
     const auto fn = static_cast<ScopeId>(i);
@@ -417,8 +485,7 @@ void Model::Impl::find_eval_regions() {
       continue;
     }
     const std::uint32_t start = ts_node_end_byte(s.statement);
-    TSNode block = ts_node_parent(s.statement);
-    std::uint32_t end = null(block) ? start : ts_node_end_byte(block);
+    std::uint32_t end = std::max(start, s.block_end);
     for (const ModeSwitch& t : mode_switches) {
       const std::uint32_t at = ts_node_start_byte(t.statement);
       if (!t.to_eval && at > start && at < end && enclosing_function(t.scope) == fn) {

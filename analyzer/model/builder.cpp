@@ -14,8 +14,11 @@ enum class GradEffect : std::uint8_t { None, Disable, Enable };
 
 // What entering a node changed, so leaving it can undo exactly that.
 struct Frame {
+  TSNode node{};
+  bool pops_statement = false;
   ScopeId saved_scope = kNone;
   LoopId saved_loop = kNone;
+  LoopId saved_lexical_loop = kNone;
   bool restores_scope = false;
   bool restores_loop = false;
   bool pops_except = false;
@@ -138,11 +141,14 @@ void Model::Impl::build(TSNode root) {
   scope_names.emplace_back();
 
   ScopeId scope = 0;
-  LoopId loop = kNone;
+  LoopId loop = kNone;          // innermost loop of the current function
+  LoopId lexical_loop = kNone;  // innermost loop around the current node, across functions
   int except_depth = 0;
   std::uint32_t statement_call_id_start = UINT32_MAX;  // start byte of a call that is a whole statement
   TSNode statement_call{};
   TSNode statement_node{};
+  std::uint32_t statement_block_end = 0;  // end of the block that holds statement_node
+  std::vector<std::int32_t> open_statements;
   const bool tree_has_error = ts_node_has_error(root);
 
   auto nearest_function_or_module = [&](ScopeId s) {
@@ -174,6 +180,7 @@ void Model::Impl::build(TSNode root) {
     Loop l;
     l.kind = kind;
     l.parent = loop;
+    l.lexical_parent = lexical_loop;
     l.scope = scope;
     l.node = node;
     l.iterable = iterable;
@@ -359,7 +366,7 @@ void Model::Impl::build(TSNode root) {
       const bool to_eval = c.method == "eval" ? argc == 0
                                               : (argc == 1 && ts_node_symbol(first) == g.sym.false_);
       if (argc == 0 || c.method == "train") {
-        mode_switches.push_back(ModeSwitch{statement_node, node, scope, to_eval});
+        mode_switches.push_back(ModeSwitch{statement_node, node, scope, to_eval, statement_block_end});
         if (!to_eval) {
           owner_scope.facts.calls_train_mode = true;
         }
@@ -368,9 +375,7 @@ void Model::Impl::build(TSNode root) {
     if (is_statement && (c.method == "set_grad_enabled")) {
       TSNode first = null(c.arguments) ? TSNode{} : ts_node_named_child(c.arguments, 0);
       if (!null(first) && (ts_node_symbol(first) == g.sym.false_ || ts_node_symbol(first) == g.sym.true_)) {
-        TSNode block = ts_node_parent(statement_node);
-        regions.push_back(GradRegion{ts_node_end_byte(node), null(block) ? ts_node_end_byte(node) : ts_node_end_byte(block),
-                                     ts_node_symbol(first) == g.sym.false_});
+        regions.push_back(GradRegion{ts_node_end_byte(node), statement_block_end, ts_node_symbol(first) == g.sym.false_});
       }
     }
     // Containers and meters that may outlive the iteration.
@@ -545,7 +550,18 @@ void Model::Impl::build(TSNode root) {
     const TSFieldId fid = ts_tree_cursor_current_field_id(&cursor);
     const TSSymbol sym = ts_node_symbol(node);
     Frame frame;
+    frame.node = node;
     bool descend = ts_node_child_count(node) > 0;
+    if (!frames.empty() && ts_node_is_named(node) && sym != g.sym.comment) {
+      const TSSymbol parent_sym = ts_node_symbol(frames.back().node);
+      if (parent_sym == g.sym.block || parent_sym == g.sym.module) {
+        const std::int32_t parent_statement = open_statements.empty() ? kNone : open_statements.back();
+        statements.push_back(StatementSpan{ts_node_start_byte(node), ts_node_end_byte(node), ts_node_start_point(node).row,
+                                           parent_statement});
+        open_statements.push_back(static_cast<std::int32_t>(statements.size() - 1));
+        frame.pops_statement = true;
+      }
+    }
 
     if (tree_has_error && (sym == g.sym.error || ts_node_is_missing(node))) {
       if (!m.m_syntax_problem) {
@@ -562,6 +578,7 @@ void Model::Impl::build(TSNode root) {
         statement_call = first;
         statement_call_id_start = ts_node_start_byte(first);
         statement_node = node;
+        statement_block_end = frames.empty() ? ts_node_end_byte(node) : ts_node_end_byte(frames.back().node);
       }
     } else if (sym == g.sym.call) {
       record_call(node);
@@ -582,7 +599,7 @@ void Model::Impl::build(TSNode root) {
       const ScopeId fn = new_scope(ScopeKind::Function, node, body, def.name);
       def.defines = fn;
       add_binding(std::move(def));
-      TSNode parent = ts_node_parent(node);
+      TSNode parent = frames.empty() ? TSNode{} : frames.back().node;
       if (!null(parent) && ts_node_symbol(parent) == g.sym.decorated_definition) {
         const uint32_t count = ts_node_named_child_count(parent);
         for (uint32_t i = 0; i < count; ++i) {
@@ -595,6 +612,7 @@ void Model::Impl::build(TSNode root) {
       bind_parameters(field(node, g.field.parameters), fn);
       frame.saved_scope = scope;
       frame.saved_loop = loop;
+      frame.saved_lexical_loop = lexical_loop;
       frame.restores_scope = frame.restores_loop = true;
       scope = fn;
       loop = kNone;
@@ -621,6 +639,7 @@ void Model::Impl::build(TSNode root) {
       }
       frame.saved_scope = scope;
       frame.saved_loop = loop;
+      frame.saved_lexical_loop = lexical_loop;
       frame.restores_scope = frame.restores_loop = true;
       scope = cls;
       loop = kNone;
@@ -634,11 +653,13 @@ void Model::Impl::build(TSNode root) {
                sym == g.sym.dictionary_comprehension || sym == g.sym.generator_expression) {
       frame.saved_scope = scope;
       frame.saved_loop = loop;
+      frame.saved_lexical_loop = lexical_loop;
       frame.restores_scope = frame.restores_loop = true;
       const LoopId l = new_loop(LoopKind::Comprehension, node, TSNode{}, ts_node_start_byte(node), ts_node_end_byte(node));
       scope = new_scope(ScopeKind::Comprehension, node, node, "<comprehension>");
       m.m_loops[static_cast<size_t>(l)].scope = scope;
       loop = l;
+      lexical_loop = l;
     } else if (sym == g.sym.for_in_clause) {
       bind_targets(field(node, g.field.left), field(node, g.field.right), BindingKind::ForTarget, scope, loop,
                    ts_node_start_byte(node), ts_node_start_byte(node), -1);
@@ -687,8 +708,10 @@ void Model::Impl::build(TSNode root) {
       const Frame& parent = frames.back();
       if (parent.created_loop != kNone) {
         frame.saved_loop = loop;
+      frame.saved_lexical_loop = lexical_loop;
         frame.restores_loop = true;
         loop = parent.created_loop;
+        lexical_loop = loop;
       }
       if (parent.with_effect != GradEffect::None) {
         regions.push_back(GradRegion{ts_node_start_byte(node), ts_node_end_byte(node),
@@ -736,9 +759,13 @@ void Model::Impl::build(TSNode root) {
       }
       if (f.restores_loop) {
         loop = f.saved_loop;
+        lexical_loop = f.saved_lexical_loop;
       }
       if (f.pops_except) {
         --except_depth;
+      }
+      if (f.pops_statement) {
+        open_statements.pop_back();
       }
       frames.pop_back();
       if (ts_tree_cursor_goto_next_sibling(&cursor)) {

@@ -91,15 +91,12 @@ const Binding* Model::Impl::lookup(std::string_view name, ScopeId scope, std::ui
         if (!in_start_scope) {
           return &bindings[static_cast<size_t>(ids.back())];  // runs later: sees the last binding
         }
-        const Binding* best = nullptr;
-        for (BindingId id : ids) {
-          const Binding& b = bindings[static_cast<size_t>(id)];
-          if (b.visible_from <= pos) {
-            best = &b;
-          }
-        }
-        if (best != nullptr) {
-          return best;
+        // Sorted by visibility (index_for_queries): the last one visible at `pos` binds the use.
+        auto visible = std::upper_bound(ids.begin(), ids.end(), pos, [&](std::uint32_t p, BindingId id) {
+          return p < bindings[static_cast<size_t>(id)].visible_from;
+        });
+        if (visible != ids.begin()) {
+          return &bindings[static_cast<size_t>(*(visible - 1))];
         }
         // Bound later in this scope only: a loop-carried value or a use before assignment.
         return &bindings[static_cast<size_t>(ids.front())];
@@ -151,14 +148,15 @@ std::string Model::Impl::resolve_qualified(TSNode n, ScopeId scope) const {
 }
 
 bool Model::Impl::disabled_at(std::uint32_t byte, ScopeId scope) const {
-  const GradRegion* innermost = nullptr;
-  for (const GradRegion& r : regions) {
-    if (byte >= r.start && byte < r.end && (innermost == nullptr || r.start >= innermost->start)) {
-      innermost = &r;
+  auto it = std::upper_bound(regions.begin(), regions.end(), byte,
+                             [](std::uint32_t b, const GradRegion& r) { return b < r.start; });
+  auto id = static_cast<std::int32_t>(std::distance(regions.begin(), it) - 1);
+  while (id != kNone) {
+    const GradRegion& r = regions[static_cast<size_t>(id)];
+    if (byte < r.end) {
+      return r.disabled;  // the innermost region decides: enable_grad inside no_grad enables
     }
-  }
-  if (innermost != nullptr) {
-    return innermost->disabled;
+    id = region_parent[static_cast<size_t>(id)];
   }
   // Regions are lexical; a function's own grad mode comes from its decorators and callers.
   ScopeId s = scope;
@@ -410,7 +408,8 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
       return of_kind(Kind::Module);
     }
     if (q.starts_with("torchvision.models.") || q == "timm.create_model" || q.ends_with(".from_pretrained") ||
-        q.starts_with("torch.compile") || q.starts_with("torch.nn.parallel.")) {
+        q.starts_with("torch.compile") || q.starts_with("torch.nn.parallel.") || q == "torch.hub.load" ||
+        q == "torch.jit.load" || q == "torch.jit.script" || q == "torch.jit.trace") {
       if (q.ends_with("Tokenizer.from_pretrained") || q.find("Tokenizer") != std::string::npos ||
           q.find("Processor") != std::string::npos || q.find("Config") != std::string::npos) {
         return Value::unknown();

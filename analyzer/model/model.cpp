@@ -11,6 +11,7 @@ namespace oomlint::model {
 Model::Model(const SourceFile& source, TSNode root, const ModelOptions& options)
     : m_source(source), m_impl(std::make_unique<Impl>(*this, options)) {
   m_impl->build(root);
+  m_impl->index_for_queries();
   m_impl->analyse();
 }
 
@@ -40,34 +41,35 @@ bool Model::grad_disabled_at(TSNode node) const {
   return m_impl->disabled_at(at, scope_at(at));
 }
 
+// Scopes and loops are recorded in document order and nest, so the innermost one holding a
+// byte is found from the last one starting before it by walking outwards.
 ScopeId Model::scope_at(std::uint32_t byte) const {
-  ScopeId best = 0;
-  std::uint32_t best_start = 0;
-  for (size_t i = 1; i < m_scopes.size(); ++i) {
-    const Scope& s = m_scopes[i];
-    const std::uint32_t start = ts_node_start_byte(s.node);
-    const std::uint32_t end = ts_node_end_byte(s.node);
-    if (byte >= start && byte < end && start >= best_start) {
-      best = static_cast<ScopeId>(i);
-      best_start = start;
+  auto it = std::upper_bound(m_scopes.begin() + 1, m_scopes.end(), byte,
+                             [](std::uint32_t b, const Scope& s) { return b < ts_node_start_byte(s.node); });
+  auto id = static_cast<ScopeId>(std::distance(m_scopes.begin(), it) - 1);
+  while (id > 0) {
+    const Scope& s = m_scopes[static_cast<size_t>(id)];
+    if (byte < ts_node_end_byte(s.node)) {
+      return id;
     }
+    id = s.parent;
   }
-  return best;
+  return 0;
 }
 
 LoopId Model::loop_at(std::uint32_t byte, ScopeId scope) const {
   const ScopeId fn = m_impl->enclosing_function(scope);
-  LoopId best = kNone;
-  std::uint32_t best_start = 0;
-  for (size_t i = 0; i < m_loops.size(); ++i) {
-    const Loop& l = m_loops[i];
-    if (byte >= l.body_start && byte < l.body_end && l.body_start >= best_start &&
-        m_impl->enclosing_function(l.scope) == fn) {
-      best = static_cast<LoopId>(i);
-      best_start = l.body_start;
+  auto it = std::upper_bound(m_loops.begin(), m_loops.end(), byte,
+                             [](std::uint32_t b, const Loop& l) { return b < ts_node_start_byte(l.node); });
+  auto id = static_cast<LoopId>(std::distance(m_loops.begin(), it) - 1);
+  while (id != kNone) {
+    const Loop& l = m_loops[static_cast<size_t>(id)];
+    if (byte >= l.body_start && byte < l.body_end) {
+      return m_impl->enclosing_function(l.scope) == fn ? id : kNone;
     }
+    id = l.lexical_parent;
   }
-  return best;
+  return kNone;
 }
 
 ScopeId Model::function_at(std::uint32_t byte) const { return m_impl->enclosing_function(scope_at(byte)); }
@@ -126,21 +128,19 @@ bool Model::periodically_guarded(TSNode node, LoopId loop_id) const {
 }
 
 std::uint32_t Model::statement_row(TSNode node) const {
-  const auto& g = syntax::grammar();
-  TSNode n = node;
-  int guard = 0;
-  while (!ts_node_is_null(n) && guard++ < 100000) {
-    TSNode parent = ts_node_parent(n);
-    if (ts_node_is_null(parent)) {
-      break;
+  const auto& statements = m_impl->statements;
+  const std::uint32_t byte = ts_node_start_byte(node);
+  auto it = std::upper_bound(statements.begin(), statements.end(), byte,
+                             [](std::uint32_t b, const StatementSpan& s) { return b < s.start; });
+  auto id = static_cast<std::int32_t>(std::distance(statements.begin(), it) - 1);
+  while (id != kNone) {
+    const StatementSpan& s = statements[static_cast<size_t>(id)];
+    if (byte < s.end) {
+      return s.row;
     }
-    const TSSymbol ps = ts_node_symbol(parent);
-    if (ps == g.sym.block || ps == g.sym.module || ps == g.sym.decorated_definition) {
-      break;
-    }
-    n = parent;
+    id = s.parent;
   }
-  return ts_node_start_point(n).row;
+  return ts_node_start_point(node).row;
 }
 
 std::optional<TSNode> Call::keyword(std::string_view name, std::string_view source) const {

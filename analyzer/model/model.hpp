@@ -69,6 +69,7 @@ enum class LoopKind : std::uint8_t { For, While, Comprehension };
 struct Loop {
   LoopKind kind = LoopKind::For;
   LoopId parent = kNone;  // enclosing loop in the same function
+  LoopId lexical_parent = kNone;  // enclosing loop in the source, across function boundaries
   ScopeId scope = kNone;
   TSNode node{};
   TSNode iterable{};   // for: the iterated expression; while: the condition

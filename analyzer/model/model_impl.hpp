@@ -32,6 +32,15 @@ struct ModeSwitch {
   TSNode call{};
   ScopeId scope = kNone;
   bool to_eval = true;
+  std::uint32_t block_end = 0;  // end of the block holding the statement
+};
+
+// A statement (a node directly in a block or the module), with the statement around it.
+struct StatementSpan {
+  std::uint32_t start = 0;
+  std::uint32_t end = 0;
+  std::uint32_t row = 0;
+  std::int32_t parent = -1;
 };
 
 struct AccumulationCandidate {
@@ -60,11 +69,14 @@ struct Model::Impl {
   std::vector<Binding> bindings;
   std::vector<std::unordered_map<std::string, std::vector<BindingId>>> scope_names;
   std::vector<GradRegion> regions;
+  std::vector<std::int32_t> region_parent;  // regions nest; built by index_for_queries()
+  std::vector<StatementSpan> statements;    // in document order
   std::vector<ByteRange> periodic_guards;
   std::vector<ModeSwitch> mode_switches;
   std::vector<Accumulation> accumulation_candidates;
   std::vector<Store> store_candidates;
   std::vector<CallEdge> edges;
+  std::vector<std::vector<size_t>> edges_by_callee;  // scope -> indices into edges
   std::unordered_set<std::string> bound_anywhere;
   std::vector<std::uint32_t> needs_grad_points;  // requires_grad=True, requires_grad_(), ...
 
@@ -105,6 +117,8 @@ struct Model::Impl {
   [[nodiscard]] bool class_is_module_like(ScopeId cls) const;
 
   // --- analyses (analysis.cpp)
+  // Sorts what the builder recorded so that position queries are logarithmic, not linear.
+  void index_for_queries();
   void analyse();
   void resolve_calls();
   void compute_function_facts();

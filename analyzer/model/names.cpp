@@ -44,11 +44,21 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
   if (words.empty()) {
     return false;
   }
-  // `model_path`, `model_name`, `net_config`: the thing named is not the module.
-  static constexpr std::array<std::string_view, 14> kNotModule = {
-      "path", "name", "dir", "file", "config", "cfg", "args", "type", "kwargs",
-      "id",   "size", "params", "state", "url"};
+  // `model_path`, `model_name`, `net_cls`: the thing named is not the module instance.
+  static constexpr std::array<std::string_view, 24> kNotModule = {
+      "path", "name", "dir", "file", "config", "cfg", "args", "type", "kwargs", "id", "size", "params",
+      "state", "url", "cls", "class", "factory", "builder", "fn", "ctor", "constructor", "kind", "names",
+      "dict"};
   if (any_word_in(words, kNotModule)) {
+    return false;
+  }
+  // `get_model`, `fuse_model`, `make_transformer`: a verb first names a function, not a module.
+  static constexpr std::array<std::string_view, 32> kVerbs = {
+      "get", "load", "save", "build", "fuse", "create", "make", "init", "initialize", "set", "prepare",
+      "convert", "export", "freeze", "unfreeze", "wrap", "compile", "copy", "update", "print", "log",
+      "register", "apply", "reset", "setup", "configure", "evaluate", "train", "validate", "run", "fit",
+      "is"};
+  if (words.size() > 1 && std::find(kVerbs.begin(), kVerbs.end(), words.front()) != kVerbs.end()) {
     return false;
   }
   return any_word_in(words, kWords) || last == "G" || last == "D";
@@ -110,16 +120,22 @@ bool is_phase_name(std::string_view name) {
 
 bool is_eval_function_name(std::string_view name, bool& needs_loop) {
   const auto words = identifier_words(name);
-  static constexpr std::array<std::string_view, 14> kStrong = {
+  static constexpr std::array<std::string_view, 12> kStrong = {
       "eval", "evaluate", "evaluation", "validate", "validation", "val", "valid",
-      "predict", "prediction", "predictions", "inference", "infer", "generate", "generation"};
-  static constexpr std::array<std::string_view, 4> kWeak = {"test", "testing", "sample", "sampling"};
+      "predict", "prediction", "predictions", "inference", "infer"};
+  static constexpr std::array<std::string_view, 8> kWeak = {"test", "testing", "sample", "sampling",
+                                                            "generate", "generation", "decode", "translate"};
+  // pytest and unittest cases (`test_*`, `testFoo`) test code; they are not evaluation loops
+  // unless they look like one.
+  const bool test_case = name.starts_with("test_") || (name.starts_with("test") && name.size() > 4 &&
+                                                       name[4] >= 'A' && name[4] <= 'Z');
   needs_loop = false;
   if (any_word_in(words, kStrong)) {
+    needs_loop = test_case;
     return true;
   }
   if (any_word_in(words, kWeak)) {
-    needs_loop = true;  // pytest's `test_*` functions are not evaluation loops
+    needs_loop = true;  // `generate_anchors()`, `sample_indices()`: only with an evaluation loop
     return true;
   }
   return false;
