@@ -1,8 +1,6 @@
 #pragma once
 // The interface between the analyzer and the rules: a rule is metadata plus a check that
 // asks the semantic model questions and reports findings. The analyzer never names a rule.
-#include <tree_sitter/api.h>
-
 #include <functional>
 #include <map>
 #include <optional>
@@ -10,14 +8,16 @@
 #include <string_view>
 #include <vector>
 
+#include <tree_sitter/api.h>
+
 #include "analyzer/diagnostics/finding.hpp"
 #include "analyzer/model/model.hpp"
 
 namespace oomlint {
 
 struct RuleOption {
-  std::string_view name;  // kebab-case
-  std::string_view type;  // "list[str]", "bool", ...
+  std::string_view name; // kebab-case
+  std::string_view type; // "list[str]", "bool", ...
   std::string_view default_value;
   std::string_view doc;
 };
@@ -44,7 +44,7 @@ struct RuleMeta {
 using RuleOptionValues = std::map<std::string, std::vector<std::string>>;
 
 class Reporter {
- public:
+public:
   explicit Reporter(const model::Model& model) : m_model(model) {}
   // Reports a finding on the node's span; the severity defaults to the rule's.
   void report(const RuleMeta& meta, TSNode node, std::string message, std::optional<Fix> fix = std::nullopt,
@@ -54,7 +54,7 @@ class Reporter {
                     std::optional<Severity> severity = std::nullopt);
   [[nodiscard]] std::vector<Finding>& findings() { return m_findings; }
 
- private:
+private:
   const model::Model& m_model;
   std::vector<Finding> m_findings;
 };
@@ -71,4 +71,4 @@ struct Rule {
   void (*check)(RuleContext&) = nullptr;
 };
 
-}  // namespace oomlint
+} // namespace oomlint

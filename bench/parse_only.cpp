@@ -1,7 +1,5 @@
 // The benchmark's baseline: read and parse the same files with tree-sitter alone, on the same
 // number of threads as `oomlint check --jobs N`, and do nothing else.
-#include <tree_sitter/api.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +9,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <tree_sitter/api.h>
 
 extern "C" const TSLanguage* tree_sitter_python();
 

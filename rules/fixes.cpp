@@ -15,7 +15,7 @@ bool is_primary(TSNode n) {
          sym == s.parenthesized_expression;
 }
 
-}  // namespace
+} // namespace
 
 Fix append_method_call(const model::Model& model, TSNode expr, std::string_view method, Applicability applicability,
                        std::string message) {
@@ -48,7 +48,7 @@ Fix add_keyword_argument(const model::Model& model, const model::Call& call, std
     }
   }
   if (ts_node_is_null(last)) {
-    const std::uint32_t at = ts_node_end_byte(call.arguments) - 1;  // before `)`
+    const std::uint32_t at = ts_node_end_byte(call.arguments) - 1; // before `)`
     fix.edits.push_back(Edit{at, at, std::string(keyword)});
   } else {
     const std::uint32_t at = ts_node_end_byte(last);
@@ -76,7 +76,7 @@ std::optional<std::string> module_alias(const model::Model& model, std::string_v
   return model.import_alias(module);
 }
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules
 
 namespace oomlint::rules {
 
@@ -102,4 +102,4 @@ std::string short_text(const model::Model& model, TSNode node, std::size_t max_c
   return out;
 }
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules

@@ -25,11 +25,11 @@ Fix add_decorator(const model::Model& model, TSNode function_definition, std::st
 // The name under which `import torch` is bound at module level (`torch`, `th`), if any.
 std::optional<std::string> module_alias(const model::Model& model, std::string_view module);
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules
 
 namespace oomlint::rules {
 
 // The node's source on one line, shortened for messages: `model(**batch).loss`.
 std::string short_text(const model::Model& model, TSNode node, std::size_t max_chars = 48);
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules

@@ -49,7 +49,9 @@ TSNode last_leaf(TSNode node) {
   return node;
 }
 
-bool is_comment(TSNode n) { return std::string_view(ts_node_type(n)) == "comment"; }
+bool is_comment(TSNode n) {
+  return std::string_view(ts_node_type(n)) == "comment";
+}
 
 // An opening bracket inside the error that is never closed, as CPython reports it.
 std::optional<TSNode> unclosed_bracket(TSNode error) {
@@ -119,9 +121,9 @@ void check(RuleContext& ctx) {
   }
   if (auto header_end = unfinished_header(problem->node)) {
     const std::uint32_t at = ts_node_end_byte(*header_end);
-    ctx.reporter.report_range(kMeta, ts_node_start_byte(*header_end), at, ts_node_start_point(*header_end).row,
-                              fmt::format("syntax error: this line ends before its statement does (a missing `:`?){}",
-                                          kRest));
+    ctx.reporter.report_range(
+        kMeta, ts_node_start_byte(*header_end), at, ts_node_start_point(*header_end).row,
+        fmt::format("syntax error: this line ends before its statement does (a missing `:`?){}", kRest));
     return;
   }
   if (auto bracket = unclosed_bracket(problem->node)) {
@@ -138,8 +140,10 @@ void check(RuleContext& ctx) {
                             message);
 }
 
-}  // namespace
+} // namespace
 
-Rule make_OOM000_syntax_error() { return Rule{&kMeta, &check}; }
+Rule make_OOM000_syntax_error() {
+  return Rule{&kMeta, &check};
+}
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules

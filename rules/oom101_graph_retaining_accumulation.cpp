@@ -65,7 +65,7 @@ void check(RuleContext& ctx) {
       continue;
     }
     if (m.consumed_differentiably(acc.target_key, acc.scope, acc.loop, ts_node_start_byte(acc.statement))) {
-      continue;  // a differentiable sum that is back-propagated or returned
+      continue; // a differentiable sum that is back-propagated or returned
     }
     const std::string target = short_text(m, acc.target);
     const std::string added = short_text(m, acc.value);
@@ -91,8 +91,10 @@ void check(RuleContext& ctx) {
   }
 }
 
-}  // namespace
+} // namespace
 
-Rule make_OOM101_graph_retaining_accumulation() { return Rule{&kMeta, &check}; }
+Rule make_OOM101_graph_retaining_accumulation() {
+  return Rule{&kMeta, &check};
+}
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules

@@ -51,16 +51,16 @@ const RuleMeta kMeta{
 
 std::string verb(model::StoreKind kind) {
   switch (kind) {
-    case model::StoreKind::Append:
-      return "appends";
-    case model::StoreKind::Extend:
-      return "extends with";
-    case model::StoreKind::Insert:
-      return "inserts";
-    case model::StoreKind::ListAugment:
-      return "appends";
-    case model::StoreKind::SubscriptAssign:
-      return "stores";
+  case model::StoreKind::Append:
+    return "appends";
+  case model::StoreKind::Extend:
+    return "extends with";
+  case model::StoreKind::Insert:
+    return "inserts";
+  case model::StoreKind::ListAugment:
+    return "appends";
+  case model::StoreKind::SubscriptAssign:
+    return "stores";
   }
   return "stores";
 }
@@ -118,8 +118,10 @@ void check(RuleContext& ctx) {
   }
 }
 
-}  // namespace
+} // namespace
 
-Rule make_OOM102_graph_retaining_collection() { return Rule{&kMeta, &check}; }
+Rule make_OOM102_graph_retaining_collection() {
+  return Rule{&kMeta, &check};
+}
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules

@@ -60,7 +60,8 @@ void check(RuleContext& ctx) {
     const std::string callee = short_text(m, first.function);
     std::optional<Fix> fix;
     const model::Scope& scope = m.scope(region.scope);
-    const bool function_region = scope.is_function() && ts_node_start_byte(region.anchor) < ts_node_start_byte(scope.body);
+    const bool function_region =
+        scope.is_function() && ts_node_start_byte(region.anchor) < ts_node_start_byte(scope.body);
     const auto torch = module_alias(m, "torch");
     if (function_region && torch) {
       fix = add_decorator(m, scope.node, *torch + ".inference_mode()", Applicability::Unsafe,
@@ -76,8 +77,10 @@ void check(RuleContext& ctx) {
   }
 }
 
-}  // namespace
+} // namespace
 
-Rule make_OOM201_eval_without_no_grad() { return Rule{&kMeta, &check}; }
+Rule make_OOM201_eval_without_no_grad() {
+  return Rule{&kMeta, &check};
+}
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules

@@ -76,8 +76,10 @@ void check(RuleContext& ctx) {
   }
 }
 
-}  // namespace
+} // namespace
 
-Rule make_OOM301_empty_cache_in_loop() { return Rule{&kMeta, &check}; }
+Rule make_OOM301_empty_cache_in_loop() {
+  return Rule{&kMeta, &check};
+}
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules

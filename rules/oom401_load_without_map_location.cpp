@@ -43,8 +43,8 @@ void check(RuleContext& ctx) {
     if (call.keyword("map_location", m.source().text()) || call.positional(1) || call.has_star_args()) {
       continue;
     }
-    Fix fix = add_keyword_argument(m, call, "map_location=\"cpu\"", Applicability::Unsafe,
-                                   "Add `map_location=\"cpu\"`");
+    Fix fix =
+        add_keyword_argument(m, call, "map_location=\"cpu\"", Applicability::Unsafe, "Add `map_location=\"cpu\"`");
     ctx.reporter.report(kMeta, call.node,
                         "`torch.load` without `map_location` puts every tensor back on the device it was saved "
                         "from: a GPU checkpoint is allocated on the GPU at this call (+1.55 GiB measured), and "
@@ -53,8 +53,10 @@ void check(RuleContext& ctx) {
   }
 }
 
-}  // namespace
+} // namespace
 
-Rule make_OOM401_load_without_map_location() { return Rule{&kMeta, &check}; }
+Rule make_OOM401_load_without_map_location() {
+  return Rule{&kMeta, &check};
+}
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules

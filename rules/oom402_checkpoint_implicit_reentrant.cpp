@@ -42,12 +42,10 @@ void check(RuleContext& ctx) {
         call.qualified != "torch.utils.checkpoint.checkpoint_sequential") {
       continue;
     }
-    if (ts_node_is_null(call.arguments) || call.keyword("use_reentrant", m.source().text()) ||
-        call.has_star_args()) {
+    if (ts_node_is_null(call.arguments) || call.keyword("use_reentrant", m.source().text()) || call.has_star_args()) {
       continue;
     }
-    Fix fix = add_keyword_argument(m, call, "use_reentrant=False", Applicability::Unsafe,
-                                   "Add `use_reentrant=False`");
+    Fix fix = add_keyword_argument(m, call, "use_reentrant=False", Applicability::Unsafe, "Add `use_reentrant=False`");
     ctx.reporter.report(kMeta, call.node,
                         fmt::format("`{}(...)` without `use_reentrant=` uses the reentrant implementation, "
                                     "which recomputes whole segments and gives no gradients when no input "
@@ -57,8 +55,10 @@ void check(RuleContext& ctx) {
   }
 }
 
-}  // namespace
+} // namespace
 
-Rule make_OOM402_checkpoint_implicit_reentrant() { return Rule{&kMeta, &check}; }
+Rule make_OOM402_checkpoint_implicit_reentrant() {
+  return Rule{&kMeta, &check};
+}
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules

@@ -32,4 +32,4 @@ const Rule* find_rule(std::string_view code_or_name) {
   return nullptr;
 }
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules

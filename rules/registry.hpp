@@ -12,4 +12,4 @@ std::vector<const RuleMeta*> catalog();
 // By code (`OOM101`) or name (`graph-retaining-accumulation`); null when unknown.
 const Rule* find_rule(std::string_view code_or_name);
 
-}  // namespace oomlint::rules
+} // namespace oomlint::rules

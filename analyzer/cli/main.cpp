@@ -121,8 +121,9 @@ Expected<Config> resolve_config(const CheckArgs& args, const std::vector<const R
 
 int run_check(CheckArgs args) {
   const std::vector<const RuleMeta*> catalog = rules::catalog();
-  for (const auto& [codes, flag] : {std::pair{&args.select, "--select"}, std::pair{&args.extend_select, "--extend-select"},
-                                    std::pair{&args.ignore, "--ignore"}}) {
+  for (const auto& [codes, flag] :
+       {std::pair{&args.select, "--select"}, std::pair{&args.extend_select, "--extend-select"},
+        std::pair{&args.ignore, "--ignore"}}) {
     if (auto problem = check_selectors(*codes, flag, catalog)) {
       print_error(*problem);
       return kExitError;
@@ -237,8 +238,8 @@ int run_rule(const RuleArgs& args) {
 }
 
 bool is_command(std::string_view word) {
-  return word == "check" || word == "rule" || word == "--version" || word == "-V" || word == "--help" ||
-         word == "-h" || word == "version";
+  return word == "check" || word == "rule" || word == "--version" || word == "-V" || word == "--help" || word == "-h" ||
+         word == "version";
 }
 
 int run(int argc, char** argv) {
@@ -248,7 +249,7 @@ int run(int argc, char** argv) {
   }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || !is_command(args.front())) {
-    args.insert(args.begin(), "check");  // `oomlint PATH` means `oomlint check PATH`
+    args.insert(args.begin(), "check"); // `oomlint PATH` means `oomlint check PATH`
   }
   if (args.front() == "version") {
     args.front() = "--version";
@@ -260,7 +261,8 @@ int run(int argc, char** argv) {
   CheckArgs check;
   CLI::App* check_cmd = app.add_subcommand("check", "Lint Python files (the default command)");
   check_cmd->add_option("paths", check.paths, "Files or folders to check (default: .); `-` reads stdin");
-  check_cmd->add_option("--select", check.select, "Only these rule codes or prefixes (comma-separated)")->delimiter(',');
+  check_cmd->add_option("--select", check.select, "Only these rule codes or prefixes (comma-separated)")
+      ->delimiter(',');
   check_cmd->add_option("--extend-select", check.extend_select, "Rule codes to enable as well")->delimiter(',');
   check_cmd->add_option("--ignore", check.ignore, "Rule codes or prefixes to disable")->delimiter(',');
   check_cmd->add_option("--config", check.config, "Use this configuration file (pyproject.toml or oomlint.toml)");
@@ -302,9 +304,9 @@ int run(int argc, char** argv) {
   return run_check(std::move(check));
 }
 
-}  // namespace
+} // namespace
 
-}  // namespace oomlint::cli
+} // namespace oomlint::cli
 
 int main(int argc, char** argv) {
   try {

@@ -58,8 +58,9 @@ Expected<Config> read_table(Config config, const toml::table& table, const std::
     for (size_t i = 0; i < codes.size(); ++i) {
       if (!is_known_selector(codes[i], catalog)) {
         const toml::node& where = (arr != nullptr && i < arr->size()) ? *arr->get(i) : node;
-        return node_error(config, where,
-                          fmt::format("unknown rule code `{}` in `{}`; `oomlint rule --all` lists the codes", codes[i], key));
+        return node_error(
+            config, where,
+            fmt::format("unknown rule code `{}` in `{}`; `oomlint rule --all` lists the codes", codes[i], key));
       }
     }
     return std::nullopt;
@@ -126,8 +127,9 @@ Expected<Config> read_table(Config config, const toml::table& table, const std::
         const std::string code(code_key.str());
         auto meta = std::find_if(catalog.begin(), catalog.end(), [&](const RuleMeta* m) { return m->code == code; });
         if (meta == catalog.end()) {
-          return node_error(config, opts_node,
-                            fmt::format("unknown rule code `{}` in `options`; `oomlint rule --all` lists the codes", code));
+          return node_error(
+              config, opts_node,
+              fmt::format("unknown rule code `{}` in `options`; `oomlint rule --all` lists the codes", code));
         }
         const toml::table* opts = opts_node.as_table();
         if (opts == nullptr) {
@@ -137,8 +139,9 @@ Expected<Config> read_table(Config config, const toml::table& table, const std::
           const std::string opt(opt_key.str());
           const auto& declared = (*meta)->options;
           if (std::none_of(declared.begin(), declared.end(), [&](const RuleOption& o) { return o.name == opt; })) {
-            return node_error(config, opt_value,
-                              fmt::format("{} has no option `{}`; `oomlint rule {}` lists its options", code, opt, code));
+            return node_error(
+                config, opt_value,
+                fmt::format("{} has no option `{}`; `oomlint rule {}` lists its options", code, opt, code));
           }
           std::vector<std::string> values;
           if (const toml::array* arr = opt_value.as_array()) {
@@ -152,20 +155,21 @@ Expected<Config> read_table(Config config, const toml::table& table, const std::
         }
       }
     } else {
-      return node_error(config, value,
-                        fmt::format("unknown key `{}` in oomlint configuration; see README.md#configuration for the keys", key));
+      return node_error(
+          config, value,
+          fmt::format("unknown key `{}` in oomlint configuration; see README.md#configuration for the keys", key));
     }
   }
   return config;
 }
 
-}  // namespace
+} // namespace
 
 const std::vector<std::string>& default_excludes() {
   static const std::vector<std::string> kExcludes = {
-      ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-      "__pycache__", "node_modules", "build", "dist", "site-packages", ".eggs", "*.egg-info", "__pypackages__",
-      ".direnv", "_build", "buck-out"};
+      ".git",          ".hg",           ".svn",        ".venv",          "venv",         ".tox",   ".nox",
+      ".mypy_cache",   ".pytest_cache", ".ruff_cache", "__pycache__",    "node_modules", "build",  "dist",
+      "site-packages", ".eggs",         "*.egg-info",  "__pypackages__", ".direnv",      "_build", "buck-out"};
   return kExcludes;
 }
 
@@ -192,7 +196,7 @@ std::optional<fs::path> find_config_file(const fs::path& start) {
           return pyproject;
         }
       } catch (const toml::parse_error&) {
-        return pyproject;  // report the parse error when it is loaded
+        return pyproject; // report the parse error when it is loaded
       }
     }
     if (!dir.has_parent_path() || dir.parent_path() == dir) {
@@ -261,9 +265,11 @@ bool is_known_selector(std::string_view selector, const std::vector<const RuleMe
 
 namespace {
 
-bool selects(std::string_view selector, std::string_view code) { return selector == "ALL" || code.starts_with(selector); }
+bool selects(std::string_view selector, std::string_view code) {
+  return selector == "ALL" || code.starts_with(selector);
+}
 
-}  // namespace
+} // namespace
 
 std::set<std::string> enabled_codes(const Config& config, const SelectionFlags& flags,
                                     const std::vector<const RuleMeta*>& catalog) {
@@ -350,4 +356,4 @@ std::set<std::string> ignored_for_file(const Config& config, const fs::path& fil
   return out;
 }
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -21,8 +21,8 @@ struct PerFileIgnore {
 };
 
 struct Config {
-  std::string source_path;           // the file it came from; empty for defaults
-  std::filesystem::path root;        // globs are relative to this folder
+  std::string source_path;    // the file it came from; empty for defaults
+  std::filesystem::path root; // globs are relative to this folder
   std::optional<std::vector<std::string>> select;
   std::vector<std::string> extend_select;
   std::vector<std::string> ignore;
@@ -32,7 +32,7 @@ struct Config {
   std::vector<std::string> extend_exclude;
   std::vector<PerFileIgnore> per_file_ignores;
   model::ModelOptions model;
-  std::map<std::string, RuleOptionValues> rule_options;  // code -> option -> values
+  std::map<std::string, RuleOptionValues> rule_options; // code -> option -> values
 };
 
 // Directories never searched unless named on the command line.
@@ -67,4 +67,4 @@ std::set<std::string> ignored_for_file(const Config& config, const std::filesyst
 
 bool glob_matches(std::string_view pattern, std::string_view path);
 
-}  // namespace oomlint
+} // namespace oomlint

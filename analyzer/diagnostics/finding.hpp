@@ -29,14 +29,14 @@ struct Fix {
 };
 
 struct Finding {
-  std::string code;  // OOM101
-  std::string name;  // graph-retaining-accumulation
+  std::string code; // OOM101
+  std::string name; // graph-retaining-accumulation
   Severity severity = Severity::Warning;
   std::string message;
-  std::uint32_t start = 0;  // bytes of the analysed text
+  std::uint32_t start = 0; // bytes of the analysed text
   std::uint32_t end = 0;
-  std::uint32_t noqa_row = 0;  // 0-based line where `# noqa` suppresses it
+  std::uint32_t noqa_row = 0; // 0-based line where `# noqa` suppresses it
   std::optional<Fix> fix;
 };
 
-}  // namespace oomlint
+} // namespace oomlint

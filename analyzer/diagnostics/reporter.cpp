@@ -4,8 +4,8 @@ namespace oomlint {
 
 void Reporter::report(const RuleMeta& meta, TSNode node, std::string message, std::optional<Fix> fix,
                       std::optional<Severity> severity) {
-  report_range(meta, ts_node_start_byte(node), ts_node_end_byte(node), m_model.statement_row(node),
-               std::move(message), std::move(fix), severity);
+  report_range(meta, ts_node_start_byte(node), ts_node_end_byte(node), m_model.statement_row(node), std::move(message),
+               std::move(fix), severity);
 }
 
 void Reporter::report_range(const RuleMeta& meta, std::uint32_t start, std::uint32_t end, std::uint32_t noqa_row,
@@ -22,4 +22,4 @@ void Reporter::report_range(const RuleMeta& meta, std::uint32_t start, std::uint
   m_findings.push_back(std::move(f));
 }
 
-}  // namespace oomlint
+} // namespace oomlint

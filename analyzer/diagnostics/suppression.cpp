@@ -52,17 +52,17 @@ NoqaDirective parse_codes(std::string_view text, size_t pos) {
       continue;
     }
     if (pos < text.size() && std::isalnum(static_cast<unsigned char>(text[pos])) != 0) {
-      continue;  // space-separated codes
+      continue; // space-separated codes
     }
     break;
   }
   if (d.codes.empty()) {
-    d.all = true;  // `# noqa:` with nothing after it: everything, as flake8 reads it
+    d.all = true; // `# noqa:` with nothing after it: everything, as flake8 reads it
   }
   return d;
 }
 
-}  // namespace
+} // namespace
 
 ParsedComment parse_noqa_comment(std::string_view comment) {
   ParsedComment out;
@@ -81,7 +81,7 @@ ParsedComment parse_noqa_comment(std::string_view comment) {
     if (match_word_ci(comment, pos, "noqa")) {
       const size_t after = pos + 4;
       if (after < comment.size() && std::isalnum(static_cast<unsigned char>(comment[after])) != 0) {
-        continue;  // `# noqaX` is not a directive
+        continue; // `# noqaX` is not a directive
       }
       out.line = parse_codes(comment, after);
     }
@@ -110,4 +110,4 @@ bool Suppressions::suppresses(const Finding& finding) const {
   return it != m_lines.end() && (it->second.all || it->second.codes.count(finding.code) != 0);
 }
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -27,13 +27,13 @@ struct ParsedComment {
 ParsedComment parse_noqa_comment(std::string_view comment);
 
 class Suppressions {
- public:
+public:
   void add_comment(std::uint32_t row, std::string_view comment);
   [[nodiscard]] bool suppresses(const Finding& finding) const;
 
- private:
+private:
   std::map<std::uint32_t, NoqaDirective> m_lines;
   NoqaDirective m_file;
 };
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -52,7 +52,7 @@ bool is_python_file(const fs::path& p) {
   return ext == ".py" || ext == ".pyi";
 }
 
-}  // namespace
+} // namespace
 
 Discovery discover(const std::vector<std::string>& paths, const Config& config) {
   Discovery out;
@@ -61,7 +61,8 @@ Discovery discover(const std::vector<std::string>& paths, const Config& config) 
     const fs::path path(given);
     const fs::file_status st = fs::status(path, ec);
     if (ec || !fs::exists(st)) {
-      out.errors.push_back(Error{describe_status_error(ec ? ec : std::make_error_code(std::errc::no_such_file_or_directory)), given});
+      out.errors.push_back(
+          Error{describe_status_error(ec ? ec : std::make_error_code(std::errc::no_such_file_or_directory)), given});
       continue;
     }
     if (!fs::is_directory(st)) {
@@ -111,4 +112,4 @@ Discovery discover(const std::vector<std::string>& paths, const Config& config) 
   return out;
 }
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -8,8 +8,8 @@
 namespace oomlint {
 
 struct Discovery {
-  std::vector<std::string> files;  // sorted, as the user would write them
-  std::vector<Error> errors;       // paths that do not exist, link loops, unreadable folders
+  std::vector<std::string> files; // sorted, as the user would write them
+  std::vector<Error> errors;      // paths that do not exist, link loops, unreadable folders
 };
 
 // Expands the command line's paths into Python files. Folders are searched for `*.py` and
@@ -17,4 +17,4 @@ struct Discovery {
 // explicitly is always linted.
 Discovery discover(const std::vector<std::string>& paths, const Config& config);
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -24,7 +24,7 @@ const RuleOptionValues& options_for(const LintSettings& settings, std::string_vi
   return it == settings.config->rule_options.end() ? kEmpty : it->second;
 }
 
-}  // namespace
+} // namespace
 
 FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings) {
   FileReport report;
@@ -94,15 +94,16 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
         if (!parser) {
           parser.emplace();
         }
-        auto source = paths[i] == "-" ? Expected<SourceFile>(Error{"stdin is read by the CLI", "-"}) : read_source_file(paths[i]);
+        auto source =
+            paths[i] == "-" ? Expected<SourceFile>(Error{"stdin is read by the CLI", "-"}) : read_source_file(paths[i]);
         if (!source) {
           out.error = source.error();
           continue;
         }
         out = lint_source(std::make_shared<const SourceFile>(std::move(*source)), *parser, settings);
       } catch (const std::exception& e) {
-        out.error = Error{fmt::format("internal error while linting ({}); please report it with the file", e.what()),
-                          paths[i]};
+        out.error =
+            Error{fmt::format("internal error while linting ({}); please report it with the file", e.what()), paths[i]};
       }
     }
   };
@@ -122,4 +123,4 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
   return reports;
 }
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -20,14 +20,14 @@ class Parser;
 }
 
 struct LintSettings {
-  std::vector<Rule> rules;             // the whole catalog
-  std::set<std::string> enabled;       // codes to run
+  std::vector<Rule> rules;       // the whole catalog
+  std::set<std::string> enabled; // codes to run
   const Config* config = nullptr;
 };
 
 struct FileReport {
   std::string path;
-  std::shared_ptr<const SourceFile> source;  // null when the file could not be read
+  std::shared_ptr<const SourceFile> source; // null when the file could not be read
   std::vector<Finding> findings;
   std::optional<Error> error;
 };
@@ -37,4 +37,4 @@ FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser&
 // Reads and lints every file; reports come back in the order of `paths`, whatever `jobs` is.
 std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const LintSettings& settings, int jobs);
 
-}  // namespace oomlint
+} // namespace oomlint

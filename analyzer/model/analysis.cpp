@@ -19,7 +19,7 @@ bool is_disabling_qualified(std::string_view q) {
          q == "torch.autograd.grad_mode.inference_mode";
 }
 
-}  // namespace
+} // namespace
 
 void Model::Impl::index_for_queries() {
   std::stable_sort(regions.begin(), regions.end(), [](const GradRegion& a, const GradRegion& b) {
@@ -99,9 +99,8 @@ void Model::Impl::analyse() {
     }
     TSNode fn = unparen(c.function);
     if (c.method == "generate" || names::is_module_returning_method(c.method) || c.method == "eval" ||
-        c.method == "train" || c.method == "parameters" || c.method == "named_parameters" ||
-        c.method == "state_dict" || c.method == "load_state_dict" || c.method == "zero_grad" ||
-        c.method == "apply") {
+        c.method == "train" || c.method == "parameters" || c.method == "named_parameters" || c.method == "state_dict" ||
+        c.method == "load_state_dict" || c.method == "zero_grad" || c.method == "apply") {
       continue;
     }
     const TSSymbol fs = ts_node_symbol(fn);
@@ -231,8 +230,8 @@ void Model::Impl::classify_loops() {
     }
   }
   static constexpr std::array<std::string_view, 10> kNotData = {
-      "items", "keys", "values", "named_parameters", "parameters", "modules", "children",
-      "named_modules", "named_children", "named_buffers"};
+      "items",   "keys",     "values",        "named_parameters", "parameters",
+      "modules", "children", "named_modules", "named_children",   "named_buffers"};
   for (size_t li = 0; li < count; ++li) {
     Loop& l = m.m_loops[li];
     if (l.kind == LoopKind::Comprehension) {
@@ -261,8 +260,8 @@ void Model::Impl::classify_loops() {
       }
     }
     const bool iterable_is_phase = names::is_phase_name(iter_text);
-    l.is_step = direct_step_work[li] ||
-                (iterable_is_steps && !target_is_phase && !iterable_is_phase && !nested_loop[li]);
+    l.is_step =
+        direct_step_work[li] || (iterable_is_steps && !target_is_phase && !iterable_is_phase && !nested_loop[li]);
     l.is_phase = !l.is_step && (target_is_phase || iterable_is_phase || calls_phase_work[li] || nested_loop[li]);
   }
 }
@@ -333,7 +332,7 @@ void Model::Impl::finish_accumulations_and_stores() {
     }
     if (outlived != kNone && !m.m_loops[static_cast<size_t>(outlived)].is_step &&
         !m.m_loops[static_cast<size_t>(outlived)].is_phase) {
-      continue;  // a loop over heads, layers or items inside one step: the sum dies with the step
+      continue; // a loop over heads, layers or items inside one step: the sum dies with the step
     }
     a.loop = outlived;
     m.m_accumulations.push_back(a);
@@ -493,7 +492,7 @@ void Model::Impl::find_eval_regions() {
       }
     }
     if (training_signal_in(fn, start, end)) {
-      continue;  // model.eval() to freeze BatchNorm while training goes on
+      continue; // model.eval() to freeze BatchNorm while training goes on
     }
     EvalRegion r;
     r.scope = fn == kNone ? 0 : fn;
@@ -511,4 +510,4 @@ void Model::Impl::find_eval_regions() {
   }
 }
 
-}  // namespace oomlint::model
+} // namespace oomlint::model

@@ -22,16 +22,18 @@ struct Frame {
   bool restores_scope = false;
   bool restores_loop = false;
   bool pops_except = false;
-  LoopId created_loop = kNone;     // for/while: the loop its body block activates
-  GradEffect with_effect = GradEffect::None;  // with: what its body block runs under
+  LoopId created_loop = kNone;               // for/while: the loop its body block activates
+  GradEffect with_effect = GradEffect::None; // with: what its body block runs under
 };
 
-}  // namespace
+} // namespace
 
 Model::Impl::Impl(Model& model, const ModelOptions& opts)
     : m(model), g(syntax::grammar()), src(model.source().text()), options(opts) {}
 
-std::string_view Model::Impl::text(TSNode n) const { return syntax::node_text(n, src); }
+std::string_view Model::Impl::text(TSNode n) const {
+  return syntax::node_text(n, src);
+}
 
 TSNode Model::Impl::unparen(TSNode n) const {
   int guard = 0;
@@ -141,13 +143,13 @@ void Model::Impl::build(TSNode root) {
   scope_names.emplace_back();
 
   ScopeId scope = 0;
-  LoopId loop = kNone;          // innermost loop of the current function
-  LoopId lexical_loop = kNone;  // innermost loop around the current node, across functions
+  LoopId loop = kNone;         // innermost loop of the current function
+  LoopId lexical_loop = kNone; // innermost loop around the current node, across functions
   int except_depth = 0;
-  std::uint32_t statement_call_id_start = UINT32_MAX;  // start byte of a call that is a whole statement
+  std::uint32_t statement_call_id_start = UINT32_MAX; // start byte of a call that is a whole statement
   TSNode statement_call{};
   TSNode statement_node{};
-  std::uint32_t statement_block_end = 0;  // end of the block that holds statement_node
+  std::uint32_t statement_block_end = 0; // end of the block that holds statement_node
   std::vector<std::int32_t> open_statements;
   const bool tree_has_error = ts_node_has_error(root);
 
@@ -203,7 +205,8 @@ void Model::Impl::build(TSNode root) {
         name_node = p;
       } else if (ps == g.sym.default_parameter || ps == g.sym.typed_default_parameter) {
         name_node = field(p, g.field.name);
-      } else if (ps == g.sym.typed_parameter || ps == g.sym.list_splat_pattern || ps == g.sym.dictionary_splat_pattern) {
+      } else if (ps == g.sym.typed_parameter || ps == g.sym.list_splat_pattern ||
+                 ps == g.sym.dictionary_splat_pattern) {
         name_node = ts_node_named_child(p, 0);
         if (!null(name_node) && ts_node_symbol(name_node) != g.sym.identifier) {
           name_node = ts_node_named_child(name_node, 0);
@@ -264,7 +267,7 @@ void Model::Impl::build(TSNode root) {
       if (!null(first) && ts_node_symbol(first) == g.sym.true_) {
         return GradEffect::Enable;
       }
-      return GradEffect::None;  // `set_grad_enabled(phase == "train")`: decided at run time
+      return GradEffect::None; // `set_grad_enabled(phase == "train")`: decided at run time
     }
     if (q == "torch.no_grad" || q == "torch.inference_mode" || q == "torch.autograd.no_grad" ||
         q == "torch.autograd.grad_mode.no_grad" || q == "torch.autograd.inference_mode" ||
@@ -363,8 +366,7 @@ void Model::Impl::build(TSNode root) {
     if (is_statement && !null(c.receiver) && (c.method == "eval" || c.method == "train")) {
       const uint32_t argc = null(c.arguments) ? 0 : ts_node_named_child_count(c.arguments);
       TSNode first = argc > 0 ? ts_node_named_child(c.arguments, 0) : TSNode{};
-      const bool to_eval = c.method == "eval" ? argc == 0
-                                              : (argc == 1 && ts_node_symbol(first) == g.sym.false_);
+      const bool to_eval = c.method == "eval" ? argc == 0 : (argc == 1 && ts_node_symbol(first) == g.sym.false_);
       if (argc == 0 || c.method == "train") {
         mode_switches.push_back(ModeSwitch{statement_node, node, scope, to_eval, statement_block_end});
         if (!to_eval) {
@@ -375,7 +377,8 @@ void Model::Impl::build(TSNode root) {
     if (is_statement && (c.method == "set_grad_enabled")) {
       TSNode first = null(c.arguments) ? TSNode{} : ts_node_named_child(c.arguments, 0);
       if (!null(first) && (ts_node_symbol(first) == g.sym.false_ || ts_node_symbol(first) == g.sym.true_)) {
-        regions.push_back(GradRegion{ts_node_end_byte(node), statement_block_end, ts_node_symbol(first) == g.sym.false_});
+        regions.push_back(
+            GradRegion{ts_node_end_byte(node), statement_block_end, ts_node_symbol(first) == g.sym.false_});
       }
     }
     // Containers and meters that may outlive the iteration.
@@ -385,7 +388,9 @@ void Model::Impl::build(TSNode root) {
       const uint32_t index = c.method == "insert" ? 1 : 0;
       if (argc > index) {
         Store st;
-        st.kind = c.method == "append" ? StoreKind::Append : c.method == "extend" ? StoreKind::Extend : StoreKind::Insert;
+        st.kind = c.method == "append"   ? StoreKind::Append
+                  : c.method == "extend" ? StoreKind::Extend
+                                         : StoreKind::Insert;
         st.statement = node;
         st.container = c.receiver;
         st.value = ts_node_named_child(args, index);
@@ -418,10 +423,10 @@ void Model::Impl::build(TSNode root) {
     TSNode right = field(node, g.field.right);
     int guard = 0;
     while (!null(right) && ts_node_symbol(right) == g.sym.assignment && guard++ < 64) {
-      right = field(right, g.field.right);  // a = b = value
+      right = field(right, g.field.right); // a = b = value
     }
     if (null(right)) {
-      return;  // annotation without value
+      return; // annotation without value
     }
     const std::uint32_t start = ts_node_start_byte(node);
     const std::uint32_t end = ts_node_end_byte(node);
@@ -442,8 +447,7 @@ void Model::Impl::build(TSNode root) {
       store_candidates.push_back(st);
     }
     TSNode rhs = unparen(right);
-    if (!null(target) && ts_node_symbol(rhs) == g.sym.binary_operator &&
-        text(field(rhs, g.field.operator_)) == "+") {
+    if (!null(target) && ts_node_symbol(rhs) == g.sym.binary_operator && text(field(rhs, g.field.operator_)) == "+") {
       const std::string key = dotted(target);
       if (!key.empty() && dotted(field(rhs, g.field.left)) == key) {
         Accumulation a;
@@ -521,7 +525,7 @@ void Model::Impl::build(TSNode root) {
         path = std::string(text(child));
         alias = from ? path : path.substr(0, path.find('.'));
         if (!from) {
-          path = alias;  // `import torch.nn` binds `torch`
+          path = alias; // `import torch.nn` binds `torch`
         }
       } else if (s == g.sym.aliased_import) {
         path = std::string(text(field(child, g.field.name)));
@@ -556,8 +560,8 @@ void Model::Impl::build(TSNode root) {
       const TSSymbol parent_sym = ts_node_symbol(frames.back().node);
       if (parent_sym == g.sym.block || parent_sym == g.sym.module) {
         const std::int32_t parent_statement = open_statements.empty() ? kNone : open_statements.back();
-        statements.push_back(StatementSpan{ts_node_start_byte(node), ts_node_end_byte(node), ts_node_start_point(node).row,
-                                           parent_statement});
+        statements.push_back(StatementSpan{ts_node_start_byte(node), ts_node_end_byte(node),
+                                           ts_node_start_point(node).row, parent_statement});
         open_statements.push_back(static_cast<std::int32_t>(statements.size() - 1));
         frame.pops_statement = true;
       }
@@ -567,7 +571,7 @@ void Model::Impl::build(TSNode root) {
       if (!m.m_syntax_problem) {
         m.m_syntax_problem = SyntaxProblem{node, ts_node_is_missing(node)};
       }
-      descend = false;  // the model skips what it cannot read instead of guessing
+      descend = false; // the model skips what it cannot read instead of guessing
     } else if (!ts_node_is_named(node)) {
       descend = false;
     } else if (sym == g.sym.comment) {
@@ -655,7 +659,8 @@ void Model::Impl::build(TSNode root) {
       frame.saved_loop = loop;
       frame.saved_lexical_loop = lexical_loop;
       frame.restores_scope = frame.restores_loop = true;
-      const LoopId l = new_loop(LoopKind::Comprehension, node, TSNode{}, ts_node_start_byte(node), ts_node_end_byte(node));
+      const LoopId l =
+          new_loop(LoopKind::Comprehension, node, TSNode{}, ts_node_start_byte(node), ts_node_end_byte(node));
       scope = new_scope(ScopeKind::Comprehension, node, node, "<comprehension>");
       m.m_loops[static_cast<size_t>(l)].scope = scope;
       loop = l;
@@ -668,8 +673,8 @@ void Model::Impl::build(TSNode root) {
       TSNode iterable = field(node, sym == g.sym.for_statement ? g.field.right : g.field.condition);
       const std::uint32_t body_start = null(body) ? ts_node_end_byte(node) : ts_node_start_byte(body);
       const std::uint32_t body_end = null(body) ? ts_node_end_byte(node) : ts_node_end_byte(body);
-      const LoopId l = new_loop(sym == g.sym.for_statement ? LoopKind::For : LoopKind::While, node, iterable,
-                                body_start, body_end);
+      const LoopId l =
+          new_loop(sym == g.sym.for_statement ? LoopKind::For : LoopKind::While, node, iterable, body_start, body_end);
       frame.created_loop = l;
       if (sym == g.sym.for_statement) {
         TSNode left = field(node, g.field.left);
@@ -708,14 +713,14 @@ void Model::Impl::build(TSNode root) {
       const Frame& parent = frames.back();
       if (parent.created_loop != kNone) {
         frame.saved_loop = loop;
-      frame.saved_lexical_loop = lexical_loop;
+        frame.saved_lexical_loop = lexical_loop;
         frame.restores_loop = true;
         loop = parent.created_loop;
         lexical_loop = loop;
       }
       if (parent.with_effect != GradEffect::None) {
-        regions.push_back(GradRegion{ts_node_start_byte(node), ts_node_end_byte(node),
-                                     parent.with_effect == GradEffect::Disable});
+        regions.push_back(
+            GradRegion{ts_node_start_byte(node), ts_node_end_byte(node), parent.with_effect == GradEffect::Disable});
       }
     } else if (sym == g.sym.import_statement) {
       record_import(node, false);
@@ -780,4 +785,4 @@ void Model::Impl::build(TSNode root) {
   ts_tree_cursor_delete(&cursor);
 }
 
-}  // namespace oomlint::model
+} // namespace oomlint::model

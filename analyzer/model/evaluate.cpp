@@ -16,9 +16,13 @@ Value grad_tensor(Source source, Kind kind = Kind::Tensor) {
   return Value{Grad::Yes, kind, source, -1, {}, {}};
 }
 
-Value no_grad_tensor() { return Value{Grad::No, Kind::Tensor, Source::None, -1, {}, {}}; }
+Value no_grad_tensor() {
+  return Value{Grad::No, Kind::Tensor, Source::None, -1, {}, {}};
+}
 
-Value of_kind(Kind kind) { return Value{Grad::No, kind, Source::None, -1, {}, {}}; }
+Value of_kind(Kind kind) {
+  return Value{Grad::No, kind, Source::None, -1, {}, {}};
+}
 
 // Names used without an import in snippets: the conventional aliases of torch.
 std::string implicit_module(std::string_view root) {
@@ -40,12 +44,12 @@ bool is_tensor_builtin_passthrough(std::string_view fn) {
 }
 
 bool is_number_builtin(std::string_view fn) {
-  static constexpr std::array<std::string_view, 12> kFns = {"float", "int", "bool", "str", "len", "round",
-                                                            "repr", "print", "isinstance", "format", "hash", "id"};
+  static constexpr std::array<std::string_view, 12> kFns = {"float", "int",   "bool",       "str",    "len",  "round",
+                                                            "repr",  "print", "isinstance", "format", "hash", "id"};
   return std::find(kFns.begin(), kFns.end(), fn) != kFns.end();
 }
 
-}  // namespace
+} // namespace
 
 Value join(const Value& a, const Value& b) {
   Value out;
@@ -89,7 +93,7 @@ const Binding* Model::Impl::lookup(std::string_view name, ScopeId scope, std::ui
       if (it != table.end() && !it->second.empty()) {
         const auto& ids = it->second;
         if (!in_start_scope) {
-          return &bindings[static_cast<size_t>(ids.back())];  // runs later: sees the last binding
+          return &bindings[static_cast<size_t>(ids.back())]; // runs later: sees the last binding
         }
         // Sorted by visibility (index_for_queries): the last one visible at `pos` binds the use.
         auto visible = std::upper_bound(ids.begin(), ids.end(), pos, [&](std::uint32_t p, BindingId id) {
@@ -154,7 +158,7 @@ bool Model::Impl::disabled_at(std::uint32_t byte, ScopeId scope) const {
   while (id != kNone) {
     const GradRegion& r = regions[static_cast<size_t>(id)];
     if (byte < r.end) {
-      return r.disabled;  // the innermost region decides: enable_grad inside no_grad enables
+      return r.disabled; // the innermost region decides: enable_grad inside no_grad enables
     }
     id = region_parent[static_cast<size_t>(id)];
   }
@@ -280,55 +284,55 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
   const Binding& b = bindings[static_cast<size_t>(id)];
   Value v;
   switch (b.kind) {
-    case BindingKind::Import:
-      v = Value{Grad::No, Kind::PyModule, Source::None, -1, b.qualified, {}};
-      break;
-    case BindingKind::FunctionDef:
-      v = Value{Grad::No, Kind::Function, Source::None, b.defines, {}, {}};
-      break;
-    case BindingKind::ClassDef:
-      v = Value{Grad::No, Kind::Class, Source::None, b.defines, {}, {}};
-      break;
-    case BindingKind::Parameter:
-      v = name_heuristic(b.name);
-      break;
-    case BindingKind::AugAssign: {
-      Value previous;
-      const Binding* prev = nullptr;
-      if (!b.name.starts_with("self.")) {
-        prev = lookup(b.name, b.scope, b.stmt_start);
-      }
-      if (prev != nullptr && prev != &b) {
-        previous = eval_binding(static_cast<BindingId>(prev - bindings.data()), depth + 1);
-      }
-      v = join(previous, eval(b.value, b.scope, depth + 1));
-      break;
+  case BindingKind::Import:
+    v = Value{Grad::No, Kind::PyModule, Source::None, -1, b.qualified, {}};
+    break;
+  case BindingKind::FunctionDef:
+    v = Value{Grad::No, Kind::Function, Source::None, b.defines, {}, {}};
+    break;
+  case BindingKind::ClassDef:
+    v = Value{Grad::No, Kind::Class, Source::None, b.defines, {}, {}};
+    break;
+  case BindingKind::Parameter:
+    v = name_heuristic(b.name);
+    break;
+  case BindingKind::AugAssign: {
+    Value previous;
+    const Binding* prev = nullptr;
+    if (!b.name.starts_with("self.")) {
+      prev = lookup(b.name, b.scope, b.stmt_start);
     }
-    case BindingKind::ForTarget: {
-      const Value iterable = eval(b.value, b.scope, depth + 1);
-      v = iterable.grad == Grad::Yes ? grad_tensor(iterable.source) : Value::unknown();
-      break;
+    if (prev != nullptr && prev != &b) {
+      previous = eval_binding(static_cast<BindingId>(prev - bindings.data()), depth + 1);
     }
-    case BindingKind::WithTarget:
-    case BindingKind::Other:
-      v = Value::unknown();
-      break;
-    case BindingKind::Assign:
-    case BindingKind::Walrus: {
-      Value whole = eval(b.value, b.scope, depth + 1);
-      if (b.element >= 0) {
-        if (static_cast<size_t>(b.element) < whole.elements.size()) {
-          v = whole.elements[static_cast<size_t>(b.element)];
-        } else if (whole.kind == Kind::ModelOutput || whole.grad == Grad::Yes) {
-          v = whole.grad == Grad::Yes ? grad_tensor(whole.source) : Value::unknown();
-        } else {
-          v = Value{whole.grad == Grad::No ? Grad::No : Grad::Unknown, Kind::Unknown, Source::None, -1, {}, {}};
-        }
+    v = join(previous, eval(b.value, b.scope, depth + 1));
+    break;
+  }
+  case BindingKind::ForTarget: {
+    const Value iterable = eval(b.value, b.scope, depth + 1);
+    v = iterable.grad == Grad::Yes ? grad_tensor(iterable.source) : Value::unknown();
+    break;
+  }
+  case BindingKind::WithTarget:
+  case BindingKind::Other:
+    v = Value::unknown();
+    break;
+  case BindingKind::Assign:
+  case BindingKind::Walrus: {
+    Value whole = eval(b.value, b.scope, depth + 1);
+    if (b.element >= 0) {
+      if (static_cast<size_t>(b.element) < whole.elements.size()) {
+        v = whole.elements[static_cast<size_t>(b.element)];
+      } else if (whole.kind == Kind::ModelOutput || whole.grad == Grad::Yes) {
+        v = whole.grad == Grad::Yes ? grad_tensor(whole.source) : Value::unknown();
       } else {
-        v = whole;
+        v = Value{whole.grad == Grad::No ? Grad::No : Grad::Unknown, Kind::Unknown, Source::None, -1, {}, {}};
       }
-      break;
+    } else {
+      v = whole;
     }
+    break;
+  }
   }
   // A name that is back-propagated in its function carries a graph unless we know otherwise.
   if (v.grad == Grad::Unknown && b.kind != BindingKind::Parameter) {
@@ -392,11 +396,11 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
       return of_kind(Kind::LossModule);
     }
     if (q.starts_with("torch.nn.functional.") || q == "torch.stack" || q == "torch.cat" || q == "torch.mean" ||
-        q == "torch.sum" || q == "torch.matmul" || q == "torch.softmax" || q == "torch.sigmoid" ||
-        q == "torch.exp" || q == "torch.log" || q == "torch.where" || q == "torch.einsum" || q == "torch.concat" ||
-        q == "torch.bmm" || q == "torch.flatten" || q == "torch.squeeze" || q == "torch.tanh" ||
-        q == "torch.relu" || q == "torch.clamp" || q == "torch.abs" || q == "torch.norm" || q == "torch.pow" ||
-        q == "torch.sqrt" || q == "torch.square" || q == "torch.logsumexp" || q == "torch.max" || q == "torch.min") {
+        q == "torch.sum" || q == "torch.matmul" || q == "torch.softmax" || q == "torch.sigmoid" || q == "torch.exp" ||
+        q == "torch.log" || q == "torch.where" || q == "torch.einsum" || q == "torch.concat" || q == "torch.bmm" ||
+        q == "torch.flatten" || q == "torch.squeeze" || q == "torch.tanh" || q == "torch.relu" || q == "torch.clamp" ||
+        q == "torch.abs" || q == "torch.norm" || q == "torch.pow" || q == "torch.sqrt" || q == "torch.square" ||
+        q == "torch.logsumexp" || q == "torch.max" || q == "torch.min") {
       Value v = join_args();
       if ((q == "torch.mean" || q == "torch.sum") && v.grad == Grad::Yes) {
         v.kind = Kind::Loss;
@@ -436,10 +440,10 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
       return when_enabled(function_returns(local, depth + 1));
     }
     if (method == "generate") {
-      return no_grad_tensor();  // Hugging Face generate() runs under no_grad
+      return no_grad_tensor(); // Hugging Face generate() runs under no_grad
     }
     if (!null(object) && ts_node_symbol(unparen(object)) == g.sym.identifier && text(unparen(object)) == "self") {
-      const Value attribute = eval(fn, scope, depth + 1);  // what `self.x` holds
+      const Value attribute = eval(fn, scope, depth + 1); // what `self.x` holds
       if (attribute.kind == Kind::Module) {
         return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
       }
@@ -477,7 +481,7 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
       }
       if (method == "argmax" || method == "argmin" || method == "eq" || method == "ne" || method == "gt" ||
           method == "lt" || method == "long" || method == "int" || method == "bool") {
-        return no_grad_tensor();  // integer and boolean results have no graph
+        return no_grad_tensor(); // integer and boolean results have no graph
       }
       return v;
     }
@@ -522,21 +526,21 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
 
   const Value callee = eval(fn, scope, depth + 1);
   switch (callee.kind) {
-    case Kind::Function:
-      return when_enabled(function_returns(callee.scope, depth + 1));
-    case Kind::Class: {
-      const Scope& cls = m.m_scopes[static_cast<size_t>(callee.scope)];
-      if (class_is_module_like(callee.scope)) {
-        return of_kind(names::is_loss_name(cls.name, options) ? Kind::LossModule : Kind::Module);
-      }
-      return Value::unknown();
+  case Kind::Function:
+    return when_enabled(function_returns(callee.scope, depth + 1));
+  case Kind::Class: {
+    const Scope& cls = m.m_scopes[static_cast<size_t>(callee.scope)];
+    if (class_is_module_like(callee.scope)) {
+      return of_kind(names::is_loss_name(cls.name, options) ? Kind::LossModule : Kind::Module);
     }
-    case Kind::Module:
-      return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
-    case Kind::LossModule:
-      return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
-    default:
-      break;
+    return Value::unknown();
+  }
+  case Kind::Module:
+    return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+  case Kind::LossModule:
+    return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+  default:
+    break;
   }
   if (callee.kind == Kind::Unknown && fs == g.sym.identifier) {
     const Value guess = name_heuristic(text(fn));
@@ -726,4 +730,4 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
   return Value::unknown();
 }
 
-}  // namespace oomlint::model
+} // namespace oomlint::model

@@ -17,7 +17,9 @@ Model::Model(const SourceFile& source, TSNode root, const ModelOptions& options)
 
 Model::~Model() = default;
 
-std::string_view Model::text(TSNode node) const { return syntax::node_text(node, m_source.text()); }
+std::string_view Model::text(TSNode node) const {
+  return syntax::node_text(node, m_source.text());
+}
 
 std::string Model::qualified_name(TSNode expr) const {
   return m_impl->resolve_qualified(expr, scope_at(ts_node_start_byte(expr)));
@@ -72,7 +74,9 @@ LoopId Model::loop_at(std::uint32_t byte, ScopeId scope) const {
   return kNone;
 }
 
-ScopeId Model::function_at(std::uint32_t byte) const { return m_impl->enclosing_function(scope_at(byte)); }
+ScopeId Model::function_at(std::uint32_t byte) const {
+  return m_impl->enclosing_function(scope_at(byte));
+}
 
 bool Model::iteration_backprops(LoopId loop_id, ScopeId scope_id) const {
   if (loop_id != kNone) {
@@ -87,8 +91,7 @@ bool Model::iteration_backprops(LoopId loop_id, ScopeId scope_id) const {
   return s.facts.backprops || s.name == "training_step" || s.name == "compute_loss" || s.name == "forward";
 }
 
-bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, LoopId loop_id,
-                                    std::uint32_t after) const {
+bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, LoopId loop_id, std::uint32_t after) const {
   ScopeId owner = m_impl->enclosing_function(scope_id);
   if (owner == kNone) {
     owner = 0;
@@ -99,7 +102,7 @@ bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, Loop
   }
   // Returned to the caller: a differentiable sum that the caller back-propagates.
   if (s.facts.backprops || (loop_id != kNone && loop(loop_id).is_step)) {
-    return false;  // a training or evaluation loop returning its running statistics
+    return false; // a training or evaluation loop returning its running statistics
   }
   for (TSNode r : s.returns) {
     if (ts_node_is_null(r) || ts_node_start_byte(r) < after) {
@@ -108,7 +111,8 @@ bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, Loop
     const std::string_view t = text(r);
     size_t pos = t.find(key);
     while (pos != std::string_view::npos) {
-      const bool left_ok = pos == 0 || !(std::isalnum(static_cast<unsigned char>(t[pos - 1])) || t[pos - 1] == '_' || t[pos - 1] == '.');
+      const bool left_ok =
+          pos == 0 || !(std::isalnum(static_cast<unsigned char>(t[pos - 1])) || t[pos - 1] == '_' || t[pos - 1] == '.');
       const size_t end = pos + key.size();
       const bool right_ok = end >= t.size() || !(std::isalnum(static_cast<unsigned char>(t[end])) || t[end] == '_');
       if (left_ok && right_ok) {
@@ -165,7 +169,7 @@ std::optional<TSNode> Call::positional(std::size_t index) const {
   }
   const auto& g = syntax::grammar();
   if (ts_node_symbol(arguments) != g.sym.argument_list) {
-    return index == 0 ? std::optional<TSNode>(arguments) : std::nullopt;  // f(x for x in y)
+    return index == 0 ? std::optional<TSNode>(arguments) : std::nullopt; // f(x for x in y)
   }
   const uint32_t count = ts_node_named_child_count(arguments);
   std::size_t seen = 0;
@@ -176,7 +180,7 @@ std::optional<TSNode> Call::positional(std::size_t index) const {
       continue;
     }
     if (s == g.sym.list_splat) {
-      return std::nullopt;  // positions after *args are unknown
+      return std::nullopt; // positions after *args are unknown
     }
     if (seen == index) {
       return a;
@@ -201,4 +205,4 @@ bool Call::has_star_args() const {
   return false;
 }
 
-}  // namespace oomlint::model
+} // namespace oomlint::model

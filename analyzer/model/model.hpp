@@ -3,8 +3,6 @@
 // bindings, loops, grad-mode regions, calls and the statements rules care about; the
 // questions rules ask (what does this call resolve to, does this value carry an autograd
 // graph, does this loop run once per training step, ...) are answered from those indexes.
-#include <tree_sitter/api.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,6 +11,8 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include <tree_sitter/api.h>
 
 #include "analyzer/model/value.hpp"
 #include "analyzer/source/source_file.hpp"
@@ -26,8 +26,8 @@ inline constexpr std::int32_t kNone = -1;
 
 // Names a project can add to the model's vocabularies (`[tool.oomlint]` options).
 struct ModelOptions {
-  std::vector<std::string> extra_loss_functions;  // callables whose result is a loss
-  std::vector<std::string> extra_model_names;     // names that hold an nn.Module
+  std::vector<std::string> extra_loss_functions; // callables whose result is a loss
+  std::vector<std::string> extra_model_names;    // names that hold an nn.Module
   std::vector<std::string> extra_grad_disabled_decorators;
 };
 
@@ -37,14 +37,14 @@ struct FunctionFacts {
   bool per_step_method = false;     // forward, training_step, *_step, on_*_batch_end, compute_loss
   bool framework_eval_step = false; // Lightning validation_step/test_step/predict_step & co.
   bool decorated_grad_disabled = false;
-  bool grad_disabled = false;       // decorated, framework-disabled, or only called grad-disabled
-  bool backprops = false;           // runs a backward (itself or through a local helper)
+  bool grad_disabled = false; // decorated, framework-disabled, or only called grad-disabled
+  bool backprops = false;     // runs a backward (itself or through a local helper)
   bool steps_optimizer = false;
-  bool needs_grad = false;          // backward, autograd.grad, requires_grad_, enable_grad
-  bool calls_train_mode = false;    // `.train()` on a module
+  bool needs_grad = false;       // backward, autograd.grad, requires_grad_, enable_grad
+  bool calls_train_mode = false; // `.train()` on a module
   int call_sites = 0;
   int disabled_call_sites = 0;
-  Value returns;                    // join of its return statements' values
+  Value returns; // join of its return statements' values
   bool returns_seen = false;
 };
 
@@ -54,11 +54,11 @@ struct Scope {
   TSNode node{};
   TSNode body{};
   std::string name;
-  ScopeId class_scope = kNone;  // for methods: the class they belong to
+  ScopeId class_scope = kNone; // for methods: the class they belong to
   std::vector<TSNode> decorators;
-  std::vector<std::string> bases;  // class bases as written
+  std::vector<std::string> bases; // class bases as written
   std::unordered_set<std::string> globals;
-  std::unordered_set<std::string> backprop_names;  // names whose value is back-propagated here
+  std::unordered_set<std::string> backprop_names; // names whose value is back-propagated here
   std::vector<TSNode> returns;
   FunctionFacts facts;
   [[nodiscard]] bool is_function() const { return kind == ScopeKind::Function; }
@@ -68,50 +68,59 @@ enum class LoopKind : std::uint8_t { For, While, Comprehension };
 
 struct Loop {
   LoopKind kind = LoopKind::For;
-  LoopId parent = kNone;  // enclosing loop in the same function
-  LoopId lexical_parent = kNone;  // enclosing loop in the source, across function boundaries
+  LoopId parent = kNone;         // enclosing loop in the same function
+  LoopId lexical_parent = kNone; // enclosing loop in the source, across function boundaries
   ScopeId scope = kNone;
   TSNode node{};
-  TSNode iterable{};   // for: the iterated expression; while: the condition
+  TSNode iterable{}; // for: the iterated expression; while: the condition
   std::uint32_t body_start = 0;
   std::uint32_t body_end = 0;
   std::vector<std::string> targets;
-  bool is_step = false;      // runs once per training/eval step
-  bool is_phase = false;     // epochs or phases: its body calls train/eval code
-  bool backprops = false;    // a backward runs in each iteration
+  bool is_step = false;   // runs once per training/eval step
+  bool is_phase = false;  // epochs or phases: its body calls train/eval code
+  bool backprops = false; // a backward runs in each iteration
 };
 
 enum class BindingKind : std::uint8_t {
-  Assign, AugAssign, ForTarget, WithTarget, Parameter, Import, FunctionDef, ClassDef, Walrus, Other
+  Assign,
+  AugAssign,
+  ForTarget,
+  WithTarget,
+  Parameter,
+  Import,
+  FunctionDef,
+  ClassDef,
+  Walrus,
+  Other
 };
 
 struct Binding {
-  std::string name;  // identifier, or a dotted attribute path such as `self.criterion`
+  std::string name; // identifier, or a dotted attribute path such as `self.criterion`
   BindingKind kind = BindingKind::Other;
   ScopeId scope = kNone;
   LoopId loop = kNone;
   std::uint32_t stmt_start = 0;
-  std::uint32_t visible_from = 0;  // uses at or after this byte see the binding
-  TSNode value{};                  // the right-hand side / iterable / context expression
-  int element = -1;                // index into a tuple value on the right, -1 for the whole
-  std::string qualified;           // imports: the dotted module path it names
-  ScopeId defines = kNone;         // function and class definitions
-  TSNode op{};                     // augmented assignment: the target (for `t += v`)
+  std::uint32_t visible_from = 0; // uses at or after this byte see the binding
+  TSNode value{};                 // the right-hand side / iterable / context expression
+  int element = -1;               // index into a tuple value on the right, -1 for the whole
+  std::string qualified;          // imports: the dotted module path it names
+  ScopeId defines = kNone;        // function and class definitions
+  TSNode op{};                    // augmented assignment: the target (for `t += v`)
 };
 
 struct Call {
   TSNode node{};
   TSNode function{};
   TSNode arguments{};
-  TSNode receiver{};          // `x` in `x.m(...)`
-  std::string_view method;    // `m` in `x.m(...)`, the name in `f(...)`
-  std::string qualified;      // the import path it resolves to, e.g. `torch.cuda.empty_cache`
+  TSNode receiver{};       // `x` in `x.m(...)`
+  std::string_view method; // `m` in `x.m(...)`, the name in `f(...)`
+  std::string qualified;   // the import path it resolves to, e.g. `torch.cuda.empty_cache`
   ScopeId scope = kNone;
   LoopId loop = kNone;
   bool grad_disabled = false;
-  bool in_except = false;     // inside an `except` handler
-  bool is_forward = false;    // an nn.Module forward pass
-  bool is_backward = false;   // a backward pass
+  bool in_except = false;   // inside an `except` handler
+  bool is_forward = false;  // an nn.Module forward pass
+  bool is_backward = false; // a backward pass
   [[nodiscard]] std::optional<TSNode> keyword(std::string_view name, std::string_view source) const;
   [[nodiscard]] std::optional<TSNode> positional(std::size_t index) const;
   [[nodiscard]] bool has_star_args() const;
@@ -127,7 +136,7 @@ struct Accumulation {
   TSNode value{};
   std::string target_key;
   ScopeId scope = kNone;
-  LoopId loop = kNone;       // the loop whose iterations the target outlives; kNone: a step method
+  LoopId loop = kNone; // the loop whose iterations the target outlives; kNone: a step method
   bool grad_disabled = false;
 };
 
@@ -150,9 +159,9 @@ struct EvalRegion {
   ScopeId scope = kNone;
   std::uint32_t start = 0;
   std::uint32_t end = 0;
-  std::string reason;  // "`evaluate` is evaluation code" / "after `model.eval()`"
-  TSNode anchor{};     // where the region starts (function name or the eval() call)
-  std::vector<std::size_t> forward_calls;  // indices into calls(): forward passes with autograd on
+  std::string reason;                     // "`evaluate` is evaluation code" / "after `model.eval()`"
+  TSNode anchor{};                        // where the region starts (function name or the eval() call)
+  std::vector<std::size_t> forward_calls; // indices into calls(): forward passes with autograd on
 };
 
 struct SyntaxProblem {
@@ -161,7 +170,7 @@ struct SyntaxProblem {
 };
 
 class Model {
- public:
+public:
   Model(const SourceFile& source, TSNode root, const ModelOptions& options);
   ~Model();
   Model(const Model&) = delete;
@@ -209,7 +218,7 @@ class Model {
 
   struct Impl;
 
- private:
+private:
   const SourceFile& m_source;
   std::vector<Scope> m_scopes;
   std::vector<Loop> m_loops;
@@ -222,4 +231,4 @@ class Model {
   std::unique_ptr<Impl> m_impl;
 };
 
-}  // namespace oomlint::model
+} // namespace oomlint::model

@@ -1,13 +1,13 @@
 #pragma once
 // Internal state of the semantic model, shared by the builder (one traversal), the value
 // evaluator and the post-traversal analyses. Not part of the rule-facing interface.
-#include <tree_sitter/api.h>
-
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include <tree_sitter/api.h>
 
 #include "analyzer/model/model.hpp"
 #include "analyzer/syntax/python_grammar.hpp"
@@ -32,7 +32,7 @@ struct ModeSwitch {
   TSNode call{};
   ScopeId scope = kNone;
   bool to_eval = true;
-  std::uint32_t block_end = 0;  // end of the block holding the statement
+  std::uint32_t block_end = 0; // end of the block holding the statement
 };
 
 // A statement (a node directly in a block or the module), with the statement around it.
@@ -69,16 +69,16 @@ struct Model::Impl {
   std::vector<Binding> bindings;
   std::vector<std::unordered_map<std::string, std::vector<BindingId>>> scope_names;
   std::vector<GradRegion> regions;
-  std::vector<std::int32_t> region_parent;  // regions nest; built by index_for_queries()
-  std::vector<StatementSpan> statements;    // in document order
+  std::vector<std::int32_t> region_parent; // regions nest; built by index_for_queries()
+  std::vector<StatementSpan> statements;   // in document order
   std::vector<ByteRange> periodic_guards;
   std::vector<ModeSwitch> mode_switches;
   std::vector<Accumulation> accumulation_candidates;
   std::vector<Store> store_candidates;
   std::vector<CallEdge> edges;
-  std::vector<std::vector<size_t>> edges_by_callee;  // scope -> indices into edges
+  std::vector<std::vector<size_t>> edges_by_callee; // scope -> indices into edges
   std::unordered_set<std::string> bound_anywhere;
-  std::vector<std::uint32_t> needs_grad_points;  // requires_grad=True, requires_grad_(), ...
+  std::vector<std::uint32_t> needs_grad_points; // requires_grad=True, requires_grad_(), ...
 
   mutable std::unordered_map<BindingId, Value> binding_memo;
   mutable std::unordered_set<BindingId> binding_busy;
@@ -98,8 +98,8 @@ struct Model::Impl {
   // --- building (builder.cpp)
   void build(TSNode root);
   BindingId add_binding(Binding b);
-  void bind_targets(TSNode target, TSNode value, BindingKind kind, ScopeId scope, LoopId loop,
-                    std::uint32_t stmt_start, std::uint32_t visible_from, int element);
+  void bind_targets(TSNode target, TSNode value, BindingKind kind, ScopeId scope, LoopId loop, std::uint32_t stmt_start,
+                    std::uint32_t visible_from, int element);
 
   // --- names (evaluate.cpp)
   [[nodiscard]] const Binding* lookup(std::string_view name, ScopeId scope, std::uint32_t pos) const;
@@ -148,6 +148,6 @@ bool is_grad_killing_method(std::string_view method);
 bool is_module_returning_method(std::string_view method);
 bool is_forward_like_method(std::string_view method);
 bool is_metadata_attribute(std::string_view attr);
-}  // namespace names
+} // namespace names
 
-}  // namespace oomlint::model
+} // namespace oomlint::model

@@ -13,9 +13,8 @@ namespace {
 
 template <size_t N>
 bool any_word_in(const std::vector<std::string>& words, const std::array<std::string_view, N>& vocab) {
-  return std::any_of(words.begin(), words.end(), [&](const std::string& w) {
-    return std::find(vocab.begin(), vocab.end(), w) != vocab.end();
-  });
+  return std::any_of(words.begin(), words.end(),
+                     [&](const std::string& w) { return std::find(vocab.begin(), vocab.end(), w) != vocab.end(); });
 }
 
 bool listed(std::string_view name, const std::vector<std::string>& extra) {
@@ -27,7 +26,7 @@ std::string_view last_component(std::string_view dotted) {
   return dot == std::string_view::npos ? dotted : dotted.substr(dot + 1);
 }
 
-}  // namespace
+} // namespace
 
 bool is_model_name(std::string_view name, const ModelOptions& options) {
   const std::string_view last = last_component(name);
@@ -35,29 +34,27 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
     return true;
   }
   static constexpr std::array<std::string_view, 28> kWords = {
-      "model",   "models",     "net",         "network",    "encoder",  "decoder",
-      "backbone", "generator", "discriminator", "classifier", "transformer", "unet",
-      "vae",     "autoencoder", "policy",     "critic",     "actor",    "teacher",
-      "student", "resnet",     "bert",        "gpt",        "llm",      "netg",
-      "netd",    "convnet",    "mlp",         "cnn"};
+      "model",     "models",        "net",        "network",     "encoder", "decoder", "backbone",
+      "generator", "discriminator", "classifier", "transformer", "unet",    "vae",     "autoencoder",
+      "policy",    "critic",        "actor",      "teacher",     "student", "resnet",  "bert",
+      "gpt",       "llm",           "netg",       "netd",        "convnet", "mlp",     "cnn"};
   const auto words = identifier_words(last);
   if (words.empty()) {
     return false;
   }
   // `model_path`, `model_name`, `net_cls`: the thing named is not the module instance.
   static constexpr std::array<std::string_view, 24> kNotModule = {
-      "path", "name", "dir", "file", "config", "cfg", "args", "type", "kwargs", "id", "size", "params",
-      "state", "url", "cls", "class", "factory", "builder", "fn", "ctor", "constructor", "kind", "names",
-      "dict"};
+      "path",  "name", "dir", "file",  "config",  "cfg",     "args", "type", "kwargs",      "id",   "size",  "params",
+      "state", "url",  "cls", "class", "factory", "builder", "fn",   "ctor", "constructor", "kind", "names", "dict"};
   if (any_word_in(words, kNotModule)) {
     return false;
   }
   // `get_model`, `fuse_model`, `make_transformer`: a verb first names a function, not a module.
   static constexpr std::array<std::string_view, 32> kVerbs = {
-      "get", "load", "save", "build", "fuse", "create", "make", "init", "initialize", "set", "prepare",
-      "convert", "export", "freeze", "unfreeze", "wrap", "compile", "copy", "update", "print", "log",
-      "register", "apply", "reset", "setup", "configure", "evaluate", "train", "validate", "run", "fit",
-      "is"};
+      "get",        "load",      "save",     "build",   "fuse",     "create",   "make",     "init",
+      "initialize", "set",       "prepare",  "convert", "export",   "freeze",   "unfreeze", "wrap",
+      "compile",    "copy",      "update",   "print",   "log",      "register", "apply",    "reset",
+      "setup",      "configure", "evaluate", "train",   "validate", "run",      "fit",      "is"};
   if (words.size() > 1 && std::find(kVerbs.begin(), kVerbs.end(), words.front()) != kVerbs.end()) {
     return false;
   }
@@ -74,9 +71,9 @@ bool is_loss_name(std::string_view name, const ModelOptions& options) {
     return false;
   }
   // Loggers and plotters of losses are not losses.
-  static constexpr std::array<std::string_view, 16> kVerbs = {
-      "log", "print", "plot", "save", "record", "report", "write", "show",
-      "display", "track", "update", "format", "get", "reset", "load", "set"};
+  static constexpr std::array<std::string_view, 16> kVerbs = {"log",   "print", "plot",    "save",  "record", "report",
+                                                              "write", "show",  "display", "track", "update", "format",
+                                                              "get",   "reset", "load",    "set"};
   if (std::find(kVerbs.begin(), kVerbs.end(), words.front()) != kVerbs.end()) {
     return false;
   }
@@ -86,56 +83,54 @@ bool is_loss_name(std::string_view name, const ModelOptions& options) {
 }
 
 bool is_optimizer_name(std::string_view name) {
-  static constexpr std::array<std::string_view, 6> kWords = {"optimizer", "optimiser", "optim",
-                                                             "opt", "optimizers", "scaler"};
+  static constexpr std::array<std::string_view, 6> kWords = {"optimizer", "optimiser",  "optim",
+                                                             "opt",       "optimizers", "scaler"};
   return any_word_in(identifier_words(name), kWords);
 }
 
 bool is_meter_name(std::string_view name) {
-  static constexpr std::array<std::string_view, 5> kWords = {"meter", "meters", "averagemeter",
-                                                             "avg", "tracker"};
+  static constexpr std::array<std::string_view, 5> kWords = {"meter", "meters", "averagemeter", "avg", "tracker"};
   return any_word_in(identifier_words(last_component(name)), kWords);
 }
 
 bool is_loader_name(std::string_view expr_text) {
   static constexpr std::array<std::string_view, 19> kWords = {
-      "loader", "loaders", "dataloader", "dataloaders", "dl", "batches", "batch", "iterator",
-      "dataset", "data", "sampler", "prefetcher", "train", "val", "valid", "test", "shards",
-      "minibatches", "pbar"};
+      "loader",   "loaders", "dataloader", "dataloaders", "dl",         "batches", "batch",
+      "iterator", "dataset", "data",       "sampler",     "prefetcher", "train",   "val",
+      "valid",    "test",    "shards",     "minibatches", "pbar"};
   return any_word_in(identifier_words(expr_text), kWords);
 }
 
 bool is_step_count_name(std::string_view expr_text) {
-  static constexpr std::array<std::string_view, 13> kWords = {
-      "step", "steps", "iter", "iters", "iteration", "iterations", "updates",
-      "batch", "batches", "loader", "dataloader", "update", "it"};
+  static constexpr std::array<std::string_view, 13> kWords = {"step",       "steps",   "iter",  "iters",   "iteration",
+                                                              "iterations", "updates", "batch", "batches", "loader",
+                                                              "dataloader", "update",  "it"};
   return any_word_in(identifier_words(expr_text), kWords);
 }
 
 bool is_phase_name(std::string_view name) {
-  static constexpr std::array<std::string_view, 6> kWords = {"epoch", "epochs", "phase",
-                                                             "phases", "stage", "round"};
+  static constexpr std::array<std::string_view, 6> kWords = {"epoch", "epochs", "phase", "phases", "stage", "round"};
   return any_word_in(identifier_words(name), kWords);
 }
 
 bool is_eval_function_name(std::string_view name, bool& needs_loop) {
   const auto words = identifier_words(name);
-  static constexpr std::array<std::string_view, 12> kStrong = {
-      "eval", "evaluate", "evaluation", "validate", "validation", "val", "valid",
-      "predict", "prediction", "predictions", "inference", "infer"};
-  static constexpr std::array<std::string_view, 8> kWeak = {"test", "testing", "sample", "sampling",
+  static constexpr std::array<std::string_view, 12> kStrong = {"eval",       "evaluate",    "evaluation", "validate",
+                                                               "validation", "val",         "valid",      "predict",
+                                                               "prediction", "predictions", "inference",  "infer"};
+  static constexpr std::array<std::string_view, 8> kWeak = {"test",     "testing",    "sample", "sampling",
                                                             "generate", "generation", "decode", "translate"};
   // pytest and unittest cases (`test_*`, `testFoo`) test code; they are not evaluation loops
   // unless they look like one.
-  const bool test_case = name.starts_with("test_") || (name.starts_with("test") && name.size() > 4 &&
-                                                       name[4] >= 'A' && name[4] <= 'Z');
+  const bool test_case =
+      name.starts_with("test_") || (name.starts_with("test") && name.size() > 4 && name[4] >= 'A' && name[4] <= 'Z');
   needs_loop = false;
   if (any_word_in(words, kStrong)) {
     needs_loop = test_case;
     return true;
   }
   if (any_word_in(words, kWeak)) {
-    needs_loop = true;  // `generate_anchors()`, `sample_indices()`: only with an evaluation loop
+    needs_loop = true; // `generate_anchors()`, `sample_indices()`: only with an evaluation loop
     return true;
   }
   return false;
@@ -157,12 +152,22 @@ bool is_per_step_method(std::string_view name) {
 }
 
 bool is_framework_eval_step(std::string_view name) {
-  static constexpr std::array<std::string_view, 16> kNames = {
-      "validation_step", "test_step", "predict_step", "validation_step_end", "test_step_end",
-      "validation_epoch_end", "test_epoch_end", "on_validation_batch_end", "on_test_batch_end",
-      "on_predict_batch_end", "on_validation_epoch_end", "on_test_epoch_end",
-      "on_validation_batch_start", "on_test_batch_start", "on_predict_epoch_end",
-      "on_predict_batch_start"};
+  static constexpr std::array<std::string_view, 16> kNames = {"validation_step",
+                                                              "test_step",
+                                                              "predict_step",
+                                                              "validation_step_end",
+                                                              "test_step_end",
+                                                              "validation_epoch_end",
+                                                              "test_epoch_end",
+                                                              "on_validation_batch_end",
+                                                              "on_test_batch_end",
+                                                              "on_predict_batch_end",
+                                                              "on_validation_epoch_end",
+                                                              "on_test_epoch_end",
+                                                              "on_validation_batch_start",
+                                                              "on_test_batch_start",
+                                                              "on_predict_epoch_end",
+                                                              "on_predict_batch_start"};
   return std::find(kNames.begin(), kNames.end(), name) != kNames.end();
 }
 
@@ -186,7 +191,7 @@ bool is_torch_loss_function(std::string_view qualified) {
   }
   const std::string_view fn = qualified.substr(std::string_view("torch.nn.functional.").size());
   static constexpr std::array<std::string_view, 9> kExact = {
-      "cross_entropy", "nll_loss", "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+      "cross_entropy",       "nll_loss", "kl_div",           "binary_cross_entropy", "binary_cross_entropy_with_logits",
       "triplet_margin_loss", "ctc_loss", "poisson_nll_loss", "gaussian_nll_loss"};
   return fn.ends_with("_loss") || std::find(kExact.begin(), kExact.end(), fn) != kExact.end();
 }
@@ -196,30 +201,37 @@ bool is_torch_loss_class(std::string_view qualified) {
 }
 
 bool is_grad_killing_method(std::string_view method) {
-  static constexpr std::array<std::string_view, 10> kMethods = {
-      "item", "detach", "detach_", "tolist", "numpy", "size", "dim", "numel", "__len__", "nelement"};
+  static constexpr std::array<std::string_view, 10> kMethods = {"item", "detach", "detach_", "tolist",  "numpy",
+                                                                "size", "dim",    "numel",   "__len__", "nelement"};
   return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
 }
 
 bool is_module_returning_method(std::string_view method) {
-  static constexpr std::array<std::string_view, 12> kMethods = {
-      "to", "cuda", "cpu", "train", "eval", "half", "float", "bfloat16", "double",
-      "requires_grad_", "to_empty", "share_memory"};
+  static constexpr std::array<std::string_view, 12> kMethods = {"to",     "cuda",           "cpu",      "train",
+                                                                "eval",   "half",           "float",    "bfloat16",
+                                                                "double", "requires_grad_", "to_empty", "share_memory"};
   return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
 }
 
 bool is_forward_like_method(std::string_view method) {
-  static constexpr std::array<std::string_view, 10> kMethods = {
-      "forward", "encode", "decode", "forward_features", "extract_features", "embed",
-      "get_image_features", "get_text_features", "features", "forward_train"};
+  static constexpr std::array<std::string_view, 10> kMethods = {"forward",
+                                                                "encode",
+                                                                "decode",
+                                                                "forward_features",
+                                                                "extract_features",
+                                                                "embed",
+                                                                "get_image_features",
+                                                                "get_text_features",
+                                                                "features",
+                                                                "forward_train"};
   return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
 }
 
 bool is_metadata_attribute(std::string_view attr) {
-  static constexpr std::array<std::string_view, 12> kAttrs = {
-      "shape", "dtype", "device", "data", "grad", "requires_grad", "is_cuda", "ndim",
-      "grad_fn", "is_leaf", "layout", "names"};
+  static constexpr std::array<std::string_view, 12> kAttrs = {"shape",   "dtype",         "device",  "data",
+                                                              "grad",    "requires_grad", "is_cuda", "ndim",
+                                                              "grad_fn", "is_leaf",       "layout",  "names"};
   return std::find(kAttrs.begin(), kAttrs.end(), attr) != kAttrs.end();
 }
 
-}  // namespace oomlint::model::names
+} // namespace oomlint::model::names

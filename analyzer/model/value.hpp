@@ -12,16 +12,16 @@ enum class Grad : std::uint8_t { No, Unknown, Yes };
 
 enum class Kind : std::uint8_t {
   Unknown,
-  Number,       // Python scalars, strings, None, `.item()` results
-  Tensor,       // a tensor
-  Loss,         // a scalar loss tensor (`.item()` is the right fix)
-  ModelOutput,  // what a model's forward returned (`.loss`, `.logits`, `[0]` ...)
-  Module,       // an nn.Module instance: calling it runs a forward pass
-  LossModule,   // an nn.*Loss instance or a loss callable
-  Function,     // a function defined in this file
-  Class,        // a class defined in this file
-  PyModule,     // an imported module or object with a known import path
-  Container,    // list/tuple/dict literal
+  Number,      // Python scalars, strings, None, `.item()` results
+  Tensor,      // a tensor
+  Loss,        // a scalar loss tensor (`.item()` is the right fix)
+  ModelOutput, // what a model's forward returned (`.loss`, `.logits`, `[0]` ...)
+  Module,      // an nn.Module instance: calling it runs a forward pass
+  LossModule,  // an nn.*Loss instance or a loss callable
+  Function,    // a function defined in this file
+  Class,       // a class defined in this file
+  PyModule,    // an imported module or object with a known import path
+  Container,   // list/tuple/dict literal
 };
 
 enum class Source : std::uint8_t { None, Forward, LossFunction, Backprop, Helper, Output };
@@ -30,9 +30,9 @@ struct Value {
   Grad grad = Grad::Unknown;
   Kind kind = Kind::Unknown;
   Source source = Source::None;
-  std::int32_t scope = -1;            // Function/Class: the scope it defines
-  std::string qualified;              // PyModule: the import path
-  std::vector<Value> elements;        // Container from a tuple/list literal: per element
+  std::int32_t scope = -1;     // Function/Class: the scope it defines
+  std::string qualified;       // PyModule: the import path
+  std::vector<Value> elements; // Container from a tuple/list literal: per element
 
   [[nodiscard]] bool carries_graph() const { return grad == Grad::Yes; }
   [[nodiscard]] bool is_scalar_loss() const { return kind == Kind::Loss; }
@@ -43,4 +43,4 @@ struct Value {
 
 Value join(const Value& a, const Value& b);
 
-}  // namespace oomlint::model
+} // namespace oomlint::model

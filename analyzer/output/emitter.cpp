@@ -25,12 +25,12 @@ std::string paint(bool color, std::string_view style, std::string_view text) {
 
 std::string_view severity_style(Severity s) {
   switch (s) {
-    case Severity::Error:
-      return kRed;
-    case Severity::Warning:
-      return kYellow;
-    case Severity::Info:
-      return kCyan;
+  case Severity::Error:
+    return kRed;
+  case Severity::Warning:
+    return kYellow;
+  case Severity::Info:
+    return kCyan;
   }
   return kYellow;
 }
@@ -78,7 +78,7 @@ nlohmann::json position_json(const SourceFile& source, std::uint32_t byte) {
   return {{"row", pos.row + 1}, {"column", pos.column + 1}};
 }
 
-}  // namespace
+} // namespace
 
 std::string code_frame(const SourceFile& source, const Finding& finding, bool color) {
   const RowCol start = source.position(finding.start, ColumnUnit::Byte);
@@ -91,7 +91,8 @@ std::string code_frame(const SourceFile& source, const Finding& finding, bool co
   std::string out = fmt::format("{:>{}} {}\n", "", gutter, bar);
   for (std::uint32_t row = first_context; row <= last_context; ++row) {
     const std::string_view line = source.line_text(row);
-    out += fmt::format("{} {} {}\n", paint(color, kBlue, fmt::format("{:>{}}", row + 1, gutter)), bar, expand_tabs(line));
+    out +=
+        fmt::format("{} {} {}\n", paint(color, kBlue, fmt::format("{:>{}}", row + 1, gutter)), bar, expand_tabs(line));
     if (row < start.row || row > last_row) {
       continue;
     }
@@ -101,7 +102,8 @@ std::string code_frame(const SourceFile& source, const Finding& finding, bool co
       to = display_width(line.substr(0, std::min<std::uint32_t>(end.column, static_cast<std::uint32_t>(line.size()))));
     }
     const std::uint32_t width = std::max<std::uint32_t>(1, to > from ? to - from : 1);
-    std::string carets = std::string(from, ' ') + paint(color, severity_style(finding.severity), std::string(width, '^'));
+    std::string carets =
+        std::string(from, ' ') + paint(color, severity_style(finding.severity), std::string(width, '^'));
     if (row == start.row) {
       carets += " " + paint(color, severity_style(finding.severity), finding.code);
     }
@@ -109,8 +111,8 @@ std::string code_frame(const SourceFile& source, const Finding& finding, bool co
   }
   out += fmt::format("{:>{}} {}\n", "", gutter, bar);
   if (finding.fix) {
-    out += fmt::format("{:>{}} = {} ({}): {}\n", "", gutter, paint(color, kCyan, "fix"), to_string(finding.fix->applicability),
-                       finding.fix->message);
+    out += fmt::format("{:>{}} = {} ({}): {}\n", "", gutter, paint(color, kCyan, "fix"),
+                       to_string(finding.fix->applicability), finding.fix->message);
   }
   return out;
 }
@@ -122,9 +124,9 @@ std::string emit_text(const std::vector<FileReport>& reports, const EmitOptions&
       continue;
     }
     for (const Finding& f : r.findings) {
-      out += fmt::format("{} {} {}{} {}\n", location_prefix(r, f, options.color),
-                         paint(options.color, kBold, f.code),
-                         paint(options.color, severity_style(f.severity), to_string(f.severity)), fix_label(f), f.message);
+      out +=
+          fmt::format("{} {} {}{} {}\n", location_prefix(r, f, options.color), paint(options.color, kBold, f.code),
+                      paint(options.color, severity_style(f.severity), to_string(f.severity)), fix_label(f), f.message);
       out += code_frame(*r.source, f, options.color);
       out += "\n";
     }
@@ -212,7 +214,8 @@ std::string summary_line(const std::vector<FileReport>& reports, const EmitOptio
   if (infos > 0) {
     parts.push_back(fmt::format("{} info", infos));
   }
-  std::string line = fmt::format("Found {} ({}) in {}.", plural(total, "finding"), fmt::join(parts, ", "), plural(files, "file"));
+  std::string line =
+      fmt::format("Found {} ({}) in {}.", plural(total, "finding"), fmt::join(parts, ", "), plural(files, "file"));
   if (fixable > 0) {
     line += fmt::format(" {} with a suggested fix ([*] safe, [-] unsafe).", fixable);
   }
@@ -255,4 +258,4 @@ std::string emit_statistics(const std::vector<FileReport>& reports, bool json) {
   return out;
 }
 
-}  // namespace oomlint
+} // namespace oomlint

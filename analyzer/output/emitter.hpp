@@ -12,7 +12,7 @@ namespace oomlint {
 
 struct EmitOptions {
   bool color = false;
-  std::string docs_url_base;  // a rule's page is docs_url_base + CODE + ".md"
+  std::string docs_url_base; // a rule's page is docs_url_base + CODE + ".md"
 };
 
 std::string emit_text(const std::vector<FileReport>& reports, const EmitOptions& options);
@@ -26,4 +26,4 @@ std::string emit_statistics(const std::vector<FileReport>& reports, bool json);
 // The code frame of one finding: the line(s) with a caret line under the span.
 std::string code_frame(const SourceFile& source, const Finding& finding, bool color);
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -37,7 +37,7 @@ nlohmann::json meta_json(const RuleMeta& m) {
           {"references", m.references}};
 }
 
-}  // namespace
+} // namespace
 
 std::string rule_markdown(const RuleMeta& m) {
   std::string out = fmt::format("# {} {}\n\n", m.code, m.name);
@@ -68,8 +68,8 @@ std::string rule_markdown(const RuleMeta& m) {
 std::string rule_catalog_text(const std::vector<const RuleMeta*>& catalog) {
   std::string out;
   for (const RuleMeta* m : catalog) {
-    out += fmt::format("{}  {:<32} {:<8} fix:{:<10} {}{}\n", m->code, m->name, to_string(m->severity), to_string(m->fix),
-                       m->summary, m->default_enabled ? "" : " (off by default)");
+    out += fmt::format("{}  {:<32} {:<8} fix:{:<10} {}{}\n", m->code, m->name, to_string(m->severity),
+                       to_string(m->fix), m->summary, m->default_enabled ? "" : " (off by default)");
   }
   return out;
 }
@@ -82,6 +82,8 @@ std::string rule_catalog_json(const std::vector<const RuleMeta*>& catalog) {
   return list.dump(2) + "\n";
 }
 
-std::string rule_json(const RuleMeta& meta) { return meta_json(meta).dump(2) + "\n"; }
+std::string rule_json(const RuleMeta& meta) {
+  return meta_json(meta).dump(2) + "\n";
+}
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -13,4 +13,4 @@ std::string rule_catalog_text(const std::vector<const RuleMeta*>& catalog);
 std::string rule_catalog_json(const std::vector<const RuleMeta*>& catalog);
 std::string rule_json(const RuleMeta& meta);
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -19,10 +19,10 @@ std::uint32_t sequence_length(unsigned char lead) {
   if ((lead >> 3) == 0x1E) {
     return 4;
   }
-  return 1;  // a stray continuation byte counts as one unit
+  return 1; // a stray continuation byte counts as one unit
 }
 
-}  // namespace
+} // namespace
 
 LineIndex::LineIndex(std::string_view text) {
   m_starts.push_back(0);
@@ -92,4 +92,4 @@ std::uint32_t LineIndex::offset(std::string_view text, RowCol pos, ColumnUnit un
   return start + static_cast<std::uint32_t>(std::min(i, line.size()));
 }
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -10,12 +10,12 @@ namespace oomlint {
 enum class ColumnUnit : std::uint8_t { Byte, Character, Utf16 };
 
 struct RowCol {
-  std::uint32_t row = 0;     // 0-based
-  std::uint32_t column = 0;  // 0-based, in the requested unit
+  std::uint32_t row = 0;    // 0-based
+  std::uint32_t column = 0; // 0-based, in the requested unit
 };
 
 class LineIndex {
- public:
+public:
   explicit LineIndex(std::string_view text);
 
   [[nodiscard]] std::uint32_t line_count() const { return static_cast<std::uint32_t>(m_starts.size()); }
@@ -27,11 +27,11 @@ class LineIndex {
   // The inverse of position(); a column past the line's end clamps to the end.
   [[nodiscard]] std::uint32_t offset(std::string_view text, RowCol pos, ColumnUnit unit) const;
 
- private:
+private:
   std::vector<std::uint32_t> m_starts;
 };
 
 // Number of units that `bytes` (valid UTF-8) take in the given unit.
 std::uint32_t count_units(std::string_view bytes, ColumnUnit unit);
 
-}  // namespace oomlint
+} // namespace oomlint

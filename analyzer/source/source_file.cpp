@@ -1,10 +1,11 @@
 #include "analyzer/source/source_file.hpp"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 #include <fmt/format.h>
 
@@ -26,7 +27,7 @@ LineEnding detect_line_ending(std::string_view text) {
   return (nl != std::string_view::npos && nl > 0 && text[nl - 1] == '\r') ? LineEnding::CrLf : LineEnding::Lf;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<Utf8Problem> find_invalid_utf8(std::string_view bytes) {
   size_t i = 0;
@@ -70,11 +71,8 @@ std::optional<Utf8Problem> find_invalid_utf8(std::string_view bytes) {
 }
 
 SourceFile::SourceFile(std::string path, std::string bytes)
-    : m_path(std::move(path)),
-      m_text(strip_bom(std::move(bytes), m_had_bom)),
-      m_line_ending(detect_line_ending(m_text)),
-      m_utf8_problem(find_invalid_utf8(m_text)),
-      m_lines(m_text) {}
+    : m_path(std::move(path)), m_text(strip_bom(std::move(bytes), m_had_bom)),
+      m_line_ending(detect_line_ending(m_text)), m_utf8_problem(find_invalid_utf8(m_text)), m_lines(m_text) {}
 
 Expected<SourceFile> read_source_file(const std::string& path) {
   struct stat st {};
@@ -93,8 +91,7 @@ Expected<SourceFile> read_source_file(const std::string& path) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return Error{fmt::format("cannot open for reading ({}); check its permissions", std::strerror(errno)),
-                 path};
+    return Error{fmt::format("cannot open for reading ({}); check its permissions", std::strerror(errno)), path};
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();
@@ -104,4 +101,4 @@ Expected<SourceFile> read_source_file(const std::string& path) {
   return SourceFile(path, std::move(buffer).str());
 }
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -14,12 +14,12 @@ namespace oomlint {
 enum class LineEnding : std::uint8_t { Lf, CrLf };
 
 struct Utf8Problem {
-  std::uint32_t byte = 0;  // offset of the first bad byte
+  std::uint32_t byte = 0; // offset of the first bad byte
   unsigned char value = 0;
 };
 
 class SourceFile {
- public:
+public:
   SourceFile(std::string path, std::string bytes);
 
   [[nodiscard]] const std::string& path() const { return m_path; }
@@ -37,9 +37,9 @@ class SourceFile {
     return std::string_view(m_text).substr(start, end - start);
   }
 
- private:
+private:
   std::string m_path;
-  bool m_had_bom = false;  // declared before m_text: strip_bom() sets it while m_text is built
+  bool m_had_bom = false; // declared before m_text: strip_bom() sets it while m_text is built
   std::string m_text;
   LineEnding m_line_ending = LineEnding::Lf;
   std::optional<Utf8Problem> m_utf8_problem;
@@ -51,4 +51,4 @@ Expected<SourceFile> read_source_file(const std::string& path);
 
 std::optional<Utf8Problem> find_invalid_utf8(std::string_view bytes);
 
-}  // namespace oomlint
+} // namespace oomlint

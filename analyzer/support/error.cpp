@@ -1,6 +1,6 @@
-#include "analyzer/support/expected.hpp"
-
 #include <fmt/format.h>
+
+#include "analyzer/support/expected.hpp"
 
 namespace oomlint {
 
@@ -17,4 +17,4 @@ std::string Error::describe() const {
   return fmt::format("{}: {}", path, message);
 }
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -8,19 +8,18 @@
 namespace oomlint {
 
 struct Error {
-  std::string message;  // what went wrong and what to do about it
-  std::string path;     // the file it concerns, if any
-  int line = 0;         // 1-based, 0 when unknown
-  int column = 0;       // 1-based, 0 when unknown
+  std::string message; // what went wrong and what to do about it
+  std::string path;    // the file it concerns, if any
+  int line = 0;        // 1-based, 0 when unknown
+  int column = 0;      // 1-based, 0 when unknown
 
   [[nodiscard]] std::string describe() const;
 };
 
-template <typename T>
-class Expected {
- public:
-  Expected(T value) : m_data(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-  Expected(Error error) : m_data(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+template <typename T> class Expected {
+public:
+  Expected(T value) : m_data(std::move(value)) {}     // NOLINT(google-explicit-constructor)
+  Expected(Error error) : m_data(std::move(error)) {} // NOLINT(google-explicit-constructor)
 
   [[nodiscard]] bool ok() const { return std::holds_alternative<T>(m_data); }
   explicit operator bool() const { return ok(); }
@@ -32,8 +31,8 @@ class Expected {
   const T* operator->() const { return &value(); }
   [[nodiscard]] const Error& error() const { return std::get<Error>(m_data); }
 
- private:
+private:
   std::variant<T, Error> m_data;
 };
 
-}  // namespace oomlint
+} // namespace oomlint

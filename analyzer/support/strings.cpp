@@ -16,7 +16,7 @@ std::vector<std::string> identifier_words(std::string_view name) {
     const bool upper = c >= 'A' && c <= 'Z';
     const bool alnum = (c >= 'a' && c <= 'z') || upper || (c >= '0' && c <= '9');
     if (!alnum) {
-      flush();  // `_`, `.`, brackets, spaces: anything else separates words
+      flush(); // `_`, `.`, brackets, spaces: anything else separates words
       continue;
     }
     if (upper && !current.empty()) {
@@ -33,4 +33,4 @@ std::vector<std::string> identifier_words(std::string_view name) {
   return words;
 }
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -6,8 +6,12 @@
 
 namespace oomlint {
 
-inline bool starts_with(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
-inline bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+inline bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.starts_with(prefix);
+}
+inline bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.ends_with(suffix);
+}
 
 inline std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
@@ -44,4 +48,4 @@ inline std::string to_lower(std::string_view s) {
 // `compute_loss` both give {"compute", "loss"}; used by the model's naming heuristics.
 std::vector<std::string> identifier_words(std::string_view name);
 
-}  // namespace oomlint
+} // namespace oomlint

@@ -26,4 +26,4 @@ Tree Parser::parse(std::string_view text, const Tree* old) {
   return Tree(tree);
 }
 
-}  // namespace oomlint::syntax
+} // namespace oomlint::syntax

@@ -1,14 +1,14 @@
 #pragma once
 // Move-only owners of tree-sitter's C objects. TSNode stays a plain value.
-#include <tree_sitter/api.h>
-
 #include <string_view>
 #include <utility>
+
+#include <tree_sitter/api.h>
 
 namespace oomlint::syntax {
 
 class Tree {
- public:
+public:
   Tree() = default;
   explicit Tree(TSTree* tree) : m_tree(tree) {}
   Tree(const Tree&) = delete;
@@ -27,12 +27,12 @@ class Tree {
   [[nodiscard]] TSTree* get() const { return m_tree; }
   explicit operator bool() const { return m_tree != nullptr; }
 
- private:
+private:
   TSTree* m_tree = nullptr;
 };
 
 class Parser {
- public:
+public:
   Parser();
   Parser(const Parser&) = delete;
   Parser& operator=(const Parser&) = delete;
@@ -46,7 +46,7 @@ class Parser {
   // Parses UTF-8 text; `old` (optional) enables incremental re-parsing after ts_tree_edit.
   [[nodiscard]] Tree parse(std::string_view text, const Tree* old = nullptr);
 
- private:
+private:
   TSParser* m_parser = nullptr;
 };
 
@@ -59,4 +59,4 @@ inline std::string_view node_text(TSNode node, std::string_view source) {
   return source.substr(start, end - start);
 }
 
-}  // namespace oomlint::syntax
+} // namespace oomlint::syntax

@@ -113,7 +113,7 @@ Grammar load() {
   s.pass_statement = symbol(l, "pass_statement");
   s.raise_statement = symbol(l, "raise_statement");
   s.yield = symbol(l, "yield");
-  s.error = static_cast<TSSymbol>(-1);  // ts_builtin_sym_error
+  s.error = static_cast<TSSymbol>(-1); // ts_builtin_sym_error
   s.match_statement = symbol(l, "match_statement");
   s.case_clause = symbol(l, "case_clause");
   s.keyword_separator = symbol(l, "keyword_separator");
@@ -145,15 +145,14 @@ Grammar load() {
   return g;
 }
 
-}  // namespace
+} // namespace
 
 std::string grammar_problem() {
   const uint32_t version = ts_language_version(tree_sitter_python());
   if (version < TREE_SITTER_MIN_COMPATIBLE_LANGUAGE_VERSION || version > TREE_SITTER_LANGUAGE_VERSION) {
-    return fmt::format(
-        "tree-sitter-python uses language ABI {}, but the tree-sitter library loads ABI {}..{}; "
-        "rebuild oomlint against a matching libtree-sitter",
-        version, TREE_SITTER_MIN_COMPATIBLE_LANGUAGE_VERSION, TREE_SITTER_LANGUAGE_VERSION);
+    return fmt::format("tree-sitter-python uses language ABI {}, but the tree-sitter library loads ABI {}..{}; "
+                       "rebuild oomlint against a matching libtree-sitter",
+                       version, TREE_SITTER_MIN_COMPATIBLE_LANGUAGE_VERSION, TREE_SITTER_LANGUAGE_VERSION);
   }
   return {};
 }
@@ -163,4 +162,4 @@ const Grammar& grammar() {
   return g;
 }
 
-}  // namespace oomlint::syntax
+} // namespace oomlint::syntax

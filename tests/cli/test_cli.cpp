@@ -1,18 +1,19 @@
 // Runs the real `oomlint` binary: exit codes, output shapes, configuration errors, noqa,
 // stdin, --jobs equivalence and bad input.
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
 
@@ -33,8 +34,8 @@ void drain(int fd, std::string& into) {
   ::close(fd);
 }
 
-Result run(const std::vector<std::string>& args, const fs::path& cwd = fs::current_path(), const std::string& input = "",
-           const std::vector<std::string>& env_extra = {}) {
+Result run(const std::vector<std::string>& args, const fs::path& cwd = fs::current_path(),
+           const std::string& input = "", const std::vector<std::string>& env_extra = {}) {
   int in_pipe[2];
   int out_pipe[2];
   int err_pipe[2];
@@ -85,19 +86,18 @@ Result run(const std::vector<std::string>& args, const fs::path& cwd = fs::curre
   return r;
 }
 
-const char* kLeaky =
-    "import torch\n"
-    "def train(model, loader, criterion, optimizer):\n"
-    "    running = 0.0\n"
-    "    for x, y in loader:\n"
-    "        loss = criterion(model(x), y)\n"
-    "        loss.backward()\n"
-    "        optimizer.step()\n"
-    "        running += loss\n"
-    "    state = torch.load('ckpt.pt')\n";
+const char* kLeaky = "import torch\n"
+                     "def train(model, loader, criterion, optimizer):\n"
+                     "    running = 0.0\n"
+                     "    for x, y in loader:\n"
+                     "        loss = criterion(model(x), y)\n"
+                     "        loss.backward()\n"
+                     "        optimizer.step()\n"
+                     "        running += loss\n"
+                     "    state = torch.load('ckpt.pt')\n";
 
 class Cli : public ::testing::Test {
- protected:
+protected:
   void SetUp() override {
     m_dir = fs::temp_directory_path() /
             (std::string("oomlint-cli-") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" +
@@ -118,7 +118,7 @@ class Cli : public ::testing::Test {
   fs::path m_dir;
 };
 
-}  // namespace
+} // namespace
 
 TEST_F(Cli, ExitCodesSayWhatHappened) {
   write("clean.py", "x = 1\n");
@@ -172,8 +172,8 @@ TEST_F(Cli, JsonHasRuffsShape) {
   EXPECT_EQ(f["fix"]["edits"][0]["location"], (nlohmann::json{{"row", 8}, {"column", 24}}));
   EXPECT_TRUE(f["url"].get<std::string>().ends_with("OOM101.md"));
   EXPECT_TRUE(f["message"].get<std::string>().find("host memory") != std::string::npos);
-  for (const char* key : {"code", "name", "message", "severity", "filename", "location", "end_location", "fix",
-                          "noqa_row", "url"}) {
+  for (const char* key :
+       {"code", "name", "message", "severity", "filename", "location", "end_location", "fix", "noqa_row", "url"}) {
     EXPECT_TRUE(f.contains(key)) << key;
   }
 }
@@ -186,15 +186,14 @@ TEST_F(Cli, ColumnsCountCharactersNotBytes) {
 }
 
 TEST_F(Cli, NoqaSuppresses) {
-  write("n.py",
-        "import torch\n"
-        "a = torch.load(p)  # noqa\n"
-        "b = torch.load(p)  # noqa: OOM401\n"
-        "c = torch.load(p)  # noqa: OOM101\n"
-        "d = torch.load(\n"
-        "    p)  # noqa: OOM401\n"
-        "e = torch.load(  # noqa: OOM401\n"
-        "    p)\n");
+  write("n.py", "import torch\n"
+                "a = torch.load(p)  # noqa\n"
+                "b = torch.load(p)  # noqa: OOM401\n"
+                "c = torch.load(p)  # noqa: OOM101\n"
+                "d = torch.load(\n"
+                "    p)  # noqa: OOM401\n"
+                "e = torch.load(  # noqa: OOM401\n"
+                "    p)\n");
   const auto list = nlohmann::json::parse(run({"check", "--output-format", "json", "n.py"}, m_dir).out);
   ASSERT_EQ(list.size(), 2U);
   EXPECT_EQ(list[0]["location"]["row"], 4);
@@ -300,7 +299,7 @@ TEST_F(Cli, DeepNestingDoesNotCrash) {
   }
   blocks += std::string(10000, ' ') + "pass\n";
   write("blocks.py", blocks);
-  std::string calls = "y = " ;
+  std::string calls = "y = ";
   for (int i = 0; i < 10000; ++i) {
     calls += "f(";
   }

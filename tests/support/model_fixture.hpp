@@ -13,10 +13,9 @@
 namespace oomlint::testing {
 
 class ModelFixture {
- public:
+public:
   explicit ModelFixture(std::string code, model::ModelOptions options = {})
-      : m_source(std::make_unique<SourceFile>("snippet.py", std::move(code))),
-        m_tree(m_parser.parse(m_source->text())),
+      : m_source(std::make_unique<SourceFile>("snippet.py", std::move(code))), m_tree(m_parser.parse(m_source->text())),
         m_model(std::make_unique<model::Model>(*m_source, m_tree.root(), options)) {}
 
   [[nodiscard]] const model::Model& model() const { return *m_model; }
@@ -62,11 +61,11 @@ class ModelFixture {
     return nullptr;
   }
 
- private:
+private:
   std::unique_ptr<SourceFile> m_source;
   syntax::Parser m_parser;
   syntax::Tree m_tree;
   std::unique_ptr<model::Model> m_model;
 };
 
-}  // namespace oomlint::testing
+} // namespace oomlint::testing

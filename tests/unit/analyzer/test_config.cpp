@@ -1,7 +1,7 @@
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
+
+#include <gtest/gtest.h>
 
 #include "analyzer/config/config.hpp"
 #include "rules/registry.hpp"
@@ -12,10 +12,11 @@ using namespace oomlint;
 namespace {
 
 class ConfigTest : public ::testing::Test {
- protected:
+protected:
   void SetUp() override {
-    m_dir = fs::temp_directory_path() / ("oomlint-config-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                                         "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    m_dir = fs::temp_directory_path() /
+            ("oomlint-config-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(m_dir / "sub" / "deeper");
   }
   void TearDown() override { fs::remove_all(m_dir); }
@@ -26,19 +27,21 @@ class ConfigTest : public ::testing::Test {
   fs::path m_dir;
 };
 
-}  // namespace
+} // namespace
 
 TEST_F(ConfigTest, ReadsToolOomlintFromPyproject) {
-  const auto path = write("pyproject.toml",
-                          "[project]\nname = \"x\"\n\n[tool.oomlint]\nselect = [\"OOM1\"]\nignore = [\"OOM102\"]\n"
-                          "extra-loss-functions = [\"dice\"]\n[tool.oomlint.per-file-ignores]\n\"tests/*\" = [\"OOM101\"]\n"
-                          "[tool.oomlint.options.OOM301]\nallow-periodic = false\n");
+  const auto path =
+      write("pyproject.toml",
+            "[project]\nname = \"x\"\n\n[tool.oomlint]\nselect = [\"OOM1\"]\nignore = [\"OOM102\"]\n"
+            "extra-loss-functions = [\"dice\"]\n[tool.oomlint.per-file-ignores]\n\"tests/*\" = [\"OOM101\"]\n"
+            "[tool.oomlint.options.OOM301]\nallow-periodic = false\n");
   auto config = load_config(path, rules::catalog());
   ASSERT_TRUE(config.ok()) << config.error().describe();
   const auto codes = enabled_codes(*config, {}, rules::catalog());
   EXPECT_EQ(codes, (std::set<std::string>{"OOM101"}));
   EXPECT_EQ(config->model.extra_loss_functions, std::vector<std::string>{"dice"});
-  EXPECT_EQ(ignored_for_file(*config, m_dir / "tests" / "test_a.py", rules::catalog()), std::set<std::string>{"OOM101"});
+  EXPECT_EQ(ignored_for_file(*config, m_dir / "tests" / "test_a.py", rules::catalog()),
+            std::set<std::string>{"OOM101"});
   EXPECT_TRUE(ignored_for_file(*config, m_dir / "src" / "a.py", rules::catalog()).empty());
   EXPECT_EQ(config->rule_options["OOM301"]["allow-periodic"], std::vector<std::string>{"false"});
 }

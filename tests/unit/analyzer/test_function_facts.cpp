@@ -16,23 +16,21 @@ const oomlint::model::FunctionFacts& facts(const ModelFixture& f, const std::str
   throw std::runtime_error("no function " + name);
 }
 
-}  // namespace
+} // namespace
 
 TEST(FunctionFacts, BackpropagationFlowsToCallers) {
-  ModelFixture f(
-      "def step(batch):\n    loss = criterion(model(batch), y)\n    loss.backward()\n"
-      "def train(loader):\n    for b in loader:\n        step(b)\n"
-      "def log(x):\n    print(x)\n");
+  ModelFixture f("def step(batch):\n    loss = criterion(model(batch), y)\n    loss.backward()\n"
+                 "def train(loader):\n    for b in loader:\n        step(b)\n"
+                 "def log(x):\n    print(x)\n");
   EXPECT_TRUE(facts(f, "step").backprops);
   EXPECT_TRUE(facts(f, "train").backprops);
   EXPECT_FALSE(facts(f, "log").backprops);
 }
 
 TEST(FunctionFacts, PerStepMethods) {
-  ModelFixture f(
-      "class M:\n    def forward(self, x): pass\n    def training_step(self, b, i): pass\n"
-      "    def on_train_batch_end(self, *a): pass\n    def configure_optimizers(self): pass\n"
-      "def train_step(b): pass\n");
+  ModelFixture f("class M:\n    def forward(self, x): pass\n    def training_step(self, b, i): pass\n"
+                 "    def on_train_batch_end(self, *a): pass\n    def configure_optimizers(self): pass\n"
+                 "def train_step(b): pass\n");
   EXPECT_TRUE(facts(f, "forward").per_step_method);
   EXPECT_TRUE(facts(f, "training_step").per_step_method);
   EXPECT_TRUE(facts(f, "on_train_batch_end").per_step_method);
@@ -41,11 +39,10 @@ TEST(FunctionFacts, PerStepMethods) {
 }
 
 TEST(FunctionFacts, NeedsGradSignals) {
-  ModelFixture f(
-      "import torch\n"
-      "def attack(x):\n    x.requires_grad_(True)\n"
-      "def cam(x):\n    g = torch.autograd.grad(out, x)\n"
-      "def plain(x):\n    return model(x)\n");
+  ModelFixture f("import torch\n"
+                 "def attack(x):\n    x.requires_grad_(True)\n"
+                 "def cam(x):\n    g = torch.autograd.grad(out, x)\n"
+                 "def plain(x):\n    return model(x)\n");
   EXPECT_TRUE(facts(f, "attack").needs_grad);
   EXPECT_TRUE(facts(f, "cam").needs_grad);
   EXPECT_FALSE(facts(f, "plain").needs_grad);
@@ -58,20 +55,18 @@ TEST(FunctionFacts, OptimizerSteps) {
 }
 
 TEST(Accumulations, OnlyTargetsThatOutliveTheIteration) {
-  ModelFixture f(
-      "total = 0\n"
-      "for x in loader:\n"
-      "    total += criterion(model(x), y)\n"
-      "    step_loss = 0\n"
-      "    step_loss += criterion(model(x), y)\n");
+  ModelFixture f("total = 0\n"
+                 "for x in loader:\n"
+                 "    total += criterion(model(x), y)\n"
+                 "    step_loss = 0\n"
+                 "    step_loss += criterion(model(x), y)\n");
   ASSERT_EQ(f.model().accumulations().size(), 1U);
   EXPECT_EQ(f.model().accumulations()[0].target_key, "total");
 }
 
 TEST(Stores, SelfContainersInStepMethodsOutliveTheStep) {
-  ModelFixture f(
-      "class M:\n    def training_step(self, batch, i):\n        self.outputs.append(batch)\n"
-      "        local = []\n        local.append(batch)\n");
+  ModelFixture f("class M:\n    def training_step(self, batch, i):\n        self.outputs.append(batch)\n"
+                 "        local = []\n        local.append(batch)\n");
   ASSERT_EQ(f.model().stores().size(), 1U);
   EXPECT_EQ(f.model().stores()[0].container_key, "self.outputs");
 }

@@ -11,11 +11,10 @@ TEST(GradMode, NoGradContextDisables) {
 }
 
 TEST(GradMode, InferenceModeAndSetGradEnabledFalse) {
-  ModelFixture f(
-      "import torch\n"
-      "with torch.inference_mode():\n    a = model(x)\n"
-      "with torch.set_grad_enabled(False):\n    b = model(y)\n"
-      "with torch.set_grad_enabled(phase == 'train'):\n    c = model(z)\n");
+  ModelFixture f("import torch\n"
+                 "with torch.inference_mode():\n    a = model(x)\n"
+                 "with torch.set_grad_enabled(False):\n    b = model(y)\n"
+                 "with torch.set_grad_enabled(phase == 'train'):\n    c = model(z)\n");
   EXPECT_TRUE(f.model().grad_disabled_at(f.node("model(x)")));
   EXPECT_TRUE(f.model().grad_disabled_at(f.node("model(y)")));
   EXPECT_FALSE(f.model().grad_disabled_at(f.node("model(z)")));
@@ -32,12 +31,11 @@ TEST(GradMode, MultipleWithItems) {
 }
 
 TEST(GradMode, DecoratedFunctions) {
-  ModelFixture f(
-      "import torch\n"
-      "@torch.no_grad()\ndef a():\n    model(x)\n"
-      "@torch.inference_mode()\ndef b():\n    model(y)\n"
-      "@smart_inference_mode()\ndef c():\n    model(z)\n"
-      "def d():\n    model(w)\n");
+  ModelFixture f("import torch\n"
+                 "@torch.no_grad()\ndef a():\n    model(x)\n"
+                 "@torch.inference_mode()\ndef b():\n    model(y)\n"
+                 "@smart_inference_mode()\ndef c():\n    model(z)\n"
+                 "def d():\n    model(w)\n");
   EXPECT_TRUE(f.model().grad_disabled_at(f.node("model(x)")));
   EXPECT_TRUE(f.model().grad_disabled_at(f.node("model(y)")));
   EXPECT_TRUE(f.model().grad_disabled_at(f.node("model(z)")));
@@ -45,22 +43,20 @@ TEST(GradMode, DecoratedFunctions) {
 }
 
 TEST(GradMode, HelperOnlyCalledFromDisabledCallersIsDisabled) {
-  ModelFixture f(
-      "import torch\n"
-      "def helper(b):\n    return model(b)\n"
-      "@torch.no_grad()\ndef evaluate(loader):\n    for b in loader:\n        helper(b)\n"
-      "def other(b):\n    return model(c)\n"
-      "with torch.no_grad():\n    other(1)\n"
-      "other(2)\n");
+  ModelFixture f("import torch\n"
+                 "def helper(b):\n    return model(b)\n"
+                 "@torch.no_grad()\ndef evaluate(loader):\n    for b in loader:\n        helper(b)\n"
+                 "def other(b):\n    return model(c)\n"
+                 "with torch.no_grad():\n    other(1)\n"
+                 "other(2)\n");
   EXPECT_TRUE(f.model().grad_disabled_at(f.node("model(b)")));
-  EXPECT_FALSE(f.model().grad_disabled_at(f.node("model(c)")));  // one caller has grad on
+  EXPECT_FALSE(f.model().grad_disabled_at(f.node("model(c)"))); // one caller has grad on
 }
 
 TEST(GradMode, LightningEvalStepsAreDisabled) {
-  ModelFixture f(
-      "class M(LightningModule):\n"
-      "    def validation_step(self, batch, i):\n        self.model(batch)\n"
-      "    def training_step(self, batch, i):\n        self.model(x)\n");
+  ModelFixture f("class M(LightningModule):\n"
+                 "    def validation_step(self, batch, i):\n        self.model(batch)\n"
+                 "    def training_step(self, batch, i):\n        self.model(x)\n");
   EXPECT_TRUE(f.model().grad_disabled_at(f.node("self.model(batch)")));
   EXPECT_FALSE(f.model().grad_disabled_at(f.node("self.model(x)")));
 }

@@ -5,22 +5,20 @@
 using oomlint::testing::ModelFixture;
 
 TEST(GradValues, LossFunctionsCarryAGraph) {
-  ModelFixture f(
-      "import torch.nn.functional as F\n"
-      "criterion = nn.CrossEntropyLoss()\n"
-      "a = criterion(model(x), y)\n"
-      "b = F.mse_loss(out, y)\n"
-      "c = loss_fn(out, y)\n");
+  ModelFixture f("import torch.nn.functional as F\n"
+                 "criterion = nn.CrossEntropyLoss()\n"
+                 "a = criterion(model(x), y)\n"
+                 "b = F.mse_loss(out, y)\n"
+                 "c = loss_fn(out, y)\n");
   EXPECT_TRUE(f.carries("criterion(model(x), y)"));
   EXPECT_TRUE(f.carries("F.mse_loss(out, y)"));
   EXPECT_TRUE(f.carries("loss_fn(out, y)"));
 }
 
 TEST(GradValues, SanitisersDropTheGraph) {
-  ModelFixture f(
-      "loss = criterion(model(x), y)\n"
-      "a = loss.item()\nb = loss.detach()\nc = float(loss)\nd = loss.tolist()\ne = loss.data\n"
-      "f = loss.detach().cpu()\ng = f'{loss}'\n");
+  ModelFixture f("loss = criterion(model(x), y)\n"
+                 "a = loss.item()\nb = loss.detach()\nc = float(loss)\nd = loss.tolist()\ne = loss.data\n"
+                 "f = loss.detach().cpu()\ng = f'{loss}'\n");
   EXPECT_FALSE(f.carries("loss.item()"));
   EXPECT_FALSE(f.carries("loss.detach()"));
   EXPECT_FALSE(f.carries("float(loss)"));
@@ -31,7 +29,8 @@ TEST(GradValues, SanitisersDropTheGraph) {
 }
 
 TEST(GradValues, DeviceMovesAndArithmeticKeepTheGraph) {
-  ModelFixture f("logits = model(x)\na = logits.cpu()\nb = logits.to('cpu')\nc = logits * 2 + 1\nd = torch.stack([logits])\n");
+  ModelFixture f(
+      "logits = model(x)\na = logits.cpu()\nb = logits.to('cpu')\nc = logits * 2 + 1\nd = torch.stack([logits])\n");
   EXPECT_TRUE(f.carries("logits.cpu()"));
   EXPECT_TRUE(f.carries("logits.to('cpu')"));
   EXPECT_TRUE(f.carries("logits * 2 + 1"));
@@ -40,11 +39,12 @@ TEST(GradValues, DeviceMovesAndArithmeticKeepTheGraph) {
 
 TEST(GradValues, FlowSensitiveRebinding) {
   ModelFixture f("loss = criterion(out, y)\nloss = loss.item()\ntotal = loss\n");
-  EXPECT_FALSE(f.carries("loss", 3));  // the use on the last line sees the float
+  EXPECT_FALSE(f.carries("loss", 3)); // the use on the last line sees the float
 }
 
 TEST(GradValues, ModelOutputsAndTheirLoss) {
-  ModelFixture f("outputs = model(**batch)\na = outputs.loss\nb = model(**batch).loss\nc = outputs['loss']\nd = outputs[0]\n");
+  ModelFixture f(
+      "outputs = model(**batch)\na = outputs.loss\nb = model(**batch).loss\nc = outputs['loss']\nd = outputs[0]\n");
   EXPECT_TRUE(f.carries("outputs.loss"));
   EXPECT_TRUE(f.carries("model(**batch).loss"));
   EXPECT_TRUE(f.carries("outputs['loss']"));
@@ -57,12 +57,11 @@ TEST(GradValues, BackPropagatedNamesAreSources) {
 }
 
 TEST(GradValues, HelpersReturningLossesAndTuples) {
-  ModelFixture f(
-      "def compute(model, x, y):\n    out = model(x)\n    return criterion(out, y), out.argmax(1)\n"
-      "def metric(out):\n    return out.sum().item()\n"
-      "loss, pred = compute(model, x, y)\n"
-      "m = metric(out)\n"
-      "a = loss\nb = pred\n");
+  ModelFixture f("def compute(model, x, y):\n    out = model(x)\n    return criterion(out, y), out.argmax(1)\n"
+                 "def metric(out):\n    return out.sum().item()\n"
+                 "loss, pred = compute(model, x, y)\n"
+                 "m = metric(out)\n"
+                 "a = loss\nb = pred\n");
   EXPECT_TRUE(f.carries("loss", 1));
   EXPECT_FALSE(f.carries("pred", 1));
   EXPECT_FALSE(f.carries("metric(out)"));
@@ -75,11 +74,10 @@ TEST(GradValues, NothingCarriesUnderNoGrad) {
 }
 
 TEST(GradValues, ModulesFromClassesAndConstructors) {
-  ModelFixture f(
-      "import torch.nn as nn\n"
-      "class Net(nn.Module):\n    def forward(self, x):\n        return x\n"
-      "net = Net()\nlin = nn.Linear(2, 2)\nthing = Thing()\n"
-      "a = net(x)\nb = lin(x)\nc = thing(x)\n");
+  ModelFixture f("import torch.nn as nn\n"
+                 "class Net(nn.Module):\n    def forward(self, x):\n        return x\n"
+                 "net = Net()\nlin = nn.Linear(2, 2)\nthing = Thing()\n"
+                 "a = net(x)\nb = lin(x)\nc = thing(x)\n");
   EXPECT_TRUE(f.carries("net(x)"));
   EXPECT_TRUE(f.carries("lin(x)"));
   EXPECT_FALSE(f.carries("thing(x)"));
@@ -91,10 +89,9 @@ TEST(GradValues, GenerateIsGradFree) {
 }
 
 TEST(GradValues, SelfAttributesResolveAcrossMethods) {
-  ModelFixture f(
-      "class T:\n"
-      "    def __init__(self):\n        self.crit = nn.MSELoss()\n        self.backbone = build()\n"
-      "    def step(self, x, y):\n        a = self.crit(self.backbone(x), y)\n");
+  ModelFixture f("class T:\n"
+                 "    def __init__(self):\n        self.crit = nn.MSELoss()\n        self.backbone = build()\n"
+                 "    def step(self, x, y):\n        a = self.crit(self.backbone(x), y)\n");
   EXPECT_TRUE(f.carries("self.crit(self.backbone(x), y)"));
 }
 

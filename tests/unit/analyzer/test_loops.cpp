@@ -17,7 +17,7 @@ const oomlint::model::Loop& loop_of(const ModelFixture& f, const std::string& in
   return f.model().loop(id);
 }
 
-}  // namespace
+} // namespace
 
 TEST(Loops, LoaderLoopIsAStepLoop) {
   ModelFixture f("for i, (x, y) in enumerate(train_loader):\n    a = 1\n");
@@ -25,9 +25,8 @@ TEST(Loops, LoaderLoopIsAStepLoop) {
 }
 
 TEST(Loops, EpochLoopIsAPhaseLoop) {
-  ModelFixture f(
-      "for epoch in range(num_epochs):\n    train_one_epoch(model, loader)\n    b = 2\n"
-      "    for batch in loader:\n        a = 1\n");
+  ModelFixture f("for epoch in range(num_epochs):\n    train_one_epoch(model, loader)\n    b = 2\n"
+                 "    for batch in loader:\n        a = 1\n");
   EXPECT_TRUE(loop_of(f, "a = 1").is_step);
   EXPECT_FALSE(loop_of(f, "b = 2").is_step);
   EXPECT_TRUE(loop_of(f, "b = 2").is_phase);

@@ -33,11 +33,12 @@ TEST(SourceFile, StripsBomAndRemembersLineEndings) {
 
 TEST(SourceFile, FindsInvalidUtf8) {
   EXPECT_FALSE(find_invalid_utf8("caf\xC3\xA9").has_value());
-  const auto bad = find_invalid_utf8("ab\xFF" "cd");
+  const auto bad = find_invalid_utf8("ab\xFF"
+                                     "cd");
   ASSERT_TRUE(bad.has_value());
   EXPECT_EQ(bad->byte, 2U);
-  EXPECT_TRUE(find_invalid_utf8("\xED\xA0\x80").has_value());  // a UTF-16 surrogate
-  EXPECT_TRUE(find_invalid_utf8("\xC0\xAF").has_value());      // overlong
+  EXPECT_TRUE(find_invalid_utf8("\xED\xA0\x80").has_value()); // a UTF-16 surrogate
+  EXPECT_TRUE(find_invalid_utf8("\xC0\xAF").has_value());     // overlong
 }
 
 TEST(Suppression, ParsesNoqaForms) {

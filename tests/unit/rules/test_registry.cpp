@@ -1,11 +1,11 @@
 // Invariants over the whole rule catalog: what clang-tidy keeps in release-note checklists.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "analyzer/output/rule_docs.hpp"
 #include "rules/registry.hpp"
