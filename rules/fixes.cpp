@@ -19,10 +19,30 @@ bool is_primary(TSNode n) {
 
 Fix append_method_call(const model::Model& model, TSNode expr, std::string_view method, Applicability applicability,
                        std::string message) {
-  (void)model;
   Fix fix;
   fix.applicability = applicability;
   fix.message = std::move(message);
+  if (method == "detach") {
+    // `logits.cpu()` -> `logits.detach().cpu()`: detach before the copy, not after it.
+    const auto& g = syntax::grammar();
+    TSNode inner = expr;
+    int guard = 0;
+    while (ts_node_symbol(inner) == g.sym.call && guard++ < 16) {
+      TSNode callee = ts_node_child_by_field_id(inner, g.field.function);
+      if (ts_node_symbol(callee) != g.sym.attribute) {
+        break;
+      }
+      const std::string_view name = model.text(ts_node_child_by_field_id(callee, g.field.attribute));
+      if (name != "cpu" && name != "to" && name != "cuda" && name != "float" && name != "half" && name != "double" &&
+          name != "clone" && name != "contiguous") {
+        break;
+      }
+      inner = ts_node_child_by_field_id(callee, g.field.object);
+    }
+    if (inner.id != expr.id && is_primary(inner)) {
+      expr = inner;
+    }
+  }
   const std::uint32_t start = ts_node_start_byte(expr);
   const std::uint32_t end = ts_node_end_byte(expr);
   if (is_primary(expr)) {

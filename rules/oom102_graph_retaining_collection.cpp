@@ -61,6 +61,8 @@ std::string verb(model::StoreKind kind) {
     return "appends";
   case model::StoreKind::SubscriptAssign:
     return "stores";
+  case model::StoreKind::Concat:
+    return "concatenates";
   }
   return "stores";
 }
@@ -103,10 +105,9 @@ void check(RuleContext& ctx) {
         advice = fmt::format("store `{}.item()`", stored);
       } else {
         fix = append_method_call(m, st.value, "detach", Applicability::Unsafe,
-                                 fmt::format("Store `{}.detach()` (the tensor itself still stays in memory)", stored));
-        advice = fmt::format("store `{}.detach()` (its own memory still stays: move it off the GPU or reduce it "
-                             "if you only need statistics)",
-                             stored);
+                                 "Store a detached tensor (the tensor itself still stays in memory)");
+        advice = "store it detached (its own memory still stays: move it off the GPU or reduce it if you only "
+                 "need statistics)";
       }
     } else {
       advice = "store detached values (`.detach()`, or `.item()` for scalars)";

@@ -10,6 +10,7 @@
 #include "analyzer/diagnostics/suppression.hpp"
 #include "analyzer/model/model.hpp"
 #include "analyzer/syntax/parser.hpp"
+#include "analyzer/syntax/recovery.hpp"
 
 namespace oomlint {
 
@@ -38,14 +39,18 @@ FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser&
                          source->path(), static_cast<int>(pos.row + 1), static_cast<int>(pos.column + 1)};
     return report;
   }
-  const syntax::Tree tree = parser.parse(source->text());
-  if (!tree) {
+  const syntax::RecoveredParse parsed = syntax::parse_with_recovery(parser, source->text());
+  if (!parsed.original) {
     report.error = Error{"the parser gave up on this file; please report it with the file attached", source->path()};
     return report;
   }
   static const model::ModelOptions kDefaultModelOptions;
   const model::ModelOptions& model_options = settings.config != nullptr ? settings.config->model : kDefaultModelOptions;
-  const model::Model model(*source, tree.root(), model_options);
+  std::optional<model::SyntaxProblem> problem;
+  if (parsed.problem) {
+    problem = model::SyntaxProblem{parsed.problem->node, parsed.problem->missing};
+  }
+  const model::Model model(*source, parsed.best().root(), model_options, problem);
   Reporter reporter(model);
   std::set<std::string> ignored;
   if (settings.config != nullptr) {

@@ -418,6 +418,37 @@ void Model::Impl::build(TSNode root) {
     m.m_calls.push_back(std::move(c));
   };
 
+  // `stats` for `stats["loss"]`, `self.history` for `self.history[k]`.
+  auto root_key = [&](TSNode n) {
+    n = unparen(n);
+    int depth = 0;
+    while (!null(n) && ts_node_symbol(n) == g.sym.subscript && depth++ < 32) {
+      n = unparen(field(n, g.field.value));
+    }
+    return dotted(n);
+  };
+  // Whether `key` (or an attribute of it) is used inside `expr`.
+  auto mentions = [&](TSNode expr, const std::string& key) {
+    std::vector<TSNode> stack{expr};
+    int budget = 256;
+    while (!stack.empty() && budget-- > 0) {
+      TSNode n = stack.back();
+      stack.pop_back();
+      const TSSymbol s = ts_node_symbol(n);
+      if (s == g.sym.identifier || s == g.sym.attribute) {
+        const std::string d = dotted(n);
+        if (d == key || (d.size() > key.size() && d.starts_with(key) && d[key.size()] == '.')) {
+          return true;
+        }
+      }
+      const uint32_t count = ts_node_named_child_count(n);
+      for (uint32_t i = 0; i < count && i < 32; ++i) {
+        stack.push_back(ts_node_named_child(n, i));
+      }
+    }
+    return false;
+  };
+
   auto record_assignment = [&](TSNode node) {
     TSNode left = field(node, g.field.left);
     TSNode right = field(node, g.field.right);
@@ -436,28 +467,58 @@ void Model::Impl::build(TSNode root) {
       m.m_scopes[static_cast<size_t>(owner)].facts.needs_grad = true;
       needs_grad_points.push_back(start);
     }
-    if (!null(target) && ts_node_symbol(target) == g.sym.subscript) {
+    TSNode rhs = unparen(right);
+    const bool subscript_target = !null(target) && ts_node_symbol(target) == g.sym.subscript;
+    const std::string key = subscript_target ? root_key(target) : dotted(target);
+    auto accumulate = [&](TSNode value) {
+      Accumulation a;
+      a.kind = AccumulationKind::SelfAdd;
+      a.statement = node;
+      a.target = target;
+      a.value = value;
+      a.scope = scope;
+      a.loop = loop;
+      accumulation_candidates.push_back(a);
+    };
+    auto store = [&](StoreKind kind, TSNode container, TSNode value) {
       Store st;
-      st.kind = StoreKind::SubscriptAssign;
+      st.kind = kind;
       st.statement = node;
-      st.container = field(target, g.field.value);
-      st.value = right;
+      st.container = container;
+      st.value = value;
       st.scope = scope;
       st.loop = loop;
       store_candidates.push_back(st);
-    }
-    TSNode rhs = unparen(right);
-    if (!null(target) && ts_node_symbol(rhs) == g.sym.binary_operator && text(field(rhs, g.field.operator_)) == "+") {
-      const std::string key = dotted(target);
-      if (!key.empty() && dotted(field(rhs, g.field.left)) == key) {
-        Accumulation a;
-        a.kind = AccumulationKind::SelfAdd;
-        a.statement = node;
-        a.target = target;
-        a.value = field(rhs, g.field.right);
-        a.scope = scope;
-        a.loop = loop;
-        accumulation_candidates.push_back(a);
+    };
+    const bool arithmetic = ts_node_symbol(rhs) == g.sym.binary_operator;
+    if (!key.empty() && arithmetic && text(field(rhs, g.field.operator_)) == "+" &&
+        text(unparen(field(rhs, g.field.left))) == text(target)) {
+      accumulate(field(rhs, g.field.right)); // t = t + v, d[k] = d[k] + v
+    } else if (!key.empty() && arithmetic && mentions(rhs, key)) {
+      accumulate(rhs); // ema = 0.9 * ema + 0.1 * loss, d[k] = d.get(k, 0) + v
+    } else if (subscript_target) {
+      store(StoreKind::SubscriptAssign, field(target, g.field.value), right);
+    } else if (!key.empty() && ts_node_symbol(rhs) == g.sym.call) {
+      // preds = torch.cat([preds, logits]): a tensor used as a growing list.
+      const std::string_view fn = last_name(field(rhs, g.field.function));
+      TSNode args = field(rhs, g.field.arguments);
+      TSNode first = null(args) ? TSNode{} : ts_node_named_child(args, 0);
+      if ((fn == "cat" || fn == "stack" || fn == "concat" || fn == "concatenate" || fn == "vstack" || fn == "hstack") &&
+          !null(first) && (ts_node_symbol(first) == g.sym.list || ts_node_symbol(first) == g.sym.tuple)) {
+        const uint32_t count = ts_node_named_child_count(first);
+        bool has_target = false;
+        TSNode other{};
+        for (uint32_t i = 0; i < count && i < 16; ++i) {
+          TSNode item = ts_node_named_child(first, i);
+          if (dotted(item) == key) {
+            has_target = true;
+          } else if (null(other)) {
+            other = item;
+          }
+        }
+        if (has_target && !null(other)) {
+          store(StoreKind::Concat, target, other);
+        }
       }
     }
     bind_targets(left, right, BindingKind::Assign, scope, loop, start, end, -1);

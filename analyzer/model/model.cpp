@@ -8,9 +8,12 @@
 
 namespace oomlint::model {
 
-Model::Model(const SourceFile& source, TSNode root, const ModelOptions& options)
+Model::Model(const SourceFile& source, TSNode root, const ModelOptions& options, std::optional<SyntaxProblem> problem)
     : m_source(source), m_impl(std::make_unique<Impl>(*this, options)) {
   m_impl->build(root);
+  if (problem) {
+    m_syntax_problem = problem;
+  }
   m_impl->index_for_queries();
   m_impl->analyse();
 }

@@ -140,7 +140,7 @@ struct Accumulation {
   bool grad_disabled = false;
 };
 
-enum class StoreKind : std::uint8_t { Append, Extend, Insert, ListAugment, SubscriptAssign };
+enum class StoreKind : std::uint8_t { Append, Extend, Insert, ListAugment, SubscriptAssign, Concat };
 
 // A value put into a container that outlives one pass of the loop (or step).
 struct Store {
@@ -171,7 +171,10 @@ struct SyntaxProblem {
 
 class Model {
 public:
-  Model(const SourceFile& source, TSNode root, const ModelOptions& options);
+  // `problem`, when given, is the first syntax problem of the original parse (the tree passed
+  // here may be a recovered re-parse, see syntax/recovery.hpp).
+  Model(const SourceFile& source, TSNode root, const ModelOptions& options,
+        std::optional<SyntaxProblem> problem = std::nullopt);
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;

@@ -118,8 +118,10 @@ bool is_eval_function_name(std::string_view name, bool& needs_loop) {
   static constexpr std::array<std::string_view, 12> kStrong = {"eval",       "evaluate",    "evaluation", "validate",
                                                                "validation", "val",         "valid",      "predict",
                                                                "prediction", "predictions", "inference",  "infer"};
-  static constexpr std::array<std::string_view, 8> kWeak = {"test",     "testing",    "sample", "sampling",
-                                                            "generate", "generation", "decode", "translate"};
+  static constexpr std::array<std::string_view, 20> kWeak = {
+      "test",      "testing",  "sample",     "sampling",  "generate",    "generation", "decode",
+      "translate", "accuracy", "acc",        "metric",    "metrics",     "score",      "benchmark",
+      "extract",   "embed",    "embeddings", "calibrate", "calibration", "forecast"};
   // pytest and unittest cases (`test_*`, `testFoo`) test code; they are not evaluation loops
   // unless they look like one.
   const bool test_case =

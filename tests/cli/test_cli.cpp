@@ -253,7 +253,7 @@ TEST_F(Cli, StatisticsCountPerRule) {
 
 TEST_F(Cli, BadInputIsReportedAndOtherFilesAreStillChecked) {
   write("bad_utf8.py", "x = '\xFF'\n");
-  write("syntax.py", "import torch\nfor x in loader\n    pass\nstate = torch.load(p)\n");
+  write("syntax.py", "import torch\n\ndef f(x)\n    pass\n\nstate = torch.load(p)\n");
   write("empty.py", "");
   write("bom_crlf.py", "\xEF\xBB\xBFimport torch\r\nstate = torch.load(p)\r\n");
   write("tabs.py", "import torch\nif True:\n\tstate = torch.load(p)\n");
@@ -282,12 +282,20 @@ TEST_F(Cli, SymlinkLoopAsArgument) {
 }
 
 TEST_F(Cli, UnreadableFile) {
-  // Root can read anything, so use something that is not a regular file: a folder with a .py name.
-  fs::create_directory(m_dir / "pkg.py");
-  write("ok.py", kLeaky);
-  const Result r = run({"check", "pkg.py", "ok.py"}, m_dir);
+  // Root reads any file whatever its mode, so a dangling link stands in for an unreadable file.
+  write("pkg/ok.py", kLeaky);
+  fs::create_symlink(m_dir / "pkg" / "nowhere.py", m_dir / "pkg" / "broken.py");
+  const Result r = run({"check", "pkg"}, m_dir);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.out.find("OOM101"), std::string::npos);
+  EXPECT_NE(r.err.find("broken.py"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("OOM101"), std::string::npos) << "the other file is still checked";
+  if (::geteuid() != 0) {
+    write("locked.py", kLeaky);
+    fs::permissions(m_dir / "locked.py", fs::perms::none);
+    const Result locked = run({"check", "locked.py"}, m_dir);
+    EXPECT_EQ(locked.exit_code, 2);
+    EXPECT_NE(locked.err.find("locked.py"), std::string::npos) << locked.err;
+  }
 }
 
 TEST_F(Cli, DeepNestingDoesNotCrash) {

@@ -1,0 +1,103 @@
+#include "analyzer/syntax/recovery.hpp"
+
+namespace oomlint::syntax {
+
+namespace {
+
+bool is_error(TSNode n) { return ts_node_symbol(n) == static_cast<TSSymbol>(-1); }
+
+// The first node (in document order) that `matches`, visiting only subtrees holding errors.
+template <typename Match>
+std::optional<TSNode> find_first(TSNode root, Match matches) {
+  if (!ts_node_has_error(root)) {
+    return std::nullopt;
+  }
+  TSTreeCursor cursor = ts_tree_cursor_new(root);
+  std::optional<TSNode> found;
+  while (true) {
+    TSNode n = ts_tree_cursor_current_node(&cursor);
+    if (matches(n)) {
+      found = n;
+      break;
+    }
+    if (ts_node_has_error(n) && ts_tree_cursor_goto_first_child(&cursor)) {
+      continue;
+    }
+    bool done = false;
+    while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
+      if (!ts_tree_cursor_goto_parent(&cursor)) {
+        done = true;
+        break;
+      }
+    }
+    if (done) {
+      break;
+    }
+  }
+  ts_tree_cursor_delete(&cursor);
+  return found;
+}
+
+// The first ERROR node; a tree with only MISSING tokens is structurally fine.
+std::optional<TSNode> first_error(TSNode root) { return find_first(root, is_error); }
+
+}  // namespace
+
+std::optional<FirstProblem> first_problem(TSNode root) {
+  const auto node = find_first(root, [](TSNode n) { return is_error(n) || ts_node_is_missing(n); });
+  if (!node) {
+    return std::nullopt;
+  }
+  return FirstProblem{*node, ts_node_is_missing(*node)};
+}
+
+RecoveredParse parse_with_recovery(Parser& parser, std::string_view text, int max_attempts) {
+  RecoveredParse out;
+  out.original = parser.parse(text);
+  if (!out.original) {
+    return out;
+  }
+  out.problem = first_problem(out.original.root());
+  if (!out.problem) {
+    return out;
+  }
+  std::string patched(text);
+  const Tree* current = &out.original;
+  for (int attempt = 0; attempt < max_attempts; ++attempt) {
+    const std::optional<TSNode> error = first_error(current->root());
+    if (!error) {
+      break;
+    }
+    // Blank the line where the error starts; keep newlines so rows and offsets stay put.
+    size_t start = ts_node_start_byte(*error);
+    while (start > 0 && patched[start - 1] != '\n') {
+      --start;
+    }
+    size_t end = ts_node_start_byte(*error);
+    while (end < patched.size() && patched[end] != '\n') {
+      ++end;
+    }
+    bool changed = false;
+    for (size_t i = start; i < end; ++i) {
+      if (patched[i] != ' ' && patched[i] != '\r') {
+        patched[i] = ' ';
+        changed = true;
+      }
+    }
+    if (!changed) {
+      break;
+    }
+    Tree next = parser.parse(patched);
+    if (!next) {
+      break;
+    }
+    out.recovered = std::move(next);
+    current = &out.recovered;
+  }
+  if (out.recovered) {
+    out.patched_text = std::move(patched);
+  }
+  return out;
+}
+
+}  // namespace oomlint::syntax
