@@ -229,6 +229,18 @@ void Model::Impl::classify_loops() {
       calls_phase_work[li] = true;
     }
   }
+  // Backward calls per function: a loop followed by a backward in the same function (and none
+  // inside it) runs within one step -- over timesteps, heads or micro-steps -- and is no step loop.
+  std::vector<std::uint32_t> last_backward(m.m_scopes.size(), 0);
+  std::vector<bool> has_backward(m.m_scopes.size(), false);
+  for (const Call& c : m.m_calls) {
+    if (c.is_backward) {
+      const ScopeId fn = enclosing_function(c.scope);
+      const auto idx = static_cast<size_t>(fn == kNone ? 0 : fn);
+      has_backward[idx] = true;
+      last_backward[idx] = std::max(last_backward[idx], ts_node_start_byte(c.node));
+    }
+  }
   static constexpr std::array<std::string_view, 10> kNotData = {
       "items",   "keys",     "values",        "named_parameters", "parameters",
       "modules", "children", "named_modules", "named_children",   "named_buffers"};
@@ -260,6 +272,13 @@ void Model::Impl::classify_loops() {
       }
     }
     const bool iterable_is_phase = names::is_phase_name(iter_text);
+    const ScopeId fn = enclosing_function(l.scope);
+    const auto fn_index = static_cast<size_t>(fn == kNone ? 0 : fn);
+    if (!l.backprops && has_backward[fn_index] && last_backward[fn_index] >= l.body_end) {
+      l.is_step = false;
+      l.is_phase = false;
+      continue;
+    }
     l.is_step =
         direct_step_work[li] || (iterable_is_steps && !target_is_phase && !iterable_is_phase && !nested_loop[li]);
     l.is_phase = !l.is_step && (target_is_phase || iterable_is_phase || calls_phase_work[li] || nested_loop[li]);
