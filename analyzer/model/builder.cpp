@@ -277,6 +277,28 @@ void Model::Impl::build(TSNode root) {
     return GradEffect::None;
   };
 
+  // Candidates for OOM101/OOM102-style questions; the analysis keeps those that outlive a pass.
+  auto add_store = [&](StoreKind kind, TSNode statement, TSNode container, TSNode value) {
+    Store st;
+    st.kind = kind;
+    st.statement = statement;
+    st.container = container;
+    st.value = value;
+    st.scope = scope;
+    st.loop = loop;
+    store_candidates.push_back(st);
+  };
+  auto add_accumulation = [&](AccumulationKind kind, TSNode statement, TSNode target, TSNode value) {
+    Accumulation a;
+    a.kind = kind;
+    a.statement = statement;
+    a.target = target;
+    a.value = value;
+    a.scope = scope;
+    a.loop = loop;
+    accumulation_candidates.push_back(a);
+  };
+
   auto record_call = [&](TSNode node) {
     Call c;
     c.node = node;
@@ -387,16 +409,10 @@ void Model::Impl::build(TSNode root) {
       const uint32_t argc = null(args) ? 0 : ts_node_named_child_count(args);
       const uint32_t index = c.method == "insert" ? 1 : 0;
       if (argc > index) {
-        Store st;
-        st.kind = c.method == "append"   ? StoreKind::Append
-                  : c.method == "extend" ? StoreKind::Extend
-                                         : StoreKind::Insert;
-        st.statement = node;
-        st.container = c.receiver;
-        st.value = ts_node_named_child(args, index);
-        st.scope = scope;
-        st.loop = loop;
-        store_candidates.push_back(st);
+        const StoreKind kind = c.method == "append"   ? StoreKind::Append
+                               : c.method == "extend" ? StoreKind::Extend
+                                                      : StoreKind::Insert;
+        add_store(kind, node, c.receiver, ts_node_named_child(args, index));
       }
     }
     if (!null(c.receiver) && ((c.method == "update" && names::is_meter_name(text(c.receiver))) || c.method == "add_")) {
@@ -404,14 +420,7 @@ void Model::Impl::build(TSNode root) {
       if (!null(args) && ts_node_named_child_count(args) > 0) {
         TSNode first = ts_node_named_child(args, 0);
         if (ts_node_symbol(first) != g.sym.keyword_argument) {
-          Accumulation a;
-          a.kind = AccumulationKind::MeterUpdate;
-          a.statement = node;
-          a.target = c.receiver;
-          a.value = first;
-          a.scope = scope;
-          a.loop = loop;
-          accumulation_candidates.push_back(a);
+          add_accumulation(AccumulationKind::MeterUpdate, node, c.receiver, first);
         }
       }
     }
@@ -470,26 +479,8 @@ void Model::Impl::build(TSNode root) {
     TSNode rhs = unparen(right);
     const bool subscript_target = !null(target) && ts_node_symbol(target) == g.sym.subscript;
     const std::string key = subscript_target ? root_key(target) : dotted(target);
-    auto accumulate = [&](TSNode value) {
-      Accumulation a;
-      a.kind = AccumulationKind::SelfAdd;
-      a.statement = node;
-      a.target = target;
-      a.value = value;
-      a.scope = scope;
-      a.loop = loop;
-      accumulation_candidates.push_back(a);
-    };
-    auto store = [&](StoreKind kind, TSNode container, TSNode value) {
-      Store st;
-      st.kind = kind;
-      st.statement = node;
-      st.container = container;
-      st.value = value;
-      st.scope = scope;
-      st.loop = loop;
-      store_candidates.push_back(st);
-    };
+    auto accumulate = [&](TSNode value) { add_accumulation(AccumulationKind::SelfAdd, node, target, value); };
+    auto store = [&](StoreKind kind, TSNode container, TSNode value) { add_store(kind, node, container, value); };
     const bool arithmetic = ts_node_symbol(rhs) == g.sym.binary_operator;
     if (!key.empty() && arithmetic && text(field(rhs, g.field.operator_)) == "+" &&
         text(unparen(field(rhs, g.field.left))) == text(target)) {
@@ -534,23 +525,9 @@ void Model::Impl::build(TSNode root) {
     TSNode rhs = unparen(right);
     const bool list_literal = ts_node_symbol(rhs) == g.sym.list || ts_node_symbol(rhs) == g.sym.tuple;
     if (op == "+=" && list_literal) {
-      Store st;
-      st.kind = StoreKind::ListAugment;
-      st.statement = node;
-      st.container = left;
-      st.value = right;
-      st.scope = scope;
-      st.loop = loop;
-      store_candidates.push_back(st);
+      add_store(StoreKind::ListAugment, node, left, right);
     } else if (op == "+=" || op == "-=") {
-      Accumulation a;
-      a.kind = AccumulationKind::AugmentedAdd;
-      a.statement = node;
-      a.target = left;
-      a.value = right;
-      a.scope = scope;
-      a.loop = loop;
-      accumulation_candidates.push_back(a);
+      add_accumulation(AccumulationKind::AugmentedAdd, node, left, right);
     }
     const std::string name = dotted(left);
     if (!name.empty()) {

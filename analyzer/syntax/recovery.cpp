@@ -4,11 +4,12 @@ namespace oomlint::syntax {
 
 namespace {
 
-bool is_error(TSNode n) { return ts_node_symbol(n) == static_cast<TSSymbol>(-1); }
+bool is_error(TSNode n) {
+  return ts_node_symbol(n) == static_cast<TSSymbol>(-1);
+}
 
 // The first node (in document order) that `matches`, visiting only subtrees holding errors.
-template <typename Match>
-std::optional<TSNode> find_first(TSNode root, Match matches) {
+template <typename Match> std::optional<TSNode> find_first(TSNode root, Match matches) {
   if (!ts_node_has_error(root)) {
     return std::nullopt;
   }
@@ -39,9 +40,11 @@ std::optional<TSNode> find_first(TSNode root, Match matches) {
 }
 
 // The first ERROR node; a tree with only MISSING tokens is structurally fine.
-std::optional<TSNode> first_error(TSNode root) { return find_first(root, is_error); }
+std::optional<TSNode> first_error(TSNode root) {
+  return find_first(root, is_error);
+}
 
-}  // namespace
+} // namespace
 
 std::optional<FirstProblem> first_problem(TSNode root) {
   const auto node = find_first(root, [](TSNode n) { return is_error(n) || ts_node_is_missing(n); });
@@ -100,4 +103,4 @@ RecoveredParse parse_with_recovery(Parser& parser, std::string_view text, int ma
   return out;
 }
 
-}  // namespace oomlint::syntax
+} // namespace oomlint::syntax

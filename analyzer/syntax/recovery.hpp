@@ -12,7 +12,7 @@
 namespace oomlint::syntax {
 
 struct FirstProblem {
-  TSNode node{};  // in `original`
+  TSNode node{}; // in `original`
   bool missing = false;
 };
 
@@ -30,4 +30,4 @@ std::optional<FirstProblem> first_problem(TSNode root);
 
 RecoveredParse parse_with_recovery(Parser& parser, std::string_view text, int max_attempts = 8);
 
-}  // namespace oomlint::syntax
+} // namespace oomlint::syntax
