@@ -367,6 +367,12 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
     if (null(args)) {
       return out;
     }
+    if (ts_node_symbol(args) == g.sym.generator_expression) { // sum(l for l in losses)
+      out = eval(args, scope, depth + 1);
+      out.kind = out.grad == Grad::Yes ? Kind::Tensor : out.kind;
+      out.elements.clear();
+      return out;
+    }
     const uint32_t count = ts_node_named_child_count(args);
     for (uint32_t i = 0; i < count && i < 16; ++i) {
       TSNode a = ts_node_named_child(args, i);
@@ -453,7 +459,10 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
     }
     const Value receiver = eval(object, scope, depth + 1);
     if (receiver.kind == Kind::Module) {
-      if (names::is_module_returning_method(method) || method == "module") {
+      if (method == "module" || method == "_orig_mod" || names::is_model_name(method, options)) {
+        return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput)); // calling a submodule
+      }
+      if (names::is_module_returning_method(method)) {
         return of_kind(Kind::Module);
       }
       if (method == "forward" || method == "__call__") {
@@ -622,8 +631,10 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
       }
     }
     if (object.kind == Kind::Module) {
-      // Submodules of a module are modules: `model.encoder`, `self.net.head`.
-      return names::is_model_name(attr, options) ? of_kind(Kind::Module) : Value::unknown();
+      // Submodules of a module are modules: `model.encoder`, `self.net.head`, and the wrapped
+      // model of DataParallel/DDP, `model.module`.
+      return names::is_model_name(attr, options) || attr == "module" || attr == "_orig_mod" ? of_kind(Kind::Module)
+                                                                                            : Value::unknown();
     }
     if (object.grad == Grad::No && object.kind == Kind::Tensor) {
       return no_grad_tensor();

@@ -103,3 +103,15 @@ TEST(GradValues, ExtraLossFunctionsOption) {
   EXPECT_FALSE(plain.carries("dice(out, y)"));
   EXPECT_TRUE(configured.carries("dice(out, y)"));
 }
+
+TEST(GradValues, WrappedModulesForward) {
+  ModelFixture f("import torch\nmodel = torch.nn.parallel.DistributedDataParallel(net)\na = model.module(x)\n"
+                 "b = model.module.encoder(x)\n");
+  EXPECT_TRUE(f.carries("model.module(x)"));
+  EXPECT_TRUE(f.carries("model.module.encoder(x)"));
+}
+
+TEST(GradValues, DetectionStyleLossDicts) {
+  ModelFixture f("loss_dict = model(images, targets)\nlosses = sum(loss for loss in loss_dict.values())\n");
+  EXPECT_TRUE(f.carries("sum(loss for loss in loss_dict.values())"));
+}

@@ -18,7 +18,7 @@ TEST(Recovery, BlankingTheBrokenLineRecoversTheRest) {
   syntax::Parser parser;
   const auto parsed = syntax::parse_with_recovery(parser, text);
   ASSERT_TRUE(parsed.problem.has_value());
-  EXPECT_EQ(ts_node_start_point(parsed.problem->node).row, 2U);  // reported from the original parse
+  EXPECT_EQ(ts_node_start_point(parsed.problem->node).row, 2U); // reported from the original parse
   ASSERT_TRUE(static_cast<bool>(parsed.recovered));
   EXPECT_FALSE(ts_node_has_error(parsed.recovered.root()));
   EXPECT_EQ(parsed.patched_text.size(), text.size()) << "offsets must not move";
@@ -32,7 +32,8 @@ TEST(Recovery, MissingTokensAreProblemsButNeedNoReparse) {
 }
 
 TEST(StatementRow, MultiLineStatementsUseTheirFirstLine) {
-  oomlint::testing::ModelFixture f("import torch\nstate = torch.load(\n    path,\n)\nfor x in tqdm(\n        loader):\n    y = 1\n");
+  oomlint::testing::ModelFixture f(
+      "import torch\nstate = torch.load(\n    path,\n)\nfor x in tqdm(\n        loader):\n    y = 1\n");
   EXPECT_EQ(f.model().statement_row(f.node("torch.load(\n    path,\n)")), 1U);
   EXPECT_EQ(f.model().statement_row(f.node("path")), 1U);
   EXPECT_EQ(f.model().statement_row(f.node("loader")), 4U);
