@@ -109,7 +109,14 @@ void Model::Impl::analyse() {
       continue;
     }
     if (fs == g.sym.identifier || fs == g.sym.attribute) {
-      if (local_callee(fn, c.scope) != kNone) {
+      // Cheap exclusions first (this runs for every call): an imported name is a function or a
+      // class, never a module instance; `x.attr` outside `self` only names a submodule when
+      // `attr` does, which is what eval() would conclude after resolving `x`.
+      if (!c.qualified.empty() || local_callee(fn, c.scope) != kNone) {
+        continue;
+      }
+      if (fs == g.sym.attribute && !null(c.receiver) && text(c.receiver) != "self" && c.method != "module" &&
+          c.method != "_orig_mod" && !names::is_model_name(c.method, options)) {
         continue;
       }
       c.is_forward = eval(fn, c.scope, 0).kind == Kind::Module;

@@ -369,7 +369,8 @@ void Model::Impl::build(TSNode root) {
       owner_scope.facts.needs_grad = true;
       needs_grad_points.push_back(ts_node_start_byte(node));
     }
-    if (!null(c.arguments)) {
+    // Child lookups are linear in tree-sitter 0.20: look for the keyword only where its name appears.
+    if (!null(c.arguments) && text(c.arguments).find("requires_grad") != std::string_view::npos) {
       const uint32_t count = ts_node_named_child_count(c.arguments);
       for (uint32_t i = 0; i < count && i < 64; ++i) {
         TSNode a = ts_node_named_child(c.arguments, i);
@@ -589,8 +590,9 @@ void Model::Impl::build(TSNode root) {
   bool done = false;
   while (!done) {
     TSNode node = ts_tree_cursor_current_node(&cursor);
-    const TSFieldId fid = ts_tree_cursor_current_field_id(&cursor);
     const TSSymbol sym = ts_node_symbol(node);
+    // Field lookups cost a scan of the parent's field map: only blocks need theirs.
+    const TSFieldId fid = sym == g.sym.block ? ts_tree_cursor_current_field_id(&cursor) : 0;
     Frame frame;
     frame.node = node;
     bool descend = ts_node_child_count(node) > 0;
@@ -614,6 +616,11 @@ void Model::Impl::build(TSNode root) {
       descend = false;
     } else if (sym == g.sym.comment) {
       m.m_comments.push_back(node);
+    } else if (sym == g.sym.string || sym == g.sym.parameters || sym == g.sym.lambda_parameters ||
+               sym == g.sym.decorator || sym == g.sym.type) {
+      // Nothing inside strings, parameter lists (read directly by bind_parameters), decorators
+      // (read by the function facts) or annotations matters to a rule: do not walk into them.
+      descend = false;
     } else if (sym == g.sym.expression_statement) {
       TSNode first = ts_node_named_child(node, 0);
       if (!null(first) && ts_node_symbol(first) == g.sym.call) {

@@ -11,10 +11,13 @@ namespace oomlint::model::names {
 
 namespace {
 
-template <size_t N>
-bool any_word_in(const std::vector<std::string>& words, const std::array<std::string_view, N>& vocab) {
-  return std::any_of(words.begin(), words.end(),
-                     [&](const std::string& w) { return std::find(vocab.begin(), vocab.end(), w) != vocab.end(); });
+template <size_t N> bool any_word_in(const Words& words, const std::array<std::string_view, N>& vocab) {
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (std::find(vocab.begin(), vocab.end(), words[i]) != vocab.end()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool listed(std::string_view name, const std::vector<std::string>& extra) {

@@ -1,7 +1,10 @@
 #pragma once
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace oomlint {
@@ -44,8 +47,39 @@ inline std::string to_lower(std::string_view s) {
   return out;
 }
 
-// Splits identifiers (or any source text) into lower-case words: `computeLoss` and
-// `compute_loss` both give {"compute", "loss"}; used by the model's naming heuristics.
-std::vector<std::string> identifier_words(std::string_view name);
+// The lower-case words of an identifier (or of any source text): `computeLoss` and
+// `compute_loss` both give {"compute", "loss"}. Used by the model's naming heuristics on every
+// call, so it keeps its words in fixed inline storage and never allocates; text past
+// kCapacity bytes or kMaxWords words is ignored.
+class Words {
+public:
+  static constexpr std::size_t kCapacity = 192;
+  static constexpr std::size_t kMaxWords = 24;
+
+  explicit Words(std::string_view text);
+  [[nodiscard]] std::size_t size() const { return m_count; }
+  [[nodiscard]] bool empty() const { return m_count == 0; }
+  [[nodiscard]] std::string_view operator[](std::size_t i) const {
+    return {m_chars.data() + m_spans[i].first, m_spans[i].second};
+  }
+  [[nodiscard]] std::string_view front() const { return (*this)[0]; }
+  [[nodiscard]] bool contains(std::string_view word) const {
+    for (std::size_t i = 0; i < m_count; ++i) {
+      if ((*this)[i] == word) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+private:
+  std::array<char, kCapacity> m_chars{};
+  std::array<std::pair<std::uint8_t, std::uint8_t>, kMaxWords> m_spans{};
+  std::size_t m_count = 0;
+};
+
+inline Words identifier_words(std::string_view name) {
+  return Words(name);
+}
 
 } // namespace oomlint

@@ -119,6 +119,7 @@ Grammar load() {
   s.keyword_separator = symbol(l, "keyword_separator");
   s.positional_separator = symbol(l, "positional_separator");
   s.slice = symbol(l, "slice");
+  s.type = symbol(l, "type");
 
   Fields& f = g.field;
   f.left = field(l, "left");
