@@ -3,6 +3,7 @@
 #include "analyzer/diagnostics/suppression.hpp"
 #include "analyzer/source/line_index.hpp"
 #include "analyzer/source/source_file.hpp"
+#include "analyzer/support/strings.hpp"
 
 using namespace oomlint;
 
@@ -73,4 +74,22 @@ TEST(Suppression, LineAndFileScopes) {
   a.code = "OOM301";
   a.noqa_row = 40;
   EXPECT_TRUE(s.suppresses(a));
+}
+
+TEST(Words, SplitsSnakeCamelAndPunctuation) {
+  const Words a("computeLoss");
+  ASSERT_EQ(a.size(), 2U);
+  EXPECT_EQ(a[0], "compute");
+  EXPECT_EQ(a[1], "loss");
+  const Words b("enumerate(train_loader)");
+  EXPECT_TRUE(b.contains("train"));
+  EXPECT_TRUE(b.contains("loader"));
+  const Words c("HTTPServer_v2");
+  ASSERT_EQ(c.size(), 3U);
+  EXPECT_EQ(c[0], "http");
+  EXPECT_EQ(c[1], "server");
+  EXPECT_EQ(c[2], "v2");
+  EXPECT_TRUE(Words("").empty());
+  const Words long_text(std::string(1000, 'a')); // bounded storage, no overflow
+  EXPECT_LE(long_text[0].size(), Words::kCapacity);
 }
