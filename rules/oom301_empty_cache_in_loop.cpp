@@ -57,14 +57,7 @@ void check(RuleContext& ctx) {
     if (call.qualified != "torch.cuda.empty_cache" || call.in_except) {
       continue;
     }
-    bool per_step = false;
-    for (model::LoopId l = call.loop; l != model::kNone; l = m.loop(l).parent) {
-      per_step |= m.loop(l).is_step;
-    }
-    if (call.loop == model::kNone) {
-      const model::ScopeId fn = m.function_at(ts_node_start_byte(call.node));
-      per_step = fn != model::kNone && m.scope(fn).facts.per_step_method;
-    }
+    const bool per_step = m.runs_every_step(call.node, call.loop);
     if (!per_step || (allow_periodic && m.periodically_guarded(call.node, call.loop))) {
       continue;
     }

@@ -81,6 +81,19 @@ ScopeId Model::function_at(std::uint32_t byte) const {
   return m_impl->enclosing_function(scope_at(byte));
 }
 
+bool Model::runs_every_step(TSNode node, LoopId innermost_loop) const {
+  if (innermost_loop == kNone) {
+    const ScopeId fn = function_at(ts_node_start_byte(node));
+    return fn != kNone && scope(fn).facts.per_step_method;
+  }
+  for (LoopId l = innermost_loop; l != kNone; l = loop(l).parent) {
+    if (loop(l).is_step) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool Model::iteration_backprops(LoopId loop_id, ScopeId scope_id) const {
   if (loop_id != kNone) {
     return loop(loop_id).backprops;

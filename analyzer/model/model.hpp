@@ -207,6 +207,9 @@ public:
   [[nodiscard]] LoopId loop_at(std::uint32_t byte, ScopeId scope) const;
   // The function (not lambda/comprehension) whose body holds the byte; kNone at module level.
   [[nodiscard]] ScopeId function_at(std::uint32_t byte) const;
+  // The node runs once per training/evaluation step: inside a step loop (at any depth within its
+  // function), or in a per-step method (`training_step`, `forward`, `*_step`).
+  [[nodiscard]] bool runs_every_step(TSNode node, LoopId innermost_loop) const;
   // A backward runs in each pass of `loop`; for kNone, in each call of the step method `scope`.
   [[nodiscard]] bool iteration_backprops(LoopId loop, ScopeId scope) const;
   // The value bound to `key` (a name or `self.x` path) is back-propagated, or returned after
