@@ -154,12 +154,7 @@ void Model::Impl::resolve_calls() {
     c.qualified = resolve_qualified(c.function, c.scope);
     if (c.qualified == "torch.autograd.backward" || c.qualified == "torch.autograd.grad") {
       c.is_backward = c.qualified == "torch.autograd.backward";
-      ScopeId owner = c.scope;
-      while (owner != kNone && m.m_scopes[static_cast<size_t>(owner)].kind != ScopeKind::Function &&
-             m.m_scopes[static_cast<size_t>(owner)].kind != ScopeKind::Module) {
-        owner = m.m_scopes[static_cast<size_t>(owner)].parent;
-      }
-      Scope& o = m.m_scopes[static_cast<size_t>(owner == kNone ? 0 : owner)];
+      Scope& o = m.m_scopes[static_cast<size_t>(owner_scope(c.scope))];
       o.facts.needs_grad = true;
       needs_grad_points.push_back(ts_node_start_byte(c.node));
       if (c.is_backward) {
@@ -187,7 +182,7 @@ void Model::Impl::resolve_calls() {
 }
 
 void Model::Impl::classify_loops() {
-  std::vector<bool> function_has_loop(m.m_scopes.size(), false);
+  function_has_loop.assign(m.m_scopes.size(), false);
   for (const Loop& l : m.m_loops) {
     if (l.kind != LoopKind::Comprehension) {
       const ScopeId fn = enclosing_function(l.scope);
@@ -427,13 +422,6 @@ void Model::Impl::find_eval_regions() {
       }
     }
   };
-  std::vector<bool> function_has_loop(m.m_scopes.size(), false);
-  for (const Loop& l : m.m_loops) {
-    const ScopeId fn = enclosing_function(l.scope);
-    if (fn != kNone && l.kind != LoopKind::Comprehension) {
-      function_has_loop[static_cast<size_t>(fn)] = true;
-    }
-  }
   std::vector<bool> function_has_step_loop(m.m_scopes.size(), false);
   for (const Loop& l : m.m_loops) {
     const ScopeId fn = enclosing_function(l.scope);

@@ -153,14 +153,6 @@ void Model::Impl::build(TSNode root) {
   std::vector<std::int32_t> open_statements;
   const bool tree_has_error = ts_node_has_error(root);
 
-  auto nearest_function_or_module = [&](ScopeId s) {
-    while (s != kNone && m.m_scopes[static_cast<size_t>(s)].kind != ScopeKind::Function &&
-           m.m_scopes[static_cast<size_t>(s)].kind != ScopeKind::Module) {
-      s = m.m_scopes[static_cast<size_t>(s)].parent;
-    }
-    return s == kNone ? 0 : s;
-  };
-
   auto new_scope = [&](ScopeKind kind, TSNode node, TSNode body, std::string name) {
     Scope sc;
     sc.kind = kind;
@@ -314,7 +306,7 @@ void Model::Impl::build(TSNode root) {
     } else if (!null(fn) && ts_node_symbol(fn) == g.sym.identifier) {
       c.method = text(fn);
     }
-    const ScopeId owner = nearest_function_or_module(scope);
+    const ScopeId owner = owner_scope(scope);
     Scope& owner_scope = m.m_scopes[static_cast<size_t>(owner)];
     if (c.method == "backward" || c.method == "manual_backward") {
       c.is_backward = true;
@@ -473,7 +465,7 @@ void Model::Impl::build(TSNode root) {
     const std::uint32_t end = ts_node_end_byte(node);
     TSNode target = unparen(left);
     if (!null(target) && ts_node_symbol(target) == g.sym.attribute && last_name(target) == "requires_grad") {
-      const ScopeId owner = nearest_function_or_module(scope);
+      const ScopeId owner = owner_scope(scope);
       m.m_scopes[static_cast<size_t>(owner)].facts.needs_grad = true;
       needs_grad_points.push_back(start);
     }

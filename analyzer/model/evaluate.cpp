@@ -75,6 +75,11 @@ ScopeId Model::Impl::enclosing_function(ScopeId scope) const {
   return scope;
 }
 
+ScopeId Model::Impl::owner_scope(ScopeId scope) const {
+  const ScopeId fn = enclosing_function(scope);
+  return fn == kNone ? 0 : fn;
+}
+
 const Binding* Model::Impl::lookup(std::string_view name, ScopeId scope, std::uint32_t pos) const {
   const std::string key(name);
   ScopeId s = scope;
@@ -336,12 +341,8 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
   }
   // A name that is back-propagated in its function carries a graph unless we know otherwise.
   if (v.grad == Grad::Unknown && b.kind != BindingKind::Parameter) {
-    ScopeId owner = b.scope;
-    while (owner != kNone && m.m_scopes[static_cast<size_t>(owner)].kind != ScopeKind::Function &&
-           m.m_scopes[static_cast<size_t>(owner)].kind != ScopeKind::Module) {
-      owner = m.m_scopes[static_cast<size_t>(owner)].parent;
-    }
-    if (owner != kNone && m.m_scopes[static_cast<size_t>(owner)].backprop_names.count(b.name) != 0 &&
+    const ScopeId owner = owner_scope(b.scope);
+    if (m.m_scopes[static_cast<size_t>(owner)].backprop_names.count(b.name) != 0 &&
         !disabled_at(b.stmt_start, b.scope)) {
       v = grad_tensor(Source::Backprop, Kind::Loss);
     }

@@ -77,6 +77,7 @@ struct Model::Impl {
   std::vector<Store> store_candidates;
   std::vector<CallEdge> edges;
   std::vector<std::vector<size_t>> edges_by_callee; // scope -> indices into edges
+  std::vector<bool> function_has_loop;              // scope -> has a for/while loop (classify_loops)
   std::unordered_set<std::string> bound_anywhere;
   std::vector<std::uint32_t> needs_grad_points; // requires_grad=True, requires_grad_(), ...
 
@@ -112,6 +113,8 @@ struct Model::Impl {
   [[nodiscard]] Value name_heuristic(std::string_view name) const;
   [[nodiscard]] bool disabled_at(std::uint32_t byte, ScopeId scope) const;
   [[nodiscard]] ScopeId enclosing_function(ScopeId scope) const;
+  // The function holding a scope, or the module (0) at top level: where facts are recorded.
+  [[nodiscard]] ScopeId owner_scope(ScopeId scope) const;
   [[nodiscard]] ScopeId local_callee(TSNode function, ScopeId scope) const;
   // The class derives from nn.Module (or a Lightning/Hugging Face model class) by its bases.
   [[nodiscard]] bool class_is_module_like(ScopeId cls) const;
