@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -20,6 +21,9 @@
 #include "analyzer/config/config.hpp"
 #include "analyzer/driver/discovery.hpp"
 #include "analyzer/driver/linter.hpp"
+#include "analyzer/fix/atomic_write.hpp"
+#include "analyzer/fix/fixer.hpp"
+#include "analyzer/fix/unified_diff.hpp"
 #include "analyzer/output/emitter.hpp"
 #include "analyzer/output/rule_docs.hpp"
 #include "analyzer/syntax/parser.hpp"
@@ -55,6 +59,10 @@ struct CheckArgs {
   std::string stdin_filename;
   bool quiet = false;
   bool no_color = false;
+  bool fix = false;
+  bool unsafe_fixes = false;
+  bool diff = false;
+  bool show_fixes = false;
 };
 
 struct RuleArgs {
@@ -119,6 +127,68 @@ Expected<Config> resolve_config(const CheckArgs& args, const std::vector<const R
   return Config{};
 }
 
+// The bytes of a file as it would be written: the text plus the BOM it had.
+std::string file_bytes(const SourceFile& source) {
+  return source.had_bom() ? "\xEF\xBB\xBF" + std::string(source.text()) : std::string(source.text());
+}
+
+// What was read from disk for a fixed file (the first pass's source).
+std::string outcomes_original(const FixOutcome& outcome) {
+  return outcome.original ? file_bytes(*outcome.original) : std::string();
+}
+
+std::vector<FixOutcome> fix_files(const std::vector<std::string>& paths, const LintSettings& settings,
+                                  const FixPolicy& policy, int jobs) {
+  std::vector<FixOutcome> outcomes(paths.size());
+  for_each_parallel(paths.size(), jobs, [&](size_t i, syntax::Parser& parser) {
+    FixOutcome& out = outcomes[i];
+    out.report.path = paths[i];
+    try {
+      auto source = read_source_file(paths[i]);
+      if (!source) {
+        out.report.error = source.error();
+        return;
+      }
+      auto shared = std::make_shared<const SourceFile>(std::move(*source));
+      if (shared->utf8_problem()) {
+        out.report = lint_source(shared, parser, settings); // reports the encoding error
+        return;
+      }
+      out = fix_source(shared, parser, settings, policy);
+    } catch (const std::exception& e) {
+      out.report.error =
+          Error{fmt::format("internal error while fixing ({}); the file was not changed; please report it", e.what()),
+                paths[i]};
+    }
+  });
+  return outcomes;
+}
+
+// `--show-fixes`: what was fixed, per file and rule.
+std::string fixes_listing(const std::vector<FixOutcome>& outcomes, const std::optional<FixOutcome>& stdin_fixed) {
+  std::string out = "\nFixed:\n";
+  auto list = [&](const FixOutcome& o) {
+    if (!o.changed()) {
+      return;
+    }
+    std::map<std::pair<std::string, std::string>, size_t> counts;
+    for (const AppliedFix& f : o.applied) {
+      ++counts[{f.code, f.name}];
+    }
+    out += fmt::format("  {}:\n", o.report.path);
+    for (const auto& [rule, n] : counts) {
+      out += fmt::format("    {} \u00d7 {} ({})\n", n, rule.first, rule.second);
+    }
+  };
+  for (const FixOutcome& o : outcomes) {
+    list(o);
+  }
+  if (stdin_fixed) {
+    list(*stdin_fixed);
+  }
+  return out;
+}
+
 int run_check(CheckArgs args) {
   const std::vector<const RuleMeta*> catalog = rules::catalog();
   for (const auto& [codes, flag] :
@@ -148,28 +218,87 @@ int run_check(CheckArgs args) {
   settings.enabled = enabled_codes(*config, flags, catalog);
   settings.config = &*config;
 
+  const bool fixing = args.fix || args.diff;
+  FixPolicy policy;
+  policy.unsafe = args.unsafe_fixes;
+  policy.fixable = fixable_codes(*config, catalog);
+
   std::vector<FileReport> reports;
+  std::vector<FixOutcome> outcomes; // parallel to reports when fixing
   bool had_error = false;
   std::vector<std::string> files;
+  std::optional<FixOutcome> stdin_fixed;
   for (const std::string& p : args.paths) {
     if (p == "-") {
       std::string bytes((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
       syntax::Parser parser;
       const std::string name = args.stdin_filename.empty() ? "-" : args.stdin_filename;
-      reports.push_back(lint_source(std::make_shared<const SourceFile>(name, std::move(bytes)), parser, settings));
+      auto source = std::make_shared<const SourceFile>(name, std::move(bytes));
+      if (fixing && !source->utf8_problem()) {
+        FixOutcome outcome = fix_source(source, parser, settings, policy);
+        reports.push_back(outcome.report);
+        if (args.fix && !args.diff) {
+          stdin_fixed = std::move(outcome);
+        } else {
+          outcomes.push_back(std::move(outcome));
+        }
+      } else {
+        reports.push_back(lint_source(source, parser, settings));
+        if (fixing) {
+          outcomes.push_back(FixOutcome{source, source, {}, {}, reports.back()});
+        }
+      }
     } else {
       files.push_back(p);
     }
   }
+  const int jobs = args.jobs > 0 ? args.jobs : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   if (!files.empty()) {
     const Discovery discovery = discover(files, *config);
     for (const Error& e : discovery.errors) {
       print_error(e.describe());
       had_error = true;
     }
-    const int jobs = args.jobs > 0 ? args.jobs : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-    std::vector<FileReport> linted = lint_files(discovery.files, settings, jobs);
-    std::move(linted.begin(), linted.end(), std::back_inserter(reports));
+    if (fixing) {
+      std::vector<FixOutcome> fixed = fix_files(discovery.files, settings, policy, jobs);
+      for (FixOutcome& o : fixed) {
+        reports.push_back(o.report);
+        outcomes.push_back(std::move(o));
+      }
+    } else {
+      std::vector<FileReport> linted = lint_files(discovery.files, settings, jobs);
+      std::move(linted.begin(), linted.end(), std::back_inserter(reports));
+    }
+  }
+  size_t fixed_count = 0;
+  size_t would_fix = 0;
+  std::string diff_text;
+  for (FixOutcome& o : outcomes) {
+    for (const std::string& why : o.dropped) {
+      print_error(why);
+    }
+    if (!o.changed() || o.report.error) {
+      continue;
+    }
+    if (args.diff) {
+      would_fix += o.applied.size();
+      diff_text += unified_diff(outcomes_original(o), file_bytes(*o.fixed), o.report.path, o.report.path);
+      continue;
+    }
+    const std::string bytes = file_bytes(*o.fixed);
+    auto written = write_file_atomically(o.report.path, bytes, outcomes_original(o));
+    if (!written) {
+      print_error(written.error().describe());
+      had_error = true;
+      continue;
+    }
+    fixed_count += o.applied.size();
+  }
+  if (stdin_fixed) {
+    fixed_count += stdin_fixed->applied.size();
+    const std::string bytes = file_bytes(*stdin_fixed->fixed);
+    std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+    std::fflush(stdout);
   }
   for (const FileReport& r : reports) {
     if (r.error) {
@@ -184,24 +313,44 @@ int run_check(CheckArgs args) {
   for (const FileReport& r : reports) {
     findings += r.findings.size();
   }
+  if (args.diff) {
+    std::fwrite(diff_text.data(), 1, diff_text.size(), stdout);
+    std::fflush(stdout);
+    if (!args.quiet) {
+      fmt::print(stderr, "{}\n",
+                 would_fix == 0 ? std::string("No fixes available.")
+                                : fmt::format("Would fix {} finding{}.", would_fix, would_fix == 1 ? "" : "s"));
+    }
+    if (had_error) {
+      return kExitError;
+    }
+    return would_fix > 0 && !args.exit_zero ? kExitFindings : kExitClean;
+  }
   std::string out;
   if (args.statistics) {
     out = emit_statistics(reports, args.output_format == "json");
   } else if (args.output_format == "json") {
     out = emit_json(reports, emit);
-  } else if (args.output_format == "concise") {
-    out = emit_concise(reports, emit);
-    if (!args.quiet) {
-      out += summary_line(reports, emit);
-    }
+  } else if (args.output_format == "sarif") {
+    out = emit_sarif(reports, catalog, emit, OOMLINT_VERSION);
+  } else if (args.output_format == "github") {
+    out = emit_github(reports);
   } else {
-    out = emit_text(reports, emit);
+    out = args.output_format == "concise" ? emit_concise(reports, emit) : emit_text(reports, emit);
+    if (args.show_fixes && fixed_count > 0) {
+      out += fixes_listing(outcomes, stdin_fixed);
+    }
     if (!args.quiet) {
+      if (fixed_count > 0) {
+        out += fmt::format("Fixed {} finding{}.\n", fixed_count, fixed_count == 1 ? "" : "s");
+      }
       out += summary_line(reports, emit);
     }
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
+  // With `--fix` on stdin, stdout carries the fixed source; findings go to stderr.
+  std::FILE* stream = stdin_fixed ? stderr : stdout;
+  std::fwrite(out.data(), 1, out.size(), stream);
+  std::fflush(stream);
   if (had_error) {
     return kExitError;
   }
@@ -267,8 +416,12 @@ int run(int argc, char** argv) {
   check_cmd->add_option("--ignore", check.ignore, "Rule codes or prefixes to disable")->delimiter(',');
   check_cmd->add_option("--config", check.config, "Use this configuration file (pyproject.toml or oomlint.toml)");
   check_cmd->add_flag("--isolated", check.isolated, "Ignore all configuration files");
-  check_cmd->add_option("--output-format", check.output_format, "text, concise or json")
-      ->check(CLI::IsMember({"text", "concise", "json"}));
+  check_cmd->add_option("--output-format", check.output_format, "text, concise, json, sarif or github")
+      ->check(CLI::IsMember({"text", "concise", "json", "sarif", "github"}));
+  check_cmd->add_flag("--fix", check.fix, "Apply safe fixes (and unsafe ones with --unsafe-fixes)");
+  check_cmd->add_flag("--unsafe-fixes", check.unsafe_fixes, "Also apply fixes that may change behaviour");
+  check_cmd->add_flag("--diff", check.diff, "Print the fixes as a unified diff and change nothing");
+  check_cmd->add_flag("--show-fixes", check.show_fixes, "List what --fix fixed");
   check_cmd->add_flag("--statistics", check.statistics, "Show counts per rule instead of findings");
   check_cmd->add_flag("--exit-zero", check.exit_zero, "Exit 0 even when there are findings");
   check_cmd->add_option("--jobs,-j", check.jobs, "Worker threads (default: one per core)")->check(CLI::Range(1, 1024));

@@ -83,39 +83,25 @@ FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser&
   return report;
 }
 
-std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const LintSettings& settings, int jobs) {
-  std::vector<FileReport> reports(paths.size());
+void for_each_parallel(size_t count, int jobs, const std::function<void(size_t, syntax::Parser&)>& work) {
   std::atomic<size_t> next{0};
   auto worker = [&] {
     std::optional<syntax::Parser> parser;
     while (true) {
       const size_t i = next.fetch_add(1);
-      if (i >= paths.size()) {
+      if (i >= count) {
         return;
       }
-      FileReport& out = reports[i];
-      out.path = paths[i];
-      try {
-        if (!parser) {
-          parser.emplace();
-        }
-        auto source =
-            paths[i] == "-" ? Expected<SourceFile>(Error{"stdin is read by the CLI", "-"}) : read_source_file(paths[i]);
-        if (!source) {
-          out.error = source.error();
-          continue;
-        }
-        out = lint_source(std::make_shared<const SourceFile>(std::move(*source)), *parser, settings);
-      } catch (const std::exception& e) {
-        out.error =
-            Error{fmt::format("internal error while linting ({}); please report it with the file", e.what()), paths[i]};
+      if (!parser) {
+        parser.emplace();
       }
+      work(i, *parser);
     }
   };
-  const int threads = std::max(1, std::min<int>(jobs, static_cast<int>(paths.size())));
+  const int threads = std::max(1, std::min<int>(jobs, static_cast<int>(count)));
   if (threads == 1) {
     worker();
-    return reports;
+    return;
   }
   std::vector<std::thread> pool;
   pool.reserve(static_cast<size_t>(threads));
@@ -125,6 +111,25 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
   for (std::thread& t : pool) {
     t.join();
   }
+}
+
+std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const LintSettings& settings, int jobs) {
+  std::vector<FileReport> reports(paths.size());
+  for_each_parallel(paths.size(), jobs, [&](size_t i, syntax::Parser& parser) {
+    FileReport& out = reports[i];
+    out.path = paths[i];
+    try {
+      auto source = read_source_file(paths[i]);
+      if (!source) {
+        out.error = source.error();
+        return;
+      }
+      out = lint_source(std::make_shared<const SourceFile>(std::move(*source)), parser, settings);
+    } catch (const std::exception& e) {
+      out.error =
+          Error{fmt::format("internal error while linting ({}); please report it with the file", e.what()), paths[i]};
+    }
+  });
   return reports;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Lints sources with a set of rules: parse, build the model, run the enabled rules, drop
 // suppressed findings. lint_files() spreads files over a pool of workers, one parser each.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -33,6 +34,9 @@ struct FileReport {
 };
 
 FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings);
+
+// Runs `work(i, parser)` for i in [0, count) on up to `jobs` threads, one parser per thread.
+void for_each_parallel(size_t count, int jobs, const std::function<void(size_t, syntax::Parser&)>& work);
 
 // Reads and lints every file; reports come back in the order of `paths`, whatever `jobs` is.
 std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const LintSettings& settings, int jobs);

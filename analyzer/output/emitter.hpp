@@ -1,5 +1,6 @@
 #pragma once
-// How findings are shown: text (with code frames), concise (one line each), json (Ruff's shape).
+// How findings are shown: text (with code frames), concise (one line each), json (Ruff's shape),
+// sarif and github (ci_formats.cpp).
 #include <map>
 #include <string>
 #include <string_view>
@@ -18,6 +19,11 @@ struct EmitOptions {
 std::string emit_text(const std::vector<FileReport>& reports, const EmitOptions& options);
 std::string emit_concise(const std::vector<FileReport>& reports, const EmitOptions& options);
 std::string emit_json(const std::vector<FileReport>& reports, const EmitOptions& options);
+// SARIF 2.1.0 with the rule catalog in tool.driver.rules, help URIs and fixes.
+std::string emit_sarif(const std::vector<FileReport>& reports, const std::vector<const RuleMeta*>& catalog,
+                       const EmitOptions& options, std::string_view version);
+// GitHub workflow annotations (`::error file=...,line=...::message`).
+std::string emit_github(const std::vector<FileReport>& reports);
 // "Found 3 findings (1 error, 2 warnings)." or "All checks passed!"
 std::string summary_line(const std::vector<FileReport>& reports, const EmitOptions& options);
 // Counts per rule, most frequent first.
