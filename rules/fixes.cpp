@@ -1,5 +1,7 @@
 #include "rules/fixes.hpp"
 
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "analyzer/syntax/python_grammar.hpp"
@@ -89,6 +91,80 @@ Fix add_decorator(const model::Model& model, TSNode function_definition, std::st
   const std::string indent(line.substr(0, point.column));
   const std::string newline = model.source().line_ending() == LineEnding::CrLf ? "\r\n" : "\n";
   fix.edits.push_back(Edit{at, at, fmt::format("@{}{}{}", decorator, newline, indent)});
+  return fix;
+}
+
+Fix remove_argument(const model::Model& model, const model::Call& call, TSNode argument, Applicability applicability,
+                    std::string message) {
+  Fix fix;
+  fix.applicability = applicability;
+  fix.message = std::move(message);
+  std::vector<TSNode> args;
+  const uint32_t count = ts_node_named_child_count(call.arguments);
+  size_t index = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    TSNode a = ts_node_named_child(call.arguments, i);
+    if (ts_node_symbol(a) == syntax::grammar().sym.comment) {
+      continue;
+    }
+    if (a.id == argument.id) {
+      index = args.size();
+    }
+    args.push_back(a);
+  }
+  std::uint32_t start = ts_node_start_byte(argument);
+  std::uint32_t end = ts_node_end_byte(argument);
+  if (index > 0) {
+    start = ts_node_end_byte(args[index - 1]); // `, arg` goes with the comma before it
+  } else if (args.size() > 1) {
+    end = ts_node_start_byte(args[1]); // `arg, ` goes with the comma after it
+  } else {
+    // The only argument: a trailing comma goes too.
+    const std::string_view rest = model.source().text().substr(end);
+    const size_t close = rest.find(')');
+    if (close != std::string_view::npos &&
+        rest.substr(0, close).find_first_not_of(" \t\r\n,") == std::string_view::npos) {
+      end += static_cast<std::uint32_t>(close);
+    }
+  }
+  fix.edits.push_back(Edit{start, end, ""});
+  return fix;
+}
+
+TSNode enclosing_statement(TSNode node) {
+  const auto& g = syntax::grammar();
+  TSNode n = node;
+  int guard = 0;
+  while (!ts_node_is_null(n) && guard++ < 512) {
+    TSNode parent = ts_node_parent(n);
+    if (ts_node_is_null(parent) || ts_node_symbol(parent) == g.sym.block || ts_node_symbol(parent) == g.sym.module) {
+      return n;
+    }
+    n = parent;
+  }
+  return node;
+}
+
+Fix insert_line_after(const model::Model& model, TSNode statement, std::string_view line, Applicability applicability,
+                      std::string message) {
+  Fix fix;
+  fix.applicability = applicability;
+  fix.message = std::move(message);
+  statement = enclosing_statement(statement);
+  const TSPoint point = ts_node_start_point(statement);
+  const std::string_view first = model.source().line_text(point.row);
+  const std::string indent(first.substr(0, point.column));
+  const std::string newline = model.source().line_ending() == LineEnding::CrLf ? "\r\n" : "\n";
+  const std::uint32_t at = ts_node_end_byte(statement);
+  fix.edits.push_back(Edit{at, at, newline + indent + std::string(line)});
+  return fix;
+}
+
+Fix replace_node(TSNode node, std::string_view replacement, Applicability applicability, std::string message) {
+  Fix fix;
+  fix.applicability = applicability;
+  fix.message = std::move(message);
+  fix.edits.push_back(Edit{ts_node_start_byte(node), ts_node_end_byte(node), std::string(replacement)});
   return fix;
 }
 

@@ -52,12 +52,12 @@ Expected<bool> write_file_atomically(const std::string& path, std::string_view b
   const std::filesystem::path target = std::filesystem::canonical(path, ec);
   const std::string real = ec ? path : target.string();
   const std::string dir = std::filesystem::path(real).parent_path().string();
-  std::string temp = (dir.empty() ? std::string(".") : dir) + "/." +
-                     std::filesystem::path(real).filename().string() + ".oomlint-XXXXXX";
+  std::string temp = (dir.empty() ? std::string(".") : dir) + "/." + std::filesystem::path(real).filename().string() +
+                     ".oomlint-XXXXXX";
   const int fd = ::mkstemp(temp.data());
   if (fd < 0) {
-    return Error{fmt::format("cannot create a temporary file beside it ({}); nothing was written", std::strerror(errno)),
-                 path};
+    return Error{
+        fmt::format("cannot create a temporary file beside it ({}); nothing was written", std::strerror(errno)), path};
   }
   bool ok = write_all(fd, bytes) && ::fchmod(fd, st.st_mode & 07777) == 0 && ::fsync(fd) == 0;
   const int saved = errno;
@@ -71,8 +71,9 @@ Expected<bool> write_file_atomically(const std::string& path, std::string_view b
   }
   if (!ok) {
     ::unlink(temp.c_str());
-    return Error{fmt::format("cannot write the fix ({}); the file was left as it was", std::strerror(saved ? saved : errno)),
-                 path};
+    return Error{
+        fmt::format("cannot write the fix ({}); the file was left as it was", std::strerror(saved ? saved : errno)),
+        path};
   }
   return true;
 }

@@ -149,9 +149,8 @@ FixOutcome fix_source(std::shared_ptr<const SourceFile> source, syntax::Parser& 
         } else {
           const std::string where = describe(*outcome.fixed, *owners[i]);
           dropped_at.insert(where + fixes[i]->message);
-          outcome.dropped.push_back(
-              fmt::format("{}: fix not applied: the result would not parse ({}); please report it", where,
-                          fixes[i]->message));
+          outcome.dropped.push_back(fmt::format(
+              "{}: fix not applied: the result would not parse ({}); please report it", where, fixes[i]->message));
         }
       }
       next = apply_fixes(outcome.fixed->text(), good, chosen, newline);

@@ -32,7 +32,7 @@ struct AppliedFix {
 
 struct FixOutcome {
   std::shared_ptr<const SourceFile> original; // as read
-  std::shared_ptr<const SourceFile> fixed; // the text after all passes (same object when unchanged)
+  std::shared_ptr<const SourceFile> fixed;    // the text after all passes (same object when unchanged)
   std::vector<AppliedFix> applied;
   std::vector<std::string> dropped; // why a fix was left out ("would not parse", ...)
   FileReport report;                // the findings that remain in the fixed text

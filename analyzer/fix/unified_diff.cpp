@@ -61,7 +61,8 @@ std::vector<Op> edit_script(const std::vector<std::string_view>& a, const std::v
   for (int d = final_d; d > 0; --d) {
     const std::vector<int>& pv = trace[static_cast<size_t>(d)];
     const int k = x - y;
-    const bool down = k == -d || (k != d && pv[static_cast<size_t>(k - 1 + offset)] < pv[static_cast<size_t>(k + 1 + offset)]);
+    const bool down =
+        k == -d || (k != d && pv[static_cast<size_t>(k - 1 + offset)] < pv[static_cast<size_t>(k + 1 + offset)]);
     const int prev_k = down ? k + 1 : k - 1;
     const int prev_x = pv[static_cast<size_t>(prev_k + offset)];
     const int prev_y = prev_x - prev_k;

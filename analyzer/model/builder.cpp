@@ -121,6 +121,7 @@ void Model::Impl::bind_targets(TSNode target, TSNode value, BindingKind kind, Sc
     b.visible_from = visible_from;
     b.value = value;
     b.element = element;
+    b.target = target;
     add_binding(std::move(b));
     return;
   }
@@ -474,18 +475,10 @@ void Model::Impl::build(TSNode root) {
     const std::string key = subscript_target ? root_key(target) : dotted(target);
     auto accumulate = [&](TSNode value) { add_accumulation(AccumulationKind::SelfAdd, node, target, value); };
     auto store = [&](StoreKind kind, TSNode container, TSNode value) { add_store(kind, node, container, value); };
-    const bool arithmetic = ts_node_symbol(rhs) == g.sym.binary_operator;
-    if (!key.empty() && arithmetic && text(field(rhs, g.field.operator_)) == "+" &&
-        text(unparen(field(rhs, g.field.left))) == text(target)) {
-      accumulate(field(rhs, g.field.right)); // t = t + v, d[k] = d[k] + v
-    } else if (!key.empty() && arithmetic && mentions(rhs, key)) {
-      accumulate(rhs); // ema = 0.9 * ema + 0.1 * loss, d[k] = d.get(k, 0) + v
-    } else if (subscript_target) {
-      store(StoreKind::SubscriptAssign, field(target, g.field.value), right);
-    } else if (!key.empty() && ts_node_symbol(rhs) == g.sym.call) {
-      // preds = torch.cat([preds, logits]): a tensor used as a growing list.
-      const std::string_view fn = last_name(field(rhs, g.field.function));
-      TSNode args = field(rhs, g.field.arguments);
+    // preds = torch.cat([preds, logits]): a tensor used as a growing list.
+    auto concat_store = [&](TSNode cat_call) {
+      const std::string_view fn = last_name(field(cat_call, g.field.function));
+      TSNode args = field(cat_call, g.field.arguments);
       TSNode first = null(args) ? TSNode{} : ts_node_named_child(args, 0);
       if ((fn == "cat" || fn == "stack" || fn == "concat" || fn == "concatenate" || fn == "vstack" || fn == "hstack") &&
           !null(first) && (ts_node_symbol(first) == g.sym.list || ts_node_symbol(first) == g.sym.tuple)) {
@@ -504,6 +497,26 @@ void Model::Impl::build(TSNode root) {
           store(StoreKind::Concat, target, other);
         }
       }
+    };
+    const bool arithmetic = ts_node_symbol(rhs) == g.sym.binary_operator;
+    if (!key.empty() && arithmetic && text(field(rhs, g.field.operator_)) == "+" &&
+        text(unparen(field(rhs, g.field.left))) == text(target)) {
+      accumulate(field(rhs, g.field.right)); // t = t + v, d[k] = d[k] + v
+    } else if (!key.empty() && arithmetic && mentions(rhs, key)) {
+      accumulate(rhs); // ema = 0.9 * ema + 0.1 * loss, d[k] = d.get(k, 0) + v
+    } else if (subscript_target) {
+      store(StoreKind::SubscriptAssign, field(target, g.field.value), right);
+    } else if (!key.empty() && ts_node_symbol(rhs) == g.sym.conditional_expression) {
+      // preds = out if preds is None else torch.cat([preds, out])
+      const uint32_t count = ts_node_named_child_count(rhs);
+      for (uint32_t i = 0; i < count; ++i) {
+        TSNode branch = unparen(ts_node_named_child(rhs, i));
+        if (ts_node_symbol(branch) == g.sym.call) {
+          concat_store(branch);
+        }
+      }
+    } else if (!key.empty() && ts_node_symbol(rhs) == g.sym.call) {
+      concat_store(rhs);
     }
     bind_targets(left, right, BindingKind::Assign, scope, loop, start, end, -1);
   };
@@ -533,6 +546,7 @@ void Model::Impl::build(TSNode root) {
       b.visible_from = ts_node_end_byte(node);
       b.value = right;
       b.op = left;
+      b.target = left;
       add_binding(std::move(b));
     }
   };

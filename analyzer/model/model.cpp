@@ -37,6 +37,29 @@ std::optional<std::string> Model::import_alias(std::string_view module) const {
   return std::nullopt;
 }
 
+const std::vector<Binding>& Model::bindings() const {
+  return m_impl->bindings;
+}
+
+Value Model::binding_value(BindingId id) const {
+  return m_impl->eval_binding(id, 0);
+}
+
+ScopeId Model::callee_scope(TSNode function_expr) const {
+  return m_impl->local_callee(function_expr, scope_at(ts_node_start_byte(function_expr)));
+}
+
+ScopeId Model::scope_of_node(TSNode definition) const {
+  auto it = std::lower_bound(m_scopes.begin() + 1, m_scopes.end(), ts_node_start_byte(definition),
+                             [](const Scope& s, std::uint32_t b) { return ts_node_start_byte(s.node) < b; });
+  for (; it != m_scopes.end() && ts_node_start_byte(it->node) == ts_node_start_byte(definition); ++it) {
+    if (it->node.id == definition.id) {
+      return static_cast<ScopeId>(std::distance(m_scopes.begin(), it));
+    }
+  }
+  return kNone;
+}
+
 Value Model::value_of(TSNode expr) const {
   return m_impl->eval(expr, scope_at(ts_node_start_byte(expr)), 0);
 }

@@ -106,6 +106,7 @@ struct Binding {
   std::string qualified;          // imports: the dotted module path it names
   ScopeId defines = kNone;        // function and class definitions
   TSNode op{};                    // augmented assignment: the target (for `t += v`)
+  TSNode target{};                // the bound name or attribute as written
 };
 
 struct Call {
@@ -194,6 +195,14 @@ public:
   [[nodiscard]] const std::vector<EvalRegion>& eval_regions() const { return m_eval_regions; }
   [[nodiscard]] const std::optional<SyntaxProblem>& first_syntax_problem() const { return m_syntax_problem; }
   [[nodiscard]] const std::vector<TSNode>& comments() const { return m_comments; }
+  // Every binding in source order: assignments, loop targets, parameters, imports, definitions.
+  [[nodiscard]] const std::vector<Binding>& bindings() const;
+  // The abstract value a binding gives its name (the element of a tuple value where it unpacks).
+  [[nodiscard]] Value binding_value(BindingId id) const;
+  // The function a callee expression names: a local `def`, or `self.method` of the enclosing class.
+  [[nodiscard]] ScopeId callee_scope(TSNode function_expr) const;
+  // The scope a `def`, `lambda` or class node opens.
+  [[nodiscard]] ScopeId scope_of_node(TSNode definition) const;
 
   // The import path an identifier or attribute chain names (`th.cuda.empty_cache` ->
   // `torch.cuda.empty_cache`), or empty.

@@ -36,11 +36,11 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
   if (listed(last, options.extra_model_names) || listed(name, options.extra_model_names)) {
     return true;
   }
-  static constexpr std::array<std::string_view, 28> kWords = {
-      "model",     "models",        "net",        "network",     "encoder", "decoder", "backbone",
-      "generator", "discriminator", "classifier", "transformer", "unet",    "vae",     "autoencoder",
-      "policy",    "critic",        "actor",      "teacher",     "student", "resnet",  "bert",
-      "gpt",       "llm",           "netg",       "netd",        "convnet", "mlp",     "cnn"};
+  static constexpr std::array<std::string_view, 32> kWords = {
+      "model",         "models",     "net",         "network", "encoder", "decoder",     "backbone", "generator",
+      "discriminator", "classifier", "transformer", "unet",    "vae",     "autoencoder", "policy",   "critic",
+      "actor",         "teacher",    "student",     "resnet",  "bert",    "gpt",         "llm",      "netg",
+      "netd",          "convnet",    "mlp",         "cnn",     "rnn",     "lstm",        "gru",      "lm"};
   const auto words = identifier_words(last);
   if (words.empty()) {
     return false;

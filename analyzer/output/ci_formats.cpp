@@ -135,25 +135,24 @@ std::string emit_sarif(const std::vector<FileReport>& reports, const std::vector
           replacements.push_back(
               {{"deletedRegion", region(*r.source, e.start, e.end)}, {"insertedContent", {{"text", e.content}}}});
         }
-        result["fixes"] = {{{"description", {{"text", f.fix->message}}},
-                            {"artifactChanges",
-                             {{{"artifactLocation", artifact_location(r.path)}, {"replacements", replacements}}}}}};
+        result["fixes"] = {
+            {{"description", {{"text", f.fix->message}}},
+             {"artifactChanges", {{{"artifactLocation", artifact_location(r.path)}, {"replacements", replacements}}}}}};
       }
       results.push_back(std::move(result));
     }
   }
-  nlohmann::json log = {
-      {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-      {"version", "2.1.0"},
-      {"runs",
-       {{{"tool",
-          {{"driver",
-            {{"name", "oomlint"},
-             {"version", std::string(version)},
-             {"informationUri", options.docs_url_base + "README.md"},
-             {"rules", rules}}}}},
-         {"columnKind", "unicodeCodePoints"},
-         {"results", results}}}}};
+  nlohmann::json log = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+                        {"version", "2.1.0"},
+                        {"runs",
+                         {{{"tool",
+                            {{"driver",
+                              {{"name", "oomlint"},
+                               {"version", std::string(version)},
+                               {"informationUri", options.docs_url_base + "README.md"},
+                               {"rules", rules}}}}},
+                           {"columnKind", "unicodeCodePoints"},
+                           {"results", results}}}}};
   return log.dump(2) + "\n";
 }
 

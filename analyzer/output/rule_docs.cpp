@@ -51,6 +51,8 @@ std::string rule_markdown(const RuleMeta& m) {
   out += fmt::format("## When it is fine\n\n{}\n\n", m.fine_when);
   if (m.fix != FixAvailability::Never) {
     out += fmt::format("## Fix safety\n\n{}\n\n", m.fix_safety);
+  } else if (!m.fix_safety.empty()) {
+    out += fmt::format("## Why there is no fix\n\n{}\n\n", m.fix_safety);
   }
   if (!m.options.empty()) {
     out += "## Options\n\n";

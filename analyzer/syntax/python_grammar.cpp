@@ -142,6 +142,7 @@ Grammar load() {
   f.operator_ = field(l, "operator");
   f.argument = field(l, "argument");
   f.subscript = field(l, "subscript");
+  f.key = field(l, "key");
   f.type = field(l, "type");
   return g;
 }

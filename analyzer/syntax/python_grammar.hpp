@@ -27,7 +27,7 @@ struct Symbols {
 
 struct Fields {
   TSFieldId left, right, body, function, arguments, object, attribute, name, value, alias, condition, consequence,
-      alternative, parameters, superclasses, definition, module_name, operator_, argument, subscript, type;
+      alternative, parameters, superclasses, definition, module_name, operator_, argument, subscript, type, key;
 };
 
 struct Grammar {

@@ -38,7 +38,7 @@ TEST_F(ConfigTest, ReadsToolOomlintFromPyproject) {
   auto config = load_config(path, rules::catalog());
   ASSERT_TRUE(config.ok()) << config.error().describe();
   const auto codes = enabled_codes(*config, {}, rules::catalog());
-  EXPECT_EQ(codes, (std::set<std::string>{"OOM101"}));
+  EXPECT_EQ(codes, (std::set<std::string>{"OOM101", "OOM103", "OOM104", "OOM105", "OOM106"}));
   EXPECT_EQ(config->model.extra_loss_functions, std::vector<std::string>{"dice"});
   EXPECT_EQ(ignored_for_file(*config, m_dir / "tests" / "test_a.py", rules::catalog()),
             std::set<std::string>{"OOM101"});

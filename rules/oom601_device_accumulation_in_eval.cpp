@@ -1,0 +1,171 @@
+// OOM601 device-accumulation-in-eval: device tensors gathered across evaluation iterations
+// without moving them off the GPU, so memory grows with the dataset even without a graph.
+#include <fmt/format.h>
+
+#include "analyzer/rule_api.hpp"
+#include "analyzer/syntax/python_grammar.hpp"
+#include "rules/fixes.hpp"
+
+namespace oomlint::rules {
+
+namespace {
+
+const RuleMeta kMeta{
+    .code = "OOM601",
+    .name = "device-accumulation-in-eval",
+    .severity = Severity::Warning,
+    .default_enabled = true,
+    .fix = FixAvailability::Sometimes,
+    .summary = "Device tensors gathered across evaluation iterations stay on the GPU",
+    .what = "Finds model outputs (and values computed from them) appended, inserted, stored or concatenated into "
+            "a container that outlives the iteration, in code that runs without autograd (`no_grad`, "
+            "`inference_mode`, a grad-disabled function), when they are not moved off the device "
+            "(`.cpu()`, `.numpy()`, `.tolist()`, `.item()`).",
+    .why = "There is no graph to leak here, but every stored output is still a GPU tensor: the list grows by one "
+           "batch of outputs per iteration, so memory grows with the size of the evaluation set and a larger "
+           "validation set (or longer generation) ends in CUDA out of memory.",
+    .example = "with torch.no_grad():\n"
+               "    for x, y in val_loader:\n"
+               "        all_logits.append(model(x))\n",
+    .use_instead = "with torch.no_grad():\n"
+                   "    for x, y in val_loader:\n"
+                   "        all_logits.append(model(x).cpu())\n",
+    .fine_when = "The values are moved to the CPU or reduced to numbers, the container is bounded "
+                 "(`if len(samples) < 8:`), or it is re-created in each iteration. With autograd on, OOM102 "
+                 "reports the same store (it keeps the graph as well).",
+    .fix_safety = "Unsafe: later code that expects the gathered tensors on the GPU (e.g. `torch.cat` with a "
+                  "device tensor) gets CPU tensors; the copy also synchronises with the GPU each iteration.",
+    .options = {},
+    .measured = "",
+    .references = "https://pytorch.org/docs/stable/notes/faq.html",
+};
+
+// A `.cpu()`, `.numpy()`, `.tolist()`, `.item()`, `.to("cpu")` or a conversion anywhere along the
+// value's method chain: it is not a device tensor any more.
+bool moved_off_device(const model::Model& m, TSNode value) {
+  const auto& g = syntax::grammar();
+  int guard = 0;
+  while (!ts_node_is_null(value) && guard++ < 32) {
+    const TSSymbol s = ts_node_symbol(value);
+    if (s == g.sym.parenthesized_expression) {
+      value = ts_node_named_child(value, 0);
+      continue;
+    }
+    if (s == g.sym.subscript) {
+      value = ts_node_child_by_field_id(value, g.field.value);
+      continue;
+    }
+    if (s != g.sym.call) {
+      return false;
+    }
+    TSNode fn = ts_node_child_by_field_id(value, g.field.function);
+    if (ts_node_symbol(fn) == g.sym.identifier) {
+      const std::string_view name = m.text(fn);
+      return name == "float" || name == "int" || name == "list" || name == "str" || name == "bool";
+    }
+    if (ts_node_symbol(fn) != g.sym.attribute) {
+      return false;
+    }
+    const std::string_view method = m.text(ts_node_child_by_field_id(fn, g.field.attribute));
+    if (method == "cpu" || method == "numpy" || method == "tolist" || method == "item") {
+      return true;
+    }
+    if (method == "to") {
+      const std::string_view args = m.text(ts_node_child_by_field_id(value, g.field.arguments));
+      if (args.find("cpu") != std::string_view::npos) {
+        return true;
+      }
+    }
+    value = ts_node_child_by_field_id(fn, g.field.object);
+  }
+  return false;
+}
+
+// `if len(samples) < 8: samples.append(out)`: a bounded sample, not a growing list.
+bool bounded_by_length(const model::Model& m, TSNode statement, std::string_view container) {
+  const auto& g = syntax::grammar();
+  TSNode n = ts_node_parent(statement);
+  int guard = 0;
+  while (!ts_node_is_null(n) && guard++ < 8) {
+    if (ts_node_symbol(n) == g.sym.if_statement) {
+      const std::string_view cond = m.text(ts_node_child_by_field_id(n, g.field.condition));
+      if (cond.find("len(") != std::string_view::npos && cond.find(container) != std::string_view::npos) {
+        return true;
+      }
+    }
+    if (ts_node_symbol(n) == g.sym.for_statement || ts_node_symbol(n) == g.sym.while_statement ||
+        ts_node_symbol(n) == g.sym.function_definition) {
+      return false;
+    }
+    n = ts_node_parent(n);
+  }
+  return false;
+}
+
+// The value a method chain starts from: `logits` in `logits.argmax(dim=1).float()`.
+TSNode chain_root(TSNode value) {
+  const auto& g = syntax::grammar();
+  int guard = 0;
+  while (!ts_node_is_null(value) && guard++ < 32) {
+    const TSSymbol s = ts_node_symbol(value);
+    if (s == g.sym.parenthesized_expression) {
+      value = ts_node_named_child(value, 0);
+    } else if (s == g.sym.subscript) {
+      value = ts_node_child_by_field_id(value, g.field.value);
+    } else if (s == g.sym.call && ts_node_symbol(ts_node_child_by_field_id(value, g.field.function)) == g.sym.attribute) {
+      value = ts_node_child_by_field_id(ts_node_child_by_field_id(value, g.field.function), g.field.object);
+    } else {
+      return value;
+    }
+  }
+  return value;
+}
+
+bool device_tensor(const model::Value& v) {
+  return v.source != model::Source::None &&
+         (v.kind == model::Kind::Tensor || v.kind == model::Kind::ModelOutput || v.kind == model::Kind::Loss);
+}
+
+void check(RuleContext& ctx) {
+  const model::Model& m = ctx.model;
+  for (const model::Store& st : m.stores()) {
+    if (!st.grad_disabled) {
+      continue;
+    }
+    const model::Value value = m.value_of(st.value);
+    if (value.carries_graph() || (!device_tensor(value) && !device_tensor(m.value_of(chain_root(st.value))))) {
+      continue;
+    }
+    if (moved_off_device(m, st.value)) {
+      continue;
+    }
+    const std::string container = short_text(m, st.container);
+    if (bounded_by_length(m, st.statement, m.text(st.container))) {
+      continue;
+    }
+    const std::string stored = short_text(m, st.value);
+    std::optional<Fix> fix;
+    const auto& g = syntax::grammar();
+    const TSSymbol vs = ts_node_symbol(st.value);
+    if (st.kind != model::StoreKind::Concat && st.kind != model::StoreKind::Extend &&
+        st.kind != model::StoreKind::ListAugment && vs != g.sym.tuple && vs != g.sym.list && vs != g.sym.dictionary) {
+      const bool scalar = value.kind == model::Kind::Loss;
+      fix = append_method_call(m, st.value, scalar ? "item" : "cpu", Applicability::Unsafe,
+                               fmt::format("Store `{}.{}()`", stored, scalar ? "item" : "cpu"));
+    }
+    ctx.reporter.report(kMeta, st.statement,
+                        fmt::format("`{}` gathers `{}` on the GPU in every iteration: no graph is kept, but the "
+                                    "list grows by one batch of outputs per iteration, so memory grows with the "
+                                    "dataset; move it off the device (`.cpu()`) or keep only what you need",
+                                    container, stored),
+                        std::move(fix));
+  }
+}
+
+} // namespace
+
+Rule make_OOM601_device_accumulation_in_eval() {
+  return Rule{&kMeta, &check};
+}
+
+} // namespace oomlint::rules
