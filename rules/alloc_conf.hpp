@@ -9,9 +9,9 @@
 namespace oomlint::rules {
 
 struct AllocConfWrite {
-  TSNode statement{}; // what to report
-  TSNode value{};     // the configuration string expression (may be null)
-  bool process_env = false; // writes this process's environment (not a child's env dict)
+  TSNode statement{};           // what to report
+  TSNode value{};               // the configuration string expression (may be null)
+  bool process_env = false;     // writes this process's environment (not a child's env dict)
   bool runtime_setting = false; // `_set_allocator_settings`: takes effect at any time
 };
 

@@ -135,8 +135,7 @@ void check(RuleContext& ctx) {
             ts_node_symbol(n) == g.sym.nonlocal_statement) {
           return false;
         }
-        if ((ts_node_symbol(n) == g.sym.attribute || ts_node_symbol(n) == g.sym.identifier) &&
-            m.text(n) == b.name) {
+        if ((ts_node_symbol(n) == g.sym.attribute || ts_node_symbol(n) == g.sym.identifier) && m.text(n) == b.name) {
           carried = true;
         }
         return true;

@@ -45,7 +45,8 @@ const RuleMeta kMeta{
                 "`output.detach().cpu()` stops the growth (0 per step) but makes the step 8x slower (123 vs 15 "
                 "ms). Evaluating without no_grad, the hook's list grows by 1,280 MiB per iteration, 128 MiB "
                 "with `.detach()`.",
-    .references = "https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.register_forward_hook",
+    .references =
+        "https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.register_forward_hook",
 };
 
 // Which parameters (by position) carry tensors for each registration method.
@@ -56,12 +57,9 @@ struct HookKind {
 };
 
 constexpr HookKind kHooks[] = {
-    {"register_forward_hook", 1, "activation"},
-    {"register_forward_pre_hook", 1, "input"},
-    {"register_full_backward_hook", 1, "gradient"},
-    {"register_full_backward_pre_hook", 1, "gradient"},
-    {"register_backward_hook", 1, "gradient"},
-    {"register_hook", 0, "gradient"},
+    {"register_forward_hook", 1, "activation"},     {"register_forward_pre_hook", 1, "input"},
+    {"register_full_backward_hook", 1, "gradient"}, {"register_full_backward_pre_hook", 1, "gradient"},
+    {"register_backward_hook", 1, "gradient"},      {"register_hook", 0, "gradient"},
 };
 
 const HookKind* hook_kind(std::string_view method) {
@@ -105,8 +103,7 @@ std::vector<std::string> parameter_names(const model::Model& m, TSNode definitio
 
 // What the stored expression keeps: the name of the hook parameter it still holds on the
 // device, or empty when it is moved off the GPU or reduced.
-std::string kept_parameter(const model::Model& m, TSNode expr, const std::vector<std::string>& params,
-                           bool& detached) {
+std::string kept_parameter(const model::Model& m, TSNode expr, const std::vector<std::string>& params, bool& detached) {
   const auto& g = syntax::grammar();
   int guard = 0;
   while (!ts_node_is_null(expr) && guard++ < 32) {
@@ -129,8 +126,8 @@ std::string kept_parameter(const model::Model& m, TSNode expr, const std::vector
         return {}; // f(output): a reduction or copy we cannot see into
       }
       const std::string_view method = m.text(ts_node_child_by_field_id(fn, g.field.attribute));
-      if (method == "detach" || method == "clone" || method == "contiguous" || method == "float" ||
-          method == "half" || method == "view" || method == "reshape" || method == "flatten" || method == "squeeze" ||
+      if (method == "detach" || method == "clone" || method == "contiguous" || method == "float" || method == "half" ||
+          method == "view" || method == "reshape" || method == "flatten" || method == "squeeze" ||
           method == "unsqueeze" || method == "permute" || method == "transpose" || method == "requires_grad_" ||
           method == "detach_") {
         detached = detached || method == "detach" || method == "detach_";
@@ -302,8 +299,8 @@ void check(RuleContext& ctx) {
     TSNode hook = *hook_arg;
     // functools.partial(fn, name): the hook is fn with its first parameters bound.
     int bound_first = 0;
-    if (ts_node_symbol(hook) == g.sym.call && m.qualified_name(ts_node_child_by_field_id(hook, g.field.function)) ==
-                                                  "functools.partial") {
+    if (ts_node_symbol(hook) == g.sym.call &&
+        m.qualified_name(ts_node_child_by_field_id(hook, g.field.function)) == "functools.partial") {
       TSNode args = ts_node_child_by_field_id(hook, g.field.arguments);
       bound_first = static_cast<int>(ts_node_named_child_count(args)) - 1;
       hook = ts_node_named_child(args, 0);
@@ -340,9 +337,8 @@ void check(RuleContext& ctx) {
         continue;
       }
       reported.push_back(ts_node_start_byte(definition));
-      const std::string detail =
-          r.detached ? "`.detach()` drops the graph but the tensor itself stays on the GPU"
-                     : "with autograd on it also keeps the graph and its saved activations";
+      const std::string detail = r.detached ? "`.detach()` drops the graph but the tensor itself stays on the GPU"
+                                            : "with autograd on it also keeps the graph and its saved activations";
       ctx.reporter.report(
           kMeta, r.statement,
           fmt::format("hook registered with `{}` stores its {} `{}` in `{}` on every call: each one stays in GPU "

@@ -72,11 +72,49 @@ bool later_backward(const model::Model& m, const model::Call& call) {
   return false;
 }
 
+// The back-propagated tensor is built in this iteration (or call). A graph built before the
+// loop and back-propagated on every pass needs `retain_graph=True` (benchmarks, gradient checks).
+bool graph_built_each_pass(const model::Model& m, const model::Call& call) {
+  TSNode tensor = call.receiver;
+  if (call.method != "backward" || ts_node_is_null(tensor) || call.qualified.ends_with(".backward")) {
+    auto first = call.positional(0);
+    tensor = first ? *first : TSNode{};
+  }
+  if (call.qualified.ends_with("autograd.backward") && call.qualified != "torch.autograd.backward") {
+    // dist_autograd.backward(context_id, [loss], ...): the tensors come second.
+    auto second = call.positional(1);
+    tensor = second ? *second : TSNode{};
+  }
+  const auto& g = syntax::grammar();
+  if (!ts_node_is_null(tensor) && ts_node_symbol(tensor) == g.sym.list && ts_node_named_child_count(tensor) > 0) {
+    tensor = ts_node_named_child(tensor, 0);
+  }
+  if (ts_node_is_null(tensor) ||
+      (ts_node_symbol(tensor) != g.sym.identifier && ts_node_symbol(tensor) != g.sym.attribute)) {
+    return true; // an expression: computed right here
+  }
+  const std::string_view name = m.text(tensor);
+  std::uint32_t from = 0;
+  std::uint32_t to = ts_node_start_byte(call.node);
+  const model::ScopeId fn = m.function_at(to);
+  if (call.loop != model::kNone) {
+    from = m.loop(call.loop).body_start;
+  } else if (fn != model::kNone) {
+    from = ts_node_start_byte(m.scope(fn).node);
+  }
+  for (const model::Binding& b : m.bindings()) {
+    if (b.name == name && b.stmt_start >= from && b.stmt_start < to && m.function_at(b.stmt_start) == fn) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   const std::string_view src = m.source().text();
   for (const model::Call& call : m.calls()) {
-    const bool backward = call.method == "backward" || call.qualified == "torch.autograd.backward";
+    const bool backward = call.method == "backward" || call.qualified.ends_with("autograd.backward");
     if (!backward || ts_node_is_null(call.arguments)) {
       continue;
     }
@@ -92,7 +130,7 @@ void check(RuleContext& ctx) {
         continue;
       }
     }
-    if (!m.runs_every_step(call.node, call.loop) || later_backward(m, call)) {
+    if (!m.runs_every_step(call.node, call.loop) || later_backward(m, call) || !graph_built_each_pass(m, call)) {
       continue;
     }
     TSNode argument = ts_node_parent(*flag); // the `retain_graph=True` keyword_argument

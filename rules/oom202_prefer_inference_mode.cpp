@@ -52,8 +52,8 @@ bool touches_autograd_state(const model::Model& m, TSNode body) {
       const std::string_view attr = m.text(ts_node_child_by_field_id(n, g.field.attribute));
       if ((attr.size() > 1 && attr.back() == '_' && attr.front() != '_') || attr == "parameters" ||
           attr == "named_parameters" || attr == "buffers" || attr == "named_buffers" || attr == "data" ||
-          attr == "requires_grad" || attr == "load_state_dict" || attr == "grad" || attr == "copy_" ||
-          attr == "step" || attr == "update") {
+          attr == "requires_grad" || attr == "load_state_dict" || attr == "grad" || attr == "copy_" || attr == "step" ||
+          attr == "update") {
         found = true;
       }
     } else if (s == g.sym.assignment || s == g.sym.augmented_assignment) {
@@ -109,8 +109,7 @@ void check(RuleContext& ctx) {
       continue;
     }
     TSNode body = ts_node_child_by_field_id(with, g.field.body);
-    if (function_needs_autograd(m, m.function_at(ts_node_start_byte(call.node))) ||
-        touches_autograd_state(m, body)) {
+    if (function_needs_autograd(m, m.function_at(ts_node_start_byte(call.node))) || touches_autograd_state(m, body)) {
       continue;
     }
     report(ctx, call.function, call.node);

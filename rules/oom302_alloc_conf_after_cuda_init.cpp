@@ -34,15 +34,18 @@ const RuleMeta kMeta{
                   "the launching environment.",
     .options = {},
     .measured = "",
-    .references = "https://pytorch.org/docs/stable/notes/cuda.html#optimizing-memory-usage-with-pytorch-cuda-alloc-conf",
+    .references =
+        "https://pytorch.org/docs/stable/notes/cuda.html#optimizing-memory-usage-with-pytorch-cuda-alloc-conf",
 };
 
 // torch.cuda functions that do not initialise CUDA's allocator.
 bool harmless_cuda_query(std::string_view qualified) {
   static constexpr std::string_view kHarmless[] = {
-      "torch.cuda.is_available", "torch.cuda.device_count", "torch.cuda.is_initialized", "torch.cuda.get_arch_list",
-      "torch.cuda.manual_seed",  "torch.cuda.manual_seed_all", "torch.cuda.seed", "torch.cuda.seed_all",
-      "torch.cuda.device",       "torch.cuda.set_per_process_memory_fraction"};
+      "torch.cuda.is_available",   "torch.cuda.device_count",
+      "torch.cuda.is_initialized", "torch.cuda.get_arch_list",
+      "torch.cuda.manual_seed",    "torch.cuda.manual_seed_all",
+      "torch.cuda.seed",           "torch.cuda.seed_all",
+      "torch.cuda.device",         "torch.cuda.set_per_process_memory_fraction"};
   for (std::string_view h : kHarmless) {
     if (qualified == h) {
       return true;

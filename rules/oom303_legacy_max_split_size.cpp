@@ -31,7 +31,8 @@ const RuleMeta kMeta{
     .measured = "On an H200 (torch 2.11): variable sequence lengths with the default allocator peaked at 6.59 GiB "
                 "reserved for 4.91 GiB allocated; `expandable_segments:True` peaked at 5.24 GiB reserved for the "
                 "same 4.91 GiB allocated (step time 16.7 vs 16.3 ms).",
-    .references = "https://pytorch.org/docs/stable/notes/cuda.html#optimizing-memory-usage-with-pytorch-cuda-alloc-conf",
+    .references =
+        "https://pytorch.org/docs/stable/notes/cuda.html#optimizing-memory-usage-with-pytorch-cuda-alloc-conf",
 };
 
 void check(RuleContext& ctx) {

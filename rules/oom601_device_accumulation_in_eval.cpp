@@ -112,7 +112,8 @@ TSNode chain_root(TSNode value) {
       value = ts_node_named_child(value, 0);
     } else if (s == g.sym.subscript) {
       value = ts_node_child_by_field_id(value, g.field.value);
-    } else if (s == g.sym.call && ts_node_symbol(ts_node_child_by_field_id(value, g.field.function)) == g.sym.attribute) {
+    } else if (s == g.sym.call &&
+               ts_node_symbol(ts_node_child_by_field_id(value, g.field.function)) == g.sym.attribute) {
       value = ts_node_child_by_field_id(ts_node_child_by_field_id(value, g.field.function), g.field.object);
     } else {
       return value;

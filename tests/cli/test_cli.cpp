@@ -7,6 +7,9 @@
 #include <array>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -351,4 +354,153 @@ TEST_F(Cli, NoColorEvenOnRequestWhenNoColorIsSet) {
   write("leaky.py", kLeaky);
   const Result r = run({"check", "leaky.py"}, m_dir, "", {"NO_COLOR=1"});
   EXPECT_EQ(r.out.find("\033["), std::string::npos);
+}
+
+namespace {
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+} // namespace
+
+TEST_F(Cli, FixWritesSafeFixesKeepingBomLineEndingsAndMode) {
+  const fs::path file = write("train.py", "\xEF\xBB\xBFimport torch\r\nstate = torch.load('a.pt')\r\n"
+                                          "opt.zero_grad(set_to_none=False)\r\n");
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  Result r = run({"check", "--isolated", "--fix", "--show-fixes", "train.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 1) << r.err; // the unsafe OOM401 fix was not applied: a finding remains
+  EXPECT_NE(r.out.find("1 \u00d7 OOM701"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Fixed 1 finding."), std::string::npos) << r.out;
+  EXPECT_EQ(read_bytes(file), "\xEF\xBB\xBFimport torch\r\nstate = torch.load('a.pt')\r\nopt.zero_grad()\r\n");
+  EXPECT_EQ(fs::status(file).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+
+  r = run({"check", "--isolated", "--fix", "--unsafe-fixes", "train.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(read_bytes(file),
+            "\xEF\xBB\xBFimport torch\r\nstate = torch.load('a.pt', map_location=\"cpu\")\r\nopt.zero_grad()\r\n");
+  const std::string once = read_bytes(file);
+  r = run({"check", "--isolated", "--fix", "--unsafe-fixes", "train.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(read_bytes(file), once);
+}
+
+TEST_F(Cli, DiffPrintsAndChangesNothing) {
+  const std::string text = "import torch\nstate = torch.load('a.pt')\n";
+  const fs::path file = write("a.py", text);
+  const Result r = run({"check", "--isolated", "--diff", "--unsafe-fixes", "a.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("--- a.py\n+++ a.py\n@@ -1,2 +1,2 @@\n import torch\n-state = torch.load('a.pt')\n"
+                       "+state = torch.load('a.pt', map_location=\"cpu\")\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.err.find("Would fix 1 finding."), std::string::npos) << r.err;
+  EXPECT_EQ(read_bytes(file), text);
+  const Result safe = run({"check", "--isolated", "--diff", "a.py"}, m_dir);
+  EXPECT_EQ(safe.exit_code, 0) << "no safe fix to show";
+  EXPECT_EQ(safe.out, "");
+}
+
+TEST_F(Cli, FixOnStdinPrintsTheFixedSource) {
+  const Result r = run({"check", "--isolated", "--fix", "--unsafe-fixes", "-", "--stdin-filename", "s.py"}, m_dir,
+                       "import torch\nx = torch.load('a')\n");
+  EXPECT_EQ(r.out, "import torch\nx = torch.load('a', map_location=\"cpu\")\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(Cli, FixDoesNotWriteUnfixableCodesFromConfig) {
+  write("pyproject.toml", "[tool.oomlint]\nunfixable = [\"OOM401\"]\n");
+  const std::string text = "import torch\nx = torch.load('a')\n";
+  const fs::path file = write("b.py", text);
+  const Result r = run({"check", "--fix", "--unsafe-fixes", "b.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(read_bytes(file), text);
+}
+
+// SARIF 2.1.0's required structure, as the schema states it, for what oomlint emits.
+void check_sarif(const nlohmann::json& log, size_t expected_results) {
+  ASSERT_TRUE(log.is_object());
+  EXPECT_EQ(log.at("version"), "2.1.0");
+  EXPECT_TRUE(log.at("$schema").get<std::string>().find("sarif-2.1.0") != std::string::npos);
+  ASSERT_TRUE(log.at("runs").is_array());
+  ASSERT_EQ(log.at("runs").size(), 1U);
+  const auto& run0 = log.at("runs")[0];
+  const auto& driver = run0.at("tool").at("driver");
+  EXPECT_EQ(driver.at("name"), "oomlint");
+  const auto& rules = driver.at("rules");
+  ASSERT_TRUE(rules.is_array());
+  std::set<std::string> ids;
+  for (const auto& rule : rules) {
+    ASSERT_TRUE(rule.at("id").is_string());
+    EXPECT_TRUE(ids.insert(rule.at("id").get<std::string>()).second) << "duplicate rule id";
+    EXPECT_TRUE(rule.at("shortDescription").at("text").is_string());
+    EXPECT_TRUE(rule.at("helpUri").is_string());
+    const std::string level = rule.at("defaultConfiguration").at("level");
+    EXPECT_TRUE(level == "none" || level == "note" || level == "warning" || level == "error");
+  }
+  EXPECT_TRUE(run0.at("columnKind") == "unicodeCodePoints" || run0.at("columnKind") == "utf16CodeUnits");
+  const auto& results = run0.at("results");
+  ASSERT_EQ(results.size(), expected_results);
+  for (const auto& result : results) {
+    EXPECT_TRUE(result.at("message").at("text").is_string());
+    const size_t index = result.at("ruleIndex");
+    ASSERT_LT(index, rules.size());
+    EXPECT_EQ(rules[index].at("id"), result.at("ruleId"));
+    const std::string level = result.at("level");
+    EXPECT_TRUE(level == "none" || level == "note" || level == "warning" || level == "error");
+    ASSERT_GE(result.at("locations").size(), 1U);
+    for (const auto& location : result.at("locations")) {
+      const auto& physical = location.at("physicalLocation");
+      EXPECT_TRUE(physical.at("artifactLocation").at("uri").is_string());
+      const auto& region = physical.at("region");
+      EXPECT_GE(region.at("startLine").get<int>(), 1);
+      EXPECT_GE(region.at("startColumn").get<int>(), 1);
+      EXPECT_GE(region.at("endLine").get<int>(), region.at("startLine").get<int>());
+    }
+    if (result.contains("fixes")) {
+      for (const auto& fix : result.at("fixes")) {
+        EXPECT_TRUE(fix.at("description").at("text").is_string());
+        for (const auto& change : fix.at("artifactChanges")) {
+          EXPECT_TRUE(change.at("artifactLocation").at("uri").is_string());
+          ASSERT_GE(change.at("replacements").size(), 1U);
+          for (const auto& rep : change.at("replacements")) {
+            EXPECT_GE(rep.at("deletedRegion").at("startLine").get<int>(), 1);
+            EXPECT_TRUE(rep.at("insertedContent").at("text").is_string());
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_F(Cli, SarifOutputIsStructurallyValid) {
+  fs::copy(fs::path(OOMLINT_SOURCE_DIR) / "examples", m_dir / "examples", fs::copy_options::recursive);
+  const Result json = run({"check", "--isolated", "--output-format", "json", "examples"}, m_dir);
+  const size_t count = nlohmann::json::parse(json.out).size();
+  ASSERT_GT(count, 5U);
+  const Result r = run({"check", "--isolated", "--output-format", "sarif", "examples"}, m_dir);
+  EXPECT_EQ(r.exit_code, 1);
+  const auto log = nlohmann::json::parse(r.out);
+  check_sarif(log, count);
+  const Result all = run({"rule", "--all", "--output-format", "json"});
+  EXPECT_EQ(log["runs"][0]["tool"]["driver"]["rules"].size(), nlohmann::json::parse(all.out).size());
+}
+
+TEST_F(Cli, GithubAnnotationsFollowWorkflowCommandSyntax) {
+  write("a b.py", "import torch\nx = torch.load('a,b:c')\ntorch.cuda.empty_cache()\n");
+  const Result r = run({"check", "--isolated", "--output-format", "github", "a b.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 1);
+  const std::regex line(R"(::(error|warning|notice) title=[^,:]+,file=[^,:]+,line=\d+,col=\d+,endLine=\d+,)"
+                        R"(endColumn=\d+::OOM\d{3} [^\r\n]*)");
+  std::istringstream lines(r.out);
+  std::string l;
+  int n = 0;
+  while (std::getline(lines, l)) {
+    EXPECT_TRUE(std::regex_match(l, line)) << l;
+    ++n;
+  }
+  EXPECT_EQ(n, 1);
+  EXPECT_NE(r.out.find("::warning title=oomlint (OOM401),file=a b.py,line=2,col=5,"), std::string::npos) << r.out;
 }

@@ -1,0 +1,176 @@
+// The fix engine: edit selection, the re-parse check, line endings and BOM, atomic writes,
+// unified diffs.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <gtest/gtest.h>
+
+#include "analyzer/fix/atomic_write.hpp"
+#include "analyzer/fix/fixer.hpp"
+#include "analyzer/fix/unified_diff.hpp"
+#include "analyzer/syntax/parser.hpp"
+#include "rules/registry.hpp"
+
+namespace fs = std::filesystem;
+using namespace oomlint;
+
+namespace {
+
+Fix insertion(std::uint32_t at, std::string text) {
+  Fix f;
+  f.applicability = Applicability::Safe;
+  f.edits.push_back(Edit{at, at, std::move(text)});
+  return f;
+}
+
+TEST(ApplyFixes, TakesNonOverlappingFixesInOrder) {
+  const std::string text = "abcdef";
+  Fix a = insertion(1, "X");
+  Fix b = insertion(1, "Y"); // same point: waits for the next pass
+  Fix c;
+  c.edits.push_back(Edit{3, 5, "Z"});
+  std::vector<size_t> chosen;
+  const std::string out = apply_fixes(text, {&a, &b, &c}, chosen, "\n");
+  EXPECT_EQ(out, "aXbcZf");
+  EXPECT_EQ(chosen, (std::vector<size_t>{0, 2}));
+}
+
+TEST(ApplyFixes, InsertedLineBreaksFollowTheFile) {
+  std::vector<size_t> chosen;
+  Fix a = insertion(0, "@dec\n");
+  EXPECT_EQ(apply_fixes("def f():\r\n    pass\r\n", {&a}, chosen, "\r\n"), "@dec\r\ndef f():\r\n    pass\r\n");
+}
+
+// A rule whose fix breaks the syntax: the fixer must refuse it and say so.
+const RuleMeta kBadMeta{.code = "OOM999", .name = "bad-fix", .severity = Severity::Warning, .fix = FixAvailability::Always};
+void bad_check(RuleContext& ctx) {
+  Fix fix;
+  fix.applicability = Applicability::Safe;
+  fix.message = "break it";
+  fix.edits.push_back(Edit{0, 0, "def ("});
+  ctx.reporter.report_range(kBadMeta, 0, 1, 0, "always", fix);
+}
+
+TEST(FixSource, DropsAFixWhoseResultWouldNotParse) {
+  LintSettings settings;
+  settings.rules = {Rule{&kBadMeta, &bad_check}};
+  settings.enabled = {"OOM999"};
+  FixPolicy policy;
+  policy.fixable = {"OOM999"};
+  syntax::Parser parser;
+  auto source = std::make_shared<const SourceFile>("x.py", "x = 1\n");
+  const FixOutcome out = fix_source(source, parser, settings, policy);
+  EXPECT_FALSE(out.changed());
+  EXPECT_EQ(out.fixed->text(), "x = 1\n");
+  ASSERT_EQ(out.dropped.size(), 1U);
+  EXPECT_NE(out.dropped[0].find("would not parse"), std::string::npos);
+}
+
+TEST(FixSource, KeepsBomAndCrLfAndIsIdempotent) {
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = {"OOM401", "OOM701"};
+  FixPolicy policy;
+  policy.unsafe = true;
+  policy.fixable = {"OOM401", "OOM701"};
+  syntax::Parser parser;
+  const std::string text = "\xEF\xBB\xBFimport torch\r\nstate = torch.load('a.pt')\r\nopt.zero_grad(set_to_none=False)\r\n";
+  auto source = std::make_shared<const SourceFile>("x.py", text);
+  const FixOutcome first = fix_source(source, parser, settings, policy);
+  ASSERT_EQ(first.applied.size(), 2U);
+  EXPECT_TRUE(first.fixed->had_bom());
+  EXPECT_EQ(first.fixed->text(),
+            "import torch\r\nstate = torch.load('a.pt', map_location=\"cpu\")\r\nopt.zero_grad()\r\n");
+  EXPECT_TRUE(first.report.findings.empty());
+  const FixOutcome second = fix_source(first.fixed, parser, settings, policy);
+  EXPECT_FALSE(second.changed());
+}
+
+TEST(FixSource, UnsafeFixesNeedTheFlagAndUnfixableIsRespected) {
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = {"OOM401", "OOM701"};
+  syntax::Parser parser;
+  auto source = std::make_shared<const SourceFile>("x.py", "import torch\ntorch.load('a')\nopt.zero_grad(False)\n");
+  FixPolicy safe_only;
+  safe_only.fixable = {"OOM401", "OOM701"};
+  FixOutcome out = fix_source(source, parser, settings, safe_only);
+  EXPECT_EQ(out.fixed->text(), "import torch\ntorch.load('a')\nopt.zero_grad()\n"); // OOM401's fix is unsafe
+
+  Config config;
+  config.unfixable = {"OOM7"};
+  FixPolicy unsafe;
+  unsafe.unsafe = true;
+  unsafe.fixable = fixable_codes(config, rules::catalog());
+  out = fix_source(source, parser, settings, unsafe);
+  EXPECT_EQ(out.fixed->text(), "import torch\ntorch.load('a', map_location=\"cpu\")\nopt.zero_grad(False)\n");
+}
+
+class AtomicWrite : public ::testing::Test {
+protected:
+  void SetUp() override {
+    m_dir = fs::temp_directory_path() / ("oomlint-atomic-" + std::to_string(::getpid()));
+    fs::create_directories(m_dir);
+  }
+  void TearDown() override { fs::remove_all(m_dir); }
+  fs::path m_dir;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST_F(AtomicWrite, KeepsModeAndLeavesNoTemporaryFile) {
+  const fs::path file = m_dir / "a.py";
+  std::ofstream(file) << "old\n";
+  ::chmod(file.c_str(), 0640);
+  auto ok = write_file_atomically(file.string(), "new\n", "old\n");
+  ASSERT_TRUE(ok.ok()) << ok.error().describe();
+  EXPECT_EQ(slurp(file), "new\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640U);
+  EXPECT_EQ(std::distance(fs::directory_iterator(m_dir), fs::directory_iterator()), 1);
+}
+
+TEST_F(AtomicWrite, RefusesWhenTheFileChangedOnDisk) {
+  const fs::path file = m_dir / "a.py";
+  std::ofstream(file) << "edited meanwhile\n";
+  auto result = write_file_atomically(file.string(), "fixed\n", "as read\n");
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message.find("changed on disk"), std::string::npos);
+  EXPECT_EQ(slurp(file), "edited meanwhile\n");
+}
+
+TEST_F(AtomicWrite, WritesThroughASymlink) {
+  const fs::path file = m_dir / "real.py";
+  const fs::path link = m_dir / "link.py";
+  std::ofstream(file) << "old\n";
+  fs::create_symlink(file, link);
+  ASSERT_TRUE(write_file_atomically(link.string(), "new\n", "old\n").ok());
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(slurp(file), "new\n");
+}
+
+TEST(UnifiedDiff, HunksWithContext) {
+  const std::string before = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\n";
+  const std::string after = "a\nb\nc\nD\ne\nf\ng\nh\ni\nj\nk\nl\n";
+  const std::string diff = unified_diff(before, after, "x.py", "x.py");
+  // Changes more than 2 * 3 lines apart make two hunks; closer ones merge (as GNU diff does).
+  EXPECT_EQ(diff, "--- x.py\n+++ x.py\n"
+                  "@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n"
+                  "@@ -9,3 +9,4 @@\n i\n j\n k\n+l\n");
+  EXPECT_EQ(unified_diff("a\nb\nc\n", "a\nB\nc\nd\n", "f", "f"), "--- f\n+++ f\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n c\n+d\n");
+  EXPECT_EQ(unified_diff(before, before, "x", "x"), "");
+}
+
+TEST(UnifiedDiff, MissingFinalNewline) {
+  EXPECT_EQ(unified_diff("a", "b", "f", "f"), "--- f\n+++ f\n@@ -1,1 +1,1 @@\n-a\n\\ No newline at end of file\n+b\n"
+                                              "\\ No newline at end of file\n");
+}
+
+} // namespace
