@@ -4,6 +4,7 @@
 #include <atomic>
 #include <exception>
 #include <thread>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -27,30 +28,33 @@ const RuleOptionValues& options_for(const LintSettings& settings, std::string_vi
 
 } // namespace
 
-FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings) {
-  FileReport report;
-  report.path = source->path();
-  report.source = source;
-  if (const auto& bad = source->utf8_problem()) {
-    const RowCol pos = source->position(bad->byte, ColumnUnit::Byte);
-    report.error = Error{fmt::format("not valid UTF-8 (byte 0x{:02X}); Python 3 reads source as UTF-8: "
-                                     "re-save the file as UTF-8",
-                                     bad->value),
-                         source->path(), static_cast<int>(pos.row + 1), static_cast<int>(pos.column + 1)};
-    return report;
+namespace {
+
+std::optional<Error> encoding_error(const SourceFile& source) {
+  if (const auto& bad = source.utf8_problem()) {
+    const RowCol pos = source.position(bad->byte, ColumnUnit::Byte);
+    return Error{fmt::format("not valid UTF-8 (byte 0x{:02X}); Python 3 reads source as UTF-8: "
+                             "re-save the file as UTF-8",
+                             bad->value),
+                 source.path(), static_cast<int>(pos.row + 1), static_cast<int>(pos.column + 1)};
   }
-  const syntax::RecoveredParse parsed = syntax::parse_with_recovery(parser, source->text());
-  if (!parsed.original) {
-    report.error = Error{"the parser gave up on this file; please report it with the file attached", source->path()};
-    return report;
-  }
-  static const model::ModelOptions kDefaultModelOptions;
-  const model::ModelOptions& model_options = settings.config != nullptr ? settings.config->model : kDefaultModelOptions;
-  std::optional<model::SyntaxProblem> problem;
+  return std::nullopt;
+}
+
+const model::ModelOptions& model_options(const LintSettings& settings) {
+  static const model::ModelOptions kDefault;
+  return settings.config != nullptr ? settings.config->model : kDefault;
+}
+
+std::optional<model::SyntaxProblem> syntax_problem(const syntax::RecoveredParse& parsed) {
   if (parsed.problem) {
-    problem = model::SyntaxProblem{parsed.problem->node, parsed.problem->missing};
+    return model::SyntaxProblem{parsed.problem->node, parsed.problem->missing};
   }
-  const model::Model model(*source, parsed.best().root(), model_options, problem);
+  return std::nullopt;
+}
+
+// Runs the enabled rules on a built model and drops what `# noqa` suppresses.
+void run_rules(const model::Model& model, const SourceFile& source, const LintSettings& settings, FileReport& report) {
   Reporter reporter(model);
   std::set<std::string> ignored;
   if (settings.config != nullptr) {
@@ -58,7 +62,7 @@ FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser&
     for (const Rule& r : settings.rules) {
       catalog.push_back(r.meta);
     }
-    ignored = ignored_for_file(*settings.config, source->path(), catalog);
+    ignored = ignored_for_file(*settings.config, source.path(), catalog);
   }
   for (const Rule& rule : settings.rules) {
     const std::string code(rule.meta->code);
@@ -72,6 +76,7 @@ FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser&
   for (TSNode comment : model.comments()) {
     suppressions.add_comment(ts_node_start_point(comment).row, model.text(comment));
   }
+  report.findings.clear();
   for (Finding& f : reporter.findings()) {
     if (!suppressions.suppresses(f)) {
       report.findings.push_back(std::move(f));
@@ -80,6 +85,26 @@ FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser&
   std::stable_sort(report.findings.begin(), report.findings.end(), [](const Finding& a, const Finding& b) {
     return a.start != b.start ? a.start < b.start : a.code < b.code;
   });
+}
+
+} // namespace
+
+FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings,
+                       const model::ProjectContext* project) {
+  FileReport report;
+  report.path = source->path();
+  report.source = source;
+  if (auto bad = encoding_error(*source)) {
+    report.error = std::move(bad);
+    return report;
+  }
+  const syntax::RecoveredParse parsed = syntax::parse_with_recovery(parser, source->text());
+  if (!parsed.original) {
+    report.error = Error{"the parser gave up on this file; please report it with the file attached", source->path()};
+    return report;
+  }
+  const model::Model model(*source, parsed.best().root(), model_options(settings), syntax_problem(parsed), project);
+  run_rules(model, *source, settings, report);
   return report;
 }
 
@@ -114,7 +139,27 @@ void for_each_parallel(size_t count, int jobs, const std::function<void(size_t, 
 }
 
 std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const LintSettings& settings, int jobs) {
+  // Phase 1: parse, build each module's model, lint it alone and summarise its functions. The
+  // trees stay in memory so that phase 2 never parses a file twice.
+  struct Unit {
+    std::shared_ptr<const SourceFile> source;
+    std::optional<syntax::RecoveredParse> parsed;
+    model::ProjectContext context;
+    model::ModuleSummary summary;
+  };
   std::vector<FileReport> reports(paths.size());
+  std::vector<Unit> units(paths.size());
+  std::unordered_set<std::string> roots;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    bool is_package = false;
+    units[i].context.module = model::module_name_for(paths[i], is_package);
+    units[i].context.is_package = is_package;
+    roots.insert(units[i].context.module.substr(0, units[i].context.module.find('.')));
+  }
+  auto internal_error = [&](size_t i, const std::exception& e) {
+    reports[i].error =
+        Error{fmt::format("internal error while linting ({}); please report it with the file", e.what()), paths[i]};
+  };
   for_each_parallel(paths.size(), jobs, [&](size_t i, syntax::Parser& parser) {
     FileReport& out = reports[i];
     out.path = paths[i];
@@ -124,11 +169,55 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
         out.error = source.error();
         return;
       }
-      out = lint_source(std::make_shared<const SourceFile>(std::move(*source)), parser, settings);
+      Unit& unit = units[i];
+      unit.source = std::make_shared<const SourceFile>(std::move(*source));
+      out.source = unit.source;
+      if (auto bad = encoding_error(*unit.source)) {
+        out.error = std::move(bad);
+        return;
+      }
+      unit.parsed.emplace(syntax::parse_with_recovery(parser, unit.source->text()));
+      if (!unit.parsed->original) {
+        out.error = Error{"the parser gave up on this file; please report it with the file attached", paths[i]};
+        unit.parsed.reset();
+        return;
+      }
+      unit.context.local_roots = roots;
+      const model::Model model(*unit.source, unit.parsed->best().root(), model_options(settings),
+                               syntax_problem(*unit.parsed), &unit.context);
+      run_rules(model, *unit.source, settings, out);
+      unit.summary = model.summarize(unit.context);
     } catch (const std::exception& e) {
-      out.error =
-          Error{fmt::format("internal error while linting ({}); please report it with the file", e.what()), paths[i]};
+      internal_error(i, e);
     }
+  });
+  // Phase 2: the run's facts, then a second look (same trees) at the modules they change.
+  model::ProjectFacts facts;
+  for (const Unit& unit : units) {
+    if (unit.parsed) {
+      facts.add(unit.summary);
+    }
+  }
+  std::vector<size_t> again;
+  for (size_t i = 0; i < units.size(); ++i) {
+    if (units[i].parsed && !reports[i].error && facts.matters_for(units[i].summary)) {
+      again.push_back(i);
+    } else {
+      units[i].parsed.reset(); // done with this tree
+    }
+  }
+  for_each_parallel(again.size(), jobs, [&](size_t k, syntax::Parser&) {
+    const size_t i = again[k];
+    Unit& unit = units[i];
+    try {
+      unit.context.facts = &facts;
+      const model::Model model(*unit.source, unit.parsed->best().root(), model_options(settings),
+                               syntax_problem(*unit.parsed), &unit.context);
+      run_rules(model, *unit.source, settings, reports[i]);
+    } catch (const std::exception& e) {
+      internal_error(i, e);
+    }
+    unit.parsed.reset();
   });
   return reports;
 }

@@ -10,6 +10,7 @@
 
 #include "analyzer/config/config.hpp"
 #include "analyzer/diagnostics/finding.hpp"
+#include "analyzer/model/project.hpp"
 #include "analyzer/rule_api.hpp"
 #include "analyzer/source/source_file.hpp"
 #include "analyzer/support/expected.hpp"
@@ -33,12 +34,16 @@ struct FileReport {
   std::optional<Error> error;
 };
 
-FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings);
+// Lints one source on its own (stdin, fixes); `project` adds the run's facts when given.
+FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings,
+                       const model::ProjectContext* project = nullptr);
 
 // Runs `work(i, parser)` for i in [0, count) on up to `jobs` threads, one parser per thread.
 void for_each_parallel(size_t count, int jobs, const std::function<void(size_t, syntax::Parser&)>& work);
 
-// Reads and lints every file; reports come back in the order of `paths`, whatever `jobs` is.
+// Reads and lints every file as one project: each module is parsed once, summarised, and
+// re-analysed (from the same tree) where another module's facts change what it means.
+// Reports come back in the order of `paths`, whatever `jobs` is.
 std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const LintSettings& settings, int jobs);
 
 } // namespace oomlint

@@ -62,9 +62,16 @@ void Model::Impl::analyse() {
           ++disabled_sites;
         }
       }
-      sc.facts.call_sites = static_cast<int>(incoming.size());
+      int sites = static_cast<int>(incoming.size());
+      if (project != nullptr && project->facts != nullptr && sc.parent == 0) {
+        // Calls from the run's other modules count as call sites too.
+        const ProjectFacts::Incoming external = project->facts->incoming(project->module + "." + sc.name);
+        sites += external.sites;
+        disabled_sites += external.disabled;
+      }
+      sc.facts.call_sites = sites;
       sc.facts.disabled_call_sites = disabled_sites;
-      if (!incoming.empty() && disabled_sites == static_cast<int>(incoming.size())) {
+      if (sites > 0 && disabled_sites == sites) {
         sc.facts.grad_disabled = true;
         changed = true;
       }
@@ -173,6 +180,12 @@ void Model::Impl::resolve_calls() {
     const ScopeId callee = local_callee(c.function, c.scope);
     if (callee != kNone) {
       edges.push_back(CallEdge{enclosing_function(c.scope), callee, ts_node_start_byte(c.node), false});
+    } else if (const FunctionSummary* f = project_function(c.qualified)) {
+      // A helper in another module of the run: its effects are the caller's.
+      FunctionFacts& o = m.m_scopes[static_cast<size_t>(owner_scope(c.scope))].facts;
+      o.backprops |= f->backprops;
+      o.steps_optimizer |= f->steps_optimizer;
+      o.needs_grad |= f->needs_grad;
     }
   }
   edges_by_callee.assign(m.m_scopes.size(), {});
@@ -208,6 +221,18 @@ void Model::Impl::classify_loops() {
     }
     const ScopeId callee = local_callee(c.function, c.scope);
     const FunctionFacts* facts = callee == kNone ? nullptr : &m.m_scopes[static_cast<size_t>(callee)].facts;
+    FunctionFacts imported_facts;
+    bool imported_has_loop = false;
+    if (facts == nullptr) {
+      if (const FunctionSummary* f = project_function(c.qualified)) {
+        imported_facts.backprops = f->backprops;
+        imported_facts.steps_optimizer = f->steps_optimizer;
+        imported_has_loop = f->has_loop;
+        facts = &imported_facts;
+      }
+    }
+    const bool callee_has_loop =
+        callee != kNone ? static_cast<bool>(function_has_loop[static_cast<size_t>(callee)]) : imported_has_loop;
     if (c.is_backward || (facts != nullptr && facts->backprops)) {
       for (LoopId l = c.loop; l != kNone; l = m.m_loops[static_cast<size_t>(l)].parent) {
         m.m_loops[static_cast<size_t>(l)].backprops = true;
@@ -215,8 +240,7 @@ void Model::Impl::classify_loops() {
     }
     const auto li = static_cast<size_t>(c.loop);
     const bool optimizer_step = c.method == "step" && !null(c.receiver) && names::is_optimizer_name(text(c.receiver));
-    const bool per_step_helper = facts != nullptr && (facts->backprops || facts->steps_optimizer) &&
-                                 !function_has_loop[static_cast<size_t>(callee)];
+    const bool per_step_helper = facts != nullptr && (facts->backprops || facts->steps_optimizer) && !callee_has_loop;
     // Inside an nn.Module's own methods, calling submodules in a loop is composition (layers,
     // feature levels), not a training step.
     const ScopeId fn = enclosing_function(c.scope);
@@ -224,7 +248,7 @@ void Model::Impl::classify_loops() {
     if ((c.is_forward && !module_method) || c.is_backward || optimizer_step || per_step_helper) {
       direct_step_work[li] = true;
     }
-    const bool loop_helper = facts != nullptr && function_has_loop[static_cast<size_t>(callee)];
+    const bool loop_helper = facts != nullptr && callee_has_loop;
     bool weak = false;
     if (names::is_train_function_name(c.method) || loop_helper ||
         (names::is_eval_function_name(c.method, weak) && !weak)) {

@@ -586,6 +586,9 @@ void Model::Impl::build(TSNode root) {
       b.stmt_start = ts_node_start_byte(node);
       b.visible_from = ts_node_end_byte(node);
       b.qualified = from ? (base.ends_with(".") ? base + path : base + "." + path) : path;
+      if (b.qualified.starts_with(".") && project != nullptr) {
+        b.qualified = absolute_import(b.qualified, *project);
+      }
       add_binding(std::move(b));
     }
   };

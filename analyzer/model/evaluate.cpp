@@ -237,6 +237,13 @@ Value Model::Impl::name_heuristic(std::string_view name) const {
   return Value::unknown();
 }
 
+const FunctionSummary* Model::Impl::project_function(std::string_view qualified) const {
+  if (project == nullptr || project->facts == nullptr || qualified.empty()) {
+    return nullptr;
+  }
+  return project->facts->function(qualified);
+}
+
 Value Model::Impl::function_returns(ScopeId fn, int depth) const {
   if (auto it = returns_memo.find(fn); it != returns_memo.end()) {
     return it->second;
@@ -396,6 +403,29 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
   }
   const std::string q = resolve_qualified(fn, scope);
   if (!q.empty()) {
+    if (const FunctionSummary* f = project_function(q)) {
+      if (f->module_class) {
+        return of_kind(Kind::Module);
+      }
+      Value v{f->returns,
+              f->returns_kind == Kind::Loss ? Kind::Loss : Kind::Tensor,
+              f->returns == Grad::Yes ? Source::Helper : Source::None,
+              -1,
+              {},
+              {}};
+      for (Grad e : f->elements) {
+        v.elements.push_back(Value{e, Kind::Tensor, e == Grad::Yes ? Source::Helper : Source::None, -1, {}, {}});
+      }
+      // Kinds that name something in the other module's own model (its functions, classes,
+      // scopes) mean nothing here.
+      const Kind k = f->returns_kind;
+      if (k == Kind::Number || k == Kind::Module || k == Kind::LossModule || k == Kind::ModelOutput) {
+        v.kind = k;
+      } else if (k != Kind::Loss && k != Kind::Tensor) {
+        v.kind = f->returns == Grad::Yes ? Kind::Tensor : Kind::Unknown;
+      }
+      return when_enabled(v);
+    }
     if (names::is_torch_loss_function(q)) {
       return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
     }

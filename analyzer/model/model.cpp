@@ -8,8 +8,10 @@
 
 namespace oomlint::model {
 
-Model::Model(const SourceFile& source, TSNode root, const ModelOptions& options, std::optional<SyntaxProblem> problem)
+Model::Model(const SourceFile& source, TSNode root, const ModelOptions& options, std::optional<SyntaxProblem> problem,
+             const ProjectContext* project)
     : m_source(source), m_impl(std::make_unique<Impl>(*this, options)) {
+  m_impl->project = project;
   m_impl->build(root);
   if (problem) {
     m_syntax_problem = problem;
@@ -35,6 +37,55 @@ std::optional<std::string> Model::import_alias(std::string_view module) const {
     }
   }
   return std::nullopt;
+}
+
+ModuleSummary Model::summarize(const ProjectContext& project) const {
+  ModuleSummary out;
+  out.module = project.module;
+  for (size_t i = 1; i < m_scopes.size(); ++i) {
+    const Scope& sc = m_scopes[i];
+    if (sc.parent != 0) {
+      continue;
+    }
+    FunctionSummary f;
+    if (sc.kind == ScopeKind::Class) {
+      f.module_class = m_impl->class_is_module_like(static_cast<ScopeId>(i));
+      if (f.module_class) {
+        out.functions[sc.name] = f;
+      }
+      continue;
+    }
+    if (sc.kind != ScopeKind::Function) {
+      continue;
+    }
+    const Value r = m_impl->function_returns(static_cast<ScopeId>(i), 0);
+    f.returns = r.grad;
+    f.returns_kind = r.kind;
+    for (const Value& e : r.elements) {
+      f.elements.push_back(e.grad);
+    }
+    f.grad_disabled = sc.facts.grad_disabled;
+    f.backprops = sc.facts.backprops;
+    f.steps_optimizer = sc.facts.steps_optimizer;
+    f.needs_grad = sc.facts.needs_grad;
+    f.per_step_method = sc.facts.per_step_method;
+    f.has_loop = static_cast<size_t>(i) < m_impl->function_has_loop.size() && m_impl->function_has_loop[i];
+    out.functions[sc.name] = f;
+  }
+  std::unordered_set<std::string> imported;
+  for (const Call& c : m_calls) {
+    if (c.qualified.empty()) {
+      continue;
+    }
+    const std::string root = c.qualified.substr(0, c.qualified.find('.'));
+    if (project.local_roots.count(root) == 0 || c.qualified.starts_with(project.module + ".")) {
+      continue;
+    }
+    out.external_calls.push_back(CallSite{c.qualified, c.grad_disabled});
+    imported.insert(c.qualified.substr(0, c.qualified.rfind('.')));
+  }
+  out.imported_modules.assign(imported.begin(), imported.end());
+  return out;
 }
 
 const std::vector<Binding>& Model::bindings() const {

@@ -14,6 +14,7 @@
 
 #include <tree_sitter/api.h>
 
+#include "analyzer/model/project.hpp"
 #include "analyzer/model/value.hpp"
 #include "analyzer/source/source_file.hpp"
 
@@ -174,8 +175,9 @@ class Model {
 public:
   // `problem`, when given, is the first syntax problem of the original parse (the tree passed
   // here may be a recovered re-parse, see syntax/recovery.hpp).
+  // `project`, when given, names this file's module and carries the run's other modules' facts.
   Model(const SourceFile& source, TSNode root, const ModelOptions& options,
-        std::optional<SyntaxProblem> problem = std::nullopt);
+        std::optional<SyntaxProblem> problem = std::nullopt, const ProjectContext* project = nullptr);
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
@@ -230,6 +232,9 @@ public:
   [[nodiscard]] bool periodically_guarded(TSNode node, LoopId loop) const;
   // First line (0-based) of the statement that holds the node: where `# noqa` works.
   [[nodiscard]] std::uint32_t statement_row(TSNode node) const;
+  // This module's facts for the rest of the run: top-level functions and module classes, and
+  // the calls it makes into the run's other modules.
+  [[nodiscard]] ModuleSummary summarize(const ProjectContext& project) const;
 
   struct Impl;
 

@@ -65,6 +65,7 @@ struct Model::Impl {
   const syntax::Grammar& g;
   std::string_view src;
   ModelOptions options;
+  const ProjectContext* project = nullptr;
 
   std::vector<Binding> bindings;
   std::vector<std::unordered_map<std::string, std::vector<BindingId>>> scope_names;
@@ -118,6 +119,8 @@ struct Model::Impl {
   [[nodiscard]] ScopeId local_callee(TSNode function, ScopeId scope) const;
   // The class derives from nn.Module (or a Lightning/Hugging Face model class) by its bases.
   [[nodiscard]] bool class_is_module_like(ScopeId cls) const;
+  // The summary of a function in another module of the run, by its qualified name.
+  [[nodiscard]] const FunctionSummary* project_function(std::string_view qualified) const;
 
   // --- analyses (analysis.cpp)
   // Sorts what the builder recorded so that position queries are logarithmic, not linear.

@@ -504,3 +504,37 @@ TEST_F(Cli, GithubAnnotationsFollowWorkflowCommandSyntax) {
   EXPECT_EQ(n, 1);
   EXPECT_NE(r.out.find("::warning title=oomlint (OOM401),file=a b.py,line=2,col=5,"), std::string::npos) << r.out;
 }
+
+// Project-wide facts: helpers in other modules of the run are understood like local ones.
+TEST_F(Cli, HelpersInOtherModulesAreUnderstood) {
+  write("pkg/__init__.py", "");
+  write("pkg/losses.py", "import torch.nn.functional as F\n\n\ndef compute_loss(model, batch):\n"
+                         "    x, y = batch\n    return F.cross_entropy(model(x), y)\n");
+  write("pkg/evaluation.py", "def run_eval(net, loader):\n    outs = []\n    for x, _ in loader:\n"
+                             "        outs.append(net(x))\n    return outs\n");
+  write("pkg/train.py", "import torch\n\nfrom .losses import compute_loss\nfrom . import evaluation\n\n\n"
+                        "def validate(model, loader):\n    total = 0.0\n    for batch in loader:\n"
+                        "        total += compute_loss(model, batch)\n    with torch.no_grad():\n"
+                        "        evaluation.run_eval(model, loader)\n    return total\n");
+  write("main.py", "from utils import predict\n\n\ndef test_loop(model, loader):\n    preds = []\n"
+                   "    for x in loader:\n        preds.append(predict(model, x))\n    return preds\n");
+  write("utils.py", "def predict(model, x):\n    return model(x).softmax(-1)\n");
+  const Result r = run({"check", "--isolated", "--output-format", "json", "."}, m_dir);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  std::set<std::string> found;
+  for (const auto& f : nlohmann::json::parse(r.out)) {
+    found.insert(f["filename"].get<std::string>() + ":" + std::to_string(f["location"]["row"].get<int>()) + ":" +
+                 f["code"].get<std::string>());
+  }
+  // The loss comes from `.losses`: the accumulation keeps every iteration's graph.
+  EXPECT_TRUE(found.count("./pkg/train.py:10:OOM101")) << r.out;
+  // `run_eval` is only called under no_grad from train.py: no graph, but device outputs gathered.
+  EXPECT_TRUE(found.count("./pkg/evaluation.py:4:OOM601")) << r.out;
+  EXPECT_FALSE(found.count("./pkg/evaluation.py:4:OOM102")) << r.out;
+  // `predict` (in utils.py) returns a forward's output with its graph.
+  EXPECT_TRUE(found.count("./main.py:7:OOM102")) << r.out;
+
+  // Alone, train.py cannot know what compute_loss returns: oomlint stays quiet rather than guess.
+  const Result alone = run({"check", "--isolated", "--output-format", "json", "pkg/train.py"}, m_dir);
+  EXPECT_EQ(nlohmann::json::parse(alone.out).size(), 0U) << alone.out;
+}

@@ -45,7 +45,8 @@ TEST(ApplyFixes, InsertedLineBreaksFollowTheFile) {
 }
 
 // A rule whose fix breaks the syntax: the fixer must refuse it and say so.
-const RuleMeta kBadMeta{.code = "OOM999", .name = "bad-fix", .severity = Severity::Warning, .fix = FixAvailability::Always};
+const RuleMeta kBadMeta{
+    .code = "OOM999", .name = "bad-fix", .severity = Severity::Warning, .fix = FixAvailability::Always};
 void bad_check(RuleContext& ctx) {
   Fix fix;
   fix.applicability = Applicability::Safe;
@@ -77,7 +78,8 @@ TEST(FixSource, KeepsBomAndCrLfAndIsIdempotent) {
   policy.unsafe = true;
   policy.fixable = {"OOM401", "OOM701"};
   syntax::Parser parser;
-  const std::string text = "\xEF\xBB\xBFimport torch\r\nstate = torch.load('a.pt')\r\nopt.zero_grad(set_to_none=False)\r\n";
+  const std::string text =
+      "\xEF\xBB\xBFimport torch\r\nstate = torch.load('a.pt')\r\nopt.zero_grad(set_to_none=False)\r\n";
   auto source = std::make_shared<const SourceFile>("x.py", text);
   const FixOutcome first = fix_source(source, parser, settings, policy);
   ASSERT_EQ(first.applied.size(), 2U);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "analyzer/model/project.hpp"
 #include "tests/support/model_fixture.hpp"
 
 using oomlint::testing::ModelFixture;
@@ -50,4 +51,15 @@ TEST(Imports, ImportAliasIsReported) {
   ASSERT_TRUE(f.model().import_alias("torch").has_value());
   EXPECT_EQ(*f.model().import_alias("torch"), "th");
   EXPECT_FALSE(f.model().import_alias("numpy").has_value());
+}
+
+TEST(ProjectModules, RelativeImportsBecomeAbsolute) {
+  oomlint::model::ProjectContext ctx;
+  ctx.module = "pkg.sub.train";
+  EXPECT_EQ(oomlint::model::absolute_import(".losses.f", ctx), "pkg.sub.losses.f");
+  EXPECT_EQ(oomlint::model::absolute_import("..utils.g", ctx), "pkg.utils.g");
+  EXPECT_EQ(oomlint::model::absolute_import("torch.load", ctx), "torch.load");
+  ctx.module = "pkg.sub";
+  ctx.is_package = true; // pkg/sub/__init__.py
+  EXPECT_EQ(oomlint::model::absolute_import(".losses.f", ctx), "pkg.sub.losses.f");
 }

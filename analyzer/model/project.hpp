@@ -1,0 +1,78 @@
+#pragma once
+// Project-wide facts (DESIGN §5, "later: per project"): each module's functions summarised once
+// (returns a grad-carrying value, runs grad-disabled, back-propagates, ...) and the calls it
+// makes into other modules of the run, so that a helper imported from `.losses` or `utils` is
+// understood as well as one in the same file.
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "analyzer/model/value.hpp"
+
+namespace oomlint::model {
+
+struct FunctionSummary {
+  Grad returns = Grad::Unknown;
+  Kind returns_kind = Kind::Unknown;
+  std::vector<Grad> elements; // per element of a tuple return
+  bool grad_disabled = false;
+  bool backprops = false;
+  bool steps_optimizer = false;
+  bool needs_grad = false;
+  bool per_step_method = false;
+  bool has_loop = false;
+  bool module_class = false; // a class deriving from nn.Module: calling it makes a model
+  [[nodiscard]] bool informative() const {
+    return returns == Grad::Yes || backprops || steps_optimizer || needs_grad || has_loop || module_class ||
+           grad_disabled;
+  }
+};
+
+struct CallSite {
+  std::string target; // qualified name of the callee in another module
+  bool disabled = false;
+};
+
+struct ModuleSummary {
+  std::string module;
+  std::unordered_map<std::string, FunctionSummary> functions; // by top-level name
+  std::vector<CallSite> external_calls;
+  std::vector<std::string> imported_modules; // local modules this one imports from
+};
+
+class ProjectFacts {
+public:
+  struct Incoming {
+    int sites = 0;
+    int disabled = 0;
+  };
+  void add(const ModuleSummary& summary);
+  [[nodiscard]] const FunctionSummary* function(std::string_view qualified) const;
+  [[nodiscard]] Incoming incoming(std::string_view qualified) const;
+  // Whether this module would be analysed differently with the project's facts than alone.
+  [[nodiscard]] bool matters_for(const ModuleSummary& summary) const;
+  [[nodiscard]] bool empty() const { return m_functions.empty(); }
+
+private:
+  std::unordered_map<std::string, FunctionSummary> m_functions;
+  std::unordered_map<std::string, Incoming> m_incoming;
+};
+
+// What a model needs to know about the run it is part of.
+struct ProjectContext {
+  std::string module;      // this file's dotted module name (`pkg.train`)
+  bool is_package = false; // an `__init__.py`
+  std::unordered_set<std::string> local_roots; // first components of the run's module names
+  const ProjectFacts* facts = nullptr;
+};
+
+// The dotted module name of a file: its path below the first folder without `__init__.py`.
+std::string module_name_for(const std::filesystem::path& file, bool& is_package);
+
+// `.losses` seen from `pkg.train` -> `pkg.losses`.
+std::string absolute_import(std::string_view relative, const ProjectContext& context);
+
+} // namespace oomlint::model
