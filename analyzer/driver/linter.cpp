@@ -187,6 +187,10 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
                                syntax_problem(*unit.parsed), &unit.context);
       run_rules(model, *unit.source, settings, out);
       unit.summary = model.summarize(unit.context);
+      unit.summary.had_findings = !out.findings.empty();
+      if (!unit.summary.may_need_second_look()) {
+        unit.parsed.reset(); // no fact from another module can change this file: free its tree now
+      }
     } catch (const std::exception& e) {
       internal_error(i, e);
     }
@@ -194,26 +198,26 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
   // Phase 2: the run's facts, then a second look (same trees) at the modules they change.
   model::ProjectFacts facts;
   for (const Unit& unit : units) {
-    if (unit.parsed) {
-      facts.add(unit.summary);
-    }
+    facts.add(unit.summary);
   }
-  std::vector<size_t> again;
+  // Phase 2 runs over every module that still holds a tree, so that trees are also freed in
+  // parallel (freeing a large run's trees on one thread costs as much as analysing them).
+  std::vector<size_t> kept;
   for (size_t i = 0; i < units.size(); ++i) {
-    if (units[i].parsed && !reports[i].error && facts.matters_for(units[i].summary)) {
-      again.push_back(i);
-    } else {
-      units[i].parsed.reset(); // done with this tree
+    if (units[i].parsed) {
+      kept.push_back(i);
     }
   }
-  for_each_parallel(again.size(), jobs, [&](size_t k, syntax::Parser&) {
-    const size_t i = again[k];
+  for_each_parallel(kept.size(), jobs, [&](size_t k, syntax::Parser&) {
+    const size_t i = kept[k];
     Unit& unit = units[i];
     try {
-      unit.context.facts = &facts;
-      const model::Model model(*unit.source, unit.parsed->best().root(), model_options(settings),
-                               syntax_problem(*unit.parsed), &unit.context);
-      run_rules(model, *unit.source, settings, reports[i]);
+      if (!reports[i].error && facts.matters_for(unit.summary)) {
+        unit.context.facts = &facts;
+        const model::Model model(*unit.source, unit.parsed->best().root(), model_options(settings),
+                                 syntax_problem(*unit.parsed), &unit.context);
+        run_rules(model, *unit.source, settings, reports[i]);
+      }
     } catch (const std::exception& e) {
       internal_error(i, e);
     }

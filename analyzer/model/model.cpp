@@ -81,10 +81,34 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     if (project.local_roots.count(root) == 0 || c.qualified.starts_with(project.module + ".")) {
       continue;
     }
-    out.external_calls.push_back(CallSite{c.qualified, c.grad_disabled});
+    out.external_calls.push_back(CallSite{c.qualified, c.grad_disabled, c.loop != kNone});
     imported.insert(c.qualified.substr(0, c.qualified.rfind('.')));
   }
   out.imported_modules.assign(imported.begin(), imported.end());
+  out.value_sensitive = !m_accumulations.empty() || !m_stores.empty();
+  for (const Loop& l : m_loops) {
+    out.value_sensitive = out.value_sensitive || l.is_step;
+  }
+  out.loop_sensitive = !m_impl->accumulation_candidates.empty() || !m_impl->store_candidates.empty();
+  for (const Call& c : m_calls) {
+    if (out.loop_sensitive) {
+      break;
+    }
+    out.loop_sensitive = c.method == "empty_cache" || c.method == "backward";
+  }
+  // Per-step methods matter when they keep something on `self.` or in a global (OOM103, OOM106).
+  for (const Binding& b : m_impl->bindings) {
+    if (out.value_sensitive) {
+      break;
+    }
+    if (b.kind == BindingKind::Assign && (b.name.starts_with("self.") || b.scope != 0)) {
+      const ScopeId fn = function_at(b.stmt_start);
+      const bool kept =
+          b.name.starts_with("self.") || (fn != kNone && m_scopes[static_cast<size_t>(fn)].globals.count(b.name) != 0);
+      out.value_sensitive = kept && fn != kNone && m_scopes[static_cast<size_t>(fn)].facts.per_step_method &&
+                            m_scopes[static_cast<size_t>(fn)].name != "__init__";
+    }
+  }
   return out;
 }
 

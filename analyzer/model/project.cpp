@@ -25,11 +25,35 @@ ProjectFacts::Incoming ProjectFacts::incoming(std::string_view qualified) const 
   return it == m_incoming.end() ? Incoming{} : it->second;
 }
 
-bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
-  for (const CallSite& c : summary.external_calls) {
-    if (const FunctionSummary* f = function(c.target); f != nullptr && f->informative()) {
+bool ModuleSummary::may_need_second_look() const {
+  if (had_findings) {
+    return true;
+  }
+  for (const CallSite& c : external_calls) {
+    if ((c.in_loop && loop_sensitive) || value_sensitive) {
       return true;
     }
+  }
+  return false;
+}
+
+bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
+  for (const CallSite& c : summary.external_calls) {
+    const FunctionSummary* f = function(c.target);
+    if (f == nullptr) {
+      continue;
+    }
+    // What each fact can change: values (accumulations, stores), loop kinds, or only remove
+    // findings (grad-disabled helpers).
+    if ((f->returns == Grad::Yes && summary.value_sensitive) ||
+        ((f->backprops || f->steps_optimizer || f->has_loop || f->module_class) && c.in_loop &&
+         summary.loop_sensitive) ||
+        ((f->grad_disabled || f->needs_grad) && summary.had_findings)) {
+      return true;
+    }
+  }
+  if (!summary.had_findings) {
+    return false;
   }
   for (const auto& [name, f] : summary.functions) {
     const Incoming in = incoming(summary.module + "." + name);
@@ -50,8 +74,7 @@ std::string module_name_for(const std::filesystem::path& file, bool& is_package)
   std::string name = is_package ? std::string() : abs.stem().string();
   std::filesystem::path dir = abs.parent_path();
   int guard = 0;
-  while (!dir.empty() && dir != dir.root_path() && guard++ < 64 &&
-         std::filesystem::exists(dir / "__init__.py", ec)) {
+  while (!dir.empty() && dir != dir.root_path() && guard++ < 64 && std::filesystem::exists(dir / "__init__.py", ec)) {
     name = name.empty() ? dir.filename().string() : dir.filename().string() + "." + name;
     dir = dir.parent_path();
   }

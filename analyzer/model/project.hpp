@@ -34,6 +34,7 @@ struct FunctionSummary {
 struct CallSite {
   std::string target; // qualified name of the callee in another module
   bool disabled = false;
+  bool in_loop = false;
 };
 
 struct ModuleSummary {
@@ -41,6 +42,15 @@ struct ModuleSummary {
   std::unordered_map<std::string, FunctionSummary> functions; // by top-level name
   std::vector<CallSite> external_calls;
   std::vector<std::string> imported_modules; // local modules this one imports from
+  // Has what values flow into (accumulations, stores, step loops, per-step methods): a helper's
+  // grad-carrying result can change its findings.
+  bool value_sensitive = false;
+  // Has what loop kinds decide (accumulation or store candidates, empty_cache, backward calls):
+  // a helper that back-propagates or loops can change its findings when called in a loop.
+  bool loop_sensitive = false;
+  bool had_findings = false; // set by the driver: facts that only remove findings matter then
+  // Whether phase 2 could need this module's tree, judged before the run's facts are known.
+  [[nodiscard]] bool may_need_second_look() const;
 };
 
 class ProjectFacts {
@@ -63,8 +73,8 @@ private:
 
 // What a model needs to know about the run it is part of.
 struct ProjectContext {
-  std::string module;      // this file's dotted module name (`pkg.train`)
-  bool is_package = false; // an `__init__.py`
+  std::string module;                          // this file's dotted module name (`pkg.train`)
+  bool is_package = false;                     // an `__init__.py`
   std::unordered_set<std::string> local_roots; // first components of the run's module names
   const ProjectFacts* facts = nullptr;
 };
