@@ -45,8 +45,14 @@ TEST(ApplyFixes, InsertedLineBreaksFollowTheFile) {
 }
 
 // A rule whose fix breaks the syntax: the fixer must refuse it and say so.
-const RuleMeta kBadMeta{
-    .code = "OOM999", .name = "bad-fix", .severity = Severity::Warning, .fix = FixAvailability::Always};
+RuleMeta bad_meta() {
+  RuleMeta m;
+  m.code = "OOM999";
+  m.name = "bad-fix";
+  m.fix = FixAvailability::Always;
+  return m;
+}
+const RuleMeta kBadMeta = bad_meta();
 void bad_check(RuleContext& ctx) {
   Fix fix;
   fix.applicability = Applicability::Safe;
