@@ -2,10 +2,12 @@
 // rules and the output formats. Errors end as one sentence on stderr and exit status 2.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -28,6 +30,7 @@
 #include "analyzer/output/rule_docs.hpp"
 #include "analyzer/syntax/parser.hpp"
 #include "analyzer/syntax/python_grammar.hpp"
+#include "analyzer/verify/verifier.hpp"
 #include "rules/registry.hpp"
 
 #ifndef OOMLINT_VERSION
@@ -386,9 +389,74 @@ int run_rule(const RuleArgs& args) {
   return kExitClean;
 }
 
+struct VerifyArgs {
+  verify::VerifyOptions options;
+  std::string report;
+  std::string output_format = "text";
+  bool no_color = false;
+};
+
+std::string probe_dir() {
+  if (const char* env = std::getenv("OOMLINT_PROBE_DIR")) {
+    return env;
+  }
+#ifdef OOMLINT_SOURCE_PROBE_DIR
+  std::error_code ec;
+  if (std::filesystem::is_directory(std::filesystem::path(OOMLINT_SOURCE_PROBE_DIR) / "oomlint_probe", ec)) {
+    return OOMLINT_SOURCE_PROBE_DIR;
+  }
+#endif
+  std::error_code exe_ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", exe_ec);
+  return (exe.parent_path().parent_path() / "share" / "oomlint" / "probe").string();
+}
+
+int run_verify_command(VerifyArgs args) {
+  const std::vector<const RuleMeta*> catalog = rules::catalog();
+  for (const auto& [codes, flag] :
+       {std::pair{&args.options.select, "--select"}, std::pair{&args.options.ignore, "--ignore"}}) {
+    if (auto problem = check_selectors(*codes, flag, catalog)) {
+      print_error(*problem);
+      return kExitError;
+    }
+  }
+  Config config;
+  SelectionFlags flags;
+  if (!args.options.select.empty()) {
+    flags.select = args.options.select;
+  }
+  flags.ignore = args.options.ignore;
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = enabled_codes(config, flags, catalog);
+  settings.config = &config;
+  args.options.probe_dir = probe_dir();
+  args.options.progress = ::isatty(STDERR_FILENO) != 0;
+  auto result = verify::run_verify(args.options, settings);
+  if (!result) {
+    print_error(result.error().describe());
+    return kExitError;
+  }
+  const std::string out = args.output_format == "json" ? verify::verify_json(*result, docs_url_base())
+                                                       : verify::verify_text(*result, use_color(args.no_color));
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  if (!args.report.empty()) {
+    std::ofstream html(args.report, std::ios::binary);
+    html << verify::verify_html(*result);
+    if (!html) {
+      print_error(fmt::format("cannot write the report to {}; check the folder exists and is writable", args.report));
+      return kExitError;
+    }
+  }
+  const bool confirmed = std::any_of(result->findings.begin(), result->findings.end(),
+                                     [](const verify::VerifiedFinding& v) { return v.verdict == "confirmed"; });
+  return confirmed ? kExitFindings : kExitClean;
+}
+
 bool is_command(std::string_view word) {
-  return word == "check" || word == "rule" || word == "--version" || word == "-V" || word == "--help" || word == "-h" ||
-         word == "version";
+  return word == "check" || word == "rule" || word == "verify" || word == "--version" || word == "-V" ||
+         word == "--help" || word == "-h" || word == "version";
 }
 
 int run(int argc, char** argv) {
@@ -402,6 +470,18 @@ int run(int argc, char** argv) {
   }
   if (args.front() == "version") {
     args.front() = "--version";
+  }
+  if (args.front() == "--verify") {
+    args.front() = "verify"; // `oomlint --verify -- python train.py`
+  }
+  // Everything after `--` is the program to verify, untouched by option parsing.
+  std::vector<std::string> program;
+  if (args.front() == "verify") {
+    auto dashes = std::find(args.begin(), args.end(), "--");
+    if (dashes != args.end()) {
+      program.assign(dashes + 1, args.end());
+      args.erase(dashes, args.end());
+    }
   }
   CLI::App app{"oomlint: find the PyTorch training-code patterns that leak or waste GPU memory", "oomlint"};
   app.set_version_flag("--version,-V", std::string("oomlint ") + OOMLINT_VERSION);
@@ -436,6 +516,26 @@ int run(int argc, char** argv) {
   rule_cmd->add_option("--output-format", rule.output_format, "text, markdown or json")
       ->check(CLI::IsMember({"text", "markdown", "json"}));
 
+  VerifyArgs verify_args;
+  verify_args.options.command = program;
+  CLI::App* verify_cmd =
+      app.add_subcommand("verify", "Run a program as written and with its findings fixed, and measure each one");
+  verify_cmd->add_option("--steps", verify_args.options.steps, "Passes to measure per flagged loop (default 20)")
+      ->check(CLI::Range(3, 100000));
+  verify_cmd->add_option("--timeout", verify_args.options.timeout, "Seconds per run (default 120)")
+      ->check(CLI::Range(1.0, 86400.0));
+  verify_cmd->add_option("--device", verify_args.options.device, "auto, cuda or cpu")
+      ->check(CLI::IsMember({"auto", "cuda", "cpu"}));
+  verify_cmd->add_option("--python", verify_args.options.python, "The Python to run the program with");
+  verify_cmd->add_option("--report", verify_args.report, "Write a self-contained HTML report here");
+  verify_cmd->add_option("--output-format", verify_args.output_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  verify_cmd->add_option("--alloc-conf", verify_args.options.alloc_conf,
+                         "Also run with this PYTORCH_CUDA_ALLOC_CONF (e.g. expandable_segments:True) and compare");
+  verify_cmd->add_option("--select", verify_args.options.select, "Only these rule codes or prefixes")->delimiter(',');
+  verify_cmd->add_option("--ignore", verify_args.options.ignore, "Rule codes or prefixes to leave out")->delimiter(',');
+  verify_cmd->add_flag("--no-color", verify_args.no_color, "Never colour the output");
+
   std::vector<const char*> cargv{argv[0]};
   for (const std::string& a : args) {
     cargv.push_back(a.c_str());
@@ -450,6 +550,9 @@ int run(int argc, char** argv) {
   }
   if (rule_cmd->parsed()) {
     return run_rule(rule);
+  }
+  if (verify_cmd->parsed()) {
+    return run_verify_command(std::move(verify_args));
   }
   if (!check.stdin_filename.empty() && check.paths.empty()) {
     check.paths.emplace_back("-");

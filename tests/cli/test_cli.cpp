@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -537,4 +538,99 @@ TEST_F(Cli, HelpersInOtherModulesAreUnderstood) {
   // Alone, train.py cannot know what compute_loss returns: oomlint stays quiet rather than guess.
   const Result alone = run({"check", "--isolated", "--output-format", "json", "pkg/train.py"}, m_dir);
   EXPECT_EQ(nlohmann::json::parse(alone.out).size(), 0U) << alone.out;
+}
+
+// ---- oomlint verify, CPU path (Debian's python3-torch)
+
+namespace {
+
+bool system_torch_available() {
+  static const bool ok = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+  return ok;
+}
+
+#define REQUIRE_SYSTEM_TORCH()                                                                                         \
+  if (!system_torch_available()) {                                                                                     \
+    GTEST_SKIP() << "Debian's python3-torch is not installed (scripts/install-deps.sh installs it); the verifier's "   \
+                    "CPU tests need it";                                                                               \
+  }
+
+} // namespace
+
+TEST_F(Cli, VerifyConfirmsALeakAndNotItsFixedTwin) {
+  REQUIRE_SYSTEM_TORCH();
+  fs::create_directories(m_dir / "leaky");
+  fs::create_directories(m_dir / "fixed");
+  fs::copy(fs::path(OOMLINT_SOURCE_DIR) / "examples" / "evaluate_leaky.py", m_dir / "leaky" / "evaluate.py");
+  fs::copy(fs::path(OOMLINT_SOURCE_DIR) / "examples" / "fixed" / "evaluate.py", m_dir / "fixed" / "evaluate.py");
+  const Result r =
+      run({"verify", "--device", "cpu", "--python", "/usr/bin/python3", "--steps", "12", "--output-format", "json",
+           "--report", (m_dir / "report.html").string(), "--", "python3", "leaky/evaluate.py", "--steps", "40"},
+          m_dir);
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  std::map<std::string, std::string> verdicts;
+  for (const auto& f : nlohmann::json::parse(r.out)) {
+    verdicts[f["code"].get<std::string>()] = f["verdict"].get<std::string>();
+    EXPECT_TRUE(f["figures"]["baseline"].contains("host_growth_bytes_per_step"));
+  }
+  EXPECT_EQ(verdicts["OOM101"], "confirmed") << r.out;
+  EXPECT_EQ(verdicts["OOM102"], "confirmed") << r.out;
+  const std::string html = read_bytes(m_dir / "report.html");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_EQ(html.find("<script src"), std::string::npos) << "the report must open without a network";
+  EXPECT_EQ(read_bytes(m_dir / "leaky" / "evaluate.py"),
+            read_bytes(fs::path(OOMLINT_SOURCE_DIR) / "examples" / "evaluate_leaky.py"))
+      << "the user's files are never modified";
+
+  const Result fixed = run({"verify", "--device", "cpu", "--python", "/usr/bin/python3", "--steps", "12", "--",
+                            "fixed/evaluate.py", "--steps", "40"},
+                           m_dir);
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+  EXPECT_NE(fixed.out.find("nothing to verify"), std::string::npos) << fixed.out;
+}
+
+TEST_F(Cli, VerifyReportsALoopThatNeverRuns) {
+  REQUIRE_SYSTEM_TORCH();
+  write("never.py", "import torch\nimport torch.nn as nn\n\n\ndef evaluate(model, loader):\n    outs = []\n"
+                    "    for x in loader:\n        outs.append(model(x))\n    return outs\n\n\n"
+                    "def train(model, loader, opt):\n    for x in loader:\n        loss = model(x).sum()\n"
+                    "        loss.backward()\n        opt.step()\n        torch.cuda.empty_cache()\n\n\n"
+                    "model = nn.Linear(4, 4)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                    "train(model, [torch.randn(2, 4) for _ in range(30)], opt)\n");
+  const Result r = run({"verify", "--device", "cpu", "--python", "/usr/bin/python3", "--steps", "10", "--output-format",
+                        "json", "--", "never.py"},
+                       m_dir);
+  ASSERT_LT(r.exit_code, 2) << r.err;
+  std::map<std::string, std::string> verdicts;
+  for (const auto& f : nlohmann::json::parse(r.out)) {
+    verdicts[f["code"].get<std::string>()] = f["verdict"].get<std::string>();
+  }
+  EXPECT_EQ(verdicts["OOM102"], "not-reached") << r.out;
+  EXPECT_EQ(verdicts["OOM301"], "not-confirmed") << r.out; // empty_cache does nothing without CUDA
+}
+
+TEST_F(Cli, VerifyExplainsCrashesTimeoutsAndMissingTorch) {
+  REQUIRE_SYSTEM_TORCH();
+  write("crash.py", "import torch\n\n\ndef evaluate(model, loader):\n    outs = []\n    for x in loader:\n"
+                    "        outs.append(model(x))\n    return outs\n\n\nraise RuntimeError('boom before the loop')\n");
+  Result r = run({"verify", "--python", "/usr/bin/python3", "--", "crash.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("boom before the loop"), std::string::npos) << r.err;
+
+  write("slow.py", "import time\nimport torch\ntime.sleep(60)\n\n\ndef evaluate(model, loader):\n    outs = []\n"
+                   "    for x in loader:\n        outs.append(model(x))\n    return outs\n");
+  r = run({"verify", "--python", "/usr/bin/python3", "--timeout", "2", "--", "slow.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--timeout"), std::string::npos) << r.err;
+
+  // A Python that cannot see Debian's dist-packages: no torch.
+  const fs::path fake = write("bin/python", "#!/bin/sh\nexec /usr/bin/python3 -I -S \"$@\"\n");
+  fs::permissions(fake, fs::perms::owner_all);
+  r = run({"verify", "--python", fake.string(), "--", "slow.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cannot import torch"), std::string::npos) << r.err;
+
+  r = run({"verify", "--", "missing.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
 }

@@ -1,0 +1,203 @@
+// How verification results are shown: a table, JSON (the finding's fields plus verdict and
+// figures), and a self-contained HTML page with a memory-over-passes chart per finding.
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "analyzer/verify/verifier.hpp"
+
+namespace oomlint::verify {
+
+namespace {
+
+std::string human(double b) {
+  const double a = std::fabs(b);
+  if (a >= 1024.0 * 1024.0 * 1024.0) {
+    return fmt::format("{:.2f} GiB", b / (1024.0 * 1024.0 * 1024.0));
+  }
+  if (a >= 1024.0 * 1024.0) {
+    return fmt::format("{:.1f} MiB", b / (1024.0 * 1024.0));
+  }
+  if (a >= 1024.0) {
+    return fmt::format("{:.1f} KiB", b / 1024.0);
+  }
+  return fmt::format("{:.0f} B", b);
+}
+
+nlohmann::json figures_json(const RunFigures& f) {
+  return {{"passes", f.passes},
+          {"gpu_growth_bytes_per_step", f.gpu_growth},
+          {"host_growth_bytes_per_step", f.host_growth},
+          {"peak_allocated_bytes", f.peak_allocated},
+          {"peak_reserved_bytes", f.peak_reserved},
+          {"step_seconds", f.step_seconds},
+          {"load_allocated_delta_bytes", f.load_delta}};
+}
+
+std::string escape_html(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '&':
+      out += "&amp;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    default:
+      out += c;
+    }
+  }
+  return out;
+}
+
+// An inline SVG line chart of two series over pass number.
+std::string chart(const std::vector<double>& a, const std::vector<double>& b, std::string_view unit) {
+  constexpr int kW = 560;
+  constexpr int kH = 180;
+  constexpr int kPad = 40;
+  const size_t n = std::max(a.size(), b.size());
+  if (n < 2) {
+    return "<p>not enough passes to draw</p>";
+  }
+  double lo = INFINITY;
+  double hi = -INFINITY;
+  for (const auto* s : {&a, &b}) {
+    for (double v : *s) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  }
+  if (hi <= lo) {
+    hi = lo + 1;
+  }
+  auto line = [&](const std::vector<double>& s, std::string_view colour) {
+    std::string pts;
+    for (size_t i = 0; i < s.size(); ++i) {
+      const double x = kPad + (kW - 2 * kPad) * static_cast<double>(i) / static_cast<double>(n - 1);
+      const double y = kH - kPad / 2.0 - (kH - kPad) * (s[i] - lo) / (hi - lo);
+      pts += fmt::format("{:.1f},{:.1f} ", x, y);
+    }
+    return fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>)", colour, pts);
+  };
+  return fmt::format(
+      R"(<svg width="{0}" height="{1}" viewBox="0 0 {0} {1}" xmlns="http://www.w3.org/2000/svg" role="img">)"
+      R"(<rect width="{0}" height="{1}" fill="#fafafa" stroke="#ddd"/>)"
+      R"(<text x="4" y="14" font-size="11">{2} ({3})</text><text x="4" y="{4}" font-size="11">{5}</text>)"
+      R"({6}{7}<text x="{8}" y="14" font-size="11" fill="#c0392b">as written</text>)"
+      R"(<text x="{8}" y="28" font-size="11" fill="#2471a3">fixed</text></svg>)",
+      kW, kH, human(hi), unit, kH - 4, human(lo), line(a, "#c0392b"), line(b, "#2471a3"), kW - 80);
+}
+
+} // namespace
+
+std::string verify_text(const VerifyResult& r, bool color) {
+  std::string out;
+  auto paint = [&](std::string_view verdict) {
+    if (!color) {
+      return std::string(verdict);
+    }
+    const char* c = verdict == "confirmed" ? "\033[1;31m" : verdict == "fix-ineffective" ? "\033[1;33m" : "\033[2m";
+    return fmt::format("{}{}\033[0m", c, verdict);
+  };
+  if (r.findings.empty()) {
+    for (const std::string& n : r.notes) {
+      out += "nothing to verify: " + n + "\n";
+    }
+    return out;
+  }
+  out += fmt::format("device: {}   torch: {}   {}\n\n", r.device, r.torch_version, r.nvml_note);
+  out += fmt::format("{:<40} {:<7} {:<16} {:>12} {:>12} {:>11} {:>10}\n", "finding", "code", "verdict", "GPU/step",
+                     "host/step", "peak alloc", "ms/step");
+  for (const VerifiedFinding& v : r.findings) {
+    std::string where = fmt::format("{}:{}:{}", v.path, v.row, v.column);
+    if (where.size() > 40) {
+      where = "..." + where.substr(where.size() - 37);
+    }
+    const std::string verdict = paint(v.verdict);
+    out += fmt::format("{:<40} {:<7} {:<16} {:>12} {:>12} {:>11} {:>10.2f}\n", where, v.finding.code, verdict,
+                       human(v.baseline.gpu_growth), human(v.baseline.host_growth), human(v.baseline.peak_allocated),
+                       v.baseline.step_seconds * 1e3);
+    out += fmt::format("    {}\n", v.reason);
+  }
+  if (r.nvml_peak_baseline > 0 || r.nvml_peak_fixed > 0) {
+    out += fmt::format("\nnvidia-smi view (NVML): peak {} as written, {} fixed\n",
+                       human(static_cast<double>(r.nvml_peak_baseline)), human(static_cast<double>(r.nvml_peak_fixed)));
+  }
+  if (!r.alloc_conf_note.empty()) {
+    out += "\n" + r.alloc_conf_note + "\n";
+  }
+  for (const std::string& n : r.notes) {
+    out += "note: " + n + "\n";
+  }
+  const auto confirmed =
+      std::count_if(r.findings.begin(), r.findings.end(), [](const VerifiedFinding& v) { return v.verdict == "confirmed"; });
+  out += fmt::format("\n{} of {} finding{} confirmed.\n", confirmed, r.findings.size(), r.findings.size() == 1 ? "" : "s");
+  return out;
+}
+
+std::string verify_json(const VerifyResult& r, const std::string& docs_url_base) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const VerifiedFinding& v : r.findings) {
+    list.push_back({{"code", v.finding.code},
+                    {"name", v.finding.name},
+                    {"message", v.finding.message},
+                    {"severity", std::string(to_string(v.finding.severity))},
+                    {"filename", v.path},
+                    {"location", {{"row", v.row}, {"column", v.column}}},
+                    {"url", docs_url_base + v.finding.code + ".md"},
+                    {"verdict", v.verdict},
+                    {"reason", v.reason},
+                    {"fix_used", v.fix_used},
+                    {"device", r.device},
+                    {"figures",
+                     {{"baseline", figures_json(v.baseline)},
+                      {"fixed", figures_json(v.fixed)},
+                      {"projected_bytes_over_10000_steps", v.projected_bytes_10k},
+                      {"projected_seconds_over_10000_steps", v.projected_seconds_10k},
+                      {"nvml_peak_bytes_baseline", r.nvml_peak_baseline},
+                      {"nvml_peak_bytes_fixed", r.nvml_peak_fixed}}}});
+  }
+  return list.dump(2) + "\n";
+}
+
+std::string verify_html(const VerifyResult& r) {
+  std::string body;
+  for (const VerifiedFinding& v : r.findings) {
+    const bool gpu = !v.baseline_series.allocated.empty();
+    body += fmt::format("<section><h2>{}:{} <code>{}</code> &mdash; <span class=\"v {}\">{}</span></h2>"
+                        "<p>{}</p><p class=\"why\">{}</p><p>Fix measured: {}</p>",
+                        escape_html(v.path), v.row, v.finding.code, v.verdict, v.verdict, escape_html(v.reason),
+                        escape_html(v.finding.message), escape_html(v.fix_used.empty() ? "none" : v.fix_used));
+    body += chart(gpu ? v.baseline_series.allocated : v.baseline_series.rss,
+                  gpu ? v.fixed_series.allocated : v.fixed_series.rss, gpu ? "GPU allocated" : "host RSS");
+    body += fmt::format("<table><tr><th></th><th>GPU growth/step</th><th>host growth/step</th><th>peak allocated</th>"
+                        "<th>ms/step</th><th>passes</th></tr>"
+                        "<tr><td>as written</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{}</td></tr>"
+                        "<tr><td>fixed</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{}</td></tr></table>"
+                        "</section>\n",
+                        human(v.baseline.gpu_growth), human(v.baseline.host_growth), human(v.baseline.peak_allocated),
+                        v.baseline.step_seconds * 1e3, v.baseline.passes, human(v.fixed.gpu_growth),
+                        human(v.fixed.host_growth), human(v.fixed.peak_allocated), v.fixed.step_seconds * 1e3,
+                        v.fixed.passes);
+  }
+  return fmt::format(R"(<!doctype html><html lang="en"><head><meta charset="utf-8"><title>oomlint verify</title>
+<style>body{{font:14px system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}}
+code{{background:#eee;padding:0 .3em}} .v{{padding:0 .4em;border-radius:3px}}
+.confirmed{{background:#f5b7b1}} .fix-ineffective{{background:#f9e79f}} .not-confirmed,.not-reached,.inconclusive{{background:#e5e8e8}}
+table{{border-collapse:collapse;margin:.5em 0 2em}} td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}
+.why{{color:#555}}</style></head><body><h1>oomlint verify</h1><p>device: {} &middot; torch {} &middot; {}</p>{}{}</body></html>
+)",
+                     escape_html(r.device), escape_html(r.torch_version), escape_html(r.nvml_note),
+                     r.alloc_conf_note.empty() ? "" : "<p>" + escape_html(r.alloc_conf_note) + "</p>", body);
+}
+
+} // namespace oomlint::verify

@@ -1,0 +1,89 @@
+#pragma once
+// `oomlint verify` (DESIGN §7): lint the program's local files, run it twice under the probe
+// (as written, and with the findings fixed in memory), and give each finding a verdict with
+// the measured figures.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analyzer/config/config.hpp"
+#include "analyzer/diagnostics/finding.hpp"
+#include "analyzer/driver/linter.hpp"
+#include "analyzer/rule_api.hpp"
+#include "analyzer/support/expected.hpp"
+
+namespace oomlint::verify {
+
+struct VerifyOptions {
+  std::vector<std::string> command; // [python] script.py args...
+  std::string python;               // --python; empty: from the command, else python3
+  int steps = 20;                   // measured passes per flagged loop (after 2 warm-up passes)
+  double timeout = 120.0;           // seconds per run
+  std::string device = "auto";      // auto, cuda, cpu
+  std::string alloc_conf;           // --alloc-conf: an A/B run of the baseline with this setting
+  std::string probe_dir;            // where the oomlint_probe package lives
+  std::vector<std::string> select;
+  std::vector<std::string> ignore;
+  bool progress = false; // a progress line on stderr
+};
+
+// One run's per-pass series for one probe point.
+struct Series {
+  std::vector<double> seconds;
+  std::vector<double> rss;
+  std::vector<double> allocated; // empty on the CPU path
+  std::vector<double> reserved;
+  std::vector<double> peak;
+};
+
+struct RunFigures {
+  int passes = 0;
+  double gpu_growth = 0;  // bytes per pass (least-squares slope)
+  double host_growth = 0; // bytes per pass
+  double peak_allocated = 0;
+  double peak_reserved = 0;
+  double step_seconds = 0; // median
+  double load_delta = 0;   // OOM401: allocated after - before the load call
+  double host_load_delta = 0;
+};
+
+struct VerifiedFinding {
+  std::string path;
+  int row = 0;
+  int column = 0;
+  Finding finding;
+  std::string verdict; // confirmed, fix-ineffective, not-confirmed, not-reached, inconclusive, error
+  std::string reason;  // one sentence: what the figures show
+  std::string fix_used; // the fix or the verification transform
+  RunFigures baseline;
+  RunFigures fixed;
+  Series baseline_series;
+  Series fixed_series;
+  double projected_bytes_10k = 0;
+  double projected_seconds_10k = 0;
+};
+
+struct VerifyResult {
+  std::vector<VerifiedFinding> findings;
+  std::string device; // "cuda (NVIDIA H200)" / "cpu"
+  std::string torch_version;
+  std::string nvml_note;
+  std::uint64_t nvml_peak_baseline = 0;
+  std::uint64_t nvml_peak_fixed = 0;
+  std::string alloc_conf_note; // the fragmentation A/B, when asked
+  std::vector<std::string> notes;
+};
+
+// Runs the whole verification; an Error is a usage or environment problem (exit status 2).
+Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettings& settings);
+
+std::string verify_text(const VerifyResult& result, bool color);
+std::string verify_json(const VerifyResult& result, const std::string& docs_url_base);
+std::string verify_html(const VerifyResult& result);
+
+// Least-squares slope of ys over their index.
+double slope(const std::vector<double>& ys);
+double median(std::vector<double> xs);
+
+} // namespace oomlint::verify
