@@ -45,7 +45,10 @@ const RuleMeta kMeta{
     .measured = "On an H200 (torch 2.11): `losses.append(loss)` with `F.mse_loss` grows allocated memory by "
                 "exactly 33,554,432 B per step (0 with `.item()`); with cross_entropy 512 B per step plus host "
                 "memory. An eval loop without no_grad that appends its outputs grows by 1,312 MiB per "
-                "iteration (peak 51.9 GiB against 0.99 GiB fixed).",
+                "iteration (peak 51.9 GiB against 0.99 GiB fixed)."
+                " `oomlint verify` on an H200: examples/gpu/train_collect.py (a stored `F.mse_loss`) grows 8.0 MiB per "
+                "step, 0 with `.item()`; examples/gpu/eval_collect.py grows 328 MiB per step, 8.0 MiB with `.detach()` "
+                "(the outputs themselves).",
     .references = "https://pytorch.org/docs/stable/notes/faq.html",
 };
 

@@ -44,7 +44,9 @@ const RuleMeta kMeta{
                 "memory by 128 MiB per step, and by exactly the same with `output.detach()`; "
                 "`output.detach().cpu()` stops the growth (0 per step) but makes the step 8x slower (123 vs 15 "
                 "ms). Evaluating without no_grad, the hook's list grows by 1,280 MiB per iteration, 128 MiB "
-                "with `.detach()`.",
+                "with `.detach()`."
+                " `oomlint verify` on an H200 (examples/gpu/hook_collect.py): 8.0 MiB per step as written, 8.0 MiB per "
+                "step with `.detach()` (fix-ineffective), 0 with `.detach().cpu()` (step 9.8 -> 16.6 ms).",
     .references =
         "https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.register_forward_hook",
 };

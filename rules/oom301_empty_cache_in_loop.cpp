@@ -38,7 +38,9 @@ const RuleMeta kMeta{
                            "Accept calls guarded by a modulo test such as `if step % 100 == 0:`."}},
     .measured = "On an H200 (torch 2.11, a 15 ms training step): calling `empty_cache()` every step made the step "
                 "12.3% slower (16.8 vs 15.0 ms), with 798 device frees and 40 stream synchronisations over 40 "
-                "steps against none, and no change in peak allocated memory.",
+                "steps against none, and no change in peak allocated memory."
+                " `oomlint verify` on an H200 (examples/gpu/empty_cache.py): 11.28 ms per step as written, 9.82 ms "
+                "without the call (+14.8%).",
     .references = "https://pytorch.org/docs/stable/notes/cuda.html#memory-management",
 };
 

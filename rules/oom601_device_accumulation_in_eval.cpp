@@ -36,7 +36,8 @@ const RuleMeta kMeta{
     .fix_safety = "Unsafe: later code that expects the gathered tensors on the GPU (e.g. `torch.cat` with a "
                   "device tensor) gets CPU tensors; the copy also synchronises with the GPU each iteration.",
     .options = {},
-    .measured = "",
+    .measured = "`oomlint verify` on an H200 (examples/gpu/eval_gather.py): GPU memory grows 8.0 MiB per step under "
+                "`no_grad`, 0 with `.cpu()` (which makes the step synchronous: 0.31 -> 8.5 ms).",
     .references = "https://pytorch.org/docs/stable/notes/faq.html",
 };
 

@@ -112,7 +112,8 @@ std::uint64_t Nvml::used_by_group(int pgid) const {
   return total;
 }
 
-NvmlSampler::NvmlSampler(const Nvml& nvml, int pgid, int period_ms) : m_nvml(nvml), m_pgid(pgid), m_period_ms(period_ms) {
+NvmlSampler::NvmlSampler(const Nvml& nvml, int pgid, int period_ms)
+    : m_nvml(nvml), m_pgid(pgid), m_period_ms(period_ms) {
   if (!m_nvml.available()) {
     return;
   }

@@ -128,9 +128,15 @@ std::string verify_text(const VerifyResult& r, bool color) {
                        v.baseline.step_seconds * 1e3);
     out += fmt::format("    {}\n", v.reason);
   }
-  if (r.nvml_peak_baseline > 0 || r.nvml_peak_fixed > 0) {
-    out += fmt::format("\nnvidia-smi view (NVML): peak {} as written, {} fixed\n",
-                       human(static_cast<double>(r.nvml_peak_baseline)), human(static_cast<double>(r.nvml_peak_fixed)));
+  if (r.nvml_peak_baseline > 0) {
+    out +=
+        fmt::format("\nnvidia-smi view (NVML): peak {} as written", human(static_cast<double>(r.nvml_peak_baseline)));
+    for (const VerifiedFinding& v : r.findings) {
+      if (v.fixed_nvml_peak > 0) {
+        out += fmt::format(", {} with the {} fix", human(static_cast<double>(v.fixed_nvml_peak)), v.finding.code);
+      }
+    }
+    out += "\n";
   }
   if (!r.alloc_conf_note.empty()) {
     out += "\n" + r.alloc_conf_note + "\n";
@@ -138,33 +144,39 @@ std::string verify_text(const VerifyResult& r, bool color) {
   for (const std::string& n : r.notes) {
     out += "note: " + n + "\n";
   }
-  const auto confirmed =
-      std::count_if(r.findings.begin(), r.findings.end(), [](const VerifiedFinding& v) { return v.verdict == "confirmed"; });
-  out += fmt::format("\n{} of {} finding{} confirmed.\n", confirmed, r.findings.size(), r.findings.size() == 1 ? "" : "s");
+  const auto confirmed = std::count_if(r.findings.begin(), r.findings.end(),
+                                       [](const VerifiedFinding& v) { return v.verdict == "confirmed"; });
+  out +=
+      fmt::format("\n{} of {} finding{} confirmed.\n", confirmed, r.findings.size(), r.findings.size() == 1 ? "" : "s");
   return out;
 }
 
 std::string verify_json(const VerifyResult& r, const std::string& docs_url_base) {
   nlohmann::json list = nlohmann::json::array();
   for (const VerifiedFinding& v : r.findings) {
-    list.push_back({{"code", v.finding.code},
-                    {"name", v.finding.name},
-                    {"message", v.finding.message},
-                    {"severity", std::string(to_string(v.finding.severity))},
-                    {"filename", v.path},
-                    {"location", {{"row", v.row}, {"column", v.column}}},
-                    {"url", docs_url_base + v.finding.code + ".md"},
-                    {"verdict", v.verdict},
-                    {"reason", v.reason},
-                    {"fix_used", v.fix_used},
-                    {"device", r.device},
-                    {"figures",
-                     {{"baseline", figures_json(v.baseline)},
-                      {"fixed", figures_json(v.fixed)},
-                      {"projected_bytes_over_10000_steps", v.projected_bytes_10k},
-                      {"projected_seconds_over_10000_steps", v.projected_seconds_10k},
-                      {"nvml_peak_bytes_baseline", r.nvml_peak_baseline},
-                      {"nvml_peak_bytes_fixed", r.nvml_peak_fixed}}}});
+    list.push_back(
+        {{"code", v.finding.code},
+         {"name", v.finding.name},
+         {"message", v.finding.message},
+         {"severity", std::string(to_string(v.finding.severity))},
+         {"filename", v.path},
+         {"location", {{"row", v.row}, {"column", v.column}}},
+         {"url", docs_url_base + v.finding.code + ".md"},
+         {"verdict", v.verdict},
+         {"reason", v.reason},
+         {"fix_used", v.fix_used},
+         {"device", r.device},
+         {"alternative", v.alternative_used.empty() ? nlohmann::json(nullptr)
+                                                    : nlohmann::json{{"fix", v.alternative_used},
+                                                                     {"verdict", v.alternative_verdict},
+                                                                     {"figures", figures_json(v.alternative)}}},
+         {"figures",
+          {{"baseline", figures_json(v.baseline)},
+           {"fixed", figures_json(v.fixed)},
+           {"projected_bytes_over_10000_steps", v.projected_bytes_10k},
+           {"projected_seconds_over_10000_steps", v.projected_seconds_10k},
+           {"nvml_peak_bytes_baseline", r.nvml_peak_baseline},
+           {"nvml_peak_bytes_fixed", v.fixed_nvml_peak}}}});
   }
   return list.dump(2) + "\n";
 }

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "analyzer/driver/discovery.hpp"
@@ -114,6 +115,8 @@ struct Planned {
   int probe = -1; // probe id
   std::vector<Edit> fix_edits;
   std::string fix_used;
+  std::vector<Edit> alt_edits; // a second fix measured for comparison (OOM104: `.detach()` alone)
+  std::string alt_used;
   std::string skip_reason;
 };
 
@@ -148,9 +151,9 @@ std::optional<std::uint32_t> block_line_start(std::string_view text, TSNode bloc
   return std::nullopt;
 }
 
-// `features.append(output)` -> `features.append(output.detach())`: the transform the issue's
-// measurement uses to show that `.detach()` does not free a stored activation.
-std::vector<Edit> detach_stored_argument(std::string_view text, const Finding& f) {
+// `features.append(output)` -> `features.append(output<suffix>)`: `.detach()` is what people try
+// first (and does not free a stored activation), `.detach().cpu()` what the rule advises.
+std::vector<Edit> suffix_stored_argument(std::string_view text, const Finding& f, std::string_view suffix) {
   std::uint32_t end = f.end;
   while (end > f.start && (text[end - 1] == ' ' || text[end - 1] == '\n' || text[end - 1] == '\r')) {
     --end;
@@ -158,7 +161,7 @@ std::vector<Edit> detach_stored_argument(std::string_view text, const Finding& f
   if (end == f.start || (text[end - 1] != ')' && text[end - 1] != ']')) {
     return {};
   }
-  return {Edit{end - 1, end - 1, ".detach()"}};
+  return {Edit{end - 1, end - 1, std::string(suffix)}};
 }
 
 std::string apply_edits(std::string_view text, std::vector<Edit> edits) {
@@ -417,37 +420,37 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
   }
   const std::vector<double> bd = diffs(after_warmup(v.baseline_series.allocated));
   const double positive =
-      bd.empty() ? 0 : static_cast<double>(std::count_if(bd.begin(), bd.end(), [](double d) { return d > 0; })) /
-                           static_cast<double>(bd.size());
+      bd.empty() ? 0
+                 : static_cast<double>(std::count_if(bd.begin(), bd.end(), [](double d) { return d > 0; })) /
+                       static_cast<double>(bd.size());
   const bool gpu_grows = cuda && b.gpu_growth >= 512 && positive >= 0.8;
-  const bool host_grows = b.host_growth >= 10 * kKiB &&
-                          (v.baseline_series.rss.back() - v.baseline_series.rss[static_cast<size_t>(kWarmup)]) >=
-                              256 * kKiB;
+  const bool host_grows =
+      b.host_growth >= 10 * kKiB &&
+      (v.baseline_series.rss.back() - v.baseline_series.rss[static_cast<size_t>(kWarmup)]) >= 256 * kKiB;
+  // What the fix removes: the baseline's growth minus the fixed run's, on the GPU and on the host.
+  const double gpu_removed = b.gpu_growth - std::max(0.0, f.gpu_growth);
+  const double host_removed = b.host_growth - std::max(0.0, f.host_growth);
   auto growth_verdict = [&]() -> bool {
-    if (gpu_grows) {
-      v.projected_bytes_10k = b.gpu_growth * 10000;
-      if (f.gpu_growth >= 0.5 * b.gpu_growth) {
-        v.verdict = "fix-ineffective";
-        v.reason = fmt::format("GPU memory grows {} per pass as written and {} with the fix", bytes(b.gpu_growth),
-                               bytes(f.gpu_growth));
-      } else {
-        v.verdict = "confirmed";
-        v.reason = fmt::format("GPU memory grows {} per pass ({} over 10,000 steps); {} per pass with the fix",
-                               bytes(b.gpu_growth), bytes(v.projected_bytes_10k), bytes(std::max(0.0, f.gpu_growth)));
-      }
+    if (gpu_grows && gpu_removed >= 512 && gpu_removed >= 0.5 * b.gpu_growth) {
+      v.verdict = "confirmed";
+      v.projected_bytes_10k = gpu_removed * 10000;
+      v.reason = fmt::format("GPU memory grows {} per pass ({} over 10,000 steps); {} per pass with the fix",
+                             bytes(b.gpu_growth), bytes(v.projected_bytes_10k), bytes(std::max(0.0, f.gpu_growth)));
       return true;
     }
-    if (host_grows) {
-      v.projected_bytes_10k = b.host_growth * 10000;
-      if (f.host_growth >= 0.5 * b.host_growth) {
-        v.verdict = "fix-ineffective";
-        v.reason = fmt::format("host memory grows {} per pass as written and {} with the fix", bytes(b.host_growth),
-                               bytes(f.host_growth));
-      } else {
-        v.verdict = "confirmed";
-        v.reason = fmt::format("host memory grows {} per pass ({} over 10,000 steps); {} per pass with the fix",
-                               bytes(b.host_growth), bytes(v.projected_bytes_10k), bytes(std::max(0.0, f.host_growth)));
-      }
+    if (!gpu_grows && host_grows && host_removed >= 10 * kKiB && host_removed >= 0.5 * b.host_growth) {
+      v.verdict = "confirmed";
+      v.projected_bytes_10k = host_removed * 10000;
+      v.reason = fmt::format("host memory grows {} per pass ({} over 10,000 steps); {} per pass with the fix{}",
+                             bytes(b.host_growth), bytes(v.projected_bytes_10k), bytes(std::max(0.0, f.host_growth)),
+                             gpu_grows ? "" : ", and the GPU does not grow");
+      return true;
+    }
+    if (gpu_grows || host_grows) {
+      v.verdict = "fix-ineffective";
+      v.projected_bytes_10k = std::max(b.gpu_growth, b.host_growth) * 10000;
+      v.reason = fmt::format("memory grows alike with the fix: GPU {} vs {} per pass, host {} vs {} per pass",
+                             bytes(b.gpu_growth), bytes(f.gpu_growth), bytes(b.host_growth), bytes(f.host_growth));
       return true;
     }
     return false;
@@ -456,7 +459,8 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
   case Measure::Growth:
     if (!growth_verdict()) {
       v.verdict = "not-confirmed";
-      v.reason = fmt::format("no growth: {} GPU and {} host memory per pass", bytes(b.gpu_growth), bytes(b.host_growth));
+      v.reason =
+          fmt::format("no growth: {} GPU and {} host memory per pass", bytes(b.gpu_growth), bytes(b.host_growth));
     }
     return;
   case Measure::Peak: {
@@ -472,7 +476,8 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
     const double fp = median_peak(v.fixed_series);
     if (bp - fp >= std::max(64 * kMiB, 0.05 * fp)) {
       v.verdict = "confirmed";
-      v.reason = fmt::format("peak allocated per pass {} as written, {} fixed (+{})", bytes(bp), bytes(fp), bytes(bp - fp));
+      v.reason =
+          fmt::format("peak allocated per pass {} as written, {} fixed (+{})", bytes(bp), bytes(fp), bytes(bp - fp));
       v.projected_bytes_10k = bp - fp;
     } else {
       v.verdict = "not-confirmed";
@@ -483,6 +488,13 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
   case Measure::Time: {
     const double ratio = f.step_seconds > 0 ? b.step_seconds / f.step_seconds : 0;
     v.projected_seconds_10k = (b.step_seconds - f.step_seconds) * 10000;
+    if (!cuda) {
+      v.verdict = "not-confirmed";
+      v.projected_seconds_10k = 0;
+      v.reason = fmt::format("without CUDA, empty_cache() does nothing ({:.2f} vs {:.2f} ms per pass is noise)",
+                             b.step_seconds * 1e3, f.step_seconds * 1e3);
+      return;
+    }
     if (ratio >= 1.05) {
       v.verdict = "confirmed";
       v.reason = fmt::format("a pass takes {:.2f} ms as written and {:.2f} ms without it ({:+.1f}%)",
@@ -548,7 +560,7 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
   }
   if (command.empty() || command.front().starts_with("-")) {
     return failure("the verifier runs a script: `oomlint verify -- python train.py ARGS` (`-m` and `-c` are not "
-                 "supported)");
+                   "supported)");
   }
   std::error_code ec;
   const fs::path script = fs::absolute(command.front(), ec);
@@ -569,9 +581,9 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
   // 2. Plan the probe points and fixes.
   VerifyResult result;
   std::vector<Planned> planned;
-  std::map<std::string, std::vector<Insertion>> ticks;       // path -> tick insertions
-  std::map<std::string, std::vector<Edit>> fixes;            // path -> fix edits
-  std::map<std::pair<std::string, std::uint32_t>, int> ids;  // (path, at) -> probe id
+  std::map<std::string, std::vector<Insertion>> ticks;      // path -> tick insertions
+  std::map<std::string, std::vector<Edit>> fixes;           // path -> fix edits
+  std::map<std::pair<std::string, std::uint32_t>, int> ids; // (path, at) -> probe id
   std::map<std::string, std::shared_ptr<const SourceFile>> sources;
   syntax::Parser parser;
   int next_id = 0;
@@ -596,7 +608,8 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
         auto key = std::make_pair(path, at);
         if (!ids.count(key)) {
           ids[key] = next_id++;
-          ticks[path].push_back(Insertion{at, indentation_at(text, at) + fmt::format("__oomlint_probe__.tick({})\n", ids[key])});
+          ticks[path].push_back(
+              Insertion{at, indentation_at(text, at) + fmt::format("__oomlint_probe__.tick({})\n", ids[key])});
         }
         return ids[key];
       };
@@ -604,12 +617,14 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
         const std::uint32_t line = line_start_of(text, f.start);
         {
           const int id = next_id++;
-          ticks[path].push_back(Insertion{line, indentation_at(text, line) + fmt::format("__oomlint_probe__.tick({})\n", id)});
+          ticks[path].push_back(
+              Insertion{line, indentation_at(text, line) + fmt::format("__oomlint_probe__.tick({})\n", id)});
           // After the statement: the end of the line holding the finding's end.
           const size_t nl = text.find('\n', f.end);
           const std::uint32_t after = nl == std::string_view::npos ? static_cast<std::uint32_t>(text.size())
                                                                    : static_cast<std::uint32_t>(nl + 1);
-          ticks[path].push_back(Insertion{after, indentation_at(text, line) + fmt::format("__oomlint_probe__.tick({})\n", id)});
+          ticks[path].push_back(
+              Insertion{after, indentation_at(text, line) + fmt::format("__oomlint_probe__.tick({})\n", id)});
           p.probe = id;
         }
       } else {
@@ -634,8 +649,12 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
         p.fix_edits = {Edit{f.start, f.end, "pass"}};
         p.fix_used = "verification transform: drop the `empty_cache()` call";
       } else if (f.code == "OOM104") {
-        p.fix_edits = detach_stored_argument(text, f);
-        p.fix_used = "verification transform: store `.detach()` (what people try first)";
+        p.fix_edits = suffix_stored_argument(text, f, ".detach().cpu()");
+        p.fix_used = "verification transform: store `.detach().cpu()`";
+        if (text.substr(f.start, f.end - f.start).find(".detach()") == std::string_view::npos) {
+          p.alt_edits = suffix_stored_argument(text, f, ".detach()");
+          p.alt_used = "`.detach()` alone";
+        }
       }
       for (const Edit& e : p.fix_edits) {
         fixes[path].push_back(e);
@@ -650,17 +669,22 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
 
   // Instrumented texts, as written and fixed.
   std::map<std::string, std::string> baseline_sources;
-  std::map<std::string, std::string> fixed_sources;
+  std::map<std::string, std::vector<Edit>> tick_edits;
   for (const auto& [path, source] : sources) {
-    std::vector<Edit> tick_edits;
     for (const Insertion& i : ticks[path]) {
-      tick_edits.push_back(Edit{i.at, i.at, i.text});
+      tick_edits[path].push_back(Edit{i.at, i.at, i.text});
     }
-    baseline_sources[path] = apply_edits(source->text(), tick_edits);
-    std::vector<Edit> all = tick_edits;
-    all.insert(all.end(), fixes[path].begin(), fixes[path].end());
-    fixed_sources[path] = apply_edits(source->text(), all);
+    baseline_sources[path] = apply_edits(source->text(), tick_edits[path]);
   }
+  // Each finding is measured against a run with only its own fix: two findings on one graph
+  // (a loss appended and accumulated) must not take each other's credit.
+  auto fixed_sources_for = [&](const std::string& path, const std::vector<Edit>& edits) {
+    std::map<std::string, std::string> out = baseline_sources;
+    std::vector<Edit> all = tick_edits[path];
+    all.insert(all.end(), edits.begin(), edits.end());
+    out[path] = apply_edits(sources[path]->text(), all);
+    return out;
+  };
   std::vector<int> all_ids;
   for (int i = 0; i < next_id; ++i) {
     all_ids.push_back(i);
@@ -684,15 +708,16 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
     const int rc = std::system((env + check).c_str());
     const std::string out = read_file(work / "torch.txt");
     if (rc != 0) {
-      return failure(fmt::format("`{}` cannot import torch ({}); install PyTorch for it or pass --python",
-                               python, last_lines(out, 1).substr(0, 200)));
+      return failure(fmt::format("`{}` cannot import torch ({}); install PyTorch for it or pass --python", python,
+                                 last_lines(out, 1).substr(0, 200)));
     }
     std::istringstream words(out);
     std::string cuda;
     words >> result.torch_version >> cuda;
     const bool has_cuda = cuda == "1";
     if (options.device == "cuda" && !has_cuda) {
-      return failure(fmt::format("--device cuda, but torch {} under `{}` sees no CUDA device", result.torch_version, python));
+      return failure(
+          fmt::format("--device cuda, but torch {} under `{}` sees no CUDA device", result.torch_version, python));
     }
     result.device = has_cuda && options.device != "cpu" ? "cuda" : "cpu";
   }
@@ -707,15 +732,8 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
   if (g_interrupted.load()) {
     return failure("interrupted; the program's processes were stopped");
   }
-  const RunOutcome fixed = runner.run("fixed", fixed_sources, all_ids, "");
-  if (g_interrupted.load()) {
-    return failure("interrupted; the program's processes were stopped");
-  }
   for (std::uint64_t b : baseline.nvml) {
     result.nvml_peak_baseline = std::max(result.nvml_peak_baseline, b);
-  }
-  for (std::uint64_t b : fixed.nvml) {
-    result.nvml_peak_fixed = std::max(result.nvml_peak_fixed, b);
   }
   const bool baseline_samples = baseline.results.contains("samples") && !baseline.results["samples"].empty();
   if (!baseline_samples && !baseline.error.empty()) {
@@ -727,9 +745,6 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
   }
   if (!baseline.error.empty()) {
     result.notes.push_back("as written, the program stopped with " + baseline.error);
-  }
-  if (!fixed.error.empty()) {
-    result.notes.push_back("with the fixes, the program stopped with " + fixed.error);
   }
   const bool cuda = baseline.results.value("cuda", false);
   if (result.device == "cuda" && !cuda) {
@@ -761,6 +776,18 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
         fragmented ? "fragmentation confirmed, set it before CUDA starts" : "no fragmentation worth fixing");
   }
 
+  // Only the files the program really loaded are its code: a sibling script's findings are not
+  // this program's (and would cost a run each for nothing).
+  std::set<std::string> loaded;
+  if (baseline.results.contains("loaded")) {
+    for (const auto& path : baseline.results["loaded"]) {
+      loaded.insert(fs::weakly_canonical(path.get<std::string>(), ec).string());
+    }
+  }
+  std::erase_if(planned, [&](const Planned& p) {
+    return !loaded.empty() && loaded.count(fs::weakly_canonical(p.path, ec).string()) == 0;
+  });
+
   // 4. Verdicts.
   for (Planned& p : planned) {
     VerifiedFinding v;
@@ -777,6 +804,20 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
       continue;
     }
     const Measure measure = *measure_for(p.finding.code);
+    RunOutcome fixed;
+    if (!p.fix_edits.empty()) {
+      fixed = runner.run(fmt::format("fixed {}", p.finding.code), fixed_sources_for(p.path, p.fix_edits), all_ids, "");
+      if (g_interrupted.load()) {
+        return failure("interrupted; the program's processes were stopped");
+      }
+      for (std::uint64_t b : fixed.nvml) {
+        v.fixed_nvml_peak = std::max(v.fixed_nvml_peak, b);
+      }
+      if (!fixed.error.empty()) {
+        result.notes.push_back(
+            fmt::format("with the {} fix, the program stopped with {}", p.finding.code, fixed.error));
+      }
+    }
     v.baseline_series = series_of(baseline.results, p.probe);
     v.fixed_series = series_of(fixed.results, p.probe);
     v.baseline = figures(v.baseline_series, measure == Measure::Load);
@@ -787,6 +828,43 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
                              options.steps + kWarmup, options.timeout);
     } else {
       judge(v, measure, cuda, !p.fix_edits.empty());
+      // Two findings holding one graph (a loss both accumulated and appended): fixing either
+      // alone frees nothing. Measure the loop's fixes together before calling it ineffective.
+      std::vector<Edit> together;
+      std::vector<std::string> partners;
+      for (const Planned& q : planned) {
+        if (q.probe == p.probe && q.path == p.path && &q != &p && !q.fix_edits.empty() &&
+            measure_for(q.finding.code) == Measure::Growth) {
+          together.insert(together.end(), q.fix_edits.begin(), q.fix_edits.end());
+          partners.push_back(q.finding.code);
+        }
+      }
+      if (v.verdict == "fix-ineffective" && !partners.empty()) {
+        together.insert(together.end(), p.fix_edits.begin(), p.fix_edits.end());
+        const RunOutcome both = runner.run("fixed loop", fixed_sources_for(p.path, together), all_ids, "");
+        VerifiedFinding combined = v;
+        combined.fixed_series = series_of(both.results, p.probe);
+        combined.fixed = figures(combined.fixed_series, false);
+        judge(combined, measure, cuda, true);
+        if (combined.verdict == "confirmed") {
+          combined.reason += fmt::format(" (fixed together with {} in the same loop: each fix alone leaves the graph "
+                                         "held by the other)",
+                                         fmt::join(partners, ", "));
+          combined.fix_used += " + the other fixes in this loop";
+          v = std::move(combined);
+        }
+      }
+      if (!p.alt_edits.empty()) {
+        const RunOutcome alt = runner.run("alternative", fixed_sources_for(p.path, p.alt_edits), all_ids, "");
+        VerifiedFinding other = v;
+        other.fixed_series = series_of(alt.results, p.probe);
+        other.fixed = figures(other.fixed_series, false);
+        judge(other, measure, cuda, true);
+        v.alternative_used = p.alt_used;
+        v.alternative_verdict = other.verdict;
+        v.alternative = other.fixed;
+        v.reason += fmt::format("; with {}: {} ({})", p.alt_used, other.verdict, other.reason);
+      }
     }
     result.findings.push_back(std::move(v));
   }

@@ -53,13 +53,17 @@ struct VerifiedFinding {
   int row = 0;
   int column = 0;
   Finding finding;
-  std::string verdict; // confirmed, fix-ineffective, not-confirmed, not-reached, inconclusive, error
-  std::string reason;  // one sentence: what the figures show
+  std::string verdict;  // confirmed, fix-ineffective, not-confirmed, not-reached, inconclusive, error
+  std::string reason;   // one sentence: what the figures show
   std::string fix_used; // the fix or the verification transform
   RunFigures baseline;
   RunFigures fixed;
   Series baseline_series;
   Series fixed_series;
+  std::string alternative_used; // a second fix measured for comparison, e.g. "`.detach()` alone"
+  std::string alternative_verdict;
+  RunFigures alternative;
+  std::uint64_t fixed_nvml_peak = 0; // NVML: what nvidia-smi saw during this finding's fixed run
   double projected_bytes_10k = 0;
   double projected_seconds_10k = 0;
 };

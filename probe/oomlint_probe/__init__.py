@@ -41,6 +41,7 @@ class Probe:
         self.stop_reason = ""
         self._cuda = None  # (stats, reset, device) once torch.cuda is initialised
         self._written = False
+        self.loaded = []  # the instrumented files the program imported (and its script)
 
     # Allocator statistics straight from the C++ binding: torch.cuda.memory_allocated() builds
     # the whole statistics dict in Python (85 us measured); the binding call costs ~12 us.
@@ -110,6 +111,7 @@ class Probe:
             "cuda": bool(self._cuda),
             "error": error,
             "pid": os.getpid(),
+            "loaded": self.loaded,
         }
         tmp = self.out + ".tmp"
         with open(tmp, "w") as f:
@@ -120,8 +122,9 @@ class Probe:
 class _Finder:
     """Serves the instrumented text of the program's flagged modules."""
 
-    def __init__(self, sources):
+    def __init__(self, sources, loaded):
         self.sources = {os.path.realpath(p): text for p, text in sources.items()}
+        self.loaded = loaded
 
     def find_spec(self, name, path=None, target=None):
         import importlib.machinery
@@ -133,6 +136,7 @@ class _Finder:
         origin = os.path.realpath(spec.origin)
         if origin not in self.sources:
             return None
+        self.loaded.append(spec.origin)
         loader = _Loader(name, spec.origin, self.sources[origin])
         return importlib.util.spec_from_file_location(
             name, spec.origin, loader=loader, submodule_search_locations=spec.submodule_search_locations
@@ -173,8 +177,9 @@ def main(argv):
     probe = Probe(config)
     builtins.__oomlint_probe__ = probe
     sources = config.get("sources", {})
-    sys.meta_path.insert(0, _Finder(sources))
+    sys.meta_path.insert(0, _Finder(sources, probe.loaded))
     script = os.path.abspath(argv[2])
+    probe.loaded.append(script)
     sys.argv = [script] + argv[3:]
     sys.path.insert(0, os.path.dirname(script))
     text = sources.get(script)
