@@ -535,6 +535,12 @@ int run(int argc, char** argv) {
   verify_cmd->add_option("--select", verify_args.options.select, "Only these rule codes or prefixes")->delimiter(',');
   verify_cmd->add_option("--ignore", verify_args.options.ignore, "Rule codes or prefixes to leave out")->delimiter(',');
   verify_cmd->add_flag("--no-color", verify_args.no_color, "Never colour the output");
+  verify_cmd
+      ->add_option("--launcher", verify_args.options.launcher,
+                   "Run the program under a launcher, every rank probed: torchrun")
+      ->check(CLI::IsMember({"torchrun"}));
+  verify_cmd->add_option("--nproc", verify_args.options.nproc, "Ranks to start with --launcher (default 1)")
+      ->check(CLI::Range(1, 64));
 
   std::vector<const char*> cargv{argv[0]};
   for (const std::string& a : args) {

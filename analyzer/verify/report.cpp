@@ -2,6 +2,7 @@
 // figures), and a self-contained HTML page with a memory-over-passes chart per finding.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,19 @@ std::string human(double b) {
     return fmt::format("{:.1f} KiB", b / 1024.0);
   }
   return fmt::format("{:.0f} B", b);
+}
+
+nlohmann::json figures_json(const RunFigures& f);
+
+nlohmann::json ranks_json(const VerifiedFinding& v) {
+  nlohmann::json ranks = nlohmann::json::array();
+  for (const RankVerdict& rv : v.ranks) {
+    ranks.push_back({{"rank", rv.rank},
+                     {"verdict", rv.verdict},
+                     {"reason", rv.reason},
+                     {"figures", {{"baseline", figures_json(rv.baseline)}, {"fixed", figures_json(rv.fixed)}}}});
+  }
+  return ranks;
 }
 
 nlohmann::json figures_json(const RunFigures& f) {
@@ -68,8 +82,8 @@ std::string chart(const std::vector<double>& a, const std::vector<double>& b, st
   if (n < 2) {
     return "<p>not enough passes to draw</p>";
   }
-  double lo = INFINITY;
-  double hi = -INFINITY;
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -std::numeric_limits<double>::infinity();
   for (const auto* s : {&a, &b}) {
     for (double v : *s) {
       lo = std::min(lo, v);
@@ -127,6 +141,9 @@ std::string verify_text(const VerifyResult& r, bool color) {
                        human(v.baseline.gpu_growth), human(v.baseline.host_growth), human(v.baseline.peak_allocated),
                        v.baseline.step_seconds * 1e3);
     out += fmt::format("    {}\n", v.reason);
+    for (const RankVerdict& rv : v.ranks) {
+      out += fmt::format("    rank {}: {} -- {}\n", rv.rank, rv.verdict, rv.reason);
+    }
   }
   if (r.nvml_peak_baseline > 0) {
     out +=
@@ -166,6 +183,7 @@ std::string verify_json(const VerifyResult& r, const std::string& docs_url_base)
          {"reason", v.reason},
          {"fix_used", v.fix_used},
          {"device", r.device},
+         {"ranks", ranks_json(v)},
          {"alternative", v.alternative_used.empty() ? nlohmann::json(nullptr)
                                                     : nlohmann::json{{"fix", v.alternative_used},
                                                                      {"verdict", v.alternative_verdict},

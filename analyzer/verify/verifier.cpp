@@ -186,9 +186,10 @@ struct RunOutcome {
   bool started = false;
   int exit_status = 0;
   bool timed_out = false;
-  std::string error;  // from the probe: the program's exception
-  std::string output; // the program's stdout+stderr
-  nlohmann::json results;
+  std::string error;                        // from the probe: the program's exception
+  std::string output;                       // the program's stdout+stderr
+  nlohmann::json results;                   // rank 0's (the only one without a launcher)
+  std::vector<nlohmann::json> rank_results; // with a launcher: one per rank
   std::vector<std::uint64_t> nvml;
 };
 
@@ -206,11 +207,9 @@ struct Runner {
     const fs::path config_path = work / (label + ".json");
     const fs::path results_path = work / (label + ".results.json");
     const fs::path log_path = work / (label + ".log");
-    nlohmann::json config = {{"passes", options.steps + kWarmup},
-                             {"timeout", options.timeout},
-                             {"out", results_path.string()},
-                             {"ids", ids},
-                             {"sources", sources}};
+    nlohmann::json config = {{"passes", options.steps + kWarmup},     {"timeout", options.timeout},
+                             {"out", results_path.string()},          {"ids", ids},
+                             {"per_rank", !options.launcher.empty()}, {"sources", sources}};
     std::ofstream(config_path) << config.dump();
     const pid_t pid = ::fork();
     if (pid < 0) {
@@ -235,6 +234,20 @@ struct Runner {
         ::setenv("PYTORCH_CUDA_ALLOC_CONF", alloc_conf.c_str(), 1);
       }
       std::vector<std::string> argv = {python, "-m", "oomlint_probe", config_path.string(), "--", script};
+      if (options.launcher == "torchrun") {
+        // The launcher that ships with PyTorch (torchrun), running the probe as a script in every
+        // rank; torchrun.py only repairs a Debian torch 1.13 / Python 3.11 parsing bug first.
+        argv = {python,
+                (fs::path(options.probe_dir) / "oomlint_probe" / "torchrun.py").string(),
+                "--nproc_per_node",
+                std::to_string(options.nproc),
+                "--master_port",
+                std::to_string(29500 + ::getpid() % 2000),
+                (fs::path(options.probe_dir) / "oomlint_probe" / "launch.py").string(),
+                config_path.string(),
+                "--",
+                script};
+      }
       argv.insert(argv.end(), args.begin(), args.end());
       std::vector<char*> cargv;
       for (std::string& a : argv) {
@@ -285,6 +298,29 @@ struct Runner {
     outcome.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     outcome.output = read_file(log_path);
     std::error_code ec;
+    if (!options.launcher.empty()) {
+      for (int r = 0; r < options.nproc; ++r) {
+        const fs::path rank_path = results_path.string() + ".rank" + std::to_string(r);
+        nlohmann::json rank_results;
+        if (fs::exists(rank_path, ec)) {
+          try {
+            rank_results = nlohmann::json::parse(read_file(rank_path));
+          } catch (const std::exception&) {
+          }
+        }
+        if (rank_results.contains("error") && rank_results["error"].is_string() && outcome.error.empty()) {
+          outcome.error = fmt::format("rank {}: {}", r, rank_results["error"].get<std::string>());
+        }
+        outcome.rank_results.push_back(std::move(rank_results));
+      }
+      if (!outcome.rank_results.empty() && !outcome.rank_results[0].is_null()) {
+        outcome.results = outcome.rank_results[0];
+      } else if (outcome.error.empty()) {
+        outcome.error = fmt::format("the launcher ended without results (status {}): {}", outcome.exit_status,
+                                    last_lines(outcome.output, 3));
+      }
+      return outcome;
+    }
     if (fs::exists(results_path, ec)) {
       try {
         outcome.results = nlohmann::json::parse(read_file(results_path));
@@ -852,6 +888,33 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
                                          fmt::join(partners, ", "));
           combined.fix_used += " + the other fixes in this loop";
           v = std::move(combined);
+        }
+      }
+      // Every rank's own verdict: a leak may live on one rank only (an eval on rank 0, every
+      // rank's checkpoint landing on GPU 0).
+      for (size_t r = 0; r < baseline.rank_results.size(); ++r) {
+        VerifiedFinding rank = v;
+        rank.baseline_series = series_of(baseline.rank_results[r], p.probe);
+        rank.fixed_series = r < fixed.rank_results.size() ? series_of(fixed.rank_results[r], p.probe) : Series{};
+        rank.baseline = figures(rank.baseline_series, measure == Measure::Load);
+        rank.fixed = figures(rank.fixed_series, measure == Measure::Load);
+        if (rank.baseline_series.seconds.empty()) {
+          rank.verdict = "not-reached";
+          rank.reason = "this rank never ran the flagged code";
+        } else {
+          judge(rank, measure, cuda, !p.fix_edits.empty());
+        }
+        v.ranks.push_back(RankVerdict{static_cast<int>(r), rank.verdict, rank.reason, rank.baseline, rank.fixed});
+      }
+      if (std::any_of(v.ranks.begin(), v.ranks.end(),
+                      [](const RankVerdict& rv) { return rv.verdict == "confirmed"; }) &&
+          v.verdict != "confirmed") {
+        for (const RankVerdict& rv : v.ranks) {
+          if (rv.verdict == "confirmed") {
+            v.verdict = "confirmed";
+            v.reason = fmt::format("on rank {}: {}", rv.rank, rv.reason);
+            break;
+          }
         }
       }
       if (!p.alt_edits.empty()) {

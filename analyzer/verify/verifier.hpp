@@ -26,6 +26,8 @@ struct VerifyOptions {
   std::vector<std::string> select;
   std::vector<std::string> ignore;
   bool progress = false; // a progress line on stderr
+  std::string launcher;  // "" or "torchrun": run every rank under the probe
+  int nproc = 1;         // ranks per node with a launcher
 };
 
 // One run's per-pass series for one probe point.
@@ -48,6 +50,14 @@ struct RunFigures {
   double host_load_delta = 0;
 };
 
+struct RankVerdict {
+  int rank = 0;
+  std::string verdict;
+  std::string reason;
+  RunFigures baseline;
+  RunFigures fixed;
+};
+
 struct VerifiedFinding {
   std::string path;
   int row = 0;
@@ -63,6 +73,7 @@ struct VerifiedFinding {
   std::string alternative_used; // a second fix measured for comparison, e.g. "`.detach()` alone"
   std::string alternative_verdict;
   RunFigures alternative;
+  std::vector<RankVerdict> ranks;    // with a launcher: each rank's own verdict
   std::uint64_t fixed_nvml_peak = 0; // NVML: what nvidia-smi saw during this finding's fixed run
   double projected_bytes_10k = 0;
   double projected_seconds_10k = 0;

@@ -34,6 +34,10 @@ class Probe:
         self.passes = int(config.get("passes", 20))
         self.timeout = float(config.get("timeout", 60.0))
         self.out = config["out"]
+        # Under a launcher (torchrun) every rank runs the probe: one results file per rank.
+        self.rank = os.environ.get("RANK")
+        if config.get("per_rank") and self.rank is not None:
+            self.out = f"{self.out}.rank{self.rank}"
         self.ids = [str(i) for i in config.get("ids", [])]
         self.samples = {}
         self.started = time.perf_counter()
@@ -112,6 +116,7 @@ class Probe:
             "error": error,
             "pid": os.getpid(),
             "loaded": self.loaded,
+            "rank": None if self.rank is None else int(self.rank),
         }
         tmp = self.out + ".tmp"
         with open(tmp, "w") as f:
@@ -169,7 +174,11 @@ def _error_summary(exc):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] != "--":
+    if len(argv) >= 2 and argv[1] == "--":
+        argv = [argv[0], "--"] + argv[2:]
+    elif len(argv) >= 2:
+        argv = [argv[0], "--"] + argv[1:]  # a launcher may drop the `--`
+    if len(argv) < 3:
         sys.stderr.write("usage: python -m oomlint_probe CONFIG.json -- SCRIPT [ARG ...]\n")
         return 2
     with open(argv[0]) as f:

@@ -634,3 +634,30 @@ TEST_F(Cli, VerifyExplainsCrashesTimeoutsAndMissingTorch) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
 }
+
+TEST_F(Cli, VerifyUnderTorchrunProbesEveryRank) {
+  REQUIRE_SYSTEM_TORCH();
+  write("ddp_eval.py", "import torch\nimport torch.distributed as dist\nimport torch.nn as nn\n\n\n"
+                       "def evaluate(model, data):\n    outs = []\n    for x in data:\n        outs.append(model(x))\n"
+                       "    return outs\n\n\ndist.init_process_group(\"gloo\")\n"
+                       "model = nn.Sequential(nn.Linear(256, 1024), nn.GELU(), nn.Linear(1024, 256))\n"
+                       "evaluate(model, [torch.randn(256, 256) for _ in range(30)])\ndist.destroy_process_group()\n");
+  const Result r = run({"verify", "--launcher", "torchrun", "--nproc", "2", "--device", "cpu", "--python",
+                        "/usr/bin/python3", "--steps", "8", "--output-format", "json", "--", "ddp_eval.py"},
+                       m_dir);
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  bool seen = false;
+  for (const auto& f : nlohmann::json::parse(r.out)) {
+    if (f["code"] != "OOM102") {
+      continue;
+    }
+    seen = true;
+    EXPECT_EQ(f["verdict"], "confirmed");
+    ASSERT_EQ(f["ranks"].size(), 2U) << f.dump();
+    for (const auto& rank : f["ranks"]) {
+      EXPECT_EQ(rank["verdict"], "confirmed") << rank.dump();
+      EXPECT_GT(rank["figures"]["baseline"]["host_growth_bytes_per_step"].get<double>(), 10240.0);
+    }
+  }
+  EXPECT_TRUE(seen) << r.out;
+}
