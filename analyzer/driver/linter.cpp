@@ -146,7 +146,12 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
     std::optional<syntax::RecoveredParse> parsed;
     model::ProjectContext context;
     model::ModuleSummary summary;
+    bool reparse = false; // its tree was not kept (memory budget)
   };
+  // Trees cost about 15 times their source in memory; past this much source the candidates'
+  // trees are dropped and the few modules that turn out to matter are parsed again.
+  constexpr size_t kRetainedSourceBudget = 4U << 20U;
+  std::atomic<size_t> retained_bytes{0};
   std::vector<FileReport> reports(paths.size());
   std::vector<Unit> units(paths.size());
   std::unordered_set<std::string> roots;
@@ -190,6 +195,10 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
       unit.summary.had_findings = !out.findings.empty();
       if (!unit.summary.may_need_second_look()) {
         unit.parsed.reset(); // no fact from another module can change this file: free its tree now
+      } else if (retained_bytes.fetch_add(unit.source->text().size()) + unit.source->text().size() >
+                 kRetainedSourceBudget) {
+        unit.parsed.reset(); // over the memory budget: parsed again in phase 2 if it turns out to matter
+        unit.reparse = true;
       }
     } catch (const std::exception& e) {
       internal_error(i, e);
@@ -204,15 +213,18 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
   // parallel (freeing a large run's trees on one thread costs as much as analysing them).
   std::vector<size_t> kept;
   for (size_t i = 0; i < units.size(); ++i) {
-    if (units[i].parsed) {
+    if (units[i].parsed || units[i].reparse) {
       kept.push_back(i);
     }
   }
-  for_each_parallel(kept.size(), jobs, [&](size_t k, syntax::Parser&) {
+  for_each_parallel(kept.size(), jobs, [&](size_t k, syntax::Parser& parser) {
     const size_t i = kept[k];
     Unit& unit = units[i];
     try {
       if (!reports[i].error && facts.matters_for(unit.summary)) {
+        if (!unit.parsed) {
+          unit.parsed.emplace(syntax::parse_with_recovery(parser, unit.source->text()));
+        }
         unit.context.facts = &facts;
         const model::Model model(*unit.source, unit.parsed->best().root(), model_options(settings),
                                  syntax_problem(*unit.parsed), &unit.context);
