@@ -455,8 +455,8 @@ int run_verify_command(VerifyArgs args) {
 }
 
 bool is_command(std::string_view word) {
-  return word == "check" || word == "rule" || word == "verify" || word == "--version" || word == "-V" ||
-         word == "--help" || word == "-h" || word == "version";
+  return word == "check" || word == "rule" || word == "verify" || word == "--verify" || word == "--version" ||
+         word == "-V" || word == "--help" || word == "-h" || word == "version";
 }
 
 int run(int argc, char** argv) {
@@ -520,6 +520,7 @@ int run(int argc, char** argv) {
   verify_args.options.command = program;
   CLI::App* verify_cmd =
       app.add_subcommand("verify", "Run a program as written and with its findings fixed, and measure each one");
+  verify_cmd->footer("The program comes after `--`: oomlint verify [OPTIONS] -- python train.py ARG ...");
   verify_cmd->add_option("--steps", verify_args.options.steps, "Passes to measure per flagged loop (default 20)")
       ->check(CLI::Range(3, 100000));
   verify_cmd->add_option("--timeout", verify_args.options.timeout, "Seconds per run (default 120)")

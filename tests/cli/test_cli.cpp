@@ -633,6 +633,9 @@ TEST_F(Cli, VerifyExplainsCrashesTimeoutsAndMissingTorch) {
   r = run({"verify", "--", "missing.py"}, m_dir);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  r = run({"--verify", "--", "missing.py"}, m_dir); // the `oomlint --verify` spelling
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, VerifyUnderTorchrunProbesEveryRank) {
