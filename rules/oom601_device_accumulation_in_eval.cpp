@@ -41,45 +41,56 @@ const RuleMeta kMeta{
     .references = "https://pytorch.org/docs/stable/notes/faq.html",
 };
 
-// A `.cpu()`, `.numpy()`, `.tolist()`, `.item()`, `.to("cpu")` or a conversion anywhere along the
-// value's method chain: it is not a device tensor any more.
-bool moved_off_device(const model::Model& m, TSNode value) {
+// Walks a method chain from its end to the value it starts from (`logits` in
+// `logits.argmax(dim=1).float()[0]`), calling `visit(call)` on each call on the way; returns
+// that root, or a null node when `visit` stops the walk by returning true.
+template <typename Visit> TSNode walk_chain(TSNode value, Visit&& visit) {
   const auto& g = syntax::grammar();
   int guard = 0;
   while (!ts_node_is_null(value) && guard++ < 32) {
     const TSSymbol s = ts_node_symbol(value);
     if (s == g.sym.parenthesized_expression) {
       value = ts_node_named_child(value, 0);
-      continue;
-    }
-    if (s == g.sym.subscript) {
+    } else if (s == g.sym.subscript) {
       value = ts_node_child_by_field_id(value, g.field.value);
-      continue;
+    } else if (s == g.sym.call) {
+      if (visit(value)) {
+        return {};
+      }
+      TSNode fn = ts_node_child_by_field_id(value, g.field.function);
+      if (ts_node_symbol(fn) != g.sym.attribute) {
+        return value;
+      }
+      value = ts_node_child_by_field_id(fn, g.field.object);
+    } else {
+      return value;
     }
-    if (s != g.sym.call) {
-      return false;
-    }
-    TSNode fn = ts_node_child_by_field_id(value, g.field.function);
+  }
+  return value;
+}
+
+// A `.cpu()`, `.numpy()`, `.tolist()`, `.item()`, `.to("cpu")` or a conversion anywhere along the
+// value's method chain: it is not a device tensor any more.
+bool moved_off_device(const model::Model& m, TSNode value) {
+  const auto& g = syntax::grammar();
+  bool moved = false;
+  walk_chain(value, [&](TSNode call) {
+    TSNode fn = ts_node_child_by_field_id(call, g.field.function);
     if (ts_node_symbol(fn) == g.sym.identifier) {
       const std::string_view name = m.text(fn);
-      return name == "float" || name == "int" || name == "list" || name == "str" || name == "bool";
-    }
-    if (ts_node_symbol(fn) != g.sym.attribute) {
-      return false;
-    }
-    const std::string_view method = m.text(ts_node_child_by_field_id(fn, g.field.attribute));
-    if (method == "cpu" || method == "numpy" || method == "tolist" || method == "item") {
+      moved = name == "float" || name == "int" || name == "list" || name == "str" || name == "bool";
       return true;
     }
-    if (method == "to") {
-      const std::string_view args = m.text(ts_node_child_by_field_id(value, g.field.arguments));
-      if (args.find("cpu") != std::string_view::npos) {
-        return true;
-      }
+    if (ts_node_symbol(fn) != g.sym.attribute) {
+      return true;
     }
-    value = ts_node_child_by_field_id(fn, g.field.object);
-  }
-  return false;
+    const std::string_view method = m.text(ts_node_child_by_field_id(fn, g.field.attribute));
+    moved = method == "cpu" || method == "numpy" || method == "tolist" || method == "item" ||
+            (method == "to" &&
+             m.text(ts_node_child_by_field_id(call, g.field.arguments)).find("cpu") != std::string_view::npos);
+    return moved;
+  });
+  return moved;
 }
 
 // `if len(samples) < 8: samples.append(out)`: a bounded sample, not a growing list.
@@ -105,22 +116,7 @@ bool bounded_by_length(const model::Model& m, TSNode statement, std::string_view
 
 // The value a method chain starts from: `logits` in `logits.argmax(dim=1).float()`.
 TSNode chain_root(TSNode value) {
-  const auto& g = syntax::grammar();
-  int guard = 0;
-  while (!ts_node_is_null(value) && guard++ < 32) {
-    const TSSymbol s = ts_node_symbol(value);
-    if (s == g.sym.parenthesized_expression) {
-      value = ts_node_named_child(value, 0);
-    } else if (s == g.sym.subscript) {
-      value = ts_node_child_by_field_id(value, g.field.value);
-    } else if (s == g.sym.call &&
-               ts_node_symbol(ts_node_child_by_field_id(value, g.field.function)) == g.sym.attribute) {
-      value = ts_node_child_by_field_id(ts_node_child_by_field_id(value, g.field.function), g.field.object);
-    } else {
-      return value;
-    }
-  }
-  return value;
+  return walk_chain(value, [](TSNode) { return false; });
 }
 
 bool device_tensor(const model::Value& v) {
