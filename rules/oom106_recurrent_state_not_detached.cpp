@@ -84,7 +84,7 @@ std::uint32_t first_read(const model::Model& m, TSNode body, const std::string& 
   return first;
 }
 
-bool is_forward_like_value(const model::Model& m, TSNode value) {
+bool is_forward_like_value(TSNode value) {
   const auto& g = syntax::grammar();
   int guard = 0;
   while (!ts_node_is_null(value) && guard++ < 8) {
@@ -102,7 +102,6 @@ bool is_forward_like_value(const model::Model& m, TSNode value) {
     }
     return false;
   }
-  (void)m;
   return false;
 }
 
@@ -203,7 +202,7 @@ void check(RuleContext& ctx) {
       }
       const model::BindingId last_id = carried.bindings.back();
       const model::Binding& last = bindings[static_cast<size_t>(last_id)];
-      if (last.kind != model::BindingKind::Assign || !is_forward_like_value(m, last.value) ||
+      if (last.kind != model::BindingKind::Assign || !is_forward_like_value(last.value) ||
           m.grad_disabled_at(last.target) || !m.binding_value(last_id).carries_graph() ||
           repackaged(m, carried.bindings, last, from)) {
         continue;

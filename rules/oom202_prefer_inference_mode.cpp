@@ -75,13 +75,12 @@ bool function_needs_autograd(const model::Model& m, model::ScopeId fn) {
   return f.backprops || f.needs_grad || f.steps_optimizer || f.calls_train_mode;
 }
 
-std::optional<Fix> rename_fix(const model::Model& m, TSNode callee) {
+std::optional<Fix> rename_fix(TSNode callee) {
   const auto& g = syntax::grammar();
   if (ts_node_symbol(callee) != g.sym.attribute) {
     return std::nullopt; // `no_grad()` imported by name: the import would need changing too
   }
   TSNode attr = ts_node_child_by_field_id(callee, g.field.attribute);
-  (void)m;
   return replace_node(attr, "inference_mode", Applicability::Unsafe, "Use `torch.inference_mode()`");
 }
 
@@ -89,7 +88,7 @@ void report(RuleContext& ctx, TSNode callee, TSNode at) {
   ctx.reporter.report(kMeta, at,
                       "nothing computed here goes back into autograd: `torch.inference_mode()` disables the same "
                       "graph recording and also skips version counting and view tracking",
-                      rename_fix(ctx.model, callee));
+                      rename_fix(callee));
 }
 
 void check(RuleContext& ctx) {

@@ -130,16 +130,6 @@ Expected<Config> resolve_config(const CheckArgs& args, const std::vector<const R
   return Config{};
 }
 
-// The bytes of a file as it would be written: the text plus the BOM it had.
-std::string file_bytes(const SourceFile& source) {
-  return source.had_bom() ? "\xEF\xBB\xBF" + std::string(source.text()) : std::string(source.text());
-}
-
-// What was read from disk for a fixed file (the first pass's source).
-std::string outcomes_original(const FixOutcome& outcome) {
-  return outcome.original ? file_bytes(*outcome.original) : std::string();
-}
-
 std::vector<FixOutcome> fix_files(const std::vector<std::string>& paths, const LintSettings& settings,
                                   const FixPolicy& policy, int jobs) {
   std::vector<FixOutcome> outcomes(paths.size());
@@ -285,11 +275,12 @@ int run_check(CheckArgs args) {
     }
     if (args.diff) {
       would_fix += o.applied.size();
-      diff_text += unified_diff(outcomes_original(o), file_bytes(*o.fixed), o.report.path, o.report.path);
+      diff_text += unified_diff((o.original ? o.original->bytes() : std::string()), o.fixed->bytes(), o.report.path,
+                                o.report.path);
       continue;
     }
-    const std::string bytes = file_bytes(*o.fixed);
-    auto written = write_file_atomically(o.report.path, bytes, outcomes_original(o));
+    const std::string bytes = o.fixed->bytes();
+    auto written = write_file_atomically(o.report.path, bytes, (o.original ? o.original->bytes() : std::string()));
     if (!written) {
       print_error(written.error().describe());
       had_error = true;
@@ -299,7 +290,7 @@ int run_check(CheckArgs args) {
   }
   if (stdin_fixed) {
     fixed_count += stdin_fixed->applied.size();
-    const std::string bytes = file_bytes(*stdin_fixed->fixed);
+    const std::string bytes = stdin_fixed->fixed->bytes();
     std::fwrite(bytes.data(), 1, bytes.size(), stdout);
     std::fflush(stdout);
   }

@@ -52,11 +52,6 @@ bool parses_cleanly(syntax::Parser& parser, std::string_view text) {
   return tree.get() != nullptr && !ts_node_has_error(tree.root());
 }
 
-std::shared_ptr<const SourceFile> with_text(const SourceFile& original, std::string text) {
-  std::string bytes = original.had_bom() ? "\xEF\xBB\xBF" + text : std::move(text);
-  return std::make_shared<const SourceFile>(original.path(), std::move(bytes));
-}
-
 std::string describe(const SourceFile& source, const Finding& f) {
   const RowCol pos = source.position(f.start);
   return fmt::format("{}:{}:{}: {}", source.path(), pos.row + 1, pos.column + 1, f.code);
@@ -171,7 +166,7 @@ FixOutcome fix_source(std::shared_ptr<const SourceFile> source, syntax::Parser& 
     for (const Finding* f : owners) {
       outcome.applied.push_back(AppliedFix{f->code, f->name, f->fix->message});
     }
-    outcome.fixed = with_text(*source, std::move(next));
+    outcome.fixed = std::make_shared<const SourceFile>(source->with_text(std::move(next)));
     outcome.report = lint_source(outcome.fixed, parser, settings);
   }
   return outcome;

@@ -72,7 +72,6 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     f.has_loop = static_cast<size_t>(i) < m_impl->function_has_loop.size() && m_impl->function_has_loop[i];
     out.functions[sc.name] = f;
   }
-  std::unordered_set<std::string> imported;
   for (const Call& c : m_calls) {
     if (c.qualified.empty()) {
       continue;
@@ -82,9 +81,7 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
       continue;
     }
     out.external_calls.push_back(CallSite{c.qualified, c.grad_disabled, c.loop != kNone});
-    imported.insert(c.qualified.substr(0, c.qualified.rfind('.')));
   }
-  out.imported_modules.assign(imported.begin(), imported.end());
   out.value_sensitive = !m_accumulations.empty() || !m_stores.empty();
   for (const Loop& l : m_loops) {
     out.value_sensitive = out.value_sensitive || l.is_step;

@@ -25,10 +25,6 @@ struct FunctionSummary {
   bool per_step_method = false;
   bool has_loop = false;
   bool module_class = false; // a class deriving from nn.Module: calling it makes a model
-  [[nodiscard]] bool informative() const {
-    return returns == Grad::Yes || backprops || steps_optimizer || needs_grad || has_loop || module_class ||
-           grad_disabled;
-  }
 };
 
 struct CallSite {
@@ -41,7 +37,6 @@ struct ModuleSummary {
   std::string module;
   std::unordered_map<std::string, FunctionSummary> functions; // by top-level name
   std::vector<CallSite> external_calls;
-  std::vector<std::string> imported_modules; // local modules this one imports from
   // Has what values flow into (accumulations, stores, step loops, per-step methods): a helper's
   // grad-carrying result can change its findings.
   bool value_sensitive = false;

@@ -25,6 +25,12 @@ public:
   [[nodiscard]] const std::string& path() const { return m_path; }
   [[nodiscard]] std::string_view text() const { return m_text; }
   [[nodiscard]] bool had_bom() const { return m_had_bom; }
+  // The file's bytes as they are (or would be) on disk: the text with its BOM, if it had one.
+  [[nodiscard]] std::string bytes() const { return m_had_bom ? "\xEF\xBB\xBF" + m_text : m_text; }
+  // The same file with another text, keeping its path and BOM.
+  [[nodiscard]] SourceFile with_text(std::string text) const {
+    return {m_path, m_had_bom ? "\xEF\xBB\xBF" + text : std::move(text)};
+  }
   [[nodiscard]] LineEnding line_ending() const { return m_line_ending; }
   [[nodiscard]] const LineIndex& lines() const { return m_lines; }
   [[nodiscard]] const std::optional<Utf8Problem>& utf8_problem() const { return m_utf8_problem; }

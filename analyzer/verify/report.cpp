@@ -13,20 +13,6 @@ namespace oomlint::verify {
 
 namespace {
 
-std::string human(double b) {
-  const double a = std::fabs(b);
-  if (a >= 1024.0 * 1024.0 * 1024.0) {
-    return fmt::format("{:.2f} GiB", b / (1024.0 * 1024.0 * 1024.0));
-  }
-  if (a >= 1024.0 * 1024.0) {
-    return fmt::format("{:.1f} MiB", b / (1024.0 * 1024.0));
-  }
-  if (a >= 1024.0) {
-    return fmt::format("{:.1f} KiB", b / 1024.0);
-  }
-  return fmt::format("{:.0f} B", b);
-}
-
 nlohmann::json figures_json(const RunFigures& f);
 
 nlohmann::json ranks_json(const VerifiedFinding& v) {
@@ -108,7 +94,7 @@ std::string chart(const std::vector<double>& a, const std::vector<double>& b, st
       R"(<text x="4" y="14" font-size="11">{2} ({3})</text><text x="4" y="{4}" font-size="11">{5}</text>)"
       R"({6}{7}<text x="{8}" y="14" font-size="11" fill="#c0392b">as written</text>)"
       R"(<text x="{8}" y="28" font-size="11" fill="#2471a3">fixed</text></svg>)",
-      kW, kH, human(hi), unit, kH - 4, human(lo), line(a, "#c0392b"), line(b, "#2471a3"), kW - 80);
+      kW, kH, format_bytes(hi), unit, kH - 4, format_bytes(lo), line(a, "#c0392b"), line(b, "#2471a3"), kW - 80);
 }
 
 } // namespace
@@ -138,19 +124,20 @@ std::string verify_text(const VerifyResult& r, bool color) {
     }
     const std::string verdict = paint(v.verdict);
     out += fmt::format("{:<40} {:<7} {:<16} {:>12} {:>12} {:>11} {:>10.2f}\n", where, v.finding.code, verdict,
-                       human(v.baseline.gpu_growth), human(v.baseline.host_growth), human(v.baseline.peak_allocated),
-                       v.baseline.step_seconds * 1e3);
+                       format_bytes(v.baseline.gpu_growth), format_bytes(v.baseline.host_growth),
+                       format_bytes(v.baseline.peak_allocated), v.baseline.step_seconds * 1e3);
     out += fmt::format("    {}\n", v.reason);
     for (const RankVerdict& rv : v.ranks) {
       out += fmt::format("    rank {}: {} -- {}\n", rv.rank, rv.verdict, rv.reason);
     }
   }
   if (r.nvml_peak_baseline > 0) {
-    out +=
-        fmt::format("\nnvidia-smi view (NVML): peak {} as written", human(static_cast<double>(r.nvml_peak_baseline)));
+    out += fmt::format("\nnvidia-smi view (NVML): peak {} as written",
+                       format_bytes(static_cast<double>(r.nvml_peak_baseline)));
     for (const VerifiedFinding& v : r.findings) {
       if (v.fixed_nvml_peak > 0) {
-        out += fmt::format(", {} with the {} fix", human(static_cast<double>(v.fixed_nvml_peak)), v.finding.code);
+        out +=
+            fmt::format(", {} with the {} fix", format_bytes(static_cast<double>(v.fixed_nvml_peak)), v.finding.code);
       }
     }
     out += "\n";
@@ -214,10 +201,10 @@ std::string verify_html(const VerifyResult& r) {
                         "<tr><td>as written</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{}</td></tr>"
                         "<tr><td>fixed</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{}</td></tr></table>"
                         "</section>\n",
-                        human(v.baseline.gpu_growth), human(v.baseline.host_growth), human(v.baseline.peak_allocated),
-                        v.baseline.step_seconds * 1e3, v.baseline.passes, human(v.fixed.gpu_growth),
-                        human(v.fixed.host_growth), human(v.fixed.peak_allocated), v.fixed.step_seconds * 1e3,
-                        v.fixed.passes);
+                        format_bytes(v.baseline.gpu_growth), format_bytes(v.baseline.host_growth),
+                        format_bytes(v.baseline.peak_allocated), v.baseline.step_seconds * 1e3, v.baseline.passes,
+                        format_bytes(v.fixed.gpu_growth), format_bytes(v.fixed.host_growth),
+                        format_bytes(v.fixed.peak_allocated), v.fixed.step_seconds * 1e3, v.fixed.passes);
   }
   return fmt::format(R"(<!doctype html><html lang="en"><head><meta charset="utf-8"><title>oomlint verify</title>
 <style>body{{font:14px system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}}

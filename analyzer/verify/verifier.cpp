@@ -405,20 +405,6 @@ double median_peak(const Series& s) {
   return median(after_warmup(s.peak));
 }
 
-std::string bytes(double b) {
-  const double a = std::fabs(b);
-  if (a >= 1024.0 * kMiB) {
-    return fmt::format("{:.2f} GiB", b / (1024.0 * kMiB));
-  }
-  if (a >= kMiB) {
-    return fmt::format("{:.1f} MiB", b / kMiB);
-  }
-  if (a >= kKiB) {
-    return fmt::format("{:.1f} KiB", b / kKiB);
-  }
-  return fmt::format("{:.0f} B", b);
-}
-
 // The verdict from the two runs' figures; thresholds from ../shared/GROUND-TRUTH.md, see
 // docs/verify.md.
 void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
@@ -430,12 +416,12 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
       v.projected_bytes_10k = 0;
       if (extra >= kMiB) {
         v.verdict = "confirmed";
-        v.reason = fmt::format("allocated memory rose by {} across the load call, {} with the fix", bytes(b.load_delta),
-                               bytes(f.load_delta));
+        v.reason = fmt::format("allocated memory rose by {} across the load call, {} with the fix",
+                               format_bytes(b.load_delta), format_bytes(f.load_delta));
       } else {
         v.verdict = "not-confirmed";
         v.reason = fmt::format("the load call added {} on the GPU (the checkpoint was saved from the CPU)",
-                               bytes(b.load_delta));
+                               format_bytes(b.load_delta));
       }
     } else {
       v.verdict = "not-confirmed";
@@ -471,22 +457,25 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
       v.verdict = "confirmed";
       v.projected_bytes_10k = gpu_removed * 10000;
       v.reason = fmt::format("GPU memory grows {} per pass ({} over 10,000 steps); {} per pass with the fix",
-                             bytes(b.gpu_growth), bytes(v.projected_bytes_10k), bytes(std::max(0.0, f.gpu_growth)));
+                             format_bytes(b.gpu_growth), format_bytes(v.projected_bytes_10k),
+                             format_bytes(std::max(0.0, f.gpu_growth)));
       return true;
     }
     if (!gpu_grows && host_grows && host_removed >= 10 * kKiB && host_removed >= 0.5 * b.host_growth) {
       v.verdict = "confirmed";
       v.projected_bytes_10k = host_removed * 10000;
-      v.reason = fmt::format("host memory grows {} per pass ({} over 10,000 steps); {} per pass with the fix{}",
-                             bytes(b.host_growth), bytes(v.projected_bytes_10k), bytes(std::max(0.0, f.host_growth)),
-                             gpu_grows ? "" : ", and the GPU does not grow");
+      v.reason =
+          fmt::format("host memory grows {} per pass ({} over 10,000 steps); {} per pass with the fix{}",
+                      format_bytes(b.host_growth), format_bytes(v.projected_bytes_10k),
+                      format_bytes(std::max(0.0, f.host_growth)), gpu_grows ? "" : ", and the GPU does not grow");
       return true;
     }
     if (gpu_grows || host_grows) {
       v.verdict = "fix-ineffective";
       v.projected_bytes_10k = std::max(b.gpu_growth, b.host_growth) * 10000;
       v.reason = fmt::format("memory grows alike with the fix: GPU {} vs {} per pass, host {} vs {} per pass",
-                             bytes(b.gpu_growth), bytes(f.gpu_growth), bytes(b.host_growth), bytes(f.host_growth));
+                             format_bytes(b.gpu_growth), format_bytes(f.gpu_growth), format_bytes(b.host_growth),
+                             format_bytes(f.host_growth));
       return true;
     }
     return false;
@@ -495,8 +484,8 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
   case Measure::Growth:
     if (!growth_verdict()) {
       v.verdict = "not-confirmed";
-      v.reason =
-          fmt::format("no growth: {} GPU and {} host memory per pass", bytes(b.gpu_growth), bytes(b.host_growth));
+      v.reason = fmt::format("no growth: {} GPU and {} host memory per pass", format_bytes(b.gpu_growth),
+                             format_bytes(b.host_growth));
     }
     return;
   case Measure::Peak: {
@@ -512,12 +501,12 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
     const double fp = median_peak(v.fixed_series);
     if (bp - fp >= std::max(64 * kMiB, 0.05 * fp)) {
       v.verdict = "confirmed";
-      v.reason =
-          fmt::format("peak allocated per pass {} as written, {} fixed (+{})", bytes(bp), bytes(fp), bytes(bp - fp));
+      v.reason = fmt::format("peak allocated per pass {} as written, {} fixed (+{})", format_bytes(bp),
+                             format_bytes(fp), format_bytes(bp - fp));
       v.projected_bytes_10k = bp - fp;
     } else {
       v.verdict = "not-confirmed";
-      v.reason = fmt::format("peak allocated per pass {} as written, {} fixed", bytes(bp), bytes(fp));
+      v.reason = fmt::format("peak allocated per pass {} as written, {} fixed", format_bytes(bp), format_bytes(fp));
     }
     return;
   }
@@ -568,6 +557,20 @@ double slope(const std::vector<double>& ys) {
   const auto dn = static_cast<double>(n);
   const double den = dn * sxx - sx * sx;
   return den == 0 ? 0 : (dn * sxy - sx * sy) / den;
+}
+
+std::string format_bytes(double b) {
+  const double a = std::fabs(b);
+  if (a >= 1024.0 * kMiB) {
+    return fmt::format("{:.2f} GiB", b / (1024.0 * kMiB));
+  }
+  if (a >= kMiB) {
+    return fmt::format("{:.1f} MiB", b / kMiB);
+  }
+  if (a >= kKiB) {
+    return fmt::format("{:.1f} KiB", b / kKiB);
+  }
+  return fmt::format("{:.0f} B", b);
 }
 
 double median(std::vector<double> xs) {
@@ -807,8 +810,8 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
     const bool fragmented = ratio_default >= 1.2 && reserved_conf <= 0.9 * reserved_default;
     result.alloc_conf_note = fmt::format(
         "fragmentation: peak reserved/allocated {:.2f} ({} / {}) by default, {:.2f} ({} / {}) with {}: {}",
-        ratio_default, bytes(reserved_default), bytes(alloc_default), ratio_conf, bytes(reserved_conf),
-        bytes(alloc_conf), options.alloc_conf,
+        ratio_default, format_bytes(reserved_default), format_bytes(alloc_default), ratio_conf,
+        format_bytes(reserved_conf), format_bytes(alloc_conf), options.alloc_conf,
         fragmented ? "fragmentation confirmed, set it before CUDA starts" : "no fragmentation worth fixing");
   }
 

@@ -100,5 +100,7 @@ std::string verify_html(const VerifyResult& result);
 // Least-squares slope of ys over their index.
 double slope(const std::vector<double>& ys);
 double median(std::vector<double> xs);
+// `1.5 GiB`, `328.1 MiB`, `24.4 KiB`, `512 B`.
+std::string format_bytes(double bytes);
 
 } // namespace oomlint::verify
