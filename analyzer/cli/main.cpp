@@ -130,28 +130,26 @@ Expected<Config> resolve_config(const CheckArgs& args, const std::vector<const R
   return Config{};
 }
 
-std::vector<FixOutcome> fix_files(const std::vector<std::string>& paths, const LintSettings& settings,
-                                  const FixPolicy& policy, int jobs) {
-  std::vector<FixOutcome> outcomes(paths.size());
-  for_each_parallel(paths.size(), jobs, [&](size_t i, syntax::Parser& parser) {
+// Fixes the run's files that have something to fix, each re-linted with the run's facts.
+std::vector<FixOutcome> fix_run(const std::vector<LintInput>& inputs, ProjectRun& run, const LintSettings& settings,
+                                const FixPolicy& policy, int jobs) {
+  std::vector<FixOutcome> outcomes(inputs.size());
+  for_each_parallel(inputs.size(), jobs, [&](size_t i, syntax::Parser& parser) {
     FixOutcome& out = outcomes[i];
-    out.report.path = paths[i];
+    out.report = run.reports[i];
+    out.original = out.report.source;
+    out.fixed = out.report.source;
+    const bool fixable = std::any_of(out.report.findings.begin(), out.report.findings.end(),
+                                     [&](const Finding& f) { return fix_allowed(f, policy); });
+    if (out.report.error || !out.report.source || !fixable) {
+      return;
+    }
     try {
-      auto source = read_source_file(paths[i]);
-      if (!source) {
-        out.report.error = source.error();
-        return;
-      }
-      auto shared = std::make_shared<const SourceFile>(std::move(*source));
-      if (shared->utf8_problem()) {
-        out.report = lint_source(shared, parser, settings); // reports the encoding error
-        return;
-      }
-      out = fix_source(shared, parser, settings, policy);
+      out = fix_source(out.report.source, parser, settings, policy, &run.contexts[i]);
     } catch (const std::exception& e) {
       out.report.error =
           Error{fmt::format("internal error while fixing ({}); the file was not changed; please report it", e.what()),
-                paths[i]};
+                inputs[i].path};
     }
   });
   return outcomes;
@@ -216,35 +214,20 @@ int run_check(CheckArgs args) {
   policy.unsafe = args.unsafe_fixes;
   policy.fixable = fixable_codes(*config, catalog);
 
-  std::vector<FileReport> reports;
-  std::vector<FixOutcome> outcomes; // parallel to reports when fixing
   bool had_error = false;
+  // stdin and the files named are one project, as `check` sees them, whatever the mode.
+  std::vector<LintInput> inputs;
   std::vector<std::string> files;
-  std::optional<FixOutcome> stdin_fixed;
   for (const std::string& p : args.paths) {
     if (p == "-") {
       std::string bytes((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-      syntax::Parser parser;
       const std::string name = args.stdin_filename.empty() ? "-" : args.stdin_filename;
-      auto source = std::make_shared<const SourceFile>(name, std::move(bytes));
-      if (fixing && !source->utf8_problem()) {
-        FixOutcome outcome = fix_source(source, parser, settings, policy);
-        reports.push_back(outcome.report);
-        if (args.fix && !args.diff) {
-          stdin_fixed = std::move(outcome);
-        } else {
-          outcomes.push_back(std::move(outcome));
-        }
-      } else {
-        reports.push_back(lint_source(source, parser, settings));
-        if (fixing) {
-          outcomes.push_back(FixOutcome{source, source, {}, {}, reports.back()});
-        }
-      }
+      inputs.push_back(LintInput{name, std::make_shared<const SourceFile>(name, std::move(bytes))});
     } else {
       files.push_back(p);
     }
   }
+  const std::size_t stdin_inputs = inputs.size();
   const int jobs = args.jobs > 0 ? args.jobs : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   if (!files.empty()) {
     const Discovery discovery = discover(files, *config);
@@ -252,16 +235,26 @@ int run_check(CheckArgs args) {
       print_error(e.describe());
       had_error = true;
     }
-    if (fixing) {
-      std::vector<FixOutcome> fixed = fix_files(discovery.files, settings, policy, jobs);
-      for (FixOutcome& o : fixed) {
-        reports.push_back(o.report);
-        outcomes.push_back(std::move(o));
-      }
-    } else {
-      std::vector<FileReport> linted = lint_files(discovery.files, settings, jobs);
-      std::move(linted.begin(), linted.end(), std::back_inserter(reports));
+    for (const std::string& f : discovery.files) {
+      inputs.push_back(LintInput{f, nullptr});
     }
+  }
+  ProjectRun run = lint_project(inputs, settings, jobs);
+  std::vector<FileReport> reports;
+  std::vector<FixOutcome> outcomes; // parallel to reports when fixing
+  std::optional<FixOutcome> stdin_fixed;
+  if (fixing) {
+    outcomes = fix_run(inputs, run, settings, policy, jobs);
+    for (FixOutcome& o : outcomes) {
+      reports.push_back(o.report);
+    }
+    // `--fix` of stdin prints the fixed source instead of writing a file.
+    if (args.fix && !args.diff && stdin_inputs == 1) {
+      stdin_fixed = std::move(outcomes.front());
+      outcomes.erase(outcomes.begin());
+    }
+  } else {
+    reports = std::move(run.reports);
   }
   size_t fixed_count = 0;
   size_t would_fix = 0;
@@ -450,12 +443,42 @@ bool is_command(std::string_view word) {
          word == "-V" || word == "--help" || word == "-h" || word == "version";
 }
 
+void add_list_option(CLI::App& app, const std::string& name, std::vector<std::string>& into, const std::string& help) {
+  app.add_option(name, into, help)
+      ->delimiter(',')
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+// `oomlint WORD` where WORD is neither a command nor a path that exists: a mistyped or
+// not-yet-available command, which must not be linted as a missing file called WORD.
+std::optional<std::string> unknown_command(std::string_view word) {
+  if (word.empty() || word.front() == '-' || word.find('/') != std::string_view::npos ||
+      word.find('.') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::path(word), ec)) {
+    return std::nullopt;
+  }
+  return fmt::format("unknown command `{}` (and no file or folder of that name exists); the commands are "
+                     "check, rule and verify: see `oomlint --help`",
+                     word);
+}
+
 int run(int argc, char** argv) {
   if (const std::string problem = syntax::grammar_problem(); !problem.empty()) {
     print_error(problem);
     return kExitError;
   }
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && !is_command(args.front())) {
+    if (auto problem = unknown_command(args.front())) {
+      print_error(*problem);
+      return kExitError;
+    }
+  }
   if (args.empty() || !is_command(args.front())) {
     args.insert(args.begin(), "check"); // `oomlint PATH` means `oomlint check PATH`
   }
@@ -481,10 +504,11 @@ int run(int argc, char** argv) {
   CheckArgs check;
   CLI::App* check_cmd = app.add_subcommand("check", "Lint Python files (the default command)");
   check_cmd->add_option("paths", check.paths, "Files or folders to check (default: .); `-` reads stdin");
-  check_cmd->add_option("--select", check.select, "Only these rule codes or prefixes (comma-separated)")
-      ->delimiter(',');
-  check_cmd->add_option("--extend-select", check.extend_select, "Rule codes to enable as well")->delimiter(',');
-  check_cmd->add_option("--ignore", check.ignore, "Rule codes or prefixes to disable")->delimiter(',');
+  // Each list flag takes one comma-separated value (Ruff's convention), so that the paths after
+  // `--select OOM101 train.py` stay paths; repeating the flag adds to the list.
+  add_list_option(*check_cmd, "--select", check.select, "Only these rule codes or prefixes (comma-separated)");
+  add_list_option(*check_cmd, "--extend-select", check.extend_select, "Rule codes to enable as well");
+  add_list_option(*check_cmd, "--ignore", check.ignore, "Rule codes or prefixes to disable");
   check_cmd->add_option("--config", check.config, "Use this configuration file (pyproject.toml or oomlint.toml)");
   check_cmd->add_flag("--isolated", check.isolated, "Ignore all configuration files");
   check_cmd->add_option("--output-format", check.output_format, "text, concise, json, sarif or github")
@@ -524,8 +548,8 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   verify_cmd->add_option("--alloc-conf", verify_args.options.alloc_conf,
                          "Also run with this PYTORCH_CUDA_ALLOC_CONF (e.g. expandable_segments:True) and compare");
-  verify_cmd->add_option("--select", verify_args.options.select, "Only these rule codes or prefixes")->delimiter(',');
-  verify_cmd->add_option("--ignore", verify_args.options.ignore, "Rule codes or prefixes to leave out")->delimiter(',');
+  add_list_option(*verify_cmd, "--select", verify_args.options.select, "Only these rule codes or prefixes");
+  add_list_option(*verify_cmd, "--ignore", verify_args.options.ignore, "Rule codes or prefixes to leave out");
   verify_cmd->add_flag("--no-color", verify_args.no_color, "Never colour the output");
   verify_cmd
       ->add_option("--launcher", verify_args.options.launcher,

@@ -10,6 +10,7 @@
 
 #include "analyzer/diagnostics/suppression.hpp"
 #include "analyzer/model/model.hpp"
+#include "analyzer/support/crash_guard.hpp"
 #include "analyzer/syntax/parser.hpp"
 #include "analyzer/syntax/recovery.hpp"
 
@@ -139,6 +140,15 @@ void for_each_parallel(size_t count, int jobs, const std::function<void(size_t, 
 }
 
 std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const LintSettings& settings, int jobs) {
+  std::vector<LintInput> inputs;
+  inputs.reserve(paths.size());
+  for (const std::string& p : paths) {
+    inputs.push_back(LintInput{p, nullptr});
+  }
+  return std::move(lint_project(inputs, settings, jobs).reports);
+}
+
+ProjectRun lint_project(const std::vector<LintInput>& inputs, const LintSettings& settings, int jobs) {
   // Phase 1: parse, build each module's model, lint it alone and summarise its functions. The
   // trees stay in memory so that phase 2 never parses a file twice.
   struct Unit {
@@ -147,35 +157,43 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
     model::ProjectContext context;
     model::ModuleSummary summary;
     bool reparse = false; // its tree was not kept (memory budget)
+    bool crashed = false; // its analysis died of a fatal signal: its state is abandoned
   };
   // Trees cost about 15 times their source in memory; past this much source the candidates'
   // trees are dropped and the few modules that turn out to matter are parsed again.
   constexpr size_t kRetainedSourceBudget = 4U << 20U;
   std::atomic<size_t> retained_bytes{0};
-  std::vector<FileReport> reports(paths.size());
-  std::vector<Unit> units(paths.size());
+  ProjectRun run;
+  run.facts = std::make_unique<model::ProjectFacts>();
+  std::vector<FileReport>& reports = run.reports;
+  reports.resize(inputs.size());
+  std::vector<Unit> units(inputs.size());
   std::unordered_set<std::string> roots;
-  for (size_t i = 0; i < paths.size(); ++i) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
     bool is_package = false;
-    units[i].context.module = model::module_name_for(paths[i], is_package);
+    units[i].context.module = model::module_name_for(inputs[i].path, is_package);
     units[i].context.is_package = is_package;
     roots.insert(units[i].context.module.substr(0, units[i].context.module.find('.')));
   }
   auto internal_error = [&](size_t i, const std::exception& e) {
-    reports[i].error =
-        Error{fmt::format("internal error while linting ({}); please report it with the file", e.what()), paths[i]};
+    reports[i].error = Error{fmt::format("internal error while linting ({}); please report it with the file", e.what()),
+                             inputs[i].path};
   };
-  for_each_parallel(paths.size(), jobs, [&](size_t i, syntax::Parser& parser) {
+  auto lint_alone = [&](size_t i, syntax::Parser& parser) {
     FileReport& out = reports[i];
-    out.path = paths[i];
+    out.path = inputs[i].path;
     try {
-      auto source = read_source_file(paths[i]);
-      if (!source) {
-        out.error = source.error();
-        return;
-      }
       Unit& unit = units[i];
-      unit.source = std::make_shared<const SourceFile>(std::move(*source));
+      if (inputs[i].source) {
+        unit.source = inputs[i].source;
+      } else {
+        auto source = read_source_file(inputs[i].path);
+        if (!source) {
+          out.error = source.error();
+          return;
+        }
+        unit.source = std::make_shared<const SourceFile>(std::move(*source));
+      }
       out.source = unit.source;
       if (auto bad = encoding_error(*unit.source)) {
         out.error = std::move(bad);
@@ -183,7 +201,7 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
       }
       unit.parsed.emplace(syntax::parse_with_recovery(parser, unit.source->text()));
       if (!unit.parsed->original) {
-        out.error = Error{"the parser gave up on this file; please report it with the file attached", paths[i]};
+        out.error = Error{"the parser gave up on this file; please report it with the file attached", inputs[i].path};
         unit.parsed.reset();
         return;
       }
@@ -203,9 +221,21 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
     } catch (const std::exception& e) {
       internal_error(i, e);
     }
+  };
+  auto crashed = [&](size_t i) {
+    reports[i].findings.clear();
+    reports[i].error = Error{"internal error: oomlint crashed on this file, so its findings are missing; the rest "
+                             "of the run is complete; please report it with the file",
+                             inputs[i].path};
+    units[i].crashed = true;
+  };
+  for_each_parallel(inputs.size(), jobs, [&](size_t i, syntax::Parser& parser) {
+    if (!run_guarded([&] { lint_alone(i, parser); })) {
+      crashed(i);
+    }
   });
   // Phase 2: the run's facts, then a second look (same trees) at the modules they change.
-  model::ProjectFacts facts;
+  model::ProjectFacts& facts = *run.facts;
   for (const Unit& unit : units) {
     facts.add(unit.summary);
   }
@@ -213,12 +243,11 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
   // parallel (freeing a large run's trees on one thread costs as much as analysing them).
   std::vector<size_t> kept;
   for (size_t i = 0; i < units.size(); ++i) {
-    if (units[i].parsed || units[i].reparse) {
+    if ((units[i].parsed || units[i].reparse) && !units[i].crashed) {
       kept.push_back(i);
     }
   }
-  for_each_parallel(kept.size(), jobs, [&](size_t k, syntax::Parser& parser) {
-    const size_t i = kept[k];
+  auto second_look = [&](size_t i, syntax::Parser& parser) {
     Unit& unit = units[i];
     try {
       if (!reports[i].error && facts.matters_for(unit.summary)) {
@@ -234,8 +263,18 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
       internal_error(i, e);
     }
     unit.parsed.reset();
+  };
+  for_each_parallel(kept.size(), jobs, [&](size_t k, syntax::Parser& parser) {
+    if (!run_guarded([&] { second_look(kept[k], parser); })) {
+      crashed(kept[k]);
+    }
   });
-  return reports;
+  run.contexts.reserve(units.size());
+  for (Unit& unit : units) {
+    unit.context.facts = &facts;
+    run.contexts.push_back(std::move(unit.context));
+  }
+  return run;
 }
 
 } // namespace oomlint

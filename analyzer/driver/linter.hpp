@@ -41,9 +41,27 @@ FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser&
 // Runs `work(i, parser)` for i in [0, count) on up to `jobs` threads, one parser per thread.
 void for_each_parallel(size_t count, int jobs, const std::function<void(size_t, syntax::Parser&)>& work);
 
-// Reads and lints every file as one project: each module is parsed once, summarised, and
+// One module of a project run: a file to read, or a text already in memory (stdin, an edited
+// buffer) under its path.
+struct LintInput {
+  std::string path;
+  std::shared_ptr<const SourceFile> source; // null: read `path`
+};
+
+// A whole run's results, with what is needed to lint one of its modules again with the same
+// project-wide facts (the fix loop re-lints each pass's text).
+struct ProjectRun {
+  std::vector<FileReport> reports;             // in the order of the inputs
+  std::vector<model::ProjectContext> contexts; // per input; `facts` points into `facts` below
+  std::unique_ptr<model::ProjectFacts> facts;
+};
+
+// Reads and lints every input as one project: each module is parsed once, summarised, and
 // re-analysed (from the same tree) where another module's facts change what it means.
-// Reports come back in the order of `paths`, whatever `jobs` is.
+// Reports come back in the order of the inputs, whatever `jobs` is.
+ProjectRun lint_project(const std::vector<LintInput>& inputs, const LintSettings& settings, int jobs);
+
+// lint_project() over files on disk.
 std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const LintSettings& settings, int jobs);
 
 } // namespace oomlint

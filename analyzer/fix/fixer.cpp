@@ -109,13 +109,13 @@ std::string apply_fixes(std::string_view text, const std::vector<const Fix*>& fi
 }
 
 FixOutcome fix_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings,
-                      const FixPolicy& policy) {
+                      const FixPolicy& policy, const model::ProjectContext* project) {
   FixOutcome outcome;
   outcome.original = source;
   outcome.fixed = source;
   const std::string_view newline = source->line_ending() == LineEnding::CrLf ? "\r\n" : "\n";
   const bool clean_before = parses_cleanly(parser, source->text());
-  outcome.report = lint_source(outcome.fixed, parser, settings);
+  outcome.report = lint_source(outcome.fixed, parser, settings, project);
   std::set<std::string> dropped_at; // fixes already refused: never retried in a later pass
   for (int pass = 0; pass < policy.max_passes; ++pass) {
     std::vector<const Fix*> fixes;
@@ -167,7 +167,7 @@ FixOutcome fix_source(std::shared_ptr<const SourceFile> source, syntax::Parser& 
       outcome.applied.push_back(AppliedFix{f->code, f->name, f->fix->message});
     }
     outcome.fixed = std::make_shared<const SourceFile>(source->with_text(std::move(next)));
-    outcome.report = lint_source(outcome.fixed, parser, settings);
+    outcome.report = lint_source(outcome.fixed, parser, settings, project);
   }
   return outcome;
 }

@@ -42,9 +42,10 @@ struct FixOutcome {
 // Whether a finding's fix may be applied under the policy.
 bool fix_allowed(const Finding& finding, const FixPolicy& policy);
 
-// Fixes one source in memory; nothing is written.
+// Fixes one source in memory; nothing is written. `project` gives the run's facts, so that
+// fixing finds what `check` finds.
 FixOutcome fix_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings,
-                      const FixPolicy& policy);
+                      const FixPolicy& policy, const model::ProjectContext* project = nullptr);
 
 // Applies non-overlapping fixes to a text; `chosen` receives the indices of the fixes used.
 std::string apply_fixes(std::string_view text, const std::vector<const Fix*>& fixes, std::vector<size_t>& chosen,

@@ -61,10 +61,17 @@ Value join(const Value& a, const Value& b) {
     out.grad = Grad::Unknown;
   }
   const Value& lead = a.grad == Grad::Yes ? a : (b.grad == Grad::Yes ? b : a);
-  out.kind = a.kind == b.kind ? a.kind : (lead.kind != Kind::Unknown ? lead.kind : b.kind);
-  out.source = lead.source != Source::None ? lead.source : b.source;
-  out.scope = lead.scope;
-  out.qualified = lead.qualified;
+  const Value& other = &lead == &a ? b : a;
+  // What the kind is taken from also gives the scope and the path that go with that kind:
+  // `(c or step)` is the function `step`, with `step`'s scope.
+  const Value& kind_from = a.kind == b.kind || lead.kind != Kind::Unknown ? lead : other;
+  out.kind = kind_from.kind;
+  out.source = lead.source != Source::None ? lead.source : other.source;
+  out.scope = kind_from.scope;
+  out.qualified = kind_from.qualified;
+  if ((out.kind == Kind::Function || out.kind == Kind::Class) && out.scope < 0) {
+    out.kind = Kind::Unknown;
+  }
   return out;
 }
 
@@ -245,6 +252,9 @@ const FunctionSummary* Model::Impl::project_function(std::string_view qualified)
 }
 
 Value Model::Impl::function_returns(ScopeId fn, int depth) const {
+  if (fn < 0 || static_cast<size_t>(fn) >= m.m_scopes.size()) {
+    return Value::unknown();
+  }
   if (auto it = returns_memo.find(fn); it != returns_memo.end()) {
     return it->second;
   }
@@ -569,7 +579,10 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
   case Kind::Function:
     return when_enabled(function_returns(callee.scope, depth + 1));
   case Kind::Class: {
-    const Scope& cls = m.m_scopes[static_cast<size_t>(callee.scope)];
+    if (callee.scope < 0) {
+      return Value::unknown();
+    }
+    const Scope& cls = m.m_scopes.at(static_cast<size_t>(callee.scope));
     if (class_is_module_like(callee.scope)) {
       return of_kind(names::is_loss_name(cls.name, options) ? Kind::LossModule : Kind::Module);
     }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -75,6 +76,46 @@ std::string last_lines(const std::string& text, int n) {
     ++lines;
   }
   return text.substr(at + 1);
+}
+
+// The last exception line a Python traceback printed (`RecursionError: ...`), which a
+// launcher's closing banner would otherwise hide; empty when there is none.
+std::string last_exception_line(const std::string& text) {
+  size_t end = text.size();
+  while (end > 0) {
+    const size_t start = text.rfind('\n', end - 1);
+    const size_t from = start == std::string::npos ? 0 : start + 1;
+    std::string_view line(text.data() + from, end - from);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+      line.remove_prefix(1);
+    }
+    const size_t colon = line.find(": ");
+    if (colon != std::string_view::npos && colon > 0) {
+      const std::string_view head = line.substr(0, colon);
+      const bool identifier = std::all_of(head.begin(), head.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.';
+      });
+      if (identifier && (head.ends_with("Error") || head.ends_with("Exception") || head.ends_with("Interrupt"))) {
+        return std::string(line);
+      }
+    }
+    if (start == std::string::npos) {
+      break;
+    }
+    end = start;
+  }
+  return {};
+}
+
+// What to show of a program's output when it failed without results: the exception it died
+// of, then its last lines.
+std::string failure_excerpt(const std::string& output) {
+  const std::string exception = last_exception_line(output);
+  const std::string tail = last_lines(output, 3);
+  if (exception.empty() || tail.find(exception) != std::string::npos) {
+    return tail;
+  }
+  return exception + "\n" + tail;
 }
 
 // ---- which findings the verifier can measure, and how
@@ -317,7 +358,7 @@ struct Runner {
         outcome.results = outcome.rank_results[0];
       } else if (outcome.error.empty()) {
         outcome.error = fmt::format("the launcher ended without results (status {}): {}", outcome.exit_status,
-                                    last_lines(outcome.output, 3));
+                                    failure_excerpt(outcome.output));
       }
       return outcome;
     }
@@ -334,7 +375,7 @@ struct Runner {
       outcome.error = fmt::format("cannot run `{}`; pass --python with a Python that has PyTorch", python);
     } else {
       outcome.error = fmt::format("the program ended without results (status {}): {}", outcome.exit_status,
-                                  last_lines(outcome.output, 3));
+                                  failure_excerpt(outcome.output));
     }
     return outcome;
   }

@@ -8,6 +8,8 @@ installs) at the top of each flagged loop's body, or around a flagged statement.
 """
 
 import builtins
+import importlib.machinery
+import importlib.util
 import json
 import os
 import sys
@@ -130,12 +132,18 @@ class _Finder:
     def __init__(self, sources, loaded):
         self.sources = {os.path.realpath(p): text for p, text in sources.items()}
         self.loaded = loaded
+        self._busy = False
 
     def find_spec(self, name, path=None, target=None):
-        import importlib.machinery
-        import importlib.util
-
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        # PathFinder may import (zipimport, encodings) and so re-enter this finder: the inner
+        # look-up is left to the other finders, or it recurses until RecursionError.
+        if self._busy:
+            return None
+        self._busy = True
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+        finally:
+            self._busy = False
         if spec is None or not spec.origin:
             return None
         origin = os.path.realpath(spec.origin)

@@ -540,6 +540,67 @@ TEST_F(Cli, HelpersInOtherModulesAreUnderstood) {
   EXPECT_EQ(nlohmann::json::parse(alone.out).size(), 0U) << alone.out;
 }
 
+// `--fix` and `--diff` see the same project as `check`: a finding that needs another module's
+// facts is fixed too.
+TEST_F(Cli, FixAndDiffUseTheProjectWideFacts) {
+  write("losses.py", "import torch.nn.functional as F\n\n\ndef compute_loss(model, x, y):\n"
+                     "    return F.cross_entropy(model(x), y)\n");
+  write("train.py", "from losses import compute_loss\n\n\ndef validate(model, loader):\n    total = 0.0\n"
+                    "    for x, y in loader:\n        total += compute_loss(model, x, y)\n    return total\n");
+  const Result check = run({"check", "--isolated", "--output-format", "concise", "."}, m_dir);
+  EXPECT_NE(check.out.find("train.py:7:9: OOM101"), std::string::npos) << check.out;
+  const Result diff = run({"check", "--isolated", "--diff", "--unsafe-fixes", "."}, m_dir);
+  EXPECT_EQ(diff.exit_code, 1) << diff.err;
+  EXPECT_NE(diff.out.find("+        total += compute_loss(model, x, y).item()"), std::string::npos) << diff.out;
+  const Result fixed = run({"check", "--isolated", "--fix", "--unsafe-fixes", "."}, m_dir);
+  EXPECT_NE(fixed.out.find("Fixed 1 finding"), std::string::npos) << fixed.out << fixed.err;
+  std::ifstream in(m_dir / "train.py");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("compute_loss(model, x, y).item()"), std::string::npos) << text;
+}
+
+// Ruff's convention: a list flag takes one comma-separated value, and the words after it are
+// paths, in both spellings.
+TEST_F(Cli, ListFlagsTakeOneValueAndLeaveThePaths) {
+  write("train.py", kLeaky);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"check", "--isolated", "--select", "OOM101", "train.py"},
+        std::vector<std::string>{"check", "--isolated", "--select=OOM101", "train.py"},
+        std::vector<std::string>{"--isolated", "--select", "OOM1,OOM4", "--ignore", "OOM401", "."}}) {
+    const Result r = run(args, m_dir);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.out.find("OOM101"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("OOM401"), std::string::npos) << r.out;
+  }
+  const Result both = run({"check", "--isolated", "--select", "OOM101", "--select", "OOM401", "train.py"}, m_dir);
+  EXPECT_NE(both.out.find("OOM401"), std::string::npos) << both.out;
+}
+
+// A first word that is neither a command nor an existing path is a usage error, not a missing
+// file linted into "All checks passed!".
+TEST_F(Cli, AnUnknownCommandIsAUsageError) {
+  for (const char* word : {"server", "explain", "chek"}) {
+    const Result r = run({word}, m_dir);
+    EXPECT_EQ(r.exit_code, 2) << word;
+    EXPECT_NE(r.err.find(std::string("unknown command `") + word + "`"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("All checks passed"), std::string::npos) << r.out;
+  }
+  write("server", "import torch\n"); // a file of that name is linted as asked
+  EXPECT_EQ(run({"server"}, m_dir).exit_code, 0);
+}
+
+// A callee that is `(a or f)` or `f if c else g` resolves to the function it may be; this
+// shape once crashed the whole run.
+TEST_F(Cli, CalleesChosenByAnExpressionDoNotCrash) {
+  write("gen.py", "import torch\n\n\ndef step():\n    return 1\n\n\ndef g(c):\n    return (c or step)()\n\n\n"
+                  "def h(compiled):\n    fn = compiled if compiled is not None else step\n    return fn()\n");
+  write("train.py", kLeaky);
+  const Result r = run({"check", "--isolated", "--output-format", "concise", "."}, m_dir);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.out.find("train.py"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+}
+
 // ---- oomlint verify, CPU path (Debian's python3-torch)
 
 namespace {
