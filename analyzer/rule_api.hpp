@@ -52,6 +52,12 @@ public:
   void report_range(const RuleMeta& meta, std::uint32_t start, std::uint32_t end, std::uint32_t noqa_row,
                     std::string message, std::optional<Fix> fix = std::nullopt,
                     std::optional<Severity> severity = std::nullopt);
+  // Adds the evidence chain to the finding reported last.
+  void attach(std::vector<Related> related) {
+    if (!m_findings.empty()) {
+      m_findings.back().related = std::move(related);
+    }
+  }
   [[nodiscard]] std::vector<Finding>& findings() { return m_findings; }
 
 private:

@@ -97,12 +97,18 @@ void check(RuleContext& ctx) {
     const std::string place = st.loop == model::kNone ? "step" : "iteration";
     std::string consequence =
         backward_in_iteration
-            ? "the graph's nodes pile up in host memory, and a stored loss can pin its output-sized buffer "
-              "(F.mse_loss on torch 2.11: 32 MiB per step measured)"
+            ? "the graph's nodes pile up in host memory, and a stored loss can pin its output-sized buffer"
             : "no backward frees it, so every " + place + "'s saved activations stay on the GPU";
     std::optional<Fix> fix;
     std::string advice;
-    if (fixable_value(m, st)) {
+    // `.detach()` only on a known tensor, and never inside computation that is back-propagated
+    // (a per-step method or a module's own method): there it would silently stop training.
+    const bool tensor_value =
+        value.kind == model::Kind::Loss || value.kind == model::Kind::Tensor || value.kind == model::Kind::ModelOutput;
+    const model::ScopeId fn = m.function_at(ts_node_start_byte(st.statement));
+    const bool differentiable_code =
+        st.loop == model::kNone || (fn != model::kNone && m.scope(fn).facts.per_step_method);
+    if (fixable_value(m, st) && tensor_value && !differentiable_code) {
       if (value.is_scalar_loss()) {
         fix = append_method_call(m, st.value, "item", Applicability::Unsafe, fmt::format("Store `{}.item()`", stored));
         advice = fmt::format("store `{}.item()`", stored);
@@ -119,6 +125,7 @@ void check(RuleContext& ctx) {
                         fmt::format("`{}` {} `{}` every {}, keeping its autograd graph alive: {}; {}", container,
                                     verb(st.kind), stored, place, consequence, advice),
                         std::move(fix));
+    ctx.reporter.attach(m.evidence_of(value));
   }
 }
 

@@ -158,6 +158,7 @@ void check(RuleContext& ctx) {
                     backward ? "its graph's nodes stay alive in host memory until the next step overwrites it"
                              : "no backward frees its saved activations, so one extra step of them stays on the GPU"),
         std::move(fix));
+    ctx.reporter.attach(m.evidence_of(value));
   }
 }
 

@@ -1,5 +1,7 @@
 // OOM201 eval-without-no-grad: a forward pass in evaluation or generation code that runs
 // with autograd on.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "analyzer/rule_api.hpp"
@@ -65,17 +67,33 @@ void check(RuleContext& ctx) {
     const bool function_region =
         scope.is_function() && ts_node_start_byte(region.anchor) < ts_node_start_byte(scope.body);
     const auto torch = module_alias(m, "torch");
-    if (function_region && torch) {
+    // Decorating is only a fix for a function that never trains (a `trainer.fit` inside would
+    // then run without gradients).
+    const bool trains = std::any_of(m.calls().begin(), m.calls().end(), [&](const model::Call& c) {
+      const std::uint32_t at_call = ts_node_start_byte(c.node);
+      return at_call >= ts_node_start_byte(scope.body) && at_call < ts_node_end_byte(scope.body) &&
+             (c.method == "fit" || c.method == "train" || c.method == "backward" || c.method == "step" ||
+              c.method == "training_step");
+    });
+    if (function_region && torch && !trains) {
       fix = add_decorator(m, scope.node, *torch + ".inference_mode()", Applicability::Unsafe,
                           fmt::format("Decorate `{}` with `@{}.inference_mode()`", scope.name, *torch));
     }
     ctx.reporter.report(
         kMeta, first.node,
-        fmt::format("`{}(...)` runs with autograd on in evaluation code ({}): `model.eval()` does not disable "
-                    "it, so the forward keeps every activation for a backward that never comes (3.33 vs 1.02 GiB "
-                    "peak per step measured); run it under `torch.inference_mode()`",
+        fmt::format("`{}(...)` runs with autograd on in evaluation code ({}): the forward keeps its activations "
+                    "for a backward that never comes (`model.eval()` does not disable autograd); run it under "
+                    "`torch.inference_mode()`",
                     callee, region.reason),
         std::move(fix));
+    std::vector<Related> notes;
+    if (!ts_node_is_null(region.anchor)) {
+      notes.push_back(Related{ts_node_start_byte(region.anchor), ts_node_end_byte(region.anchor),
+                              fmt::format("evaluation code: {}", region.reason)});
+    }
+    notes.push_back(Related{ts_node_start_byte(first.node), ts_node_end_byte(first.node),
+                            "no `no_grad`/`inference_mode` around this call, in this function or in any caller seen"});
+    ctx.reporter.attach(std::move(notes));
   }
 }
 

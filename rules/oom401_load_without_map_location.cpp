@@ -49,8 +49,8 @@ void check(RuleContext& ctx) {
         add_keyword_argument(m, call, "map_location=\"cpu\"", Applicability::Unsafe, "Add `map_location=\"cpu\"`");
     ctx.reporter.report(kMeta, call.node,
                         "`torch.load` without `map_location` puts every tensor back on the device it was saved "
-                        "from: a GPU checkpoint is allocated on the GPU at this call (+1.55 GiB measured), and "
-                        "under DDP every rank loads onto GPU 0; pass `map_location=\"cpu\"`",
+                        "from: a checkpoint saved from a GPU is allocated on that GPU here (under DDP, on every "
+                        "rank's GPU 0); pass `map_location=\"cpu\"`",
                         std::move(fix));
   }
 }

@@ -137,6 +137,10 @@ void check(RuleContext& ctx) {
     if (moved_off_device(m, st.value)) {
       continue;
     }
+    // `losses[k] = loss` into a preallocated tensor copies the value: nothing grows.
+    if (st.kind == model::StoreKind::SubscriptAssign && m.value_of(st.container).kind == model::Kind::Tensor) {
+      continue;
+    }
     const std::string container = short_text(m, st.container);
     if (bounded_by_length(m, st.statement, m.text(st.container))) {
       continue;
@@ -157,6 +161,8 @@ void check(RuleContext& ctx) {
                                     "dataset; move it off the device (`.cpu()`) or keep only what you need",
                                     container, stored),
                         std::move(fix));
+    const model::Value told = value.evidence_count > 0 ? value : m.value_of(chain_root(st.value));
+    ctx.reporter.attach(m.evidence_of(told));
   }
 }
 

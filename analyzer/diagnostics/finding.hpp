@@ -28,6 +28,14 @@ struct Fix {
   std::vector<Edit> edits;
 };
 
+// One step of the evidence behind a finding: a place in the same file and what it shows
+// (`loss` <- `criterion(out, y)`, a loss), in the order the reasoning follows them.
+struct Related {
+  std::uint32_t start = 0;
+  std::uint32_t end = 0;
+  std::string message;
+};
+
 struct Finding {
   std::string code; // OOM101
   std::string name; // graph-retaining-accumulation
@@ -37,6 +45,7 @@ struct Finding {
   std::uint32_t end = 0;
   std::uint32_t noqa_row = 0; // 0-based line where `# noqa` suppresses it
   std::optional<Fix> fix;
+  std::vector<Related> related; // the evidence chain, may be empty
 };
 
 } // namespace oomlint

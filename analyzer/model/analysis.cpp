@@ -403,6 +403,9 @@ void Model::Impl::finish_accumulations_and_stores() {
 }
 
 void Model::Impl::find_eval_regions() {
+  if (foreign_framework) {
+    return; // a JAX or TensorFlow file: its calls are not torch forwards
+  }
   // Calls are recorded in document order: the ones inside [start, end) are a contiguous run.
   auto calls_in = [&](std::uint32_t start, std::uint32_t end) {
     auto first = std::lower_bound(m.m_calls.begin(), m.m_calls.end(), start,

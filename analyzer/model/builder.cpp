@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "analyzer/model/model_impl.hpp"
+#include "analyzer/support/strings.hpp"
 #include "analyzer/syntax/parser.hpp"
 
 namespace oomlint::model {
@@ -346,13 +347,23 @@ void Model::Impl::build(TSNode root) {
           }
         }
       };
-      if (!null(c.receiver)) {
-        mark(c.receiver);
-      }
+      TSNode first_positional{};
       if (!null(c.arguments) && ts_node_named_child_count(c.arguments) > 0) {
         TSNode first = ts_node_named_child(c.arguments, 0);
         if (ts_node_symbol(first) != g.sym.keyword_argument) {
+          first_positional = first;
           mark(first);
+        }
+      }
+      // `accelerator.backward(loss)`, `self.manual_backward(loss)`, `engine.backward(loss)`: the
+      // receiver runs the backward, the argument is what is back-propagated.
+      if (!null(c.receiver)) {
+        const auto words = identifier_words(last_name(c.receiver));
+        const bool engine = words.contains("self") || words.contains("accelerator") || words.contains("fabric") ||
+                            words.contains("engine") || words.contains("trainer") || words.contains("deepspeed") ||
+                            words.contains("scaler");
+        if (null(first_positional) || !engine) {
+          mark(c.receiver);
         }
       }
       owner_scope.facts.backprops = true;
@@ -416,6 +427,14 @@ void Model::Impl::build(TSNode root) {
         if (ts_node_symbol(first) != g.sym.keyword_argument) {
           add_accumulation(AccumulationKind::MeterUpdate, node, c.receiver, first);
         }
+      }
+    }
+    if (!null(c.receiver) &&
+        (c.method == "eval" || c.method == "parameters" || c.method == "named_parameters" || c.method == "modules" ||
+         c.method == "named_modules" || c.method == "children" || c.method == "requires_grad_")) {
+      const TSSymbol rs = ts_node_symbol(c.receiver);
+      if ((rs == g.sym.identifier || rs == g.sym.attribute) && text(c.receiver) != "self") {
+        module_receivers.emplace(text(c.receiver));
       }
     }
     m.m_calls.push_back(std::move(c));
@@ -589,6 +608,7 @@ void Model::Impl::build(TSNode root) {
       if (b.qualified.starts_with(".") && project != nullptr) {
         b.qualified = absolute_import(b.qualified, *project);
       }
+      note_framework(b.qualified);
       add_binding(std::move(b));
     }
   };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "analyzer/model/library.hpp"
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/support/strings.hpp"
 
@@ -20,8 +21,40 @@ Value no_grad_tensor() {
   return Value{Grad::No, Kind::Tensor, Source::None, -1, {}, {}};
 }
 
+// A tensor computed from `from` (a method, an attribute, an index): same graph, same story.
+Value derived(const Value& from, Kind kind) {
+  Value v = grad_tensor(from.source, kind);
+  v.device = from.device;
+  v.evidence = from.evidence;
+  v.evidence_count = from.evidence_count;
+  return v;
+}
+
 Value of_kind(Kind kind) {
   return Value{Grad::No, kind, Source::None, -1, {}, {}};
+}
+
+// `Model(...)`, `GeneratorResNet(...)`, `MLP(...)`: a class-style name called builds an object;
+// `G(z)`, `netG(z)`, `model(x)` call one.
+bool class_style(std::string_view name) {
+  return name.size() >= 2 && name.front() >= 'A' && name.front() <= 'Z';
+}
+
+Value from_library(const library::Fact& fact) {
+  switch (fact.returns) {
+  case library::Returns::Module:
+    return of_kind(Kind::Module);
+  case library::Returns::NoGradOutput:
+  case library::Returns::Detached:
+    return no_grad_tensor();
+  case library::Returns::Number:
+    return Value::number();
+  case library::Returns::Text:
+    return of_kind(Kind::String);
+  case library::Returns::Pipeline:
+    return of_kind(Kind::Pipeline);
+  }
+  return Value::unknown();
 }
 
 // Names used without an import in snippets: the conventional aliases of torch.
@@ -69,6 +102,10 @@ Value join(const Value& a, const Value& b) {
   out.source = lead.source != Source::None ? lead.source : other.source;
   out.scope = kind_from.scope;
   out.qualified = kind_from.qualified;
+  out.device = a.device == b.device ? a.device : (lead.device != Device::Unknown ? lead.device : other.device);
+  const Value& told = lead.evidence_count > 0 ? lead : other;
+  out.evidence = told.evidence;
+  out.evidence_count = told.evidence_count;
   if ((out.kind == Kind::Function || out.kind == Kind::Class) && out.scope < 0) {
     out.kind = Kind::Unknown;
   }
@@ -235,6 +272,12 @@ bool Model::Impl::class_is_module_like(ScopeId cls) const {
 }
 
 Value Model::Impl::name_heuristic(std::string_view name) const {
+  if (library::is_pipeline_name(name)) {
+    return of_kind(Kind::Pipeline);
+  }
+  if (module_receivers.count(std::string(name)) != 0) {
+    return of_kind(Kind::Module); // `.eval()` or `.parameters()` is called on it
+  }
   if (names::is_loss_name(name, options)) {
     return of_kind(Kind::LossModule);
   }
@@ -332,7 +375,7 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
   }
   case BindingKind::ForTarget: {
     const Value iterable = eval(b.value, b.scope, depth + 1);
-    v = iterable.grad == Grad::Yes ? grad_tensor(iterable.source) : Value::unknown();
+    v = iterable.grad == Grad::Yes ? derived(iterable, Kind::Tensor) : Value::unknown();
     break;
   }
   case BindingKind::WithTarget:
@@ -346,7 +389,7 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
       if (static_cast<size_t>(b.element) < whole.elements.size()) {
         v = whole.elements[static_cast<size_t>(b.element)];
       } else if (whole.kind == Kind::ModelOutput || whole.grad == Grad::Yes) {
-        v = whole.grad == Grad::Yes ? grad_tensor(whole.source) : Value::unknown();
+        v = whole.grad == Grad::Yes ? derived(whole, Kind::Tensor) : Value::unknown();
       } else {
         v = Value{whole.grad == Grad::No ? Grad::No : Grad::Unknown, Kind::Unknown, Source::None, -1, {}, {}};
       }
@@ -362,6 +405,17 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
     if (m.m_scopes[static_cast<size_t>(owner)].backprop_names.count(b.name) != 0 &&
         !disabled_at(b.stmt_start, b.scope)) {
       v = grad_tensor(Source::Backprop, Kind::Loss);
+      const TSNode where = null(b.target) ? b.value : b.target;
+      if (!null(where)) {
+        v.add_evidence(Evidence{ts_node_start_byte(where), ts_node_end_byte(where), Step::Backprop, nullptr});
+      }
+    }
+  }
+  if (v.source != Source::None && b.kind != BindingKind::Parameter) {
+    const TSNode where = null(b.target) ? b.value : b.target;
+    const bool told = v.evidence_count > 0 && v.evidence[v.evidence_count - 1].start == ts_node_start_byte(where);
+    if (!null(where) && !told) {
+      v.add_evidence(Evidence{ts_node_start_byte(where), ts_node_end_byte(where), Step::Binding, nullptr});
     }
   }
   binding_busy.erase(id);
@@ -369,7 +423,37 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
   return v;
 }
 
+namespace {
+
+Step step_for(Source source) {
+  switch (source) {
+  case Source::Forward:
+    return Step::Forward;
+  case Source::LossFunction:
+    return Step::Loss;
+  case Source::Backprop:
+    return Step::Backprop;
+  case Source::Helper:
+    return Step::Helper;
+  case Source::Output:
+  case Source::None:
+    break;
+  }
+  return Step::Output;
+}
+
+} // namespace
+
 Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
+  Value v = eval_call_kind(call, scope, depth);
+  // A call that makes a graph-carrying (or forward-produced) value is where its story starts.
+  if (v.source != Source::None && v.evidence_count == 0) {
+    v.add_evidence(Evidence{ts_node_start_byte(call), ts_node_end_byte(call), step_for(v.source), nullptr});
+  }
+  return v;
+}
+
+Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
   TSNode fn = unparen(field(call, g.field.function));
   TSNode args = field(call, g.field.arguments);
   const std::uint32_t at = ts_node_start_byte(call);
@@ -413,6 +497,9 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
   }
   const std::string q = resolve_qualified(fn, scope);
   if (!q.empty()) {
+    if (const library::Fact* fact = library::qualified_fact(q)) {
+      return from_library(*fact);
+    }
     if (const FunctionSummary* f = project_function(q)) {
       if (f->module_class) {
         return of_kind(Kind::Module);
@@ -486,8 +573,10 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
     if (local != kNone) {
       return when_enabled(function_returns(local, depth + 1));
     }
-    if (method == "generate") {
-      return no_grad_tensor(); // Hugging Face generate() runs under no_grad
+    if (const library::Fact* fact = library::method_fact(method)) {
+      if (fact->any_receiver || eval(object, scope, depth + 1).kind != Kind::Module) {
+        return from_library(*fact);
+      }
     }
     if (!null(object) && ts_node_symbol(unparen(object)) == g.sym.identifier && text(unparen(object)) == "self") {
       const Value attribute = eval(fn, scope, depth + 1); // what `self.x` holds
@@ -499,6 +588,10 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
       }
     }
     const Value receiver = eval(object, scope, depth + 1);
+    if (receiver.kind == Kind::Pipeline) {
+      // `pipe.to(device)` is the pipeline again; anything else it runs is under no_grad.
+      return names::is_module_returning_method(method) ? receiver : no_grad_tensor();
+    }
     if (receiver.kind == Kind::Module) {
       if (method == "module" || method == "_orig_mod" || names::is_model_name(method, options)) {
         return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput)); // calling a submodule
@@ -525,7 +618,7 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
     }
     if (receiver.grad == Grad::Yes) {
       // Tensor methods keep the graph: .cpu(), .to(), .float(), .mean(), .view(), ...
-      Value v = grad_tensor(receiver.source, receiver.kind == Kind::Loss ? Kind::Loss : Kind::Tensor);
+      Value v = derived(receiver, receiver.kind == Kind::Loss ? Kind::Loss : Kind::Tensor);
       if (method == "mean" || method == "sum") {
         v.kind = Kind::Loss;
       }
@@ -568,7 +661,11 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
         return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
       }
       if (guess.kind == Kind::Module) {
-        return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+        return class_style(name) ? of_kind(Kind::Module)
+                                 : when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+      }
+      if (guess.kind == Kind::Pipeline) {
+        return no_grad_tensor();
       }
       return Value::unknown();
     }
@@ -589,9 +686,14 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
     return Value::unknown();
   }
   case Kind::Module:
+    if (fs == g.sym.identifier && class_style(text(fn))) {
+      return of_kind(Kind::Module); // a class passed in (`Model: type[nn.Module]`) being built
+    }
     return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
   case Kind::LossModule:
     return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+  case Kind::Pipeline:
+    return no_grad_tensor();
   default:
     break;
   }
@@ -601,7 +703,8 @@ Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
       return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
     }
     if (guess.kind == Kind::Module) {
-      return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+      return class_style(text(fn)) ? of_kind(Kind::Module)
+                                   : when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
     }
   }
   return Value::unknown();
@@ -645,6 +748,9 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
       if (any && (out.kind != Kind::Unknown || out.grad == Grad::Yes)) {
         return out;
       }
+      if (module_receivers.count(key) != 0) {
+        return of_kind(Kind::Module);
+      }
       const Value guess = name_heuristic(key.substr(5));
       if (guess.kind != Kind::Unknown) {
         return guess;
@@ -668,10 +774,14 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
     }
     if (object.kind == Kind::ModelOutput || object.grad == Grad::Yes) {
       if (attr == "loss") {
-        return grad_tensor(Source::Output, Kind::Loss);
+        // The loss of an output computed under no_grad has no graph either.
+        Value loss = object.grad == Grad::No ? no_grad_tensor() : derived(object, Kind::Loss);
+        loss.kind = Kind::Loss;
+        loss.source = Source::Output;
+        return loss;
       }
       if (object.grad == Grad::Yes) {
-        return grad_tensor(object.source, attr == "T" || attr == "mT" ? object.kind : Kind::Tensor);
+        return derived(object, attr == "T" || attr == "mT" ? object.kind : Kind::Tensor);
       }
     }
     if (object.kind == Kind::Module) {
@@ -727,10 +837,13 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
     }
     if (object.kind == Kind::ModelOutput && !null(index) && ts_node_symbol(index) == g.sym.string &&
         text(index).find("loss") != std::string_view::npos) {
-      return grad_tensor(Source::Output, Kind::Loss);
+      Value loss = object.grad == Grad::No ? no_grad_tensor() : derived(object, Kind::Loss);
+      loss.kind = Kind::Loss;
+      loss.source = Source::Output;
+      return loss;
     }
     if (object.grad == Grad::Yes) {
-      return grad_tensor(object.source, object.kind == Kind::Loss ? Kind::Loss : Kind::Tensor);
+      return derived(object, object.kind == Kind::Loss ? Kind::Loss : Kind::Tensor);
     }
     if (object.grad == Grad::No) {
       return Value{Grad::No, object.kind == Kind::Container ? Kind::Unknown : object.kind, Source::None, -1, {}, {}};

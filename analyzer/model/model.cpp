@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <fmt/format.h>
+
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/syntax/parser.hpp"
 
@@ -133,7 +135,71 @@ ScopeId Model::scope_of_node(TSNode definition) const {
 }
 
 Value Model::value_of(TSNode expr) const {
+  if (m_impl->foreign_framework) {
+    return Value::unknown();
+  }
   return m_impl->eval(expr, scope_at(ts_node_start_byte(expr)), 0);
+}
+
+namespace {
+
+// The callee of a call's text, shortened for a note: `criterion` in `criterion(out, y)`.
+std::string callee_text(std::string_view call) {
+  std::string_view callee = call.substr(0, std::min(call.find('('), call.size()));
+  std::string out(callee.substr(0, 40));
+  if (callee.size() > 40) {
+    out += "...";
+  }
+  return out;
+}
+
+std::string short_code(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 60)) {
+    out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+  }
+  return text.size() > 60 ? out + "..." : out;
+}
+
+} // namespace
+
+std::vector<Related> Model::evidence_of(const Value& value) const {
+  std::vector<Related> notes;
+  const bool graph = value.grad == Grad::Yes;
+  for (std::size_t k = value.evidence_count; k-- > 0;) {
+    const Evidence& e = value.evidence[k];
+    const std::string_view text = m_source.text().substr(e.start, e.end - e.start);
+    std::string message;
+    switch (e.step) {
+    case Step::Binding:
+      message = fmt::format("`{}` is assigned here", short_code(text));
+      break;
+    case Step::Forward:
+      message = graph ? fmt::format("`{}(...)` is a forward pass of a module, with autograd on", callee_text(text))
+                      : fmt::format("`{}(...)` is a forward pass of a module (autograd is off here: no graph, but "
+                                    "its outputs are on the model's device)",
+                                    callee_text(text));
+      break;
+    case Step::Loss:
+      message =
+          fmt::format("`{}(...)` computes a loss, which holds the autograd graph of its inputs", callee_text(text));
+      break;
+    case Step::Helper:
+      message = fmt::format("`{}(...)` returns a value that carries an autograd graph", callee_text(text));
+      break;
+    case Step::Output:
+      message = fmt::format("`{}` comes from a model's output", short_code(text));
+      break;
+    case Step::Backprop:
+      message = fmt::format("`{}` is back-propagated in this function, so it holds a graph", short_code(text));
+      break;
+    case Step::Library:
+      message = fmt::format("`{}`: {}", short_code(text), e.note != nullptr ? e.note : "a library fact");
+      break;
+    }
+    notes.push_back(Related{e.start, e.end, std::move(message)});
+  }
+  return notes;
 }
 
 bool Model::grad_disabled_at(TSNode node) const {
@@ -200,6 +266,53 @@ bool Model::iteration_backprops(LoopId loop_id, ScopeId scope_id) const {
   const Scope& s = scope(fn);
   // Frameworks back-propagate what these return (Lightning, Hugging Face Trainer, a forward).
   return s.facts.backprops || s.name == "training_step" || s.name == "compute_loss" || s.name == "forward";
+}
+
+namespace {
+
+bool mentions_word(std::string_view text, std::string_view key) {
+  size_t pos = text.find(key);
+  while (pos != std::string_view::npos) {
+    const bool left_ok = pos == 0 || !(std::isalnum(static_cast<unsigned char>(text[pos - 1])) ||
+                                       text[pos - 1] == '_' || text[pos - 1] == '.');
+    const size_t end = pos + key.size();
+    const bool right_ok =
+        end >= text.size() || !(std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_');
+    if (left_ok && right_ok) {
+      return true;
+    }
+    pos = text.find(key, pos + 1);
+  }
+  return false;
+}
+
+} // namespace
+
+bool Model::may_be_used_as_tensor_after(std::string_view key, ScopeId scope_id, std::uint32_t after) const {
+  if (key.find('.') != std::string_view::npos || key.find('[') != std::string_view::npos) {
+    return true; // an attribute or an entry lives on: its later uses are not all in this function
+  }
+  const ScopeId owner = m_impl->owner_scope(scope_id);
+  for (const Call& c : m_calls) {
+    if (ts_node_start_byte(c.node) < after || m_impl->owner_scope(c.scope) != owner) {
+      continue;
+    }
+    if (!ts_node_is_null(c.receiver) && text(c.receiver) == key) {
+      return true; // `total.detach()`, `total.cpu()`: a float has no such methods
+    }
+    const bool tensor_callee = c.qualified.starts_with("torch.") || c.method == "all_reduce" || c.method == "reduce" ||
+                               c.method == "all_gather" || c.method == "gather" || c.method == "gather_for_metrics" ||
+                               c.method == "backward" || c.method == "reduce_mean";
+    if (tensor_callee && !ts_node_is_null(c.arguments) && mentions_word(text(c.arguments), key)) {
+      return true;
+    }
+  }
+  for (TSNode r : scope(owner).returns) {
+    if (!ts_node_is_null(r) && ts_node_start_byte(r) >= after && mentions_word(text(r), key)) {
+      return true; // the caller decides what it is
+    }
+  }
+  return false;
 }
 
 bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, LoopId loop_id, std::uint32_t after) const {

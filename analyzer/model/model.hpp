@@ -14,6 +14,7 @@
 
 #include <tree_sitter/api.h>
 
+#include "analyzer/diagnostics/finding.hpp"
 #include "analyzer/model/project.hpp"
 #include "analyzer/model/value.hpp"
 #include "analyzer/source/source_file.hpp"
@@ -213,6 +214,9 @@ public:
   [[nodiscard]] std::optional<std::string> import_alias(std::string_view module) const;
   // The abstract value of an expression: does it carry an autograd graph, what is it.
   [[nodiscard]] Value value_of(TSNode expr) const;
+  // A value's provenance as notes for a finding, from the use back to where it came from
+  // (`loss` is assigned here <- `criterion(...)` computes a loss <- ...).
+  [[nodiscard]] std::vector<Related> evidence_of(const Value& value) const;
   [[nodiscard]] bool grad_disabled_at(TSNode node) const;
   [[nodiscard]] ScopeId scope_at(std::uint32_t byte) const;
   [[nodiscard]] LoopId loop_at(std::uint32_t byte, ScopeId scope) const;
@@ -228,6 +232,10 @@ public:
   // function that runs no backward itself): a sum meant for a backward, not a leak.
   [[nodiscard]] bool consumed_differentiably(std::string_view key, ScopeId scope, LoopId loop,
                                              std::uint32_t after) const;
+  // The name `key` may be used as a tensor after `after` in its function: a method call on it,
+  // an argument of torch or of a collective, or returned to a caller that may. Decides whether
+  // turning it into a Python float (`.item()`) is a fix or a breakage.
+  [[nodiscard]] bool may_be_used_as_tensor_after(std::string_view key, ScopeId scope, std::uint32_t after) const;
   // The node sits under an `if` whose condition tests a step counter with `%` (runs every N steps).
   [[nodiscard]] bool periodically_guarded(TSNode node, LoopId loop) const;
   // First line (0-based) of the statement that holds the node: where `# noqa` works.

@@ -80,6 +80,27 @@ struct Model::Impl {
   std::vector<std::vector<size_t>> edges_by_callee; // scope -> indices into edges
   std::vector<bool> function_has_loop;              // scope -> has a for/while loop (classify_loops)
   std::unordered_set<std::string> bound_anywhere;
+  // Receivers of `.eval()`, `.parameters()`, ... : whatever they are bound to, they are modules.
+  std::unordered_set<std::string> module_receivers;
+  // The file imports another array framework (JAX, TensorFlow, ...) and not torch: its calls
+  // are not torch forwards, and the model says nothing about its values.
+  bool foreign_framework = false;
+  bool imports_torch = false;
+  bool imports_foreign = false;
+  void note_framework(std::string_view qualified) {
+    auto root_is = [&](std::string_view root) {
+      return qualified == root ||
+             (qualified.starts_with(root) && qualified.size() > root.size() && qualified[root.size()] == '.');
+    };
+    if (root_is("torch") || root_is("lightning") || root_is("pytorch_lightning") || root_is("transformers") ||
+        root_is("diffusers") || root_is("accelerate") || root_is("timm") || root_is("torchvision")) {
+      imports_torch = true;
+    } else if (root_is("jax") || root_is("flax") || root_is("tensorflow") || root_is("keras") || root_is("mlx") ||
+               root_is("paddle") || root_is("optax") || root_is("haiku")) {
+      imports_foreign = true;
+    }
+    foreign_framework = imports_foreign && !imports_torch;
+  }
   std::vector<std::uint32_t> needs_grad_points; // requires_grad=True, requires_grad_(), ...
 
   mutable std::unordered_map<BindingId, Value> binding_memo;
@@ -110,6 +131,7 @@ struct Model::Impl {
   [[nodiscard]] Value eval(TSNode n, ScopeId scope, int depth) const;
   [[nodiscard]] Value eval_binding(BindingId id, int depth) const;
   [[nodiscard]] Value eval_call(TSNode call, ScopeId scope, int depth) const;
+  [[nodiscard]] Value eval_call_kind(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value function_returns(ScopeId fn, int depth) const;
   [[nodiscard]] Value name_heuristic(std::string_view name) const;
   [[nodiscard]] bool disabled_at(std::uint32_t byte, ScopeId scope) const;

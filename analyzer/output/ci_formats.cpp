@@ -129,6 +129,18 @@ std::string emit_sarif(const std::vector<FileReport>& reports, const std::vector
       if (auto it = index.find(f.code); it != index.end()) {
         result["ruleIndex"] = it->second;
       }
+      if (!f.related.empty()) {
+        nlohmann::json related = nlohmann::json::array();
+        int id = 0;
+        for (const Related& note : f.related) {
+          related.push_back({{"id", id++},
+                             {"message", {{"text", note.message}}},
+                             {"physicalLocation",
+                              {{"artifactLocation", artifact_location(r.path)},
+                               {"region", region(*r.source, note.start, note.end)}}}});
+        }
+        result["relatedLocations"] = std::move(related);
+      }
       if (f.fix) {
         nlohmann::json replacements = nlohmann::json::array();
         for (const Edit& e : f.fix->edits) {

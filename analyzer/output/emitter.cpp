@@ -110,6 +110,11 @@ std::string code_frame(const SourceFile& source, const Finding& finding, bool co
     out += fmt::format("{:>{}} {} {}\n", "", gutter, bar, carets);
   }
   out += fmt::format("{:>{}} {}\n", "", gutter, bar);
+  for (const Related& note : finding.related) {
+    const RowCol at = source.position(note.start);
+    out += fmt::format("{:>{}} = {} {}:{}: {}\n", "", gutter, paint(color, kCyan, "note:"), at.row + 1, at.column + 1,
+                       note.message);
+  }
   if (finding.fix) {
     out += fmt::format("{:>{}} = {} ({}): {}\n", "", gutter, paint(color, kCyan, "fix"),
                        to_string(finding.fix->applicability), finding.fix->message);
@@ -176,6 +181,13 @@ std::string emit_json(const std::vector<FileReport>& reports, const EmitOptions&
       } else {
         item["fix"] = nullptr;
       }
+      nlohmann::json related = nlohmann::json::array();
+      for (const Related& note : f.related) {
+        related.push_back({{"message", note.message},
+                           {"location", position_json(*r.source, note.start)},
+                           {"end_location", position_json(*r.source, note.end)}});
+      }
+      item["related"] = std::move(related);
       item["noqa_row"] = f.noqa_row + 1;
       item["url"] = options.docs_url_base + f.code + ".md";
       list.push_back(std::move(item));

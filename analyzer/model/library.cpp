@@ -1,0 +1,65 @@
+#include "analyzer/model/library.hpp"
+
+#include <array>
+
+#include "analyzer/support/strings.hpp"
+
+namespace oomlint::model::library {
+
+namespace {
+
+constexpr std::array<Fact, 9> kMethods = {{
+    {"unwrap_model", Returns::Module, "accelerate's `unwrap_model` returns the nn.Module inside its wrappers", true},
+    {"generate", Returns::NoGradOutput, "Hugging Face `generate()` is decorated with `@torch.no_grad()`", true},
+    {"clip_grad_norm_", Returns::Detached, "`clip_grad_norm_` returns the total norm, computed without a graph", true},
+    {"clip_grad_value_", Returns::Number, "`clip_grad_value_` returns None", true},
+    {"get_lr", Returns::Number, "learning-rate schedulers return Python floats", false},
+    {"get_last_lr", Returns::Number, "learning-rate schedulers return Python floats", false},
+    {"decode", Returns::Text, "a tokenizer's `decode` returns text", false},
+    {"batch_decode", Returns::Text, "a tokenizer's `batch_decode` returns a list of strings", false},
+    {"convert_ids_to_tokens", Returns::Text, "a tokenizer's `convert_ids_to_tokens` returns strings", false},
+}};
+
+constexpr std::array<Fact, 3> kQualified = {{
+    {"torch.nn.utils.clip_grad_norm_", Returns::Detached,
+     "`clip_grad_norm_` returns the total norm, computed without a graph", true},
+    {"torch.nn.utils.clip_grad_value_", Returns::Number, "`clip_grad_value_` returns None", true},
+    {"transformers.pipeline", Returns::Pipeline, "transformers pipelines run their model under `torch.no_grad()`",
+     true},
+}};
+
+constexpr Fact kDiffusersPipeline{"diffusers pipeline", Returns::Pipeline,
+                                  "diffusers pipelines' `__call__` is decorated with `@torch.no_grad()`", true};
+
+} // namespace
+
+const Fact* method_fact(std::string_view method) {
+  for (const Fact& f : kMethods) {
+    if (f.name == method) {
+      return &f;
+    }
+  }
+  return nullptr;
+}
+
+const Fact* qualified_fact(std::string_view qualified) {
+  for (const Fact& f : kQualified) {
+    if (f.name == qualified) {
+      return &f;
+    }
+  }
+  // `diffusers.StableDiffusionPipeline`, `diffusers.pipelines.flux.FluxPipeline.from_pretrained`
+  if (qualified.starts_with("diffusers.") && qualified.find("Pipeline") != std::string_view::npos) {
+    return &kDiffusersPipeline;
+  }
+  return nullptr;
+}
+
+bool is_pipeline_name(std::string_view name) {
+  const size_t dot = name.rfind('.');
+  const auto words = identifier_words(dot == std::string_view::npos ? name : name.substr(dot + 1));
+  return words.contains("pipeline") || words.contains("pipe") || words.contains("pipes") ||
+         words.contains("pipelines");
+}
+
+} // namespace oomlint::model::library

@@ -1,0 +1,33 @@
+#pragma once
+// What libraries guarantee about the values their calls return, kept as data with each
+// library's own reason: the model consults this table instead of guessing from names.
+#include <string_view>
+
+namespace oomlint::model::library {
+
+enum class Returns : unsigned char {
+  Module,       // an nn.Module: calling it later is a forward
+  NoGradOutput, // computed under torch.no_grad(): no graph
+  Detached,     // a tensor with no graph
+  Number,       // a Python number
+  Text,         // a Python string
+  Pipeline,     // a pipeline object: calling it runs under no_grad
+};
+
+struct Fact {
+  std::string_view name; // a method name, or a qualified import path
+  Returns returns;
+  const char* reason; // shown as evidence
+  bool any_receiver;  // also on a known module (generate, unwrap_model); else only on other receivers
+};
+
+// A method called on a receiver that is not a tensor with a graph (`accelerator.unwrap_model`).
+const Fact* method_fact(std::string_view method);
+
+// A function or class by its import path (`torch.nn.utils.clip_grad_norm_`, diffusers pipelines).
+const Fact* qualified_fact(std::string_view qualified);
+
+// A name that, by itself, says it holds a pipeline (`pipeline`, `pipe`, `sd_pipeline`).
+bool is_pipeline_name(std::string_view name);
+
+} // namespace oomlint::model::library
