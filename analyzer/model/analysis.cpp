@@ -119,7 +119,7 @@ void Model::Impl::analyse() {
       // Cheap exclusions first (this runs for every call): an imported name is a function or a
       // class, never a module instance; `x.attr` outside `self` only names a submodule when
       // `attr` does, which is what eval() would conclude after resolving `x`.
-      if (!c.qualified.empty() || local_callee(fn, c.scope) != kNone) {
+      if (!c.qualified.empty() || local_callee(fn, c.scope) != kNone || builds_by_class_style(fn, c.scope)) {
         continue;
       }
       if (fs == g.sym.attribute && !null(c.receiver) && text(c.receiver) != "self" && c.method != "module" &&

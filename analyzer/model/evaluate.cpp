@@ -34,12 +34,6 @@ Value of_kind(Kind kind) {
   return Value{Grad::No, kind, Source::None, -1, {}, {}};
 }
 
-// `Model(...)`, `GeneratorResNet(...)`, `MLP(...)`: a class-style name called builds an object;
-// `G(z)`, `netG(z)`, `model(x)` call one.
-bool class_style(std::string_view name) {
-  return name.size() >= 2 && name.front() >= 'A' && name.front() <= 'Z';
-}
-
 Value from_library(const library::Fact& fact) {
   switch (fact.returns) {
   case library::Returns::Module:
@@ -269,6 +263,14 @@ bool Model::Impl::class_is_module_like(ScopeId cls) const {
     return base.find("Module") != std::string::npos || base.find("Model") != std::string::npos ||
            base.find("nn.") != std::string::npos || base.find("Net") != std::string::npos;
   });
+}
+
+bool Model::Impl::builds_by_class_style(TSNode callee, ScopeId scope) const {
+  if (null(callee) || ts_node_symbol(callee) != g.sym.identifier || !names::is_class_style(text(callee))) {
+    return false;
+  }
+  const Binding* b = lookup(text(callee), scope, ts_node_start_byte(callee));
+  return b == nullptr || b->kind == BindingKind::Parameter || b->kind == BindingKind::Import;
 }
 
 Value Model::Impl::name_heuristic(std::string_view name) const {
@@ -661,8 +663,8 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
         return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
       }
       if (guess.kind == Kind::Module) {
-        return class_style(name) ? of_kind(Kind::Module)
-                                 : when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+        return names::is_class_style(name) ? of_kind(Kind::Module)
+                                           : when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
       }
       if (guess.kind == Kind::Pipeline) {
         return no_grad_tensor();
@@ -686,7 +688,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     return Value::unknown();
   }
   case Kind::Module:
-    if (fs == g.sym.identifier && class_style(text(fn))) {
+    if (builds_by_class_style(fn, scope)) {
       return of_kind(Kind::Module); // a class passed in (`Model: type[nn.Module]`) being built
     }
     return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
@@ -703,8 +705,8 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
     }
     if (guess.kind == Kind::Module) {
-      return class_style(text(fn)) ? of_kind(Kind::Module)
-                                   : when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+      return builds_by_class_style(fn, scope) ? of_kind(Kind::Module)
+                                              : when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
     }
   }
   return Value::unknown();

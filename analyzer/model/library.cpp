@@ -58,8 +58,7 @@ const Fact* qualified_fact(std::string_view qualified) {
 bool is_pipeline_name(std::string_view name) {
   const size_t dot = name.rfind('.');
   const auto words = identifier_words(dot == std::string_view::npos ? name : name.substr(dot + 1));
-  return words.contains("pipeline") || words.contains("pipe") || words.contains("pipes") ||
-         words.contains("pipelines");
+  return words.contains("pipeline") || words.contains("pipe") || words.contains("pipes") || words.contains("pipelines");
 }
 
 } // namespace oomlint::model::library

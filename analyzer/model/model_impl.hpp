@@ -134,6 +134,9 @@ struct Model::Impl {
   [[nodiscard]] Value eval_call_kind(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value function_returns(ScopeId fn, int depth) const;
   [[nodiscard]] Value name_heuristic(std::string_view name) const;
+  // `Model(...)` where `Model` is a parameter or unbound: a class being built, not a forward
+  // (a class-style name bound to an instance, `Enc1 = Encoder()`, is still called as a module).
+  [[nodiscard]] bool builds_by_class_style(TSNode callee, ScopeId scope) const;
   [[nodiscard]] bool disabled_at(std::uint32_t byte, ScopeId scope) const;
   [[nodiscard]] ScopeId enclosing_function(ScopeId scope) const;
   // The function holding a scope, or the module (0) at top level: where facts are recorded.
@@ -161,6 +164,7 @@ namespace names {
 bool is_model_name(std::string_view name, const ModelOptions& options);
 bool is_loss_name(std::string_view name, const ModelOptions& options);
 bool is_optimizer_name(std::string_view name);
+bool is_class_style(std::string_view name);
 bool is_meter_name(std::string_view name);
 bool is_loader_name(std::string_view expr_text);
 bool is_step_count_name(std::string_view expr_text);

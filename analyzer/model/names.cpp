@@ -92,6 +92,12 @@ bool is_loss_name(std::string_view name, const ModelOptions& options) {
   return any_word_in(words, kWords);
 }
 
+// `Model(...)`, `GeneratorResNet(...)`, `MLP(...)`: a class-style name called builds an object;
+// `G(z)`, `G_AB(x)`, `netG(z)`, `model(x)` call one (class names have no underscores).
+bool is_class_style(std::string_view name) {
+  return name.size() >= 2 && name.front() >= 'A' && name.front() <= 'Z' && name.find('_') == std::string_view::npos;
+}
+
 bool is_optimizer_name(std::string_view name) {
   static constexpr std::array<std::string_view, 6> kWords = {"optimizer", "optimiser",  "optim",
                                                              "opt",       "optimizers", "scaler"};

@@ -559,6 +559,29 @@ TEST_F(Cli, FixAndDiffUseTheProjectWideFacts) {
   EXPECT_NE(text.find("compute_loss(model, x, y).item()"), std::string::npos) << text;
 }
 
+// Every leak finding says why: the chain from the flagged use back to where the graph was made,
+// as notes in text, `related` in JSON and `relatedLocations` in SARIF.
+TEST_F(Cli, FindingsCarryTheirEvidenceChain) {
+  write("leaky.py", kLeaky);
+  const Result text = run({"check", "--isolated", "--select", "OOM101", "leaky.py"}, m_dir);
+  EXPECT_NE(text.out.find("= note: 5:9: `loss` is assigned here"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("= note: 5:16: `criterion(...)` computes a loss"), std::string::npos) << text.out;
+  const Result json = run({"check", "--isolated", "--select", "OOM101", "--output-format", "json", "leaky.py"}, m_dir);
+  const auto findings = nlohmann::json::parse(json.out);
+  ASSERT_EQ(findings.size(), 1U) << json.out;
+  const auto& related = findings[0]["related"];
+  ASSERT_EQ(related.size(), 2U) << json.out;
+  EXPECT_EQ(related[0]["location"]["row"], 5);
+  EXPECT_EQ(related[1]["location"]["column"], 16);
+  const Result sarif =
+      run({"check", "--isolated", "--select", "OOM101", "--output-format", "sarif", "leaky.py"}, m_dir);
+  const auto log = nlohmann::json::parse(sarif.out);
+  const auto& locations = log["runs"][0]["results"][0]["relatedLocations"];
+  ASSERT_EQ(locations.size(), 2U) << sarif.out;
+  EXPECT_EQ(locations[1]["physicalLocation"]["region"]["startLine"], 5);
+  EXPECT_NE(locations[1]["message"]["text"].get<std::string>().find("computes a loss"), std::string::npos);
+}
+
 // Ruff's convention: a list flag takes one comma-separated value, and the words after it are
 // paths, in both spellings.
 TEST_F(Cli, ListFlagsTakeOneValueAndLeaveThePaths) {
