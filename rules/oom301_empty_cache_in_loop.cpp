@@ -56,7 +56,7 @@ void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   const bool allow_periodic = option_enabled(ctx, "allow-periodic", true);
   for (const model::Call& call : m.calls()) {
-    if (call.qualified != "torch.cuda.empty_cache" || call.in_except) {
+    if (!call.empties_cache || call.in_except) {
       continue;
     }
     const bool per_step = m.runs_every_step(call.node, call.loop);
@@ -64,10 +64,18 @@ void check(RuleContext& ctx) {
       continue;
     }
     ctx.reporter.report(kMeta, call.node,
-                        fmt::format("`{}()` runs every step: it frees nothing in use and makes the allocator "
-                                    "request the same memory from CUDA again (+12.3% step time measured); call "
-                                    "it between phases, if at all",
+                        fmt::format("`{}()` runs every step: emptying the cache frees nothing in use and makes the "
+                                    "allocator request the same memory from the device again; call it between "
+                                    "phases, if at all",
                                     short_text(m, call.function)));
+    std::vector<Related> notes;
+    if (!call.empties_via.empty()) {
+      notes.push_back(Related{ts_node_start_byte(call.node), ts_node_end_byte(call.node),
+                              fmt::format("`{}` empties the device's cache on every call", call.empties_via)});
+    }
+    notes.push_back(Related{ts_node_start_byte(call.node), ts_node_end_byte(call.node),
+                            "inside a loop that runs once per step, not behind an epoch, phase or every-N guard"});
+    ctx.reporter.attach(std::move(notes));
   }
 }
 

@@ -16,7 +16,9 @@ const RuleMeta kMeta{
     .default_enabled = true,
     .fix = FixAvailability::Always,
     .summary = "torch.load() without map_location restores tensors onto the device they were saved from",
-    .what = "Finds calls to `torch.load` (through any import alias) that pass no `map_location`.",
+    .what = "Finds calls to `torch.load` (through any import alias) that pass no `map_location` and load a "
+            "model's or optimizer's state: the result goes to `load_state_dict`, or is bound to a name that says "
+            "it is a checkpoint (`ckpt`, `checkpoint`, `state_dict`, `weights`, `model`, ...).",
     .why = "A checkpoint saved from GPU tensors is loaded straight back onto that GPU: the whole checkpoint "
            "is allocated there at the call, next to the model it is about to be copied into. Under "
            "DistributedDataParallel every rank saved from `cuda:0` loads its copy onto GPU 0.",
@@ -24,7 +26,9 @@ const RuleMeta kMeta{
     .use_instead = "state = torch.load(\"checkpoint.pt\", map_location=\"cpu\")\n"
                    "model.load_state_dict(state[\"model\"])\n",
     .fine_when = "`map_location` is given (by keyword or as the second argument), or the arguments come from "
-                 "`**kwargs` that may carry it. `torch.jit.load` and a project's own `load` are not `torch.load`.",
+                 "`**kwargs` that may carry it. `torch.jit.load` and a project's own `load` are not `torch.load`. "
+                 "Files that hold data rather than a model's state (features, labels, datasets, metadata, a "
+                 "GradScaler's state) are left alone: they are usually saved from the CPU.",
     .fix_safety = "Unsafe: code that relies on the loaded tensors being on the GPU (without `.to(device)` or "
                   "`load_state_dict`) would now get CPU tensors.",
     .options = {},
@@ -43,6 +47,15 @@ void check(RuleContext& ctx) {
       continue;
     }
     if (call.keyword("map_location", m.source().text()) || call.positional(1) || call.has_star_args()) {
+      continue;
+    }
+    // Only a model's or optimizer's state costs GPU memory here: the code says so by passing it
+    // to `load_state_dict` or naming it a checkpoint. Datasets, features and metadata saved from
+    // the CPU are not.
+    const model::Model::Receiver to = m.receiver_of(call.node);
+    const bool state = to.consumer == "load_state_dict" || to.consumer == "load_state_dict_into_model" ||
+                       (!to.bound_name.empty() && model::Model::is_checkpoint_name(to.bound_name));
+    if (!state) {
       continue;
     }
     Fix fix =

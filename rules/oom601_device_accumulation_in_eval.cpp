@@ -134,7 +134,16 @@ void check(RuleContext& ctx) {
     if (value.carries_graph() || (!device_tensor(value) && !device_tensor(m.value_of(chain_root(st.value))))) {
       continue;
     }
-    if (moved_off_device(m, st.value)) {
+    if (value.device == model::Device::Cpu || moved_off_device(m, st.value)) {
+      continue;
+    }
+    // One 0-dim loss per iteration is one small block; only a loss whose storage is its whole
+    // elementwise buffer (F.mse_loss on torch 2.11) keeps output-sized memory.
+    if (value.kind == model::Kind::Loss && !value.pins_elementwise) {
+      continue;
+    }
+    // A list re-created in every step (test-time augmentation views) is bounded by the step.
+    if (m.recreated_every_step(st.loop) || m.iterates_a_literal(st.loop) || m.recreated_per_outer_pass(st.loop)) {
       continue;
     }
     // `losses[k] = loss` into a preallocated tensor copies the value: nothing grows.

@@ -3,6 +3,7 @@
 // evaluation code that runs with autograd on.
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/support/strings.hpp"
@@ -12,6 +13,25 @@ namespace oomlint::model {
 namespace {
 
 constexpr int kMaxFixpointRounds = 32;
+
+// The device allocators' own cache-emptying calls, and library helpers documented to call them.
+bool empties_cache_directly(std::string_view q) {
+  return q == "torch.cuda.empty_cache" || q == "torch.cuda.memory.empty_cache" || q == "torch.mps.empty_cache" ||
+         q == "torch.xpu.empty_cache" || q == "torch.npu.empty_cache" || q == "torch.mlu.empty_cache" ||
+         q == "diffusers.training_utils.free_memory";
+}
+
+bool mentions_identifier(std::string_view text, std::string_view name) {
+  for (size_t pos = text.find(name); pos != std::string_view::npos; pos = text.find(name, pos + 1)) {
+    const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; };
+    const bool left = pos == 0 || (!word(text[pos - 1]) && text[pos - 1] != '.');
+    const size_t end = pos + name.size();
+    if (left && (end >= text.size() || !word(text[end]))) {
+      return true;
+    }
+  }
+  return false;
+}
 
 bool is_disabling_qualified(std::string_view q) {
   return q == "torch.no_grad" || q == "torch.inference_mode" || q == "torch.autograd.no_grad" ||
@@ -188,10 +208,76 @@ void Model::Impl::resolve_calls() {
       o.needs_grad |= f->needs_grad;
     }
   }
+  mark_cache_emptying_calls();
   edges_by_callee.assign(m.m_scopes.size(), {});
   for (size_t i = 0; i < edges.size(); ++i) {
     edges_by_callee[static_cast<size_t>(edges[i].callee)].push_back(i);
   }
+  mark_cuda_initialising_functions();
+}
+
+// `getattr(torch, device_type)`: the receiver of `getattr(torch, d).empty_cache()`.
+bool Model::Impl::is_torch_device_module(TSNode receiver, ScopeId scope) const {
+  receiver = unparen(receiver);
+  if (null(receiver) || ts_node_symbol(receiver) != g.sym.call) {
+    return false;
+  }
+  TSNode fn = unparen(field(receiver, g.field.function));
+  TSNode args = field(receiver, g.field.arguments);
+  if (null(fn) || ts_node_symbol(fn) != g.sym.identifier || text(fn) != "getattr" || null(args) ||
+      ts_node_named_child_count(args) < 1) {
+    return false;
+  }
+  return resolve_qualified(ts_node_named_child(args, 0), scope) == "torch";
+}
+
+void Model::Impl::mark_cache_emptying_calls() {
+  // Direct calls first; a function whose own body empties the cache outside any loop empties it
+  // on every call, so calls to it do too (one level: the wrappers real projects write).
+  for (Call& c : m.m_calls) {
+    c.empties_cache = empties_cache_directly(c.qualified) ||
+                      (c.method == "empty_cache" && is_torch_device_module(c.receiver, c.scope));
+    const ScopeId fn = enclosing_function(c.scope);
+    if (c.empties_cache && fn != kNone && c.loop == kNone && !c.in_except) {
+      m.m_scopes[static_cast<size_t>(fn)].facts.empties_cache = true;
+    }
+  }
+  for (Call& c : m.m_calls) {
+    if (c.empties_cache) {
+      continue;
+    }
+    const ScopeId callee = local_callee(c.function, c.scope);
+    if (callee != kNone && m.m_scopes[static_cast<size_t>(callee)].facts.empties_cache) {
+      c.empties_cache = true;
+      c.empties_via = m.m_scopes[static_cast<size_t>(callee)].name;
+    } else if (const FunctionSummary* f = project_function(c.qualified); f != nullptr && f->empties_cache) {
+      c.empties_cache = true;
+      c.empties_via = c.qualified;
+    }
+  }
+}
+
+// `while batch_size: try: return run(batch_size) except ...: batch_size = smaller(batch_size)`:
+// each pass is a whole run retried at another size (an out-of-memory retry), not a step.
+bool Model::Impl::is_retry_loop(const Loop& l) const {
+  TSNode condition = unparen(l.iterable);
+  if (l.kind != LoopKind::While || null(condition) || ts_node_symbol(condition) != g.sym.identifier) {
+    return false;
+  }
+  const bool handles = std::any_of(except_clauses.begin(), except_clauses.end(),
+                                   [&](std::uint32_t at) { return at >= l.body_start && at < l.body_end; });
+  if (!handles) {
+    return false;
+  }
+  const auto& table = scope_names[static_cast<size_t>(l.scope)];
+  const auto it = table.find(std::string(text(condition)));
+  if (it == table.end()) {
+    return false;
+  }
+  return std::any_of(it->second.begin(), it->second.end(), [&](BindingId id) {
+    const Binding& b = bindings[static_cast<size_t>(id)];
+    return b.stmt_start >= l.body_start && b.stmt_start < l.body_end;
+  });
 }
 
 void Model::Impl::classify_loops() {
@@ -305,6 +391,11 @@ void Model::Impl::classify_loops() {
       l.is_phase = false;
       continue;
     }
+    if (is_retry_loop(l)) {
+      l.is_step = false;
+      l.is_phase = true;
+      continue;
+    }
     l.is_step =
         direct_step_work[li] || (iterable_is_steps && !target_is_phase && !iterable_is_phase && !nested_loop[li]);
     l.is_phase = !l.is_step && (target_is_phase || iterable_is_phase || calls_phase_work[li] || nested_loop[li]);
@@ -402,53 +493,127 @@ void Model::Impl::finish_accumulations_and_stores() {
   }
 }
 
+// Calls are recorded in document order: the ones inside [start, end) are a contiguous run.
+std::pair<size_t, size_t> Model::Impl::calls_in(std::uint32_t start, std::uint32_t end) const {
+  auto first = std::lower_bound(m.m_calls.begin(), m.m_calls.end(), start,
+                                [](const Call& c, std::uint32_t b) { return ts_node_start_byte(c.node) < b; });
+  auto last = std::lower_bound(first, m.m_calls.end(), end,
+                               [](const Call& c, std::uint32_t b) { return ts_node_start_byte(c.node) < b; });
+  return {static_cast<size_t>(first - m.m_calls.begin()), static_cast<size_t>(last - m.m_calls.begin())};
+}
+
+// Something in [start, end) of `fn` trains: a backward, an optimizer step, a need for gradients.
+bool Model::Impl::training_signal_in(ScopeId fn, std::uint32_t start, std::uint32_t end) const {
+  for (auto p = std::lower_bound(needs_grad_points.begin(), needs_grad_points.end(), start);
+       p != needs_grad_points.end() && *p < end; ++p) {
+    if (m.function_at(*p) == fn) {
+      return true;
+    }
+  }
+  const auto [first, last] = calls_in(start, end);
+  for (size_t i = first; i < last; ++i) {
+    const Call& c = m.m_calls[i];
+    if (enclosing_function(c.scope) != fn) {
+      continue;
+    }
+    if (c.is_backward || (c.method == "step" && !null(c.receiver) && names::is_optimizer_name(text(c.receiver)))) {
+      return true;
+    }
+    const ScopeId callee = local_callee(c.function, c.scope);
+    if (callee != kNone) {
+      const FunctionFacts& f = m.m_scopes[static_cast<size_t>(callee)].facts;
+      if (f.backprops || f.needs_grad || f.steps_optimizer) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void Model::Impl::collect_forwards(EvalRegion& r, ScopeId fn) const {
+  const auto [first, last] = calls_in(r.start, r.end);
+  for (size_t i = first; i < last; ++i) {
+    const Call& c = m.m_calls[i];
+    if (c.is_forward && !c.grad_disabled && enclosing_function(c.scope) == fn) {
+      r.forward_calls.push_back(i);
+    }
+  }
+}
+
+// `extra = model(x2).mean(); loss = loss + extra; loss.backward()`: `extra` reaches a backward
+// through the names assigned from it (followed `depth` assignments deep).
+bool Model::Impl::flows_into_backward(std::string_view name, ScopeId owner, int depth) const {
+  const Scope& sc = m.m_scopes[static_cast<size_t>(owner)];
+  if (sc.backprop_names.count(std::string(name)) != 0) {
+    return true;
+  }
+  if (depth <= 0) {
+    return false;
+  }
+  for (const auto& [bound, ids] : scope_names[static_cast<size_t>(owner)]) {
+    if (bound == name) {
+      continue;
+    }
+    for (BindingId id : ids) {
+      const Binding& b = bindings[static_cast<size_t>(id)];
+      if (!null(b.value) && mentions_identifier(text(b.value), name) && flows_into_backward(b.name, owner, depth - 1)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool Model::Impl::in_periodic_guard(std::uint32_t at) const {
+  return std::any_of(periodic_guards.begin(), periodic_guards.end(),
+                     [&](const ByteRange& g) { return g.contains(at); });
+}
+
+// `sample_images(...)` called only under `if step % N == 0`: a sampling pass every N steps.
+bool Model::Impl::called_only_periodically(ScopeId fn) const {
+  const auto& incoming = edges_by_callee[static_cast<size_t>(fn)];
+  return !incoming.empty() &&
+         std::all_of(incoming.begin(), incoming.end(), [&](size_t e) { return in_periodic_guard(edges[e].at); });
+}
+
+// `if i % 100 == 0: fake = netG(fixed_noise)` inside a step loop: a forward run every N steps to
+// sample or log, whose result no backward uses, keeps its graph until it is rebound.
+void Model::Impl::find_periodic_sampling() {
+  for (const ByteRange& guard : periodic_guards) {
+    const ScopeId scope = m.scope_at(guard.start);
+    const LoopId loop = m.loop_at(guard.start, scope);
+    const ScopeId fn = enclosing_function(scope);
+    if (loop == kNone || !m.m_loops[static_cast<size_t>(loop)].is_step ||
+        training_signal_in(fn, guard.start, guard.end)) {
+      continue;
+    }
+    EvalRegion r;
+    r.scope = fn == kNone ? 0 : fn;
+    r.start = guard.start;
+    r.end = guard.end;
+    r.reason = "it runs every N steps to sample or log, and no backward uses it";
+    collect_forwards(r, fn);
+    const Scope& owner = m.m_scopes[static_cast<size_t>(owner_scope(scope))];
+    const std::uint32_t iteration_end = m.m_loops[static_cast<size_t>(loop)].body_end;
+    std::erase_if(r.forward_calls, [&](size_t i) {
+      // A forward whose result a later backward of the same iteration uses is training, even
+      // under the guard.
+      const std::uint32_t after = ts_node_end_byte(m.m_calls[i].node);
+      const std::string_view bound = m.receiver_of(m.m_calls[i].node).bound_name;
+      return !bound.empty() && training_signal_in(fn, after, iteration_end) &&
+             flows_into_backward(bound, owner_scope(scope), 3);
+    });
+    if (!r.forward_calls.empty()) {
+      r.anchor = m.m_calls[r.forward_calls.front()].node;
+      m.m_eval_regions.push_back(std::move(r));
+    }
+  }
+}
+
 void Model::Impl::find_eval_regions() {
   if (foreign_framework) {
     return; // a JAX or TensorFlow file: its calls are not torch forwards
   }
-  // Calls are recorded in document order: the ones inside [start, end) are a contiguous run.
-  auto calls_in = [&](std::uint32_t start, std::uint32_t end) {
-    auto first = std::lower_bound(m.m_calls.begin(), m.m_calls.end(), start,
-                                  [](const Call& c, std::uint32_t b) { return ts_node_start_byte(c.node) < b; });
-    auto last = std::lower_bound(first, m.m_calls.end(), end,
-                                 [](const Call& c, std::uint32_t b) { return ts_node_start_byte(c.node) < b; });
-    return std::pair{static_cast<size_t>(first - m.m_calls.begin()), static_cast<size_t>(last - m.m_calls.begin())};
-  };
-  auto training_signal_in = [&](ScopeId fn, std::uint32_t start, std::uint32_t end) {
-    for (auto p = std::lower_bound(needs_grad_points.begin(), needs_grad_points.end(), start);
-         p != needs_grad_points.end() && *p < end; ++p) {
-      if (m.function_at(*p) == fn) {
-        return true;
-      }
-    }
-    const auto [first, last] = calls_in(start, end);
-    for (size_t i = first; i < last; ++i) {
-      const Call& c = m.m_calls[i];
-      if (enclosing_function(c.scope) != fn) {
-        continue;
-      }
-      if (c.is_backward || (c.method == "step" && !null(c.receiver) && names::is_optimizer_name(text(c.receiver)))) {
-        return true;
-      }
-      const ScopeId callee = local_callee(c.function, c.scope);
-      if (callee != kNone) {
-        const FunctionFacts& f = m.m_scopes[static_cast<size_t>(callee)].facts;
-        if (f.backprops || f.needs_grad || f.steps_optimizer) {
-          return true;
-        }
-      }
-    }
-    return false;
-  };
-  auto collect_forwards = [&](EvalRegion& r, ScopeId fn) {
-    const auto [first, last] = calls_in(r.start, r.end);
-    for (size_t i = first; i < last; ++i) {
-      const Call& c = m.m_calls[i];
-      if (c.is_forward && !c.grad_disabled && enclosing_function(c.scope) == fn) {
-        r.forward_calls.push_back(i);
-      }
-    }
-  };
   std::vector<bool> function_has_step_loop(m.m_scopes.size(), false);
   for (const Loop& l : m.m_loops) {
     const ScopeId fn = enclosing_function(l.scope);
@@ -463,7 +628,9 @@ void Model::Impl::find_eval_regions() {
         continue;
       }
       const FunctionFacts& f = m.m_scopes[static_cast<size_t>(caller)].facts;
-      if ((f.backprops || f.steps_optimizer) && !disabled_at(edges[e].at, m.scope_at(edges[e].at))) {
+      // A call every N steps from a training loop samples or logs; it is not the training.
+      if ((f.backprops || f.steps_optimizer) && !disabled_at(edges[e].at, m.scope_at(edges[e].at)) &&
+          !in_periodic_guard(edges[e].at)) {
         return true;
       }
     }
@@ -486,7 +653,8 @@ void Model::Impl::find_eval_regions() {
     if (!names::is_eval_function_name(sc.name, needs_loop)) {
       continue;
     }
-    if (needs_loop && !function_has_step_loop[i] && !function_switches_to_eval[i]) {
+    if (needs_loop && !function_has_step_loop[i] && !function_switches_to_eval[i] &&
+        !called_only_periodically(static_cast<ScopeId>(i))) {
       continue;
     }
     // A module's own `predict`/`generate` method defines computation; its callers decide the
@@ -549,6 +717,7 @@ void Model::Impl::find_eval_regions() {
       m.m_eval_regions.push_back(std::move(r));
     }
   }
+  find_periodic_sampling();
 }
 
 } // namespace oomlint::model

@@ -815,6 +815,7 @@ void Model::Impl::build(TSNode root) {
     } else if (sym == g.sym.except_clause) {
       ++except_depth;
       frame.pops_except = true;
+      except_clauses.push_back(ts_node_start_byte(node));
     } else if (sym == g.sym.if_statement) {
       TSNode condition = field(node, g.field.condition);
       TSNode consequence = field(node, g.field.consequence);

@@ -25,6 +25,7 @@ Value no_grad_tensor() {
 Value derived(const Value& from, Kind kind) {
   Value v = grad_tensor(from.source, kind);
   v.device = from.device;
+  v.pins_elementwise = from.pins_elementwise && kind == Kind::Loss;
   v.evidence = from.evidence;
   v.evidence_count = from.evidence_count;
   return v;
@@ -502,6 +503,13 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     if (const library::Fact* fact = library::qualified_fact(q)) {
       return from_library(*fact);
     }
+    if (q == "torch.device") {
+      Value v = Value::unknown();
+      if (!null(args) && ts_node_named_child_count(args) > 0) {
+        v.device = eval(ts_node_named_child(args, 0), scope, depth + 1).device;
+      }
+      return v;
+    }
     if (const FunctionSummary* f = project_function(q)) {
       if (f->module_class) {
         return of_kind(Kind::Module);
@@ -526,7 +534,10 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       return when_enabled(v);
     }
     if (names::is_torch_loss_function(q)) {
-      return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+      Value loss = when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+      loss.pins_elementwise = q == "torch.nn.functional.mse_loss" || q == "torch.nn.functional.smooth_l1_loss" ||
+                              q == "torch.nn.functional.huber_loss";
+      return loss;
     }
     if (names::is_torch_loss_class(q)) {
       return of_kind(Kind::LossModule);
@@ -590,6 +601,21 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       }
     }
     const Value receiver = eval(object, scope, depth + 1);
+    if (receiver.kind != Kind::Module && receiver.kind != Kind::Pipeline && receiver.kind != Kind::PyModule &&
+        receiver.kind != Kind::Class) {
+      // Where a tensor method puts its result: `.cpu()`, `.to("cpu")` move it off the device.
+      if (method == "cpu" || (method == "to" && !null(args) && text(args).find("cpu") != std::string_view::npos)) {
+        Value moved = receiver.grad == Grad::Yes
+                          ? derived(receiver, receiver.kind == Kind::Loss ? Kind::Loss : Kind::Tensor)
+                          : receiver;
+        moved.device = Device::Cpu;
+        moved.pins_elementwise = false;
+        if (moved.kind == Kind::Container || moved.kind == Kind::Unknown) {
+          moved.kind = Kind::Tensor;
+        }
+        return moved;
+      }
+    }
     if (receiver.kind == Kind::Pipeline) {
       // `pipe.to(device)` is the pipeline again; anything else it runs is under no_grad.
       return names::is_module_returning_method(method) ? receiver : no_grad_tensor();
@@ -631,7 +657,10 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       return v;
     }
     if (receiver.grad == Grad::No && (receiver.kind == Kind::Tensor || receiver.kind == Kind::Number)) {
-      return Value{Grad::No, receiver.kind, Source::None, -1, {}, {}};
+      // A method of a tensor without a graph: still no graph, still from the same forward.
+      Value v = derived(receiver, receiver.kind);
+      v.grad = Grad::No;
+      return v;
     }
     if (receiver.kind == Kind::Unknown || receiver.kind == Kind::PyModule) {
       if (names::is_loss_name(method, options) && method != "losses") {
@@ -786,6 +815,12 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
         return derived(object, attr == "T" || attr == "mT" ? object.kind : Kind::Tensor);
       }
     }
+    if (object.kind == Kind::ModelOutput && object.source != Source::None) {
+      // `out.logits`, `out.hidden_states`: a tensor of the output, with the output's graph state.
+      Value v = derived(object, identifier_words(attr).contains("loss") ? Kind::Loss : Kind::Tensor);
+      v.grad = object.grad;
+      return v;
+    }
     if (object.kind == Kind::Module) {
       // Submodules of a module are modules: `model.encoder`, `self.net.head`, and the wrapped
       // model of DataParallel/DDP, `model.module`.
@@ -848,6 +883,11 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
       return derived(object, object.kind == Kind::Loss ? Kind::Loss : Kind::Tensor);
     }
     if (object.grad == Grad::No) {
+      if (object.source != Source::None && object.kind != Kind::Container) {
+        Value v = derived(object, object.kind == Kind::Loss ? Kind::Loss : Kind::Tensor);
+        v.grad = Grad::No; // an element of a forward's output under no_grad: no graph, same device
+        return v;
+      }
       return Value{Grad::No, object.kind == Kind::Container ? Kind::Unknown : object.kind, Source::None, -1, {}, {}};
     }
     return Value::unknown();
@@ -863,6 +903,7 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
       if (out.source == Source::None) {
         out.source = v.source;
       }
+      out.device = i == 0 ? v.device : (out.device == v.device ? out.device : Device::Unknown);
       out.elements.push_back(v);
     }
     return out;
@@ -888,6 +929,12 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
     const ScopeId inner = m.scope_at(ts_node_start_byte(body));
     Value v = eval(body, inner, depth + 1);
     return Value{v.grad, Kind::Container, v.source, -1, {}, {}};
+  }
+  if (s == g.sym.string || s == g.sym.concatenated_string) {
+    Value v = of_kind(Kind::String);
+    const std::string_view t = text(n);
+    v.device = t.find("cuda") != std::string_view::npos ? Device::Accelerator : Device::Unknown;
+    return v;
   }
   if (s == g.sym.integer || s == g.sym.float_ || s == g.sym.string || s == g.sym.concatenated_string ||
       s == g.sym.true_ || s == g.sym.false_ || s == g.sym.none || s == g.sym.comparison_operator ||

@@ -1,11 +1,13 @@
 #include "analyzer/model/model.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 #include <fmt/format.h>
 
 #include "analyzer/model/model_impl.hpp"
+#include "analyzer/support/strings.hpp"
 #include "analyzer/syntax/parser.hpp"
 
 namespace oomlint::model {
@@ -71,6 +73,7 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     f.steps_optimizer = sc.facts.steps_optimizer;
     f.needs_grad = sc.facts.needs_grad;
     f.per_step_method = sc.facts.per_step_method;
+    f.empties_cache = sc.facts.empties_cache;
     f.has_loop = static_cast<size_t>(i) < m_impl->function_has_loop.size() && m_impl->function_has_loop[i];
     out.functions[sc.name] = f;
   }
@@ -82,7 +85,10 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     if (project.local_roots.count(root) == 0 || c.qualified.starts_with(project.module + ".")) {
       continue;
     }
-    out.external_calls.push_back(CallSite{c.qualified, c.grad_disabled, c.loop != kNone});
+    // A call in a per-step method runs once per step, like one in a loop.
+    const ScopeId fn = m_impl->enclosing_function(c.scope);
+    const bool per_step = fn != kNone && m_scopes[static_cast<size_t>(fn)].facts.per_step_method;
+    out.external_calls.push_back(CallSite{c.qualified, c.grad_disabled, c.loop != kNone || per_step});
   }
   out.value_sensitive = !m_accumulations.empty() || !m_stores.empty();
   for (const Loop& l : m_loops) {
@@ -162,6 +168,64 @@ std::string short_code(std::string_view text) {
 }
 
 } // namespace
+
+Model::Receiver Model::receiver_of(TSNode expr) const {
+  const auto& g = m_impl->g;
+  TSNode n = expr;
+  for (int guard = 0; guard < 8; ++guard) {
+    TSNode parent = ts_node_parent(n);
+    if (ts_node_is_null(parent)) {
+      break;
+    }
+    const TSSymbol s = ts_node_symbol(parent);
+    if (s == g.sym.argument_list) {
+      TSNode call = ts_node_parent(parent);
+      return Receiver{{},
+                      ts_node_is_null(call) ? std::string_view{}
+                                            : m_impl->last_name(ts_node_child_by_field_id(call, g.field.function))};
+    }
+    if (s == g.sym.return_statement) {
+      const ScopeId fn = function_at(ts_node_start_byte(parent));
+      return Receiver{fn == kNone ? std::string_view{} : std::string_view(scope(fn).name), {}};
+    }
+    if (s == g.sym.assignment) {
+      TSNode left = ts_node_child_by_field_id(parent, g.field.left);
+      const TSSymbol ls = ts_node_symbol(left);
+      if (ls == g.sym.identifier || ls == g.sym.attribute) {
+        return Receiver{m_impl->last_name(left), {}};
+      }
+      break;
+    }
+    // `torch.load(p)["model"]`, `model(x).mean()`: still the value, through a method chain.
+    const bool chained_call = s == g.sym.call && ts_node_eq(ts_node_child_by_field_id(parent, g.field.function), n);
+    if (s != g.sym.subscript && s != g.sym.attribute && s != g.sym.parenthesized_expression && !chained_call) {
+      break;
+    }
+    n = parent;
+  }
+  return {};
+}
+
+bool Model::is_checkpoint_name(std::string_view name) {
+  const auto words = identifier_words(name);
+  static constexpr std::array<std::string_view, 10> kData = {"scaler",   "data", "dataset", "features", "labels",
+                                                             "metadata", "meta", "vocab",   "expected", "actual"};
+  for (std::string_view w : kData) {
+    if (words.contains(w)) {
+      return false;
+    }
+  }
+  static constexpr std::array<std::string_view, 22> kState = {
+      "checkpoint", "ckpt",     "state",  "sd",         "weights",   "weight",       "model",      "adapter",
+      "adapters",   "lora",     "heads",  "embeddings", "embedding", "resume",       "pretrained", "optim",
+      "optimizer",  "snapshot", "params", "net",        "generator", "discriminator"};
+  for (std::string_view w : kState) {
+    if (words.contains(w)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 std::vector<Related> Model::evidence_of(const Value& value) const {
   std::vector<Related> notes;
@@ -288,13 +352,68 @@ bool mentions_word(std::string_view text, std::string_view key) {
 
 } // namespace
 
+bool Model::recreated_every_step(LoopId loop_id) const {
+  if (loop_id == kNone) {
+    return false;
+  }
+  for (LoopId l = loop(loop_id).parent; l != kNone; l = loop(l).parent) {
+    if (loop(l).is_step) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Model::recreated_per_outer_pass(LoopId loop_id) const {
+  if (loop_id == kNone) {
+    return false;
+  }
+  const LoopId outer = loop(loop_id).parent;
+  if (outer == kNone) {
+    return false;
+  }
+  const Loop& o = loop(outer);
+  for (const std::string& t : o.targets) {
+    if (names::is_phase_name(t)) {
+      return false;
+    }
+  }
+  return ts_node_is_null(o.iterable) || !names::is_phase_name(text(o.iterable));
+}
+
+bool Model::iterates_a_literal(LoopId loop_id) const {
+  if (loop_id == kNone || loop(loop_id).kind == LoopKind::While) {
+    return false;
+  }
+  const auto& g = m_impl->g;
+  TSNode it = m_impl->unparen(loop(loop_id).iterable);
+  if (ts_node_is_null(it)) {
+    return false;
+  }
+  const TSSymbol s = ts_node_symbol(it);
+  if (s == g.sym.tuple || s == g.sym.list) {
+    return true;
+  }
+  if (s == g.sym.call && text(ts_node_child_by_field_id(it, g.field.function)) == "range") {
+    TSNode args = ts_node_child_by_field_id(it, g.field.arguments);
+    return !ts_node_is_null(args) && ts_node_named_child_count(args) == 1 &&
+           ts_node_symbol(ts_node_named_child(args, 0)) == g.sym.integer;
+  }
+  return false;
+}
+
 bool Model::may_be_used_as_tensor_after(std::string_view key, ScopeId scope_id, std::uint32_t after) const {
   if (key.find('.') != std::string_view::npos || key.find('[') != std::string_view::npos) {
     return true; // an attribute or an entry lives on: its later uses are not all in this function
   }
   const ScopeId owner = m_impl->owner_scope(scope_id);
-  for (const Call& c : m_calls) {
-    if (ts_node_start_byte(c.node) < after || m_impl->owner_scope(c.scope) != owner) {
+  const Scope& owner_sc = scope(owner);
+  const std::uint32_t end =
+      owner == 0 ? static_cast<std::uint32_t>(m_source.text().size()) : ts_node_end_byte(owner_sc.node);
+  const auto [first, last] = m_impl->calls_in(after, end);
+  for (size_t i = first; i < last; ++i) {
+    const Call& c = m_calls[i];
+    if (m_impl->owner_scope(c.scope) != owner) {
       continue;
     }
     if (!ts_node_is_null(c.receiver) && text(c.receiver) == key) {

@@ -44,6 +44,8 @@ struct FunctionFacts {
   bool steps_optimizer = false;
   bool needs_grad = false;       // backward, autograd.grad, requires_grad_, enable_grad
   bool calls_train_mode = false; // `.train()` on a module
+  bool empties_cache = false;    // each call empties the allocator's cache (a wrapper of empty_cache)
+  bool initialises_cuda = false; // calling it starts CUDA (`.cuda()`, `torch.cuda.set_device`, ...)
   int call_sites = 0;
   int disabled_call_sites = 0;
   Value returns; // join of its return statements' values
@@ -124,6 +126,10 @@ struct Call {
   bool in_except = false;   // inside an `except` handler
   bool is_forward = false;  // an nn.Module forward pass
   bool is_backward = false; // a backward pass
+  // Empties the caching allocator: `torch.cuda.empty_cache()` through any alias,
+  // `getattr(torch, device).empty_cache()`, or a project function that does (`via` names it).
+  bool empties_cache = false;
+  std::string empties_via;
   [[nodiscard]] std::optional<TSNode> keyword(std::string_view name, std::string_view source) const;
   [[nodiscard]] std::optional<TSNode> positional(std::size_t index) const;
   [[nodiscard]] bool has_star_args() const;
@@ -236,8 +242,31 @@ public:
   // an argument of torch or of a collective, or returned to a caller that may. Decides whether
   // turning it into a Python float (`.item()`) is a fix or a breakage.
   [[nodiscard]] bool may_be_used_as_tensor_after(std::string_view key, ScopeId scope, std::uint32_t after) const;
+  // `loop` runs inside a step loop: what outlives only `loop` (a list bound in the outer loop's
+  // body) is re-created in every step.
+  [[nodiscard]] bool recreated_every_step(LoopId loop) const;
+  // The container outlives only `loop`, and `loop` runs inside another loop of the function that
+  // is not over epochs or phases (denoising steps, test-time views, chunks of one batch): it is
+  // re-created on every outer pass, so it does not grow with the data.
+  [[nodiscard]] bool recreated_per_outer_pass(LoopId loop) const;
+  // The loop runs over a literal (`for flip in (False, True)`, `range(4)`): a fixed, small count.
+  [[nodiscard]] bool iterates_a_literal(LoopId loop) const;
   // The node sits under an `if` whose condition tests a step counter with `%` (runs every N steps).
   [[nodiscard]] bool periodically_guarded(TSNode node, LoopId loop) const;
+  // Where an expression's value goes: the name its statement binds it to (`state` in
+  // `state = torch.load(p)["model"]`), or the method of the call it is passed to
+  // (`load_state_dict` in `net.load_state_dict(torch.load(p))`). Both empty when neither.
+  struct Receiver {
+    std::string_view bound_name;
+    std::string_view consumer;
+  };
+  [[nodiscard]] Receiver receiver_of(TSNode expr) const;
+  // A name that says it holds a model's or optimizer's state (`ckpt`, `state_dict`, `weights`).
+  [[nodiscard]] static bool is_checkpoint_name(std::string_view name);
+  // A call that has started CUDA (and so the caching allocator) before the byte `at` runs: earlier
+  // in the same function, in module code before it, or in a caller before it calls it. Null
+  // when the file shows none.
+  [[nodiscard]] const Call* cuda_initialised_before(std::uint32_t at) const;
   // First line (0-based) of the statement that holds the node: where `# noqa` works.
   [[nodiscard]] std::uint32_t statement_row(TSNode node) const;
   // This module's facts for the rest of the run: top-level functions and module classes, and

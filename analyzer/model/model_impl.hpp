@@ -73,6 +73,7 @@ struct Model::Impl {
   std::vector<std::int32_t> region_parent; // regions nest; built by index_for_queries()
   std::vector<StatementSpan> statements;   // in document order
   std::vector<ByteRange> periodic_guards;
+  std::vector<std::uint32_t> except_clauses; // starts of `except` clauses, in document order
   std::vector<ModeSwitch> mode_switches;
   std::vector<Accumulation> accumulation_candidates;
   std::vector<Store> store_candidates;
@@ -154,8 +155,23 @@ struct Model::Impl {
   void resolve_calls();
   void compute_function_facts();
   void classify_loops();
+  // cuda_init.cpp
+  [[nodiscard]] bool names_cuda_device(TSNode expr, ScopeId scope) const;
+  [[nodiscard]] bool call_initialises_cuda(const Call& call) const;
+  void mark_cuda_initialising_functions();
+  [[nodiscard]] const Call* cuda_started_before(std::uint32_t at, int depth) const;
+  [[nodiscard]] bool is_retry_loop(const Loop& l) const;
+  void mark_cache_emptying_calls();
+  [[nodiscard]] bool is_torch_device_module(TSNode receiver, ScopeId scope) const;
   void finish_accumulations_and_stores();
   void find_eval_regions();
+  void find_periodic_sampling();
+  [[nodiscard]] std::pair<size_t, size_t> calls_in(std::uint32_t start, std::uint32_t end) const;
+  [[nodiscard]] bool training_signal_in(ScopeId fn, std::uint32_t start, std::uint32_t end) const;
+  void collect_forwards(EvalRegion& r, ScopeId fn) const;
+  [[nodiscard]] bool in_periodic_guard(std::uint32_t at) const;
+  [[nodiscard]] bool flows_into_backward(std::string_view name, ScopeId owner, int depth) const;
+  [[nodiscard]] bool called_only_periodically(ScopeId fn) const;
   [[nodiscard]] LoopId outlived_loop(std::string_view key, ScopeId scope, LoopId loop, std::uint32_t at) const;
 };
 

@@ -24,7 +24,8 @@ struct FunctionSummary {
   bool needs_grad = false;
   bool per_step_method = false;
   bool has_loop = false;
-  bool module_class = false; // a class deriving from nn.Module: calling it makes a model
+  bool module_class = false;  // a class deriving from nn.Module: calling it makes a model
+  bool empties_cache = false; // each call empties the CUDA caching allocator
 };
 
 struct CallSite {

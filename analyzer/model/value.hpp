@@ -58,6 +58,9 @@ struct Value {
   std::string qualified;       // PyModule: the import path
   std::vector<Value> elements; // Container from a tuple/list literal: per element
   Device device = Device::Unknown;
+  // A 0-dim result whose storage is the whole elementwise buffer (F.mse_loss on torch 2.11):
+  // keeping it keeps output-sized memory, graph or not.
+  bool pins_elementwise = false;
   // Provenance, origin first, at most kMaxEvidence steps (the origin and the latest steps).
   static constexpr std::size_t kMaxEvidence = 4;
   std::array<Evidence, kMaxEvidence> evidence{};

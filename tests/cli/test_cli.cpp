@@ -183,20 +183,20 @@ TEST_F(Cli, JsonHasRuffsShape) {
 }
 
 TEST_F(Cli, ColumnsCountCharactersNotBytes) {
-  write("u.py", "import torch\ns = '\xC3\xA9\xC3\xA9'; x = torch.load(p)\n");
+  write("u.py", "import torch\ns = '\xC3\xA9\xC3\xA9'; sd = torch.load(p)\n");
   const auto list = nlohmann::json::parse(run({"check", "--output-format", "json", "u.py"}, m_dir).out);
   ASSERT_EQ(list.size(), 1U);
-  EXPECT_EQ(list[0]["location"]["column"], 15);
+  EXPECT_EQ(list[0]["location"]["column"], 16);
 }
 
 TEST_F(Cli, NoqaSuppresses) {
   write("n.py", "import torch\n"
-                "a = torch.load(p)  # noqa\n"
-                "b = torch.load(p)  # noqa: OOM401\n"
-                "c = torch.load(p)  # noqa: OOM101\n"
-                "d = torch.load(\n"
+                "sd_a = torch.load(p)  # noqa\n"
+                "sd_b = torch.load(p)  # noqa: OOM401\n"
+                "sd_c = torch.load(p)  # noqa: OOM101\n"
+                "sd_d = torch.load(\n"
                 "    p)  # noqa: OOM401\n"
-                "e = torch.load(  # noqa: OOM401\n"
+                "sd_e = torch.load(  # noqa: OOM401\n"
                 "    p)\n");
   const auto list = nlohmann::json::parse(run({"check", "--output-format", "json", "n.py"}, m_dir).out);
   ASSERT_EQ(list.size(), 2U);
@@ -205,7 +205,7 @@ TEST_F(Cli, NoqaSuppresses) {
 }
 
 TEST_F(Cli, FileLevelNoqa) {
-  write("f.py", "# oomlint: noqa: OOM401\nimport torch\na = torch.load(p)\n");
+  write("f.py", "# oomlint: noqa: OOM401\nimport torch\nstate = torch.load(p)\n");
   EXPECT_EQ(run({"check", "f.py"}, m_dir).exit_code, 0);
 }
 
@@ -406,14 +406,14 @@ TEST_F(Cli, DiffPrintsAndChangesNothing) {
 
 TEST_F(Cli, FixOnStdinPrintsTheFixedSource) {
   const Result r = run({"check", "--isolated", "--fix", "--unsafe-fixes", "-", "--stdin-filename", "s.py"}, m_dir,
-                       "import torch\nx = torch.load('a')\n");
-  EXPECT_EQ(r.out, "import torch\nx = torch.load('a', map_location=\"cpu\")\n");
+                       "import torch\nstate = torch.load('a')\n");
+  EXPECT_EQ(r.out, "import torch\nstate = torch.load('a', map_location=\"cpu\")\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST_F(Cli, FixDoesNotWriteUnfixableCodesFromConfig) {
   write("pyproject.toml", "[tool.oomlint]\nunfixable = [\"OOM401\"]\n");
-  const std::string text = "import torch\nx = torch.load('a')\n";
+  const std::string text = "import torch\nstate = torch.load('a')\n";
   const fs::path file = write("b.py", text);
   const Result r = run({"check", "--fix", "--unsafe-fixes", "b.py"}, m_dir);
   EXPECT_EQ(r.exit_code, 1);
@@ -490,7 +490,7 @@ TEST_F(Cli, SarifOutputIsStructurallyValid) {
 }
 
 TEST_F(Cli, GithubAnnotationsFollowWorkflowCommandSyntax) {
-  write("a b.py", "import torch\nx = torch.load('a,b:c')\ntorch.cuda.empty_cache()\n");
+  write("a b.py", "import torch\nstate = torch.load('a,b:c')\ntorch.cuda.empty_cache()\n");
   const Result r = run({"check", "--isolated", "--output-format", "github", "a b.py"}, m_dir);
   EXPECT_EQ(r.exit_code, 1);
   const std::regex line(R"(::(error|warning|notice) title=[^,:]+,file=[^,:]+,line=\d+,col=\d+,endLine=\d+,)"
@@ -503,7 +503,7 @@ TEST_F(Cli, GithubAnnotationsFollowWorkflowCommandSyntax) {
     ++n;
   }
   EXPECT_EQ(n, 1);
-  EXPECT_NE(r.out.find("::warning title=oomlint (OOM401),file=a b.py,line=2,col=5,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("::warning title=oomlint (OOM401),file=a b.py,line=2,col=9,"), std::string::npos) << r.out;
 }
 
 // Project-wide facts: helpers in other modules of the run are understood like local ones.

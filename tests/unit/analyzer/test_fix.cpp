@@ -102,11 +102,12 @@ TEST(FixSource, UnsafeFixesNeedTheFlagAndUnfixableIsRespected) {
   settings.rules = rules::all_rules();
   settings.enabled = {"OOM401", "OOM701"};
   syntax::Parser parser;
-  auto source = std::make_shared<const SourceFile>("x.py", "import torch\ntorch.load('a')\nopt.zero_grad(False)\n");
+  auto source =
+      std::make_shared<const SourceFile>("x.py", "import torch\nckpt = torch.load('a')\nopt.zero_grad(False)\n");
   FixPolicy safe_only;
   safe_only.fixable = {"OOM401", "OOM701"};
   FixOutcome out = fix_source(source, parser, settings, safe_only);
-  EXPECT_EQ(out.fixed->text(), "import torch\ntorch.load('a')\nopt.zero_grad()\n"); // OOM401's fix is unsafe
+  EXPECT_EQ(out.fixed->text(), "import torch\nckpt = torch.load('a')\nopt.zero_grad()\n"); // OOM401's fix is unsafe
 
   Config config;
   config.unfixable = {"OOM7"};
@@ -114,7 +115,7 @@ TEST(FixSource, UnsafeFixesNeedTheFlagAndUnfixableIsRespected) {
   unsafe.unsafe = true;
   unsafe.fixable = fixable_codes(config, rules::catalog());
   out = fix_source(source, parser, settings, unsafe);
-  EXPECT_EQ(out.fixed->text(), "import torch\ntorch.load('a', map_location=\"cpu\")\nopt.zero_grad(False)\n");
+  EXPECT_EQ(out.fixed->text(), "import torch\nckpt = torch.load('a', map_location=\"cpu\")\nopt.zero_grad(False)\n");
 }
 
 class AtomicWrite : public ::testing::Test {
