@@ -566,7 +566,7 @@ bool Model::Impl::flows_into_backward(std::string_view name, ScopeId owner, int 
 
 bool Model::Impl::in_periodic_guard(std::uint32_t at) const {
   return std::any_of(periodic_guards.begin(), periodic_guards.end(),
-                     [&](const ByteRange& g) { return g.contains(at); });
+                     [&](const ByteRange& guard) { return guard.contains(at); });
 }
 
 // `sample_images(...)` called only under `if step % N == 0`: a sampling pass every N steps.
@@ -593,7 +593,6 @@ void Model::Impl::find_periodic_sampling() {
     r.end = guard.end;
     r.reason = "it runs every N steps to sample or log, and no backward uses it";
     collect_forwards(r, fn);
-    const Scope& owner = m.m_scopes[static_cast<size_t>(owner_scope(scope))];
     const std::uint32_t iteration_end = m.m_loops[static_cast<size_t>(loop)].body_end;
     std::erase_if(r.forward_calls, [&](size_t i) {
       // A forward whose result a later backward of the same iteration uses is training, even

@@ -48,13 +48,12 @@ bool Model::Impl::call_initialises_cuda(const Call& call) const {
   if (null(call.arguments) || call.qualified == "torch.device") {
     return false;
   }
-  const std::string_view src = m.source().text();
   if (call.method == "to") {
     if (auto first = call.positional(0)) {
       return names_cuda_device(*first, call.scope);
     }
   }
-  if (auto device = call.keyword("device", src)) {
+  if (auto device = call.keyword("device", m.source().text())) {
     return names_cuda_device(*device, call.scope);
   }
   return false;
