@@ -21,18 +21,6 @@ bool empties_cache_directly(std::string_view q) {
          q == "diffusers.training_utils.free_memory";
 }
 
-bool mentions_identifier(std::string_view text, std::string_view name) {
-  for (size_t pos = text.find(name); pos != std::string_view::npos; pos = text.find(name, pos + 1)) {
-    const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; };
-    const bool left = pos == 0 || (!word(text[pos - 1]) && text[pos - 1] != '.');
-    const size_t end = pos + name.size();
-    if (left && (end >= text.size() || !word(text[end]))) {
-      return true;
-    }
-  }
-  return false;
-}
-
 bool is_disabling_qualified(std::string_view q) {
   return q == "torch.no_grad" || q == "torch.inference_mode" || q == "torch.autograd.no_grad" ||
          q == "torch.autograd.grad_mode.no_grad" || q == "torch.autograd.inference_mode" ||

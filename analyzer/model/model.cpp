@@ -332,26 +332,6 @@ bool Model::iteration_backprops(LoopId loop_id, ScopeId scope_id) const {
   return s.facts.backprops || s.name == "training_step" || s.name == "compute_loss" || s.name == "forward";
 }
 
-namespace {
-
-bool mentions_word(std::string_view text, std::string_view key) {
-  size_t pos = text.find(key);
-  while (pos != std::string_view::npos) {
-    const bool left_ok = pos == 0 || !(std::isalnum(static_cast<unsigned char>(text[pos - 1])) ||
-                                       text[pos - 1] == '_' || text[pos - 1] == '.');
-    const size_t end = pos + key.size();
-    const bool right_ok =
-        end >= text.size() || !(std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_');
-    if (left_ok && right_ok) {
-      return true;
-    }
-    pos = text.find(key, pos + 1);
-  }
-  return false;
-}
-
-} // namespace
-
 bool Model::recreated_every_step(LoopId loop_id) const {
   if (loop_id == kNone) {
     return false;
@@ -422,12 +402,12 @@ bool Model::may_be_used_as_tensor_after(std::string_view key, ScopeId scope_id, 
     const bool tensor_callee = c.qualified.starts_with("torch.") || c.method == "all_reduce" || c.method == "reduce" ||
                                c.method == "all_gather" || c.method == "gather" || c.method == "gather_for_metrics" ||
                                c.method == "backward" || c.method == "reduce_mean";
-    if (tensor_callee && !ts_node_is_null(c.arguments) && mentions_word(text(c.arguments), key)) {
+    if (tensor_callee && !ts_node_is_null(c.arguments) && mentions_identifier(text(c.arguments), key)) {
       return true;
     }
   }
   for (TSNode r : scope(owner).returns) {
-    if (!ts_node_is_null(r) && ts_node_start_byte(r) >= after && mentions_word(text(r), key)) {
+    if (!ts_node_is_null(r) && ts_node_start_byte(r) >= after && mentions_identifier(text(r), key)) {
       return true; // the caller decides what it is
     }
   }
@@ -451,17 +431,8 @@ bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, Loop
     if (ts_node_is_null(r) || ts_node_start_byte(r) < after) {
       continue;
     }
-    const std::string_view t = text(r);
-    size_t pos = t.find(key);
-    while (pos != std::string_view::npos) {
-      const bool left_ok =
-          pos == 0 || !(std::isalnum(static_cast<unsigned char>(t[pos - 1])) || t[pos - 1] == '_' || t[pos - 1] == '.');
-      const size_t end = pos + key.size();
-      const bool right_ok = end >= t.size() || !(std::isalnum(static_cast<unsigned char>(t[end])) || t[end] == '_');
-      if (left_ok && right_ok) {
-        return true;
-      }
-      pos = t.find(key, pos + 1);
+    if (mentions_identifier(text(r), key)) {
+      return true;
     }
   }
   return false;

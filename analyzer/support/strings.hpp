@@ -40,6 +40,22 @@ inline std::vector<std::string> split(std::string_view s, char sep) {
   return out;
 }
 
+// `name` stands in `text` as a whole identifier, not as part of a longer one or after a `.`
+// (`loss` in `total + loss`, not in `loss_fn` or `out.loss`).
+inline bool mentions_identifier(std::string_view text, std::string_view name) {
+  const auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  for (size_t pos = text.find(name); pos != std::string_view::npos; pos = text.find(name, pos + 1)) {
+    const bool left = pos == 0 || (!word(text[pos - 1]) && text[pos - 1] != '.');
+    const size_t end = pos + name.size();
+    if (left && (end >= text.size() || !word(text[end]))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 inline std::string to_lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),
