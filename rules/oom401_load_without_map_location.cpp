@@ -28,7 +28,10 @@ const RuleMeta kMeta{
     .fine_when = "`map_location` is given (by keyword or as the second argument), or the arguments come from "
                  "`**kwargs` that may carry it. `torch.jit.load` and a project's own `load` are not `torch.load`. "
                  "Files that hold data rather than a model's state (features, labels, datasets, metadata, a "
-                 "GradScaler's state) are left alone: they are usually saved from the CPU.",
+                 "GradScaler's state) are left alone: they are usually saved from the CPU. So are loads in a module "
+                 "that shows it writes its checkpoints from the CPU (FSDP state gathered with `offload_to_cpu=True`, "
+                 "or a model moved with `.cpu()` before its `state_dict()` is saved), and a test that reads back "
+                 "what it saved itself without sending anything to a device.",
     .fix_safety = "Unsafe: code that relies on the loaded tensors being on the GPU (without `.to(device)` or "
                   "`load_state_dict`) would now get CPU tensors.",
     .options = {},
@@ -55,7 +58,8 @@ void check(RuleContext& ctx) {
     const model::Model::Receiver to = m.receiver_of(call.node);
     const bool state = to.consumer == "load_state_dict" || to.consumer == "load_state_dict_into_model" ||
                        (!to.bound_name.empty() && model::Model::is_checkpoint_name(to.bound_name));
-    if (!state) {
+    // The project's own checkpoints written from the CPU come back on the CPU.
+    if (!state || m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_test_save(call)) {
       continue;
     }
     Fix fix =

@@ -933,7 +933,9 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
   if (s == g.sym.string || s == g.sym.concatenated_string) {
     Value v = of_kind(Kind::String);
     const std::string_view t = text(n);
-    v.device = t.find("cuda") != std::string_view::npos ? Device::Accelerator : Device::Unknown;
+    v.device = t.find("cuda") != std::string_view::npos  ? Device::Accelerator
+               : t.find("cpu") != std::string_view::npos ? Device::Cpu
+                                                         : Device::Unknown;
     return v;
   }
   if (s == g.sym.integer || s == g.sym.float_ || s == g.sym.string || s == g.sym.concatenated_string ||

@@ -267,6 +267,13 @@ public:
   // in the same function, in module code before it, or in a caller before it calls it. Null
   // when the file shows none.
   [[nodiscard]] const Call* cuda_initialised_before(std::uint32_t at) const;
+  // The call whose node is `expr`, or null when `expr` is not a call.
+  [[nodiscard]] const Call* call_at(TSNode expr) const;
+  // The module shows it writes checkpoints from the CPU: FSDP state gathered with
+  // `offload_to_cpu=True`, or a model moved with `.cpu()` before its `state_dict()` is saved.
+  [[nodiscard]] bool saves_checkpoints_from_cpu() const;
+  // `load` is in a test that `torch.save`d earlier and sends nothing to a device other than the CPU.
+  [[nodiscard]] bool reads_back_a_cpu_test_save(const Call& load) const;
   // First line (0-based) of the statement that holds the node: where `# noqa` works.
   [[nodiscard]] std::uint32_t statement_row(TSNode node) const;
   // This module's facts for the rest of the run: top-level functions and module classes, and
