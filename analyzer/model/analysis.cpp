@@ -372,6 +372,7 @@ void Model::Impl::classify_loops() {
       }
     }
     const bool iterable_is_phase = names::is_phase_name(iter_text);
+    l.iterates_data = iterable_is_steps;
     const ScopeId fn = enclosing_function(l.scope);
     const auto fn_index = static_cast<size_t>(fn == kNone ? 0 : fn);
     if (!l.backprops && has_backward[fn_index] && last_backward[fn_index] >= l.body_end) {
@@ -547,6 +548,24 @@ bool Model::Impl::flows_into_backward(std::string_view name, ScopeId owner, int 
       if (!null(b.value) && mentions_identifier(text(b.value), name) && flows_into_backward(b.name, owner, depth - 1)) {
         return true;
       }
+    }
+  }
+  return false;
+}
+
+bool Model::Impl::result_back_propagated_by_caller(ScopeId fn, int depth) const {
+  constexpr int kMaxDepth = 4;
+  if (fn == kNone || static_cast<size_t>(fn) >= edges_by_callee.size() || depth >= kMaxDepth) {
+    return false;
+  }
+  for (size_t e : edges_by_callee[static_cast<size_t>(fn)]) {
+    const ScopeId caller = edges[e].caller;
+    if (caller == kNone || caller == fn) {
+      continue;
+    }
+    const FunctionFacts& facts = m.m_scopes[static_cast<size_t>(caller)].facts;
+    if (facts.backprops || facts.needs_grad || result_back_propagated_by_caller(caller, depth + 1)) {
+      return true;
     }
   }
   return false;

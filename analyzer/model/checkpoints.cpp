@@ -21,7 +21,9 @@ TSNode strip_mode_switches(const Model& m, TSNode expr) {
   return expr;
 }
 
-bool is_true_literal(const Model& m, TSNode expr) { return m.text(expr) == "True"; }
+bool is_true_literal(const Model& m, TSNode expr) {
+  return m.text(expr) == "True";
+}
 
 } // namespace
 

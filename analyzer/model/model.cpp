@@ -424,18 +424,21 @@ bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, Loop
     return true;
   }
   // Returned to the caller: a differentiable sum that the caller back-propagates.
-  if (s.facts.backprops || (loop_id != kNone && loop(loop_id).is_step)) {
-    return false; // a training or evaluation loop returning its running statistics
-  }
+  bool returned = false;
   for (TSNode r : s.returns) {
-    if (ts_node_is_null(r) || ts_node_start_byte(r) < after) {
-      continue;
-    }
-    if (mentions_identifier(text(r), key)) {
-      return true;
+    if (!ts_node_is_null(r) && ts_node_start_byte(r) >= after && mentions_identifier(text(r), key)) {
+      returned = true;
     }
   }
-  return false;
+  if (s.facts.backprops) {
+    return false; // a training loop returning its running statistics
+  }
+  if (loop_id != kNone && loop(loop_id).is_step) {
+    // An evaluation loop over batches returns what it gathered; a loop over a few boxes or
+    // tokens returns per-call terms, and a caller that back-propagates frees them.
+    return returned && !loop(loop_id).iterates_data && m_impl->result_back_propagated_by_caller(owner, 0);
+  }
+  return returned;
 }
 
 bool Model::periodically_guarded(TSNode node, LoopId loop_id) const {

@@ -80,9 +80,10 @@ struct Loop {
   std::uint32_t body_start = 0;
   std::uint32_t body_end = 0;
   std::vector<std::string> targets;
-  bool is_step = false;   // runs once per training/eval step
-  bool is_phase = false;  // epochs or phases: its body calls train/eval code
-  bool backprops = false; // a backward runs in each iteration
+  bool is_step = false;       // runs once per training/eval step
+  bool is_phase = false;      // epochs or phases: its body calls train/eval code
+  bool backprops = false;     // a backward runs in each iteration
+  bool iterates_data = false; // over a loader or a count of steps, not over a few boxes or tokens
 };
 
 enum class BindingKind : std::uint8_t {

@@ -158,6 +158,8 @@ struct Model::Impl {
   // cuda_init.cpp
   [[nodiscard]] bool names_cuda_device(TSNode expr, ScopeId scope) const;
   [[nodiscard]] bool call_initialises_cuda(const Call& call) const;
+  // Some caller of `fn` (directly, or through callers that pass its result on) runs a backward.
+  [[nodiscard]] bool result_back_propagated_by_caller(ScopeId fn, int depth) const;
   void mark_cuda_initialising_functions();
   [[nodiscard]] const Call* cuda_started_before(std::uint32_t at, int depth) const;
   [[nodiscard]] bool is_retry_loop(const Loop& l) const;
