@@ -32,7 +32,8 @@ const RuleMeta kMeta{
                    "    evaluate(model, val_loader)\n",
     .fine_when = "Between epochs or phases (an epoch loop whose body calls train/eval code), in an `except` that "
                  "recovers from an out-of-memory error, or every N steps behind `if step % N == 0:` (see the "
-                 "`allow-periodic` option).",
+                 "`allow-periodic` option), or behind a switch the user turns on (`if args.clear_cache:`, a parameter "
+                 "`if low_memory and ...:`): whoever sets it chose the trade-off.",
     .fix_safety = "",
     .options = {RuleOption{"allow-periodic", "bool", "true",
                            "Accept calls guarded by a modulo test such as `if step % 100 == 0:`."}},
@@ -60,7 +61,8 @@ void check(RuleContext& ctx) {
       continue;
     }
     const bool per_step = m.runs_every_step(call.node, call.loop);
-    if (!per_step || (allow_periodic && m.periodically_guarded(call.node, call.loop))) {
+    if (!per_step || (allow_periodic && m.periodically_guarded(call.node, call.loop)) ||
+        m.option_guarded(call.node, call.loop)) {
       continue;
     }
     ctx.reporter.report(kMeta, call.node,

@@ -226,7 +226,7 @@ void Model::Impl::mark_cache_emptying_calls() {
     c.empties_cache = empties_cache_directly(c.qualified) ||
                       (c.method == "empty_cache" && is_torch_device_module(c.receiver, c.scope));
     const ScopeId fn = enclosing_function(c.scope);
-    if (c.empties_cache && fn != kNone && c.loop == kNone && !c.in_except) {
+    if (c.empties_cache && fn != kNone && c.loop == kNone && !c.in_except && !m.option_guarded(c.node, kNone)) {
       m.m_scopes[static_cast<size_t>(fn)].facts.empties_cache = true;
     }
   }

@@ -819,6 +819,9 @@ void Model::Impl::build(TSNode root) {
     } else if (sym == g.sym.if_statement) {
       TSNode condition = field(node, g.field.condition);
       TSNode consequence = field(node, g.field.consequence);
+      if (!null(condition) && !null(consequence)) {
+        if_guards.emplace_back(condition, ByteRange{ts_node_start_byte(consequence), ts_node_end_byte(consequence)});
+      }
       if (!null(condition) && !null(consequence) && text(condition).find('%') != std::string_view::npos) {
         periodic_guards.push_back(ByteRange{ts_node_start_byte(consequence), ts_node_end_byte(consequence)});
       }

@@ -254,6 +254,8 @@ public:
   [[nodiscard]] bool iterates_a_literal(LoopId loop) const;
   // The node sits under an `if` whose condition tests a step counter with `%` (runs every N steps).
   [[nodiscard]] bool periodically_guarded(TSNode node, LoopId loop) const;
+  // Inside `loop`, under an `if` that a user opts into (`if args.clear_cache:`, `if flag and ...`).
+  [[nodiscard]] bool option_guarded(TSNode node, LoopId loop) const;
   // Where an expression's value goes: the name its statement binds it to (`state` in
   // `state = torch.load(p)["model"]`), or the method of the call it is passed to
   // (`load_state_dict` in `net.load_state_dict(torch.load(p))`). Both empty when neither.

@@ -73,7 +73,8 @@ struct Model::Impl {
   std::vector<std::int32_t> region_parent; // regions nest; built by index_for_queries()
   std::vector<StatementSpan> statements;   // in document order
   std::vector<ByteRange> periodic_guards;
-  std::vector<std::uint32_t> except_clauses; // starts of `except` clauses, in document order
+  std::vector<std::pair<TSNode, ByteRange>> if_guards; // condition, consequence
+  std::vector<std::uint32_t> except_clauses;           // starts of `except` clauses, in document order
   std::vector<ModeSwitch> mode_switches;
   std::vector<Accumulation> accumulation_candidates;
   std::vector<Store> store_candidates;
@@ -160,6 +161,10 @@ struct Model::Impl {
   [[nodiscard]] bool call_initialises_cuda(const Call& call) const;
   // Some caller of `fn` (directly, or through callers that pass its result on) runs a backward.
   [[nodiscard]] bool result_back_propagated_by_caller(ScopeId fn, int depth) const;
+  [[nodiscard]] bool is_parameter_of(std::string_view name, ScopeId fn) const;
+  [[nodiscard]] bool reads_only_options(TSNode cond, ScopeId fn, bool through_locals) const;
+  [[nodiscard]] bool set_once_from_options(std::string_view name, ScopeId fn) const;
+  [[nodiscard]] bool is_option_condition(TSNode cond, ScopeId fn) const;
   void mark_cuda_initialising_functions();
   [[nodiscard]] const Call* cuda_started_before(std::uint32_t at, int depth) const;
   [[nodiscard]] bool is_retry_loop(const Loop& l) const;

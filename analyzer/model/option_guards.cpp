@@ -1,0 +1,108 @@
+// Code a user opts into: the body of an `if` whose condition reads only configuration (a
+// parameter of the function, `args.*`, `config.*`), not anything that changes per step.
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+#include "analyzer/model/model.hpp"
+#include "analyzer/model/model_impl.hpp"
+#include "analyzer/syntax/python_grammar.hpp"
+
+namespace oomlint::model {
+
+namespace {
+
+constexpr std::array<std::string_view, 8> kOptionObjects = {"args", "config", "cfg", "opt",
+                                                            "opts", "hparams", "flags", "options"};
+
+bool is_option_object(std::string_view name) {
+  return std::find(kOptionObjects.begin(), kOptionObjects.end(), name) != kOptionObjects.end();
+}
+
+} // namespace
+
+bool Model::Impl::is_parameter_of(std::string_view name, ScopeId fn) const {
+  for (const Binding& b : bindings) {
+    if (b.kind == BindingKind::Parameter && b.scope == fn && b.name == name) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// `refine = kwargs.get("refine", False)` before any loop: a setting under a local name.
+bool Model::Impl::set_once_from_options(std::string_view name, ScopeId fn) const {
+  bool seen = false;
+  for (const Binding& b : bindings) {
+    if (b.scope != fn || b.name != name) {
+      continue;
+    }
+    if (b.kind != BindingKind::Assign || b.loop != kNone || null(b.value) || b.element != -1 ||
+        ts_node_symbol(b.value) == syntax::grammar().sym.identifier || !reads_only_options(b.value, fn, false)) {
+      return false;
+    }
+    seen = true;
+  }
+  return seen;
+}
+
+// Every name the condition reads is configuration; it calls nothing.
+bool Model::Impl::reads_only_options(TSNode cond, ScopeId fn, bool through_locals) const {
+  const TSSymbol s = ts_node_symbol(cond);
+  if (s == g.sym.call) {
+    // `kwargs.get("refine", False)`, `getattr(args, "x", 0)`: reading a setting.
+    TSNode callee = field(cond, g.field.function);
+    if (ts_node_symbol(callee) == g.sym.attribute && text(field(callee, g.field.attribute)) == "get") {
+      return reads_only_options(field(callee, g.field.object), fn, through_locals);
+    }
+    return false;
+  }
+  if (s == g.sym.identifier) {
+    const std::string_view name = text(cond);
+    return name != "self" && (is_option_object(name) || is_parameter_of(name, fn) ||
+                              (through_locals && set_once_from_options(name, fn)));
+  }
+  if (s == g.sym.attribute) {
+    TSNode object = field(cond, g.field.object);
+    // `self.args.x` / `self.config.x`: the trainer's configuration.
+    if (ts_node_symbol(object) == g.sym.attribute && text(field(object, g.field.object)) == "self") {
+      return is_option_object(text(field(object, g.field.attribute)));
+    }
+    return reads_only_options(object, fn, through_locals);
+  }
+  const uint32_t count = ts_node_named_child_count(cond);
+  if (count == 0) {
+    return true; // a literal
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!reads_only_options(ts_node_named_child(cond, i), fn, through_locals)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// `if flag and i in thresholds:` is opted into by `flag`, whatever else it tests.
+bool Model::Impl::is_option_condition(TSNode cond, ScopeId fn) const {
+  while (ts_node_symbol(cond) == g.sym.parenthesized_expression && ts_node_named_child_count(cond) == 1) {
+    cond = ts_node_named_child(cond, 0);
+  }
+  if (ts_node_symbol(cond) == g.sym.boolean_operator && text(field(cond, g.field.operator_)) == "and") {
+    return is_option_condition(field(cond, g.field.left), fn) || is_option_condition(field(cond, g.field.right), fn);
+  }
+  return reads_only_options(cond, fn, true);
+}
+
+bool Model::option_guarded(TSNode node, LoopId loop_id) const {
+  const std::uint32_t at = ts_node_start_byte(node);
+  const std::uint32_t floor = loop_id == kNone ? 0 : loop(loop_id).body_start;
+  const ScopeId fn = m_impl->enclosing_function(scope_at(at));
+  for (const auto& [condition, body] : m_impl->if_guards) {
+    if (body.contains(at) && body.start >= floor && m_impl->is_option_condition(condition, fn == kNone ? 0 : fn)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace oomlint::model
