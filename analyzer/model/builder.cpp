@@ -520,7 +520,12 @@ void Model::Impl::build(TSNode root) {
     const bool arithmetic = ts_node_symbol(rhs) == g.sym.binary_operator;
     if (!key.empty() && arithmetic && text(field(rhs, g.field.operator_)) == "+" &&
         text(unparen(field(rhs, g.field.left))) == text(target)) {
-      accumulate(field(rhs, g.field.right)); // t = t + v, d[k] = d[k] + v
+      TSNode added = unparen(field(rhs, g.field.right));
+      if (ts_node_symbol(added) == g.sym.tuple || ts_node_symbol(added) == g.sym.list) {
+        store(StoreKind::ListAugment, target, field(rhs, g.field.right)); // t = t + (x,): a growing tuple
+      } else {
+        accumulate(field(rhs, g.field.right)); // t = t + v, d[k] = d[k] + v
+      }
     } else if (!key.empty() && arithmetic && mentions(rhs, key)) {
       accumulate(rhs); // ema = 0.9 * ema + 0.1 * loss, d[k] = d.get(k, 0) + v
     } else if (subscript_target) {

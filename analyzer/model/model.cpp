@@ -436,7 +436,9 @@ bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, Loop
   if (loop_id != kNone && loop(loop_id).is_step) {
     // An evaluation loop over batches returns what it gathered; a loop over a few boxes or
     // tokens returns per-call terms, and a caller that back-propagates frees them.
-    return returned && !loop(loop_id).iterates_data && m_impl->result_back_propagated_by_caller(owner, 0);
+    // A forward's outputs (skip connections, per-layer states) belong to the caller's step.
+    return returned && !loop(loop_id).iterates_data &&
+           (names::is_forward_method(s.name) || m_impl->result_back_propagated_by_caller(owner, 0));
   }
   return returned;
 }

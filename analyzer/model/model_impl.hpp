@@ -194,6 +194,8 @@ bool is_step_count_name(std::string_view expr_text);
 bool is_phase_name(std::string_view name);
 bool is_eval_function_name(std::string_view name, bool& needs_loop);
 bool is_train_function_name(std::string_view name);
+// `forward`, or a replacement such as `hacked_block_forward`.
+bool is_forward_method(std::string_view name);
 bool is_per_step_method(std::string_view name);
 bool is_framework_eval_step(std::string_view name);
 bool is_grad_disabling_decorator_name(std::string_view name, const ModelOptions& options);

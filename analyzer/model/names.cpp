@@ -161,6 +161,10 @@ bool is_train_function_name(std::string_view name) {
   return any_word_in(identifier_words(name), kWords);
 }
 
+bool is_forward_method(std::string_view name) {
+  return name == "forward" || name.ends_with("_forward");
+}
+
 bool is_per_step_method(std::string_view name) {
   if (name == "forward" || name == "compute_loss" || name == "training_step" || name == "__call__") {
     return name != "__call__";

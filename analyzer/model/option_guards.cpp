@@ -12,7 +12,7 @@ namespace oomlint::model {
 
 namespace {
 
-constexpr std::array<std::string_view, 8> kOptionObjects = {"args", "config", "cfg", "opt",
+constexpr std::array<std::string_view, 8> kOptionObjects = {"args", "config",  "cfg",   "opt",
                                                             "opts", "hparams", "flags", "options"};
 
 bool is_option_object(std::string_view name) {
@@ -59,8 +59,8 @@ bool Model::Impl::reads_only_options(TSNode cond, ScopeId fn, bool through_local
   }
   if (s == g.sym.identifier) {
     const std::string_view name = text(cond);
-    return name != "self" && (is_option_object(name) || is_parameter_of(name, fn) ||
-                              (through_locals && set_once_from_options(name, fn)));
+    return name != "self" &&
+           (is_option_object(name) || is_parameter_of(name, fn) || (through_locals && set_once_from_options(name, fn)));
   }
   if (s == g.sym.attribute) {
     TSNode object = field(cond, g.field.object);
