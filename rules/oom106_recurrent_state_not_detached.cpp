@@ -79,6 +79,11 @@ std::uint32_t first_read(const model::Model& m, TSNode body, const std::string& 
       first = std::min(first, ts_node_start_byte(n));
       return false;
     }
+    if (s == g.sym.attribute) {
+      // `outputs.loss` reads `outputs`, not a variable called `loss`.
+      first = std::min(first, first_read(m, ts_node_child_by_field_id(n, g.field.object), name));
+      return false;
+    }
     return true;
   });
   return first;
@@ -123,6 +128,12 @@ bool mentions_word(std::string_view text, std::string_view word) {
   return false;
 }
 
+// `hidden[0]`: one element of an LSTM's (h, c) state.
+bool element_of(const model::Model& m, TSNode expr, std::string_view name) {
+  return ts_node_symbol(expr) == syntax::grammar().sym.subscript &&
+         m.text(ts_node_child_by_field_id(expr, syntax::grammar().field.value)) == name;
+}
+
 // `h = h.detach()`, `hidden = repackage_hidden(hidden)`, `h.detach_()` somewhere in the pass
 // before the state is re-assigned from the forward: the chain is cut once per step.
 bool repackaged(const model::Model& m, const std::vector<model::BindingId>& ids, const model::Binding& last,
@@ -139,7 +150,7 @@ bool repackaged(const model::Model& m, const std::vector<model::BindingId>& ids,
   for (const model::Call& c : m.calls()) {
     const std::uint32_t at = ts_node_start_byte(c.node);
     if (at >= from && at < last.stmt_start && (c.method == "detach_" || c.method == "detach") &&
-        !ts_node_is_null(c.receiver) && m.text(c.receiver) == last.name &&
+        !ts_node_is_null(c.receiver) && (m.text(c.receiver) == last.name || element_of(m, c.receiver, last.name)) &&
         ts_node_symbol(ts_node_parent(c.node)) == syntax::grammar().sym.expression_statement) {
       return true;
     }
