@@ -26,8 +26,10 @@ const RuleMeta kMeta{
                "out = checkpoint(block, x)\n",
     .use_instead = "from torch.utils.checkpoint import checkpoint\n"
                    "out = checkpoint(block, x, use_reentrant=False)\n",
-    .fine_when = "`use_reentrant=` is passed explicitly (either value), the arguments come from `**kwargs`, or "
-                 "`checkpoint` is a project's own function or another library's.",
+    .fine_when =
+        "`use_reentrant=` is passed explicitly (either value), the arguments come from `**kwargs`, or "
+        "`checkpoint` is a project's own function or another library's, or the call is the fallback of a torch "
+        "version test (`if is_torch_version(\">=\", \"1.11.0\"): ... else:`) for a torch without `use_reentrant`.",
     .fix_safety = "Unsafe: the non-reentrant implementation differs in edge cases (hooks, RNG state with "
                   "`preserve_rng_state`, inputs that do not require grad), so results can change.",
     .options = {},
@@ -42,7 +44,8 @@ void check(RuleContext& ctx) {
         call.qualified != "torch.utils.checkpoint.checkpoint_sequential") {
       continue;
     }
-    if (ts_node_is_null(call.arguments) || call.keyword("use_reentrant", m.source().text()) || call.has_star_args()) {
+    if (ts_node_is_null(call.arguments) || call.keyword("use_reentrant", m.source().text()) || call.has_star_args() ||
+        m.in_old_torch_branch(call.node)) {
       continue;
     }
     Fix fix = add_keyword_argument(m, call, "use_reentrant=False", Applicability::Unsafe, "Add `use_reentrant=False`");

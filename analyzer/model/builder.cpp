@@ -826,6 +826,10 @@ void Model::Impl::build(TSNode root) {
       TSNode consequence = field(node, g.field.consequence);
       if (!null(condition) && !null(consequence)) {
         if_guards.emplace_back(condition, ByteRange{ts_node_start_byte(consequence), ts_node_end_byte(consequence)});
+        TSNode alternative = field(node, g.field.alternative);
+        if (!null(alternative)) {
+          else_branches.emplace_back(condition, ByteRange{ts_node_start_byte(alternative), ts_node_end_byte(node)});
+        }
       }
       if (!null(condition) && !null(consequence) && text(condition).find('%') != std::string_view::npos) {
         periodic_guards.push_back(ByteRange{ts_node_start_byte(consequence), ts_node_end_byte(consequence)});

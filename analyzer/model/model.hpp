@@ -256,6 +256,9 @@ public:
   [[nodiscard]] bool periodically_guarded(TSNode node, LoopId loop) const;
   // Inside `loop`, under an `if` that a user opts into (`if args.clear_cache:`, `if flag and ...`).
   [[nodiscard]] bool option_guarded(TSNode node, LoopId loop) const;
+  // In the fallback branch of a torch version test (`if is_torch_version(">=", "1.11"): ... else:`),
+  // code written for a torch that lacks the newer API.
+  [[nodiscard]] bool in_old_torch_branch(TSNode node) const;
   // Where an expression's value goes: the name its statement binds it to (`state` in
   // `state = torch.load(p)["model"]`), or the method of the call it is passed to
   // (`load_state_dict` in `net.load_state_dict(torch.load(p))`). Both empty when neither.

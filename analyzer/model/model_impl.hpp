@@ -73,8 +73,9 @@ struct Model::Impl {
   std::vector<std::int32_t> region_parent; // regions nest; built by index_for_queries()
   std::vector<StatementSpan> statements;   // in document order
   std::vector<ByteRange> periodic_guards;
-  std::vector<std::pair<TSNode, ByteRange>> if_guards; // condition, consequence
-  std::vector<std::uint32_t> except_clauses;           // starts of `except` clauses, in document order
+  std::vector<std::pair<TSNode, ByteRange>> if_guards;     // condition, consequence
+  std::vector<std::pair<TSNode, ByteRange>> else_branches; // condition, everything after the consequence
+  std::vector<std::uint32_t> except_clauses;               // starts of `except` clauses, in document order
   std::vector<ModeSwitch> mode_switches;
   std::vector<Accumulation> accumulation_candidates;
   std::vector<Store> store_candidates;
@@ -196,6 +197,8 @@ bool is_eval_function_name(std::string_view name, bool& needs_loop);
 bool is_train_function_name(std::string_view name);
 // `forward`, or a replacement such as `hacked_block_forward`.
 bool is_forward_method(std::string_view name);
+// `is_torch_version(">=", "1.11")`, `version.parse(torch.__version__) >= ...`
+bool is_torch_version_test(std::string_view condition);
 bool is_per_step_method(std::string_view name);
 bool is_framework_eval_step(std::string_view name);
 bool is_grad_disabling_decorator_name(std::string_view name, const ModelOptions& options);

@@ -161,6 +161,12 @@ bool is_train_function_name(std::string_view name) {
   return any_word_in(identifier_words(name), kWords);
 }
 
+bool is_torch_version_test(std::string_view condition) {
+  return condition.find("torch_version") != std::string_view::npos ||
+         condition.find("torch.__version__") != std::string_view::npos ||
+         condition.find("TORCH_VERSION") != std::string_view::npos;
+}
+
 bool is_forward_method(std::string_view name) {
   return name == "forward" || name.ends_with("_forward");
 }

@@ -105,4 +105,28 @@ bool Model::option_guarded(TSNode node, LoopId loop_id) const {
   return false;
 }
 
+bool Model::in_old_torch_branch(TSNode node) const {
+  const std::uint32_t at = ts_node_start_byte(node);
+  auto newer_than = [](std::string_view test) {
+    return test.find('>') != std::string_view::npos && test.find('<') == std::string_view::npos;
+  };
+  auto older_than = [](std::string_view test) {
+    return test.find('<') != std::string_view::npos && test.find('>') == std::string_view::npos;
+  };
+  // `if newer: ... else: <old>` and `if older: <old>`.
+  for (const auto& [condition, branch] : m_impl->else_branches) {
+    const std::string_view test = text(condition);
+    if (branch.contains(at) && names::is_torch_version_test(test) && newer_than(test)) {
+      return true;
+    }
+  }
+  for (const auto& [condition, branch] : m_impl->if_guards) {
+    const std::string_view test = text(condition);
+    if (branch.contains(at) && names::is_torch_version_test(test) && older_than(test)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 } // namespace oomlint::model
