@@ -1,6 +1,9 @@
 // Where a module's checkpoints were written from: the facts that tell a `torch.load` of CPU
 // state from one that puts a GPU-saved checkpoint back on the GPU.
+#include <cstdint>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "analyzer/model/model.hpp"
 #include "analyzer/model/model_impl.hpp"
@@ -31,36 +34,51 @@ const Call* Model::call_at(TSNode expr) const {
   if (ts_node_is_null(expr)) {
     return nullptr;
   }
-  for (const Call& c : calls()) {
-    if (ts_node_eq(c.node, expr)) {
-      return &c;
+  // Calls are in document order; the calls of one chain (`a.b(c).d(e)`) share their start byte.
+  const std::uint32_t start = ts_node_start_byte(expr);
+  for (auto [i, end] = m_impl->calls_in(start, start + 1); i < end; ++i) {
+    if (ts_node_eq(m_calls[i].node, expr)) {
+      return &m_calls[i];
     }
   }
   return nullptr;
 }
 
 bool Model::saves_checkpoints_from_cpu() const {
-  const std::string_view src = source().text();
-  for (const Call& c : calls()) {
+  // A fact of the whole module, asked once per load: computed once.
+  if (!m_impl->saves_from_cpu_memo) {
+    m_impl->saves_from_cpu_memo = m_impl->find_saves_from_cpu();
+  }
+  return *m_impl->saves_from_cpu_memo;
+}
+
+bool Model::Impl::find_saves_from_cpu() const {
+  for (const Call& c : m.calls()) {
     // FSDP's FullStateDictConfig / ShardedStateDictConfig gather the state on the CPU.
-    if (auto offload = c.keyword("offload_to_cpu", src); offload && is_true_literal(*this, *offload)) {
+    if (auto offload = c.keyword("offload_to_cpu", src); offload && is_true_literal(m, *offload)) {
       return true;
     }
   }
   // `net.cpu()` (or `net.eval().cpu()`) as a statement, then `torch.save(net.state_dict(), ...)`.
-  for (const Call& save : calls()) {
+  std::vector<std::pair<std::uint32_t, std::string_view>> moved_to_cpu; // where, what
+  for (const Call& move : m.calls()) {
+    if (move.method == "cpu") {
+      moved_to_cpu.emplace_back(ts_node_start_byte(move.node), m.text(strip_mode_switches(m, move.receiver)));
+    }
+  }
+  for (const Call& save : m.calls()) {
     if (save.qualified != "torch.save") {
       continue;
     }
     const auto first = save.positional(0);
-    const Call* state = first ? call_at(*first) : nullptr;
+    const Call* state = first ? m.call_at(*first) : nullptr;
     if (state == nullptr || state->method != "state_dict" || ts_node_is_null(state->receiver)) {
       continue;
     }
-    const std::string_view saved = text(state->receiver);
-    for (const Call& move : calls()) {
-      if (move.method == "cpu" && ts_node_start_byte(move.node) < ts_node_start_byte(save.node) &&
-          text(strip_mode_switches(*this, move.receiver)) == saved) {
+    const std::string_view saved = m.text(state->receiver);
+    const std::uint32_t at = ts_node_start_byte(save.node);
+    for (const auto& [where, moved] : moved_to_cpu) {
+      if (where < at && moved == saved) {
         return true;
       }
     }
@@ -74,7 +92,9 @@ bool Model::reads_back_a_cpu_test_save(const Call& load) const {
     return false;
   }
   bool saved_before = false;
-  for (const Call& c : calls()) {
+  const TSNode def = scope(fn).node;
+  for (auto [i, end] = m_impl->calls_in(ts_node_start_byte(def), ts_node_end_byte(def)); i < end; ++i) {
+    const Call& c = m_calls[i];
     if (c.scope != fn) {
       continue;
     }

@@ -1,6 +1,7 @@
 #pragma once
 // Internal state of the semantic model, shared by the builder (one traversal), the value
 // evaluator and the post-traversal analyses. Not part of the rule-facing interface.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -110,6 +111,8 @@ struct Model::Impl {
   mutable std::unordered_set<BindingId> binding_busy;
   mutable std::unordered_map<ScopeId, Value> returns_memo;
   mutable std::unordered_set<ScopeId> returns_busy;
+  mutable std::optional<bool> saves_from_cpu_memo;
+  [[nodiscard]] bool find_saves_from_cpu() const; // checkpoints.cpp
 
   // --- small syntax helpers
   [[nodiscard]] std::string_view text(TSNode n) const;
