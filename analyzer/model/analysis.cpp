@@ -268,6 +268,17 @@ bool Model::Impl::is_retry_loop(const Loop& l) const {
   });
 }
 
+// `range(batch_size)` walks the samples of one batch; `range(0, n, batch_size)` walks the data
+// a batch at a time, and `range(num_batches)` the batches.
+bool Model::Impl::counts_within_one_batch(TSNode range_call) const {
+  const TSNode args = field(range_call, g.field.arguments);
+  if (null(args) || ts_node_named_child_count(args) != 1) {
+    return false;
+  }
+  const auto words = identifier_words(text(ts_node_named_child(args, 0)));
+  return words.contains("size") || words.contains("bs");
+}
+
 void Model::Impl::classify_loops() {
   function_has_loop.assign(m.m_scopes.size(), false);
   for (const Loop& l : m.m_loops) {
@@ -366,7 +377,7 @@ void Model::Impl::classify_loops() {
       if (std::find(kNotData.begin(), kNotData.end(), method) != kNotData.end()) {
         iterable_is_steps = false;
       } else if (method == "range" || method == "trange") {
-        iterable_is_steps = names::is_step_count_name(iter_text);
+        iterable_is_steps = names::is_step_count_name(iter_text) && !counts_within_one_batch(it);
       } else {
         iterable_is_steps = names::is_loader_name(iter_text);
       }
@@ -553,6 +564,37 @@ bool Model::Impl::flows_into_backward(std::string_view name, ScopeId owner, int 
   return false;
 }
 
+bool Model::Impl::returned_from(std::string_view name, ScopeId owner, std::uint32_t after, int depth) const {
+  const Scope& sc = m.m_scopes[static_cast<size_t>(owner)];
+  for (TSNode r : sc.returns) {
+    if (!null(r) && ts_node_start_byte(r) >= after && mentions_identifier(text(r), name)) {
+      return true;
+    }
+  }
+  if (depth <= 0) {
+    return false;
+  }
+  // `total = torch.stack(terms).mean()` then `return w * total`: `terms` is returned through `total`.
+  for (const auto& [bound, ids] : scope_names[static_cast<size_t>(owner)]) {
+    if (bound == name) {
+      continue;
+    }
+    for (BindingId id : ids) {
+      const Binding& b = bindings[static_cast<size_t>(id)];
+      if (b.stmt_start >= after && !null(b.value) && mentions_identifier(text(b.value), name) &&
+          returned_from(b.name, owner, b.stmt_start, depth - 1)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool Model::Impl::is_module_forward(ScopeId fn) const {
+  const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
+  return names::is_forward_method(sc.name) || (sc.name == "__call__" && class_is_module_like(sc.class_scope));
+}
+
 bool Model::Impl::result_back_propagated_by_caller(ScopeId fn, int depth) const {
   constexpr int kMaxDepth = 4;
   if (fn == kNone || static_cast<size_t>(fn) >= edges_by_callee.size() || depth >= kMaxDepth) {
@@ -564,7 +606,9 @@ bool Model::Impl::result_back_propagated_by_caller(ScopeId fn, int depth) const 
       continue;
     }
     const FunctionFacts& facts = m.m_scopes[static_cast<size_t>(caller)].facts;
-    if (facts.backprops || facts.needs_grad || result_back_propagated_by_caller(caller, depth + 1)) {
+    // A module's forward hands what it computes to the step that called the module.
+    if (facts.backprops || facts.needs_grad || is_module_forward(caller) ||
+        result_back_propagated_by_caller(caller, depth + 1)) {
       return true;
     }
   }

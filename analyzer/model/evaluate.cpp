@@ -297,6 +297,81 @@ const FunctionSummary* Model::Impl::project_function(std::string_view qualified)
   return project->facts->function(qualified);
 }
 
+ScopeId Model::Impl::method_of(ScopeId cls, std::string_view name) const {
+  if (cls < 0) {
+    return kNone;
+  }
+  for (size_t i = static_cast<size_t>(cls) + 1; i < m.m_scopes.size(); ++i) {
+    const Scope& sc = m.m_scopes[i];
+    if (sc.parent == cls && sc.is_function() && sc.name == name) {
+      return static_cast<ScopeId>(i);
+    }
+  }
+  return kNone;
+}
+
+FunctionSummary Model::Impl::returns_summary(ScopeId fn) const {
+  FunctionSummary f;
+  const Value r = function_returns(fn, 0);
+  f.returns = r.grad;
+  f.returns_kind = r.kind;
+  for (const Value& e : r.elements) {
+    f.elements.push_back(e.grad);
+  }
+  return f;
+}
+
+Value Model::Impl::value_from_summary(const FunctionSummary& f) const {
+  Value v{f.returns,
+          f.returns_kind == Kind::Loss ? Kind::Loss : Kind::Tensor,
+          f.returns == Grad::Yes ? Source::Helper : Source::None,
+          -1,
+          {},
+          {}};
+  for (Grad e : f.elements) {
+    v.elements.push_back(Value{e, Kind::Tensor, e == Grad::Yes ? Source::Helper : Source::None, -1, {}, {}});
+  }
+  // Kinds that name something in the other module's own model (its functions, classes,
+  // scopes) mean nothing here.
+  const Kind k = f.returns_kind;
+  if (k == Kind::Number || k == Kind::Module || k == Kind::LossModule || k == Kind::ModelOutput) {
+    v.kind = k;
+  } else if (k != Kind::Loss && k != Kind::Tensor) {
+    v.kind = f.returns == Grad::Yes ? Kind::Tensor : Kind::Unknown;
+  }
+  return v;
+}
+
+Value Model::Impl::call_of_instance(const Value& instance, int depth) const {
+  Value out;
+  std::string_view cls;
+  if (instance.scope >= 0) {
+    out = function_returns(method_of(instance.scope, "__call__"), depth + 1);
+    cls = m.m_scopes[static_cast<size_t>(instance.scope)].name;
+  } else if (const FunctionSummary* f = project_function(instance.qualified)) {
+    out = value_from_summary(*f);
+    cls = std::string_view(instance.qualified).substr(instance.qualified.rfind('.') + 1);
+  }
+  if (!names::is_loss_name(cls, options)) {
+    return out;
+  }
+  // A loss class's `__call__` computes from its arguments, which the summary cannot see: what it
+  // does not show detached is a loss of the caller's graph, as for any criterion.
+  // An element of the tuple it returns may be a vector of terms (`loss_items`), not a scalar.
+  auto as_loss = [](Value& v, Kind kind) {
+    if (v.grad == Grad::Unknown) {
+      std::vector<Value> elements = std::move(v.elements);
+      v = grad_tensor(Source::LossFunction, kind);
+      v.elements = std::move(elements);
+    }
+  };
+  as_loss(out, out.elements.empty() ? Kind::Loss : Kind::Tensor);
+  for (Value& e : out.elements) {
+    as_loss(e, Kind::Tensor);
+  }
+  return out;
+}
+
 Value Model::Impl::function_returns(ScopeId fn, int depth) const {
   if (fn < 0 || static_cast<size_t>(fn) >= m.m_scopes.size()) {
     return Value::unknown();
@@ -450,8 +525,15 @@ Step step_for(Source source) {
 Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
   Value v = eval_call_kind(call, scope, depth);
   // A call that makes a graph-carrying (or forward-produced) value is where its story starts.
+  const Evidence here{ts_node_start_byte(call), ts_node_end_byte(call), step_for(v.source), nullptr};
   if (v.source != Source::None && v.evidence_count == 0) {
-    v.add_evidence(Evidence{ts_node_start_byte(call), ts_node_end_byte(call), step_for(v.source), nullptr});
+    v.add_evidence(here);
+  }
+  // The elements of a returned tuple (`loss, items = compute_loss(...)`) start here too.
+  for (Value& e : v.elements) {
+    if (e.source != Source::None && e.evidence_count == 0) {
+      e.add_evidence(Evidence{here.start, here.end, step_for(e.source), nullptr});
+    }
   }
   return v;
 }
@@ -514,24 +596,10 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       if (f->module_class) {
         return of_kind(Kind::Module);
       }
-      Value v{f->returns,
-              f->returns_kind == Kind::Loss ? Kind::Loss : Kind::Tensor,
-              f->returns == Grad::Yes ? Source::Helper : Source::None,
-              -1,
-              {},
-              {}};
-      for (Grad e : f->elements) {
-        v.elements.push_back(Value{e, Kind::Tensor, e == Grad::Yes ? Source::Helper : Source::None, -1, {}, {}});
+      if (f->callable_class) {
+        return Value{Grad::No, Kind::Instance, Source::None, -1, q, {}};
       }
-      // Kinds that name something in the other module's own model (its functions, classes,
-      // scopes) mean nothing here.
-      const Kind k = f->returns_kind;
-      if (k == Kind::Number || k == Kind::Module || k == Kind::LossModule || k == Kind::ModelOutput) {
-        v.kind = k;
-      } else if (k != Kind::Loss && k != Kind::Tensor) {
-        v.kind = f->returns == Grad::Yes ? Kind::Tensor : Kind::Unknown;
-      }
-      return when_enabled(v);
+      return when_enabled(value_from_summary(*f));
     }
     if (names::is_torch_loss_function(q)) {
       Value loss = when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
@@ -642,6 +710,10 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
     }
     if (receiver.kind == Kind::Class && method == "from_pretrained") {
+      const std::string loaded = std::string(last_name(object)) + ".from_pretrained";
+      if (const library::Fact* fact = library::qualified_fact(loaded)) {
+        return from_library(*fact); // a pipeline class of this file
+      }
       return of_kind(Kind::Module);
     }
     if (receiver.grad == Grad::Yes) {
@@ -714,8 +786,13 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     if (class_is_module_like(callee.scope)) {
       return of_kind(names::is_loss_name(cls.name, options) ? Kind::LossModule : Kind::Module);
     }
+    if (method_of(callee.scope, "__call__") != kNone) {
+      return Value{Grad::No, Kind::Instance, Source::None, callee.scope, {}, {}};
+    }
     return Value::unknown();
   }
+  case Kind::Instance:
+    return when_enabled(call_of_instance(callee, depth));
   case Kind::Module:
     if (builds_by_class_style(fn, scope)) {
       return of_kind(Kind::Module); // a class passed in (`Model: type[nn.Module]`) being built

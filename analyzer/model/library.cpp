@@ -30,6 +30,10 @@ constexpr std::array<Fact, 3> kQualified = {{
 
 constexpr Fact kDiffusersPipeline{"diffusers pipeline", Returns::Pipeline,
                                   "diffusers pipelines' `__call__` is decorated with `@torch.no_grad()`", true};
+constexpr Fact kProjectPipeline{"diffusers-style pipeline", Returns::Pipeline,
+                                "a `*Pipeline` class loaded with `from_pretrained` is a diffusers pipeline, whose "
+                                "`__call__` is decorated with `@torch.no_grad()`",
+                                true};
 
 } // namespace
 
@@ -51,6 +55,16 @@ const Fact* qualified_fact(std::string_view qualified) {
   // `diffusers.StableDiffusionPipeline`, `diffusers.pipelines.flux.FluxPipeline.from_pretrained`
   if (qualified.starts_with("diffusers.") && qualified.find("Pipeline") != std::string_view::npos) {
     return &kDiffusersPipeline;
+  }
+  // A project's own subclass of a diffusers pipeline, loaded the diffusers way
+  // (`LightControlNetPipeline.from_pretrained`): diffusers names every pipeline class `*Pipeline`,
+  // and transformers' pipeline classes are built by `pipeline(...)`, not `from_pretrained`.
+  constexpr std::string_view kLoad = ".from_pretrained";
+  if (qualified.ends_with(kLoad)) {
+    const std::string_view cls = qualified.substr(0, qualified.size() - kLoad.size());
+    if (cls.substr(cls.rfind('.') + 1).ends_with("Pipeline")) {
+      return &kProjectPipeline;
+    }
   }
   return nullptr;
 }

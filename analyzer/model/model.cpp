@@ -54,7 +54,12 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     FunctionSummary f;
     if (sc.kind == ScopeKind::Class) {
       f.module_class = m_impl->class_is_module_like(static_cast<ScopeId>(i));
-      if (f.module_class) {
+      const ScopeId call = f.module_class ? kNone : m_impl->method_of(static_cast<ScopeId>(i), "__call__");
+      if (call != kNone) {
+        f = m_impl->returns_summary(call);
+        f.callable_class = true;
+      }
+      if (f.module_class || f.callable_class) {
         out.functions[sc.name] = f;
       }
       continue;
@@ -62,12 +67,7 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     if (sc.kind != ScopeKind::Function) {
       continue;
     }
-    const Value r = m_impl->function_returns(static_cast<ScopeId>(i), 0);
-    f.returns = r.grad;
-    f.returns_kind = r.kind;
-    for (const Value& e : r.elements) {
-      f.elements.push_back(e.grad);
-    }
+    f = m_impl->returns_summary(static_cast<ScopeId>(i));
     f.grad_disabled = sc.facts.grad_disabled;
     f.backprops = sc.facts.backprops;
     f.steps_optimizer = sc.facts.steps_optimizer;
@@ -424,12 +424,7 @@ bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, Loop
     return true;
   }
   // Returned to the caller: a differentiable sum that the caller back-propagates.
-  bool returned = false;
-  for (TSNode r : s.returns) {
-    if (!ts_node_is_null(r) && ts_node_start_byte(r) >= after && mentions_identifier(text(r), key)) {
-      returned = true;
-    }
-  }
+  const bool returned = m_impl->returned_from(key, owner, after, 2);
   if (s.facts.backprops) {
     return false; // a training loop returning its running statistics
   }
@@ -437,8 +432,9 @@ bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, Loop
     // An evaluation loop over batches returns what it gathered; a loop over a few boxes or
     // tokens returns per-call terms, and a caller that back-propagates frees them.
     // A forward's outputs (skip connections, per-layer states) belong to the caller's step.
+    // A module's forward (a loss module's too) returns its terms' reduction for the caller's step.
     return returned && !loop(loop_id).iterates_data &&
-           (names::is_forward_method(s.name) || m_impl->result_back_propagated_by_caller(owner, 0));
+           (m_impl->is_module_forward(owner) || m_impl->result_back_propagated_by_caller(owner, 0));
   }
   return returned;
 }

@@ -150,6 +150,14 @@ struct Model::Impl {
   [[nodiscard]] ScopeId local_callee(TSNode function, ScopeId scope) const;
   // The class derives from nn.Module (or a Lightning/Hugging Face model class) by its bases.
   [[nodiscard]] bool class_is_module_like(ScopeId cls) const;
+  // The method `name` defined in class `cls`, or kNone.
+  [[nodiscard]] ScopeId method_of(ScopeId cls, std::string_view name) const;
+  // What a function returns, as another module sees it (grad per tuple element, kind).
+  [[nodiscard]] FunctionSummary returns_summary(ScopeId fn) const;
+  // The value a call of another module's function (or of an object of its callable class) gives.
+  [[nodiscard]] Value value_from_summary(const FunctionSummary& f) const;
+  // What calling an object of a callable class returns (its `__call__`).
+  [[nodiscard]] Value call_of_instance(const Value& instance, int depth) const;
   // The summary of a function in another module of the run, by its qualified name.
   [[nodiscard]] const FunctionSummary* project_function(std::string_view qualified) const;
 
@@ -164,6 +172,13 @@ struct Model::Impl {
   [[nodiscard]] bool names_cuda_device(TSNode expr, ScopeId scope) const;
   [[nodiscard]] bool call_initialises_cuda(const Call& call) const;
   // Some caller of `fn` (directly, or through callers that pass its result on) runs a backward.
+  // A `range(...)` over the size of one batch, not over batches.
+  [[nodiscard]] bool counts_within_one_batch(TSNode range_call) const;
+  // `fn` is a module's forward: `forward`, `*_forward`, or `__call__` of an nn.Module class.
+  [[nodiscard]] bool is_module_forward(ScopeId fn) const;
+  // `name` (bound in function `owner`) is returned after `after`, directly or through up to
+  // `depth` local bindings computed from it.
+  [[nodiscard]] bool returned_from(std::string_view name, ScopeId owner, std::uint32_t after, int depth) const;
   [[nodiscard]] bool result_back_propagated_by_caller(ScopeId fn, int depth) const;
   [[nodiscard]] bool is_parameter_of(std::string_view name, ScopeId fn) const;
   [[nodiscard]] bool reads_only_options(TSNode cond, ScopeId fn, bool through_locals) const;

@@ -48,7 +48,8 @@ bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
     if ((f->returns == Grad::Yes && summary.value_sensitive) ||
         ((f->backprops || f->steps_optimizer || f->has_loop || f->module_class) && c.in_loop &&
          summary.loop_sensitive) ||
-        ((f->grad_disabled || f->needs_grad) && summary.had_findings) || f->empties_cache) {
+        ((f->grad_disabled || f->needs_grad) && summary.had_findings) || f->empties_cache ||
+        (f->callable_class && summary.value_sensitive)) {
       return true;
     }
   }

@@ -24,7 +24,10 @@ struct FunctionSummary {
   bool needs_grad = false;
   bool per_step_method = false;
   bool has_loop = false;
-  bool module_class = false;  // a class deriving from nn.Module: calling it makes a model
+  bool module_class = false; // a class deriving from nn.Module: calling it makes a model
+  // A class that is not an nn.Module but defines `__call__`: calling the class makes an object,
+  // and calling the object returns what `returns`/`elements` say (`ComputeLoss(model)(p, t)`).
+  bool callable_class = false;
   bool empties_cache = false; // each call empties the CUDA caching allocator
 };
 

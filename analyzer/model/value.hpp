@@ -25,6 +25,7 @@ enum class Kind : std::uint8_t {
   Container,   // list/tuple/dict literal
   Pipeline,    // a diffusers/transformers pipeline: calling it runs under no_grad
   String,      // text (a tokenizer's decode, a formatted string)
+  Instance,    // an object of a project class with `__call__` (`scope` here, `qualified` in another module)
 };
 
 // Where a tensor lives, as far as the code shows.

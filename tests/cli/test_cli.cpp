@@ -540,6 +540,35 @@ TEST_F(Cli, HelpersInOtherModulesAreUnderstood) {
   EXPECT_EQ(nlohmann::json::parse(alone.out).size(), 0U) << alone.out;
 }
 
+// A loss class of another module that is not an nn.Module but has `__call__`: what its call
+// returns is read from that `__call__`, element by element (a detached `loss_items` is not a
+// graph), and what it cannot see is a loss, as for any criterion.
+TEST_F(Cli, CallableLossClassesInOtherModules) {
+  write("utils/__init__.py", "");
+  write("utils/losses.py", "import torch\n\n\nclass DetectionLoss:\n    def __call__(self, p, t):\n"
+                           "        box = (p - t).abs().mean()\n"
+                           "        return box * p.shape[0], torch.stack((box, box)).detach()\n\n\n"
+                           "class RawLoss:\n    def __call__(self, p, t):\n        box = (p - t).abs().mean()\n"
+                           "        return box, torch.stack((box, box))\n");
+  write("train.py", "import torch\nfrom utils.losses import DetectionLoss, RawLoss\n\n\n"
+                    "def train(model, loader, optimizer, device):\n    compute_loss = DetectionLoss()\n"
+                    "    raw_loss = RawLoss()\n    mean_items = torch.zeros(2, device=device)\n"
+                    "    kept = torch.zeros(2, device=device)\n    for i, (x, y) in enumerate(loader):\n"
+                    "        pred = model(x)\n        loss, loss_items = compute_loss(pred, y)\n"
+                    "        loss.backward()\n        optimizer.step()\n"
+                    "        mean_items = (mean_items * i + loss_items) / (i + 1)\n"
+                    "        loss2, items2 = raw_loss(pred, y)\n        kept += items2\n");
+  const Result r = run({"check", "--isolated", "--output-format", "json", "."}, m_dir);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto findings = nlohmann::json::parse(r.out);
+  ASSERT_EQ(findings.size(), 1U) << r.out;
+  EXPECT_EQ(findings[0]["code"], "OOM101");
+  EXPECT_EQ(findings[0]["location"]["row"], 17);
+  // `items2` is a 2-element tensor: the fix keeps it a tensor.
+  EXPECT_NE(findings[0]["fix"].dump().find("items2.detach()"), std::string::npos) << r.out;
+  EXPECT_NE(findings[0]["related"].dump().find("raw_loss(...)"), std::string::npos) << r.out;
+}
+
 // `--fix` and `--diff` see the same project as `check`: a finding that needs another module's
 // facts is fixed too.
 TEST_F(Cli, FixAndDiffUseTheProjectWideFacts) {
