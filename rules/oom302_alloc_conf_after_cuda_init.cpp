@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "analyzer/rule_api.hpp"
-#include "rules/alloc_conf.hpp"
 #include "rules/fixes.hpp"
 
 namespace oomlint::rules {
@@ -41,22 +40,17 @@ const RuleMeta kMeta{
 
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
-  for (const AllocConfWrite& w : find_alloc_conf_writes(m)) {
-    if (!w.process_env) {
+  for (const model::AllocConfSetting& setting : m.alloc_conf_settings()) {
+    if (setting.target != model::AllocConfTarget::ProcessEnvironment || !setting.cuda_started_by) {
       continue;
     }
-    const model::Call* init = m.cuda_initialised_before(ts_node_start_byte(w.statement));
-    if (init == nullptr) {
-      continue;
-    }
-    const RowCol pos = m.source().position(ts_node_start_byte(init->node));
-    ctx.reporter.report(kMeta, w.statement,
+    const model::CudaStart& init = *setting.cuda_started_by;
+    ctx.reporter.report(kMeta, setting.statement,
                         fmt::format("the CUDA allocator configuration is set after CUDA was initialised (line {}: "
                                     "`{}`): the allocator read its settings then, so this has no effect; set it "
                                     "before the first CUDA call, or in the launching environment",
-                                    pos.row + 1, short_text(m, init->node)));
-    ctx.reporter.attach({Related{ts_node_start_byte(init->node), ts_node_end_byte(init->node),
-                                 "CUDA, and with it the caching allocator, starts here"}});
+                                    m.source().position(init.start).row + 1, short_text(m, init.call->node)));
+    ctx.reporter.attach({Related{init.start, init.end, "CUDA, and with it the caching allocator, starts here"}});
   }
 }
 

@@ -179,6 +179,36 @@ struct SyntaxProblem {
   bool missing = false;
 };
 
+// Where a program sets the CUDA caching allocator's configuration (`PYTORCH_CUDA_ALLOC_CONF`, or
+// the newer `PYTORCH_ALLOC_CONF`).
+enum class AllocConfTarget : std::uint8_t {
+  ProcessEnvironment, // this process's environment: the allocator reads it once, when CUDA starts
+  ChildEnvironment,   // an env dict literal, for a process this one starts
+  RuntimeSetting,     // `torch.cuda.memory._set_allocator_settings`: applies at any time
+};
+
+struct AllocConfOption {
+  std::string_view name; // `max_split_size_mb` in `max_split_size_mb:128`
+  std::string_view value;
+};
+
+// The call that had started CUDA, and where it is.
+struct CudaStart {
+  const Call* call = nullptr;
+  std::uint32_t start = 0;
+  std::uint32_t end = 0;
+};
+
+struct AllocConfSetting {
+  TSNode statement{};                   // the assignment, call or dict entry that sets it
+  TSNode value{};                       // the configuration; null where the code does not show it
+  std::string_view value_text;          // its source; empty when null
+  std::vector<AllocConfOption> options; // its `name:value` pairs, in order
+  AllocConfTarget target = AllocConfTarget::ProcessEnvironment;
+  std::optional<CudaStart> cuda_started_by; // process environment only: CUDA started before this ran
+  [[nodiscard]] bool has_option(std::string_view name) const;
+};
+
 class Model {
 public:
   // `problem`, when given, is the first syntax problem of the original parse (the tree passed
@@ -273,6 +303,8 @@ public:
   // in the same function, in module code before it, or in a caller before it calls it. Null
   // when the file shows none.
   [[nodiscard]] const Call* cuda_initialised_before(std::uint32_t at) const;
+  // Every place the file sets the CUDA allocator's configuration, in document order.
+  [[nodiscard]] const std::vector<AllocConfSetting>& alloc_conf_settings() const;
   // The call whose node is `expr`, or null when `expr` is not a call.
   [[nodiscard]] const Call* call_at(TSNode expr) const;
   // The module shows it writes checkpoints from the CPU: FSDP state gathered with

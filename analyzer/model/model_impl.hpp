@@ -113,6 +113,8 @@ struct Model::Impl {
   mutable std::unordered_set<ScopeId> returns_busy;
   mutable std::optional<bool> saves_from_cpu_memo;
   [[nodiscard]] bool find_saves_from_cpu() const; // checkpoints.cpp
+  // Built on first use by alloc_conf.cpp: most rules never ask.
+  mutable std::optional<std::vector<AllocConfSetting>> alloc_conf_memo;
 
   // --- small syntax helpers
   [[nodiscard]] std::string_view text(TSNode n) const;

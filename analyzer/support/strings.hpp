@@ -56,6 +56,29 @@ inline bool mentions_identifier(std::string_view text, std::string_view name) {
   return false;
 }
 
+// Source text on one line for a message: runs of whitespace become one space, and text past
+// `max_chars` is cut and ends in `...` (`model(**batch).loss`).
+inline std::string one_line_excerpt(std::string_view text, std::size_t max_chars) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) {
+      out += ' ';
+      space = false;
+    }
+    out += c;
+    if (out.size() >= max_chars) {
+      out += "...";
+      break;
+    }
+  }
+  return out;
+}
+
 inline std::string to_lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),
