@@ -58,6 +58,10 @@ void check(RuleContext& ctx) {
                     "memory while `{}` lives (128 MiB per step measured for one layer); {}; move it off the "
                     "GPU (`.detach().cpu()`), reduce it, or keep only the last one",
                     r.registration_method, r.stored_kind, r.parameter, r.container, r.container, detail));
+    const std::string_view runs_on = r.stored_kind == "gradient" ? "backward" : "forward";
+    ctx.reporter.attach(
+        {model::Model::note_at(r.registration->node, fmt::format("`{}` installs the hook here: it runs on every {}",
+                                                                 r.registration_method, runs_on))});
   }
 }
 

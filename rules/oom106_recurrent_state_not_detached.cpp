@@ -60,6 +60,14 @@ void check(RuleContext& ctx) {
                                     "alive; detach it once per step (`{}`)",
                                     last.name, state.across_calls ? "call" : "iteration", repackage),
                         std::move(fix));
+    std::vector<Related> notes{Related{
+        state.read_start, state.read_end,
+        fmt::format("`{}` is read here before the {} re-assigns it: it is the previous step's value, graph and all",
+                    last.name, state.across_calls ? "call" : "iteration")}};
+    for (Related& note : m.evidence_of(m.binding_value(state.rebinding))) {
+      notes.push_back(std::move(note));
+    }
+    ctx.reporter.attach(std::move(notes));
   }
 }
 

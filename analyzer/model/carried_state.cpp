@@ -17,13 +17,28 @@ namespace oomlint::model {
 
 namespace {
 
-// The first byte of `body` at which `name` (a plain name or a `self.` path) is read; assignment
+// Where a name is read: the first such place in a pass, or `start` UINT32_MAX for none.
+struct Read {
+  std::uint32_t start = UINT32_MAX;
+  std::uint32_t end = 0;
+  void keep_earlier(Read other) {
+    if (other.start < start) {
+      *this = other;
+    }
+  }
+};
+
+Read read_of(TSNode n) {
+  return Read{ts_node_start_byte(n), ts_node_end_byte(n)};
+}
+
+// The first place in `body` where `name` (a plain name or a `self.` path) is read; assignment
 // targets are writes, not reads.
-std::uint32_t first_read(const Model& m, TSNode body, const std::string& name) {
+Read first_read(const Model& m, TSNode body, const std::string& name) {
   const auto& g = syntax::grammar();
-  std::uint32_t first = UINT32_MAX;
+  Read first;
   syntax::walk_named(body, [&](TSNode n) {
-    if (ts_node_start_byte(n) >= first) {
+    if (ts_node_start_byte(n) >= first.start) {
       return false;
     }
     const TSSymbol s = ts_node_symbol(n);
@@ -32,21 +47,20 @@ std::uint32_t first_read(const Model& m, TSNode body, const std::string& name) {
     }
     if ((s == g.sym.assignment || s == g.sym.augmented_assignment)) {
       // Reads on the right first; the left side is a target (unless it subscripts the name).
-      TSNode right = ts_node_child_by_field_id(n, g.field.right);
-      const std::uint32_t r = first_read(m, right, name);
-      first = std::min(first, r);
-      if (s == g.sym.augmented_assignment && m.text(ts_node_child_by_field_id(n, g.field.left)) == name) {
-        first = std::min(first, static_cast<std::uint32_t>(ts_node_start_byte(n)));
+      first.keep_earlier(first_read(m, ts_node_child_by_field_id(n, g.field.right), name));
+      TSNode left = ts_node_child_by_field_id(n, g.field.left);
+      if (s == g.sym.augmented_assignment && m.text(left) == name) {
+        first.keep_earlier(Read{ts_node_start_byte(n), ts_node_end_byte(left)});
       }
       return false;
     }
     if ((s == g.sym.identifier || s == g.sym.attribute) && m.text(n) == name) {
-      first = std::min(first, ts_node_start_byte(n));
+      first.keep_earlier(read_of(n));
       return false;
     }
     if (s == g.sym.attribute) {
       // `outputs.loss` reads `outputs`, not a variable called `loss`.
-      first = std::min(first, first_read(m, ts_node_child_by_field_id(n, g.field.object), name));
+      first.keep_earlier(first_read(m, ts_node_child_by_field_id(n, g.field.object), name));
       return false;
     }
     return true;
@@ -128,7 +142,7 @@ using PassBindings = std::map<std::string, std::vector<BindingId>>;
 
 struct Pass {
   TSNode body{};
-  std::uint32_t from = 0;              // where the pass starts
+  std::uint32_t from = 0;               // where the pass starts
   const std::vector<std::string>* skip; // the loop's own targets, re-bound by the loop itself
   bool across_calls = false;
 };
@@ -143,7 +157,8 @@ void collect_carried(const Model& m, const PassBindings& names, const Pass& pass
     for (BindingId id : ids) {
       first_bound = std::min(first_bound, bindings[static_cast<size_t>(id)].visible_from);
     }
-    if (first_read(m, pass.body, name) >= first_bound) {
+    const Read read = first_read(m, pass.body, name);
+    if (read.start >= first_bound) {
       continue; // (re)bound before it is used in each pass
     }
     const BindingId last_id = ids.back();
@@ -153,7 +168,7 @@ void collect_carried(const Model& m, const PassBindings& names, const Pass& pass
       continue;
     }
     const bool lstm = lowercase(m.text(last.value)).find("lstm") != std::string::npos;
-    out.push_back(CarriedState{last_id, pass.across_calls, lstm});
+    out.push_back(CarriedState{last_id, read.start, read.end, pass.across_calls, lstm});
   }
 }
 

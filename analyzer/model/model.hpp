@@ -210,8 +210,11 @@ struct RetainedGraphBackward {
 // back-propagation through time without repackaging), so every step's graph chains onto the last.
 struct CarriedState {
   BindingId rebinding = kNone; // the pass's last assignment of the state
-  bool across_calls = false;   // `self.` state of a per-step method, not a loop's variable
-  bool tuple_state = false;    // an LSTM's `(h, c)`: detached element by element
+  // Where the pass first reads the state, before re-assigning it: the previous step's value.
+  std::uint32_t read_start = 0;
+  std::uint32_t read_end = 0;
+  bool across_calls = false; // `self.` state of a per-step method, not a loop's variable
+  bool tuple_state = false;  // an LSTM's `(h, c)`: detached element by element
 };
 
 struct SyntaxProblem {
@@ -261,6 +264,8 @@ public:
   [[nodiscard]] std::optional<std::string> import_alias(std::string_view module) const;
   // The abstract value of an expression: does it carry an autograd graph, what is it.
   [[nodiscard]] Value value_of(TSNode expr) const;
+  // A note for a finding's evidence chain, over the node's source range.
+  [[nodiscard]] static Related note_at(TSNode node, std::string message);
   // A value's provenance as notes for a finding, from the use back to where it came from
   // (`loss` is assigned here <- `criterion(...)` computes a loss <- ...).
   [[nodiscard]] std::vector<Related> evidence_of(const Value& value) const;

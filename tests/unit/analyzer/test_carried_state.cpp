@@ -30,6 +30,9 @@ TEST(CarriedState, HiddenStateFedBackIntoTheForwardIsCarried) {
   const auto& last = f.model().bindings()[static_cast<size_t>(found[0].rebinding)];
   EXPECT_EQ(last.name, "hidden");
   EXPECT_EQ(ts_node_start_byte(last.target), ts_node_start_byte(f.node("hidden", 1)));
+  // The previous step's value enters the pass as the forward's argument.
+  EXPECT_EQ(found[0].read_start, ts_node_start_byte(f.node("hidden", 2)));
+  EXPECT_EQ(found[0].read_end, ts_node_end_byte(f.node("hidden", 2)));
   EXPECT_FALSE(found[0].across_calls);
   EXPECT_FALSE(found[0].tuple_state);
 }
