@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "analyzer/rule_api.hpp"
-#include "analyzer/syntax/python_grammar.hpp"
 #include "rules/fixes.hpp"
 
 namespace oomlint::rules {
@@ -46,98 +45,14 @@ const RuleMeta kMeta{
     .references = "https://pytorch.org/docs/stable/generated/torch.Tensor.backward.html",
 };
 
-bool is_true_literal(TSNode n) {
-  return !ts_node_is_null(n) && ts_node_symbol(n) == syntax::grammar().sym.true_;
-}
-
-// A backward, autograd.grad or another retain-graph call later in the same iteration.
-bool later_backward(const model::Model& m, const model::Call& call) {
-  const std::uint32_t after = ts_node_end_byte(call.node);
-  std::uint32_t until = UINT32_MAX;
-  if (call.loop != model::kNone) {
-    until = m.loop(call.loop).body_end;
-  } else {
-    const model::ScopeId fn = m.function_at(ts_node_start_byte(call.node));
-    if (fn != model::kNone) {
-      until = ts_node_end_byte(m.scope(fn).node);
-    }
-  }
-  for (const model::Call& other : m.calls()) {
-    const std::uint32_t at = ts_node_start_byte(other.node);
-    if (at < after || at >= until) {
-      continue;
-    }
-    if (other.is_backward || other.qualified == "torch.autograd.grad" || other.qualified == "torch.autograd.backward") {
-      return true;
-    }
-  }
-  return false;
-}
-
-// The back-propagated tensor is built in this iteration (or call). A graph built before the
-// loop and back-propagated on every pass needs `retain_graph=True` (benchmarks, gradient checks).
-bool graph_built_each_pass(const model::Model& m, const model::Call& call) {
-  TSNode tensor = call.receiver;
-  if (call.method != "backward" || ts_node_is_null(tensor) || call.qualified.ends_with(".backward")) {
-    auto first = call.positional(0);
-    tensor = first ? *first : TSNode{};
-  }
-  if (call.qualified.ends_with("autograd.backward") && call.qualified != "torch.autograd.backward") {
-    // dist_autograd.backward(context_id, [loss], ...): the tensors come second.
-    auto second = call.positional(1);
-    tensor = second ? *second : TSNode{};
-  }
-  const auto& g = syntax::grammar();
-  if (!ts_node_is_null(tensor) && ts_node_symbol(tensor) == g.sym.list && ts_node_named_child_count(tensor) > 0) {
-    tensor = ts_node_named_child(tensor, 0);
-  }
-  if (ts_node_is_null(tensor) ||
-      (ts_node_symbol(tensor) != g.sym.identifier && ts_node_symbol(tensor) != g.sym.attribute)) {
-    return true; // an expression: computed right here
-  }
-  const std::string_view name = m.text(tensor);
-  std::uint32_t from = 0;
-  std::uint32_t to = ts_node_start_byte(call.node);
-  const model::ScopeId fn = m.function_at(to);
-  if (call.loop != model::kNone) {
-    from = m.loop(call.loop).body_start;
-  } else if (fn != model::kNone) {
-    from = ts_node_start_byte(m.scope(fn).node);
-  }
-  for (const model::Binding& b : m.bindings()) {
-    if (b.name == name && b.stmt_start >= from && b.stmt_start < to && m.function_at(b.stmt_start) == fn) {
-      return true;
-    }
-  }
-  return false;
-}
-
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
-  const std::string_view src = m.source().text();
-  for (const model::Call& call : m.calls()) {
-    const bool backward = call.method == "backward" || call.qualified.ends_with("autograd.backward");
-    if (!backward || ts_node_is_null(call.arguments)) {
+  for (const model::RetainedGraphBackward& b : m.retained_graph_backwards()) {
+    if (!b.repeats_every_step || b.later_backward != nullptr || !b.graph_built_each_pass) {
       continue;
     }
-    auto flag = call.keyword("retain_graph", src);
-    if (!flag || !is_true_literal(*flag)) {
-      continue;
-    }
-    // The loop the backward repeats in: an inner loop that is not a step loop (over several
-    // losses or heads) back-propagates through one step's graph again on its next pass.
-    if (call.loop != model::kNone) {
-      const model::Loop& loop = m.loop(call.loop);
-      if (!loop.is_step || (loop.parent != model::kNone && m.loop(loop.parent).is_step)) {
-        continue;
-      }
-    }
-    if (!m.runs_every_step(call.node, call.loop) || later_backward(m, call) || !graph_built_each_pass(m, call)) {
-      continue;
-    }
-    TSNode argument = ts_node_parent(*flag); // the `retain_graph=True` keyword_argument
-    Fix fix = remove_argument(m, call, argument, Applicability::Unsafe, "Remove `retain_graph=True`");
-    ctx.reporter.report(kMeta, argument,
+    Fix fix = remove_argument(m, *b.call, b.flag, Applicability::Unsafe, "Remove `retain_graph=True`");
+    ctx.reporter.report(kMeta, b.flag,
                         "`retain_graph=True` keeps this step's graph and saved activations alive after the "
                         "backward, and no second backward uses them in the iteration: peak memory rises by a "
                         "whole step's activations (4.91 vs 3.63 GiB measured); drop it (if it silenced \"backward "

@@ -174,6 +174,49 @@ struct EvalRegion {
   std::vector<std::size_t> forward_calls; // indices into calls(): forward passes with autograd on
 };
 
+// A forward/backward hook that keeps what it is given beyond the call: each call stores the
+// activation or gradient in a container that lives on (a global, an enclosing function's list,
+// a `self.` attribute), so the container grows by a whole tensor per forward or backward.
+struct HookRetention {
+  const Call* registration = nullptr;   // `layer.register_forward_hook(hook)`
+  std::string_view registration_method; // `register_forward_hook`, `register_hook`, ...
+  std::string_view stored_kind;         // "activation", "input" or "gradient"
+  TSNode hook{};                        // the `def` or `lambda` that runs on every call
+  TSNode statement{};                   // the append, extend, insert or `+= [...]` that stores it
+  std::string container;                // where it goes, as written (`self.features`, `acts[name]`)
+  std::string parameter;                // the hook parameter kept (`output`, `grad_input`)
+  bool detached = false;                // stored through `.detach()`: the graph goes, the tensor stays
+};
+
+// `.backward(retain_graph=True)` or `autograd.backward(..., retain_graph=True)` with a literal
+// `True`, and what decides whether retaining the graph costs a step's activations.
+struct RetainedGraphBackward {
+  const Call* call = nullptr;
+  TSNode flag{}; // the `retain_graph=True` keyword argument
+  // In per-step code, and not in an inner loop of a step loop (over several losses or heads,
+  // whose next pass back-propagates through the same step's graph again).
+  bool repeats_every_step = false;
+  // A backward or `autograd.grad` after it in the same iteration (or call): the retained graph
+  // is used again. Null when none follows.
+  const Call* later_backward = nullptr;
+  // The back-propagated tensor is computed in this iteration (or call); a graph built once
+  // before the loop and back-propagated on every pass needs the flag.
+  bool graph_built_each_pass = false;
+};
+
+// A value that one pass of a back-propagating step loop (or one call of a per-step method, for
+// `self.` state) hands to the next with its autograd graph: read in the pass before it is
+// re-assigned from a call whose result carries a graph, and not detached in between (truncated
+// back-propagation through time without repackaging), so every step's graph chains onto the last.
+struct CarriedState {
+  BindingId rebinding = kNone; // the pass's last assignment of the state
+  // Where the pass first reads the state, before re-assigning it: the previous step's value.
+  std::uint32_t read_start = 0;
+  std::uint32_t read_end = 0;
+  bool across_calls = false; // `self.` state of a per-step method, not a loop's variable
+  bool tuple_state = false;  // an LSTM's `(h, c)`: detached element by element
+};
+
 struct SyntaxProblem {
   TSNode node{};
   bool missing = false;
@@ -251,6 +294,8 @@ public:
   [[nodiscard]] std::optional<std::string> import_alias(std::string_view module) const;
   // The abstract value of an expression: does it carry an autograd graph, what is it.
   [[nodiscard]] Value value_of(TSNode expr) const;
+  // A note for a finding's evidence chain, over the node's source range.
+  [[nodiscard]] static Related note_at(TSNode node, std::string message);
   // A value's provenance as notes for a finding, from the use back to where it came from
   // (`loss` is assigned here <- `criterion(...)` computes a loss <- ...).
   [[nodiscard]] std::vector<Related> evidence_of(const Value& value) const;
@@ -314,6 +359,16 @@ public:
   [[nodiscard]] bool reads_back_a_cpu_test_save(const Call& load) const;
   // First line (0-based) of the statement that holds the node: where `# noqa` works.
   [[nodiscard]] std::uint32_t statement_row(TSNode node) const;
+  // Every hook that keeps its activation or gradient beyond the call (hooks.cpp). A hook function
+  // registered on many modules is listed once, at the first registration that keeps something;
+  // a container that the registering function binds and whose hook it removes again collects
+  // one forward's tensors and is not listed.
+  [[nodiscard]] std::vector<HookRetention> hook_retentions() const;
+  // Every backward with `retain_graph=True` (retained_graphs.cpp), in source order.
+  [[nodiscard]] std::vector<RetainedGraphBackward> retained_graph_backwards() const;
+  // Every state carried across step-loop passes or per-step calls with its graph
+  // (carried_state.cpp): loops first, then per-step methods, each by name.
+  [[nodiscard]] std::vector<CarriedState> carried_states() const;
   // This module's facts for the rest of the run: top-level functions and module classes, and
   // the calls it makes into the run's other modules.
   [[nodiscard]] ModuleSummary summarize(const ProjectContext& project) const;

@@ -1,0 +1,229 @@
+// State that one training step hands to the next with its autograd graph: an RNN's hidden
+// state re-assigned from the forward and read again by the next pass before anything detaches it.
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "analyzer/model/model.hpp"
+#include "analyzer/model/model_impl.hpp"
+#include "analyzer/syntax/python_grammar.hpp"
+#include "analyzer/syntax/walk.hpp"
+
+namespace oomlint::model {
+
+namespace {
+
+// Where a name is read: the first such place in a pass, or `start` UINT32_MAX for none.
+struct Read {
+  std::uint32_t start = UINT32_MAX;
+  std::uint32_t end = 0;
+  void keep_earlier(Read other) {
+    if (other.start < start) {
+      *this = other;
+    }
+  }
+};
+
+Read read_of(TSNode n) {
+  return Read{ts_node_start_byte(n), ts_node_end_byte(n)};
+}
+
+// The first place in `body` where `name` (a plain name or a `self.` path) is read; assignment
+// targets are writes, not reads.
+Read first_read(const Model& m, TSNode body, const std::string& name) {
+  const auto& g = syntax::grammar();
+  Read first;
+  syntax::walk_named(body, [&](TSNode n) {
+    if (ts_node_start_byte(n) >= first.start) {
+      return false;
+    }
+    const TSSymbol s = ts_node_symbol(n);
+    if (s == g.sym.string || s == g.sym.comment || s == g.sym.function_definition || s == g.sym.class_definition) {
+      return false;
+    }
+    if ((s == g.sym.assignment || s == g.sym.augmented_assignment)) {
+      // Reads on the right first; the left side is a target (unless it subscripts the name).
+      first.keep_earlier(first_read(m, ts_node_child_by_field_id(n, g.field.right), name));
+      TSNode left = ts_node_child_by_field_id(n, g.field.left);
+      if (s == g.sym.augmented_assignment && m.text(left) == name) {
+        first.keep_earlier(Read{ts_node_start_byte(n), ts_node_end_byte(left)});
+      }
+      return false;
+    }
+    if ((s == g.sym.identifier || s == g.sym.attribute) && m.text(n) == name) {
+      first.keep_earlier(read_of(n));
+      return false;
+    }
+    if (s == g.sym.attribute) {
+      // `outputs.loss` reads `outputs`, not a variable called `loss`.
+      first.keep_earlier(first_read(m, ts_node_child_by_field_id(n, g.field.object), name));
+      return false;
+    }
+    return true;
+  });
+  return first;
+}
+
+// A call's result, possibly indexed: `model(x, h)`, `model(x, h)[1]`.
+bool is_call_result(TSNode value) {
+  const auto& g = syntax::grammar();
+  int guard = 0;
+  while (!ts_node_is_null(value) && guard++ < 8) {
+    const TSSymbol s = ts_node_symbol(value);
+    if (s == g.sym.call) {
+      return true;
+    }
+    if (s == g.sym.subscript) {
+      value = ts_node_child_by_field_id(value, g.field.value);
+      continue;
+    }
+    if (s == g.sym.parenthesized_expression) {
+      value = ts_node_named_child(value, 0);
+      continue;
+    }
+    return false;
+  }
+  return false;
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+bool mentions_word(std::string_view text, std::string_view word) {
+  auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; };
+  for (size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    const bool before = at > 0 && (ident(text[at - 1]) || text[at - 1] == '.');
+    const bool after = at + word.size() < text.size() && ident(text[at + word.size()]);
+    if (!before && !after) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// `hidden[0]`: one element of an LSTM's (h, c) state.
+bool element_of(const Model& m, TSNode expr, std::string_view name) {
+  return ts_node_symbol(expr) == syntax::grammar().sym.subscript &&
+         m.text(ts_node_child_by_field_id(expr, syntax::grammar().field.value)) == name;
+}
+
+// `h = h.detach()`, `hidden = repackage_hidden(hidden)`, `h.detach_()` somewhere in the pass
+// before the state is re-assigned from the forward: the chain is cut once per step.
+bool repackaged(const Model& m, const std::vector<BindingId>& ids, const Binding& last, std::uint32_t from) {
+  for (BindingId id : ids) {
+    const Binding& b = m.bindings()[static_cast<size_t>(id)];
+    if (b.stmt_start >= last.stmt_start || ts_node_is_null(b.value)) {
+      continue;
+    }
+    if (mentions_word(m.text(b.value), b.name) && !m.binding_value(id).carries_graph()) {
+      return true;
+    }
+  }
+  for (const Call& c : m.calls()) {
+    const std::uint32_t at = ts_node_start_byte(c.node);
+    if (at >= from && at < last.stmt_start && (c.method == "detach_" || c.method == "detach") &&
+        !ts_node_is_null(c.receiver) && (m.text(c.receiver) == last.name || element_of(m, c.receiver, last.name)) &&
+        ts_node_symbol(ts_node_parent(c.node)) == syntax::grammar().sym.expression_statement) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The bindings of each name in one pass (a loop body or a per-step method), in source order.
+using PassBindings = std::map<std::string, std::vector<BindingId>>;
+
+struct Pass {
+  TSNode body{};
+  std::uint32_t from = 0;               // where the pass starts
+  const std::vector<std::string>* skip; // the loop's own targets, re-bound by the loop itself
+  bool across_calls = false;
+};
+
+void collect_carried(const Model& m, const PassBindings& names, const Pass& pass, std::vector<CarriedState>& out) {
+  const auto& bindings = m.bindings();
+  for (const auto& [name, ids] : names) {
+    if (pass.skip != nullptr && std::find(pass.skip->begin(), pass.skip->end(), name) != pass.skip->end()) {
+      continue;
+    }
+    std::uint32_t first_bound = UINT32_MAX;
+    for (BindingId id : ids) {
+      first_bound = std::min(first_bound, bindings[static_cast<size_t>(id)].visible_from);
+    }
+    const Read read = first_read(m, pass.body, name);
+    if (read.start >= first_bound) {
+      continue; // (re)bound before it is used in each pass
+    }
+    const BindingId last_id = ids.back();
+    const Binding& last = bindings[static_cast<size_t>(last_id)];
+    if (last.kind != BindingKind::Assign || !is_call_result(last.value) || m.grad_disabled_at(last.target) ||
+        !m.binding_value(last_id).carries_graph() || repackaged(m, ids, last, pass.from)) {
+      continue;
+    }
+    const bool lstm = lowercase(m.text(last.value)).find("lstm") != std::string::npos;
+    out.push_back(CarriedState{last_id, read.start, read.end, pass.across_calls, lstm});
+  }
+}
+
+bool has_step_code(const Model& m) {
+  return std::any_of(m.loops().begin(), m.loops().end(), [](const Loop& l) { return l.is_step; }) ||
+         std::any_of(m.scopes().begin(), m.scopes().end(), [](const Scope& s) { return s.facts.per_step_method; });
+}
+
+} // namespace
+
+std::vector<CarriedState> Model::carried_states() const {
+  std::vector<CarriedState> result;
+  if (!has_step_code(*this)) {
+    return result;
+  }
+  const auto& all = bindings();
+  // Bindings grouped by the function that holds them (0: module level).
+  std::vector<std::vector<BindingId>> by_function(m_scopes.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    const ScopeId fn = function_at(all[i].stmt_start);
+    by_function[static_cast<size_t>(fn == kNone ? 0 : fn)].push_back(static_cast<BindingId>(i));
+  }
+  // Loops: names bound in a back-propagating step loop's body (at any depth in its function).
+  for (LoopId l = 0; l < static_cast<LoopId>(m_loops.size()); ++l) {
+    const Loop& lp = loop(l);
+    if (!lp.is_step || lp.kind == LoopKind::Comprehension || !iteration_backprops(l, lp.scope)) {
+      continue;
+    }
+    const ScopeId fn = function_at(lp.body_start);
+    PassBindings names;
+    for (BindingId id : by_function[static_cast<size_t>(fn == kNone ? 0 : fn)]) {
+      const Binding& b = all[static_cast<size_t>(id)];
+      if (b.stmt_start >= lp.body_start && b.stmt_start < lp.body_end) {
+        names[b.name].push_back(id);
+      }
+    }
+    const Pass pass{m_impl->field(lp.node, m_impl->g.field.body), lp.body_start, &lp.targets, false};
+    collect_carried(*this, names, pass, result);
+  }
+  // Per-step methods: `self.` state read before it is re-assigned in the same call.
+  for (ScopeId s = 0; s < static_cast<ScopeId>(m_scopes.size()); ++s) {
+    const Scope& sc = scope(s);
+    if (!sc.is_function() || !sc.facts.per_step_method || sc.facts.grad_disabled) {
+      continue;
+    }
+    PassBindings names;
+    for (BindingId id : by_function[static_cast<size_t>(s)]) {
+      if (all[static_cast<size_t>(id)].name.starts_with("self.")) {
+        names[all[static_cast<size_t>(id)].name].push_back(id);
+      }
+    }
+    const Pass pass{sc.body, ts_node_start_byte(sc.body), nullptr, true};
+    collect_carried(*this, names, pass, result);
+  }
+  return result;
+}
+
+} // namespace oomlint::model

@@ -1,0 +1,119 @@
+// Backwards that keep their graph (`retain_graph=True`) and whether anything in the same
+// iteration uses the kept graph again.
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "analyzer/model/model.hpp"
+#include "analyzer/model/model_impl.hpp"
+#include "analyzer/syntax/python_grammar.hpp"
+
+namespace oomlint::model {
+
+namespace {
+
+bool is_backward_call(const Call& call) {
+  return call.method == "backward" || call.qualified.ends_with("autograd.backward");
+}
+
+// The iteration of the call's loop, or the rest of its function outside any loop.
+std::uint32_t pass_end(const Model& m, const Call& call) {
+  if (call.loop != kNone) {
+    return m.loop(call.loop).body_end;
+  }
+  const ScopeId fn = m.function_at(ts_node_start_byte(call.node));
+  return fn != kNone ? ts_node_end_byte(m.scope(fn).node) : UINT32_MAX;
+}
+
+const Call* later_backward(const Model& m, const Call& call) {
+  const std::uint32_t after = ts_node_end_byte(call.node);
+  const std::uint32_t until = pass_end(m, call);
+  for (const Call& other : m.calls()) {
+    const std::uint32_t at = ts_node_start_byte(other.node);
+    if (at < after || at >= until) {
+      continue;
+    }
+    if (other.is_backward || other.qualified == "torch.autograd.grad" || other.qualified == "torch.autograd.backward") {
+      return &other;
+    }
+  }
+  return nullptr;
+}
+
+// The tensor a backward call back-propagates: the receiver of `t.backward()`, the first
+// argument of `torch.autograd.backward([t])`, the second of `dist_autograd.backward(ctx, [t])`.
+TSNode back_propagated_tensor(const Call& call) {
+  TSNode tensor = call.receiver;
+  if (call.method != "backward" || ts_node_is_null(tensor) || call.qualified.ends_with(".backward")) {
+    auto first = call.positional(0);
+    tensor = first ? *first : TSNode{};
+  }
+  if (call.qualified.ends_with("autograd.backward") && call.qualified != "torch.autograd.backward") {
+    auto second = call.positional(1);
+    tensor = second ? *second : TSNode{};
+  }
+  const auto& g = syntax::grammar();
+  if (!ts_node_is_null(tensor) && ts_node_symbol(tensor) == g.sym.list && ts_node_named_child_count(tensor) > 0) {
+    tensor = ts_node_named_child(tensor, 0);
+  }
+  return tensor;
+}
+
+bool graph_built_each_pass(const Model& m, const Call& call) {
+  const TSNode tensor = back_propagated_tensor(call);
+  const auto& g = syntax::grammar();
+  if (ts_node_is_null(tensor) ||
+      (ts_node_symbol(tensor) != g.sym.identifier && ts_node_symbol(tensor) != g.sym.attribute)) {
+    return true; // an expression: computed right here
+  }
+  const std::string_view name = m.text(tensor);
+  std::uint32_t from = 0;
+  const std::uint32_t to = ts_node_start_byte(call.node);
+  const ScopeId fn = m.function_at(to);
+  if (call.loop != kNone) {
+    from = m.loop(call.loop).body_start;
+  } else if (fn != kNone) {
+    from = ts_node_start_byte(m.scope(fn).node);
+  }
+  for (const Binding& b : m.bindings()) {
+    if (b.name == name && b.stmt_start >= from && b.stmt_start < to && m.function_at(b.stmt_start) == fn) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool repeats_every_step(const Model& m, const Call& call) {
+  if (call.loop != kNone) {
+    const Loop& loop = m.loop(call.loop);
+    if (!loop.is_step || (loop.parent != kNone && m.loop(loop.parent).is_step)) {
+      return false;
+    }
+  }
+  return m.runs_every_step(call.node, call.loop);
+}
+
+} // namespace
+
+std::vector<RetainedGraphBackward> Model::retained_graph_backwards() const {
+  std::vector<RetainedGraphBackward> result;
+  for (const Call& call : m_calls) {
+    if (!is_backward_call(call) || ts_node_is_null(call.arguments)) {
+      continue;
+    }
+    auto flag = call.keyword("retain_graph", m_source.text());
+    if (!flag || ts_node_is_null(*flag) || ts_node_symbol(*flag) != m_impl->g.sym.true_) {
+      continue;
+    }
+    RetainedGraphBackward backward;
+    backward.call = &call;
+    backward.flag = ts_node_parent(*flag);
+    backward.repeats_every_step = repeats_every_step(*this, call);
+    backward.later_backward = later_backward(*this, call);
+    backward.graph_built_each_pass = graph_built_each_pass(*this, call);
+    result.push_back(backward);
+  }
+  return result;
+}
+
+} // namespace oomlint::model
