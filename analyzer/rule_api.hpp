@@ -65,6 +65,11 @@ private:
   std::vector<Finding> m_findings;
 };
 
+// A note on a node for a finding's evidence (text notes, JSON `related`, SARIF, LSP).
+inline Related note_at(TSNode node, std::string message) {
+  return Related{ts_node_start_byte(node), ts_node_end_byte(node), std::move(message)};
+}
+
 struct RuleContext {
   const model::Model& model;
   const RuleOptionValues& options;

@@ -68,7 +68,7 @@ void check(RuleContext& ctx) {
     if (!value.carries_graph()) {
       continue;
     }
-    if (m.consumed_differentiably(acc.target_key, acc.scope, acc.loop, ts_node_start_byte(acc.statement))) {
+    if (m.consumed_differentiably(acc)) {
       continue; // a differentiable sum that is back-propagated or returned
     }
     const std::string target = short_text(m, acc.target);
@@ -76,8 +76,7 @@ void check(RuleContext& ctx) {
     const bool backward_in_iteration = m.iteration_backprops(acc.loop, acc.scope);
     const std::string place = acc.loop == model::kNone ? "step" : "iteration";
     // `.item()` only where the facts prove it: a scalar loss, into a total that stays a number.
-    const bool to_number = value.kind == model::Kind::Loss &&
-                           !m.may_be_used_as_tensor_after(acc.target_key, acc.scope, ts_node_end_byte(acc.statement));
+    const bool to_number = value.kind == model::Kind::Loss && !m.total_used_as_tensor_later(acc);
     const bool tensor_value =
         value.kind == model::Kind::Loss || value.kind == model::Kind::Tensor || value.kind == model::Kind::ModelOutput;
     std::optional<Fix> fix;

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "analyzer/rule_api.hpp"
-#include "analyzer/syntax/python_grammar.hpp"
 #include "rules/fixes.hpp"
 
 namespace oomlint::rules {
@@ -71,11 +70,8 @@ std::string verb(model::StoreKind kind) {
 }
 
 bool fixable_value(const model::Model& m, const model::Store& st) {
-  const auto& sym = syntax::grammar().sym;
-  const TSSymbol s = ts_node_symbol(st.value);
-  (void)m;
-  return st.kind != model::StoreKind::Extend && st.kind != model::StoreKind::ListAugment && s != sym.tuple &&
-         s != sym.dictionary && s != sym.list;
+  return st.kind != model::StoreKind::Extend && st.kind != model::StoreKind::ListAugment &&
+         !m.is_collection_literal(st.value);
 }
 
 void check(RuleContext& ctx) {
@@ -88,7 +84,7 @@ void check(RuleContext& ctx) {
     if (!value.carries_graph()) {
       continue;
     }
-    if (m.consumed_differentiably(st.container_key, st.scope, st.loop, ts_node_start_byte(st.statement))) {
+    if (m.consumed_differentiably(st)) {
       continue;
     }
     const std::string container = short_text(m, st.container);
@@ -105,7 +101,7 @@ void check(RuleContext& ctx) {
     // (a per-step method or a module's own method): there it would silently stop training.
     const bool tensor_value =
         value.kind == model::Kind::Loss || value.kind == model::Kind::Tensor || value.kind == model::Kind::ModelOutput;
-    const model::ScopeId fn = m.function_at(ts_node_start_byte(st.statement));
+    const model::ScopeId fn = m.function_at(st.statement);
     const bool differentiable_code =
         st.loop == model::kNone || (fn != model::kNone && m.scope(fn).facts.per_step_method);
     if (fixable_value(m, st) && tensor_value && !differentiable_code) {

@@ -1,13 +1,10 @@
 // OOM103 graph-retaining-attribute: a graph-carrying tensor kept on `self.` or in a global by
 // code that runs every step, so the step's graph outlives it.
 #include <optional>
-#include <unordered_set>
 
 #include <fmt/format.h>
 
 #include "analyzer/rule_api.hpp"
-#include "analyzer/syntax/python_grammar.hpp"
-#include "analyzer/syntax/walk.hpp"
 #include "rules/fixes.hpp"
 
 namespace oomlint::rules {
@@ -49,105 +46,28 @@ const RuleMeta kMeta{
     .references = "https://pytorch.org/docs/stable/notes/faq.html",
 };
 
-bool global_in_scope(const model::Model& m, const model::Binding& b) {
-  model::ScopeId s = b.scope;
-  while (s != model::kNone) {
-    const model::Scope& sc = m.scope(s);
-    if (sc.globals.count(b.name) != 0) {
-      return true;
-    }
-    if (sc.is_function()) {
-      return false;
-    }
-    s = sc.parent;
-  }
-  return false;
-}
-
-// Attribute names (`loss` in `cl.loss`) read by code that back-propagates: a loss module's
-// `self.loss` summed into the training loss is used, not leaked. One walk per file, on demand.
-std::unordered_set<std::string> attributes_read_by_backprop_code(const model::Model& m) {
-  const auto& g = syntax::grammar();
-  std::unordered_set<std::string> out;
-  syntax::walk_named(m.scope(0).node, [&](TSNode n) {
-    const TSSymbol s = ts_node_symbol(n);
-    if (s == g.sym.string || s == g.sym.comment) {
-      return false;
-    }
-    if (s == g.sym.attribute) {
-      const std::uint32_t at = ts_node_start_byte(n);
-      const model::ScopeId fn = m.function_at(at);
-      const model::ScopeId scope = m.scope_at(at);
-      const model::LoopId loop = m.loop_at(at, scope);
-      if ((fn != model::kNone && m.scope(fn).facts.backprops) ||
-          (loop != model::kNone && m.iteration_backprops(loop, scope))) {
-        out.emplace(m.text(ts_node_child_by_field_id(n, g.field.attribute)));
-      }
-    }
-    return true;
-  });
-  return out;
+// Kept on purpose, or OOM106's case: back-propagated later in the step or by back-propagating
+// code that reads the attribute, or read back by the next call (a carried state).
+bool kept_for_a_reason(const model::Model& m, const model::StepStateStore& store, const model::Binding& b) {
+  return m.consumed_differentiably(b.name, b.scope, b.loop, b.stmt_start) || m.read_by_backprop_code(store) ||
+         m.read_before_assignment(b);
 }
 
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
-  const auto& bindings = m.bindings();
-  std::optional<std::unordered_set<std::string>> backprop_reads;
-  for (size_t i = 0; i < bindings.size(); ++i) {
-    const model::Binding& b = bindings[i];
-    if (b.kind != model::BindingKind::Assign || ts_node_is_null(b.target)) {
-      continue;
-    }
-    const bool self_attribute = b.name.starts_with("self.") && b.name.find('.', 5) == std::string::npos;
-    if (!self_attribute && !global_in_scope(m, b)) {
-      continue;
-    }
-    if (!m.runs_every_step(b.target, b.loop) || m.grad_disabled_at(b.target)) {
-      continue;
-    }
-    const model::Value value = m.binding_value(static_cast<model::BindingId>(i));
+  for (const model::StepStateStore& store : m.per_step_state_stores()) {
+    const model::Binding& b = m.bindings()[static_cast<std::size_t>(store.binding)];
+    const model::Value value = m.binding_value(store.binding);
     if (!value.carries_graph() || value.kind == model::Kind::Module || value.kind == model::Kind::LossModule) {
       continue;
     }
-    if (m.consumed_differentiably(b.name, b.scope, b.loop, b.stmt_start)) {
-      continue;
-    }
-    const std::string_view attribute = self_attribute ? std::string_view(b.name).substr(5) : std::string_view(b.name);
-    if (self_attribute) {
-      if (!backprop_reads) {
-        backprop_reads = attributes_read_by_backprop_code(m);
-      }
-      // Its own assignment is not a read; a read elsewhere in backprop code is.
-      const model::ScopeId fn_here = m.function_at(b.stmt_start);
-      const bool own_backprop = fn_here != model::kNone && m.scope(fn_here).facts.backprops;
-      if (backprop_reads->count(std::string(attribute)) != 0 && !own_backprop) {
-        continue;
-      }
-    }
-    // A value read before it is re-assigned in the same function is carried into the next
-    // step's computation: OOM106 speaks for that.
-    bool carried = false;
-    const model::ScopeId fn = m.function_at(b.stmt_start);
-    if (fn != model::kNone) {
-      const auto& g = syntax::grammar();
-      syntax::walk_named(m.scope(fn).body, [&](TSNode n) {
-        if (carried || ts_node_start_byte(n) >= b.stmt_start || ts_node_symbol(n) == g.sym.global_statement ||
-            ts_node_symbol(n) == g.sym.nonlocal_statement) {
-          return false;
-        }
-        if ((ts_node_symbol(n) == g.sym.attribute || ts_node_symbol(n) == g.sym.identifier) && m.text(n) == b.name) {
-          carried = true;
-        }
-        return true;
-      });
-    }
-    if (carried) {
+    if (kept_for_a_reason(m, store, b)) {
       continue;
     }
     const std::string kept = short_text(m, b.value);
     const bool backward = m.iteration_backprops(b.loop, b.scope);
     std::optional<Fix> fix;
-    if (b.element < 0 && !ts_node_is_null(b.value)) {
+    if (b.element < 0 && b.has_value()) {
       fix = append_method_call(m, b.value, "detach", Applicability::Unsafe, fmt::format("Keep `{}.detach()`", kept));
     }
     ctx.reporter.report(

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "analyzer/rule_api.hpp"
-#include "analyzer/syntax/python_grammar.hpp"
 #include "rules/fixes.hpp"
 
 namespace oomlint::rules {
@@ -51,49 +50,39 @@ const RuleMeta kMeta{
     .references = "https://pytorch.org/docs/stable/generated/torch.inference_mode.html",
 };
 
+// Decorating is only a fix for a whole evaluation function that never trains (a `trainer.fit`
+// inside would then run without gradients).
+std::optional<Fix> decorate_fix(const model::Model& m, const model::EvalRegion& region) {
+  const auto torch = module_alias(m, "torch");
+  if (!region.whole_function || !torch || m.calls_training_methods(region.scope)) {
+    return std::nullopt;
+  }
+  const model::Scope& scope = m.scope(region.scope);
+  return add_decorator(m, scope.node, *torch + ".inference_mode()", Applicability::Unsafe,
+                       fmt::format("Decorate `{}` with `@{}.inference_mode()`", scope.name, *torch));
+}
+
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
-  std::vector<std::uint32_t> reported;
+  std::vector<std::size_t> reported;
   for (const model::EvalRegion& region : m.eval_regions()) {
-    const model::Call& first = m.calls()[region.forward_calls.front()];
-    const std::uint32_t at = ts_node_start_byte(first.node);
-    if (std::find(reported.begin(), reported.end(), at) != reported.end()) {
+    const std::size_t first_forward = region.forward_calls.front();
+    if (std::find(reported.begin(), reported.end(), first_forward) != reported.end()) {
       continue;
     }
-    reported.push_back(at);
-    const std::string callee = short_text(m, first.function);
-    std::optional<Fix> fix;
-    const model::Scope& scope = m.scope(region.scope);
-    const bool function_region =
-        scope.is_function() && ts_node_start_byte(region.anchor) < ts_node_start_byte(scope.body);
-    const auto torch = module_alias(m, "torch");
-    // Decorating is only a fix for a function that never trains (a `trainer.fit` inside would
-    // then run without gradients).
-    const bool trains = std::any_of(m.calls().begin(), m.calls().end(), [&](const model::Call& c) {
-      const std::uint32_t at_call = ts_node_start_byte(c.node);
-      return at_call >= ts_node_start_byte(scope.body) && at_call < ts_node_end_byte(scope.body) &&
-             (c.method == "fit" || c.method == "train" || c.method == "backward" || c.method == "step" ||
-              c.method == "training_step");
-    });
-    if (function_region && torch && !trains) {
-      fix = add_decorator(m, scope.node, *torch + ".inference_mode()", Applicability::Unsafe,
-                          fmt::format("Decorate `{}` with `@{}.inference_mode()`", scope.name, *torch));
-    }
+    reported.push_back(first_forward);
+    const model::Call& first = m.calls()[first_forward];
     ctx.reporter.report(
         kMeta, first.node,
         fmt::format("`{}(...)` runs with autograd on in evaluation code ({}): the forward keeps its activations "
                     "for a backward that never comes (`model.eval()` does not disable autograd); run it under "
                     "`torch.inference_mode()`",
-                    callee, region.reason),
-        std::move(fix));
-    std::vector<Related> notes;
-    if (!ts_node_is_null(region.anchor)) {
-      notes.push_back(Related{ts_node_start_byte(region.anchor), ts_node_end_byte(region.anchor),
-                              fmt::format("evaluation code: {}", region.reason)});
-    }
-    notes.push_back(Related{ts_node_start_byte(first.node), ts_node_end_byte(first.node),
-                            "no `no_grad`/`inference_mode` around this call, in this function or in any caller seen"});
-    ctx.reporter.attach(std::move(notes));
+                    short_text(m, first.function), region.reason),
+        decorate_fix(m, region));
+    ctx.reporter.attach({
+        note_at(region.anchor, fmt::format("evaluation code: {}", region.reason)),
+        note_at(first.node, "no `no_grad`/`inference_mode` around this call, in this function or in any caller seen"),
+    });
   }
 }
 

@@ -72,11 +72,11 @@ void check(RuleContext& ctx) {
                                     short_text(m, call.function)));
     std::vector<Related> notes;
     if (!call.empties_via.empty()) {
-      notes.push_back(Related{ts_node_start_byte(call.node), ts_node_end_byte(call.node),
-                              fmt::format("`{}` empties the device's cache on every call", call.empties_via)});
+      notes.push_back(
+          note_at(call.node, fmt::format("`{}` empties the device's cache on every call", call.empties_via)));
     }
-    notes.push_back(Related{ts_node_start_byte(call.node), ts_node_end_byte(call.node),
-                            "inside a loop that runs once per step, not behind an epoch, phase or every-N guard"});
+    notes.push_back(
+        note_at(call.node, "inside a loop that runs once per step, not behind an epoch, phase or every-N guard"));
     ctx.reporter.attach(std::move(notes));
   }
 }

@@ -46,7 +46,7 @@ const RuleMeta kMeta{
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   for (const model::Call& call : m.calls()) {
-    if (call.qualified != "torch.load" || ts_node_is_null(call.arguments)) {
+    if (call.qualified != "torch.load" || !call.has_argument_list()) {
       continue;
     }
     if (call.keyword("map_location", m.source().text()) || call.positional(1) || call.has_star_args()) {

@@ -44,7 +44,7 @@ void check(RuleContext& ctx) {
         call.qualified != "torch.utils.checkpoint.checkpoint_sequential") {
       continue;
     }
-    if (ts_node_is_null(call.arguments) || call.keyword("use_reentrant", m.source().text()) || call.has_star_args() ||
+    if (!call.has_argument_list() || call.keyword("use_reentrant", m.source().text()) || call.has_star_args() ||
         m.in_old_torch_branch(call.node)) {
       continue;
     }

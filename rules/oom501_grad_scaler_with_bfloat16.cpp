@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "analyzer/rule_api.hpp"
-#include "analyzer/syntax/python_grammar.hpp"
 #include "rules/fixes.hpp"
 
 namespace oomlint::rules {
@@ -43,46 +42,17 @@ bool is_grad_scaler(std::string_view qualified) {
          qualified == "torch.GradScaler" || qualified == "torch.amp.grad_scaler.GradScaler";
 }
 
-bool is_autocast(std::string_view qualified) {
-  return qualified == "torch.autocast" || qualified == "torch.amp.autocast" || qualified == "torch.cuda.amp.autocast" ||
-         qualified == "torch.cpu.amp.autocast";
-}
-
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
-  const std::string_view src = m.source().text();
-  if (src.find("GradScaler") == std::string_view::npos || src.find("bfloat16") == std::string_view::npos) {
-    return;
-  }
-  int bf16 = 0;
-  int other = 0;
-  for (const model::Call& call : m.calls()) {
-    if (!is_autocast(call.qualified) || ts_node_is_null(call.arguments)) {
-      continue;
-    }
-    auto dtype = call.keyword("dtype", src);
-    if (!dtype) {
-      ++other; // default: float16 on CUDA
-      continue;
-    }
-    const std::string q = m.qualified_name(*dtype);
-    if (q == "torch.bfloat16") {
-      ++bf16;
-    } else {
-      ++other; // float16, or chosen at run time
-    }
-  }
-  if (bf16 == 0 || other != 0) {
+  if (!m.autocasts_only_to_bfloat16()) {
     return;
   }
   for (const model::Call& call : m.calls()) {
-    if (!is_grad_scaler(call.qualified) || ts_node_is_null(call.arguments)) {
+    if (!is_grad_scaler(call.qualified) || !call.has_argument_list()) {
       continue;
     }
-    if (auto enabled = call.keyword("enabled", src)) {
-      if (ts_node_symbol(*enabled) != syntax::grammar().sym.true_) {
-        continue; // computed: the author switches it off for bfloat16
-      }
+    if (auto enabled = call.keyword("enabled", m.source().text()); enabled && m.bool_literal(*enabled) != true) {
+      continue; // computed: the author switches it off for bfloat16
     }
     ctx.reporter.report(kMeta, call.node,
                         fmt::format("`{}` scales losses for float16, but every autocast region here runs in "

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "analyzer/rule_api.hpp"
-#include "analyzer/syntax/python_grammar.hpp"
 #include "rules/fixes.hpp"
 
 namespace oomlint::rules {
@@ -41,87 +40,16 @@ const RuleMeta kMeta{
     .references = "https://pytorch.org/docs/stable/notes/faq.html",
 };
 
-// Walks a method chain from its end to the value it starts from (`logits` in
-// `logits.argmax(dim=1).float()[0]`), calling `visit(call)` on each call on the way; returns
-// that root, or a null node when `visit` stops the walk by returning true.
-template <typename Visit> TSNode walk_chain(TSNode value, Visit&& visit) {
-  const auto& g = syntax::grammar();
-  int guard = 0;
-  while (!ts_node_is_null(value) && guard++ < 32) {
-    const TSSymbol s = ts_node_symbol(value);
-    if (s == g.sym.parenthesized_expression) {
-      value = ts_node_named_child(value, 0);
-    } else if (s == g.sym.subscript) {
-      value = ts_node_child_by_field_id(value, g.field.value);
-    } else if (s == g.sym.call) {
-      if (visit(value)) {
-        return {};
-      }
-      TSNode fn = ts_node_child_by_field_id(value, g.field.function);
-      if (ts_node_symbol(fn) != g.sym.attribute) {
-        return value;
-      }
-      value = ts_node_child_by_field_id(fn, g.field.object);
-    } else {
-      return value;
-    }
-  }
-  return value;
-}
-
-// A `.cpu()`, `.numpy()`, `.tolist()`, `.item()`, `.to("cpu")` or a conversion anywhere along the
-// value's method chain: it is not a device tensor any more.
-bool moved_off_device(const model::Model& m, TSNode value) {
-  const auto& g = syntax::grammar();
-  bool moved = false;
-  walk_chain(value, [&](TSNode call) {
-    TSNode fn = ts_node_child_by_field_id(call, g.field.function);
-    if (ts_node_symbol(fn) == g.sym.identifier) {
-      const std::string_view name = m.text(fn);
-      moved = name == "float" || name == "int" || name == "list" || name == "str" || name == "bool";
-      return true;
-    }
-    if (ts_node_symbol(fn) != g.sym.attribute) {
-      return true;
-    }
-    const std::string_view method = m.text(ts_node_child_by_field_id(fn, g.field.attribute));
-    moved = method == "cpu" || method == "numpy" || method == "tolist" || method == "item" ||
-            (method == "to" &&
-             m.text(ts_node_child_by_field_id(call, g.field.arguments)).find("cpu") != std::string_view::npos);
-    return moved;
-  });
-  return moved;
-}
-
-// `if len(samples) < 8: samples.append(out)`: a bounded sample, not a growing list.
-bool bounded_by_length(const model::Model& m, TSNode statement, std::string_view container) {
-  const auto& g = syntax::grammar();
-  TSNode n = ts_node_parent(statement);
-  int guard = 0;
-  while (!ts_node_is_null(n) && guard++ < 8) {
-    if (ts_node_symbol(n) == g.sym.if_statement) {
-      const std::string_view cond = m.text(ts_node_child_by_field_id(n, g.field.condition));
-      if (cond.find("len(") != std::string_view::npos && cond.find(container) != std::string_view::npos) {
-        return true;
-      }
-    }
-    if (ts_node_symbol(n) == g.sym.for_statement || ts_node_symbol(n) == g.sym.while_statement ||
-        ts_node_symbol(n) == g.sym.function_definition) {
-      return false;
-    }
-    n = ts_node_parent(n);
-  }
-  return false;
-}
-
-// The value a method chain starts from: `logits` in `logits.argmax(dim=1).float()`.
-TSNode chain_root(TSNode value) {
-  return walk_chain(value, [](TSNode) { return false; });
-}
-
 bool device_tensor(const model::Value& v) {
   return v.source != model::Source::None &&
          (v.kind == model::Kind::Tensor || v.kind == model::Kind::ModelOutput || v.kind == model::Kind::Loss);
+}
+
+// Only one stored tensor can be moved with a method call: not the elements an `extend` or a
+// concatenation adds, nor a tuple, list or dict of them.
+bool single_value_store(const model::Model& m, const model::Store& st) {
+  return st.kind != model::StoreKind::Concat && st.kind != model::StoreKind::Extend &&
+         st.kind != model::StoreKind::ListAugment && !m.is_collection_literal(st.value);
 }
 
 void check(RuleContext& ctx) {
@@ -131,10 +59,11 @@ void check(RuleContext& ctx) {
       continue;
     }
     const model::Value value = m.value_of(st.value);
-    if (value.carries_graph() || (!device_tensor(value) && !device_tensor(m.value_of(chain_root(st.value))))) {
+    const TSNode origin = m.method_chain_origin(st.value);
+    if (value.carries_graph() || (!device_tensor(value) && !device_tensor(m.value_of(origin)))) {
       continue;
     }
-    if (value.device == model::Device::Cpu || moved_off_device(m, st.value)) {
+    if (value.device == model::Device::Cpu || m.leaves_device(st.value)) {
       continue;
     }
     // One 0-dim loss per iteration is one small block; only a loss whose storage is its whole
@@ -150,16 +79,13 @@ void check(RuleContext& ctx) {
     if (st.kind == model::StoreKind::SubscriptAssign && m.value_of(st.container).kind == model::Kind::Tensor) {
       continue;
     }
-    const std::string container = short_text(m, st.container);
-    if (bounded_by_length(m, st.statement, m.text(st.container))) {
+    if (m.bounded_by_length(st)) {
       continue;
     }
+    const std::string container = short_text(m, st.container);
     const std::string stored = short_text(m, st.value);
     std::optional<Fix> fix;
-    const auto& g = syntax::grammar();
-    const TSSymbol vs = ts_node_symbol(st.value);
-    if (st.kind != model::StoreKind::Concat && st.kind != model::StoreKind::Extend &&
-        st.kind != model::StoreKind::ListAugment && vs != g.sym.tuple && vs != g.sym.list && vs != g.sym.dictionary) {
+    if (single_value_store(m, st)) {
       const bool scalar = value.kind == model::Kind::Loss;
       fix = append_method_call(m, st.value, scalar ? "item" : "cpu", Applicability::Unsafe,
                                fmt::format("Store `{}.{}()`", stored, scalar ? "item" : "cpu"));
@@ -170,7 +96,7 @@ void check(RuleContext& ctx) {
                                     "dataset; move it off the device (`.cpu()`) or keep only what you need",
                                     container, stored),
                         std::move(fix));
-    const model::Value told = value.evidence_count > 0 ? value : m.value_of(chain_root(st.value));
+    const model::Value told = value.evidence_count > 0 ? value : m.value_of(origin);
     ctx.reporter.attach(m.evidence_of(told));
   }
 }

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "analyzer/rule_api.hpp"
-#include "analyzer/syntax/python_grammar.hpp"
 #include "rules/fixes.hpp"
 
 namespace oomlint::rules {
@@ -36,26 +35,16 @@ const RuleMeta kMeta{
 
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
-  const auto& g = syntax::grammar();
   for (const model::Call& call : m.calls()) {
-    if (call.method != "zero_grad" || ts_node_is_null(call.receiver) || ts_node_is_null(call.arguments)) {
+    if (call.method != "zero_grad" || !call.is_method_call() || !call.has_argument_list()) {
       continue;
     }
-    TSNode argument{};
-    if (auto kw = call.keyword("set_to_none", m.source().text())) {
-      if (ts_node_symbol(*kw) == g.sym.false_) {
-        argument = ts_node_parent(*kw);
-      }
-    } else if (auto first = call.positional(0)) {
-      if (ts_node_symbol(*first) == g.sym.false_) {
-        argument = *first;
-      }
-    }
-    if (ts_node_is_null(argument)) {
+    const auto set_to_none = call.argument("set_to_none", 0, m.source().text());
+    if (!set_to_none || m.bool_literal(set_to_none->value) != false) {
       continue;
     }
-    Fix fix = remove_argument(m, call, argument, Applicability::Safe, "Use the default `set_to_none=True`");
-    ctx.reporter.report(kMeta, argument,
+    Fix fix = remove_argument(m, call, set_to_none->node, Applicability::Safe, "Use the default `set_to_none=True`");
+    ctx.reporter.report(kMeta, set_to_none->node,
                         fmt::format("`{}` keeps every gradient buffer allocated (as much memory as the "
                                     "parameters) through the next forward, when memory peaks; the default "
                                     "`set_to_none=True` frees them",

@@ -724,6 +724,7 @@ void Model::Impl::find_eval_regions() {
     r.start = start;
     r.end = end;
     r.anchor = field(sc.node, g.field.name);
+    r.whole_function = true;
     r.reason = "`" + sc.name + "` is evaluation code";
     collect_forwards(r, fn);
     if (!r.forward_calls.empty()) {

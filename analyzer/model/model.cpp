@@ -524,4 +524,20 @@ bool Call::has_star_args() const {
   return false;
 }
 
+ScopeId Model::function_at(TSNode node) const {
+  return function_at(ts_node_start_byte(node));
+}
+
+bool Model::consumed_differentiably(const Accumulation& acc) const {
+  return consumed_differentiably(acc.target_key, acc.scope, acc.loop, ts_node_start_byte(acc.statement));
+}
+
+bool Model::consumed_differentiably(const Store& store) const {
+  return consumed_differentiably(store.container_key, store.scope, store.loop, ts_node_start_byte(store.statement));
+}
+
+bool Model::total_used_as_tensor_later(const Accumulation& acc) const {
+  return may_be_used_as_tensor_after(acc.target_key, acc.scope, ts_node_end_byte(acc.statement));
+}
+
 } // namespace oomlint::model

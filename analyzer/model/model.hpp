@@ -112,6 +112,14 @@ struct Binding {
   ScopeId defines = kNone;        // function and class definitions
   TSNode op{};                    // augmented assignment: the target (for `t += v`)
   TSNode target{};                // the bound name or attribute as written
+  // An annotation without a value (`self.h: Tensor`) binds nothing to fix.
+  [[nodiscard]] bool has_value() const { return !ts_node_is_null(value); }
+};
+
+// An argument as a call passes it: `node` is the whole `name=value` for a keyword argument.
+struct Argument {
+  TSNode node{};
+  TSNode value{};
 };
 
 struct Call {
@@ -134,6 +142,12 @@ struct Call {
   [[nodiscard]] std::optional<TSNode> keyword(std::string_view name, std::string_view source) const;
   [[nodiscard]] std::optional<TSNode> positional(std::size_t index) const;
   [[nodiscard]] bool has_star_args() const;
+  // The parameter `name` as passed: by keyword if the call names it, else at `position`.
+  [[nodiscard]] std::optional<Argument> argument(std::string_view name, std::size_t position,
+                                                 std::string_view source) const;
+  [[nodiscard]] bool is_method_call() const { return !ts_node_is_null(receiver); }
+  // False only where error recovery left the call without its parentheses.
+  [[nodiscard]] bool has_argument_list() const { return !ts_node_is_null(arguments); }
 };
 
 enum class AccumulationKind : std::uint8_t { AugmentedAdd, SelfAdd, MeterUpdate };
@@ -172,6 +186,36 @@ struct EvalRegion {
   std::string reason;                     // "`evaluate` is evaluation code" / "after `model.eval()`"
   TSNode anchor{};                        // where the region starts (function name or the eval() call)
   std::vector<std::size_t> forward_calls; // indices into calls(): forward passes with autograd on
+  bool whole_function = false;            // the function is evaluation code by its name: all of its body
+};
+
+// What keeps a `torch.no_grad()` region from running under `torch.inference_mode()`, whose
+// tensors can never re-enter autograd.
+enum class InferenceModeBlocker : std::uint8_t {
+  None,
+  // Its function back-propagates, needs gradients, steps an optimizer or switches to `.train()`.
+  FunctionNeedsAutograd,
+  // It updates tensors in place, reaches parameters, buffers, gradients, state dicts or
+  // `requires_grad`, steps an optimizer or EMA, or writes into `self.` or a subscript.
+  TouchesAutogradState,
+};
+
+// `with torch.no_grad():` (as the statement's own context manager) or `@torch.no_grad()` on a
+// function (a bare `@torch.no_grad` is not found yet).
+struct NoGradRegion {
+  TSNode site{};                // the `torch.no_grad()` of a `with`; a decorator's callee `torch.no_grad`
+  std::optional<TSNode> rename; // the `no_grad` of `torch.no_grad`; none when imported by name
+  ScopeId function = kNone;     // the decorated function, or the function holding the `with`
+  bool decorator = false;
+  InferenceModeBlocker blocker = InferenceModeBlocker::None;
+};
+
+// `self.x = v` (one attribute deep) or `g = v` for a `global g`, in code that runs every step
+// with autograd on: state that outlives the step.
+struct StepStateStore {
+  BindingId binding = kNone;
+  std::string_view attribute; // `x` of `self.x`; the global's name
+  bool on_self = false;
 };
 
 // A forward/backward hook that keeps what it is given beyond the call: each call stores the
@@ -372,6 +416,45 @@ public:
   // This module's facts for the rest of the run: top-level functions and module classes, and
   // the calls it makes into the run's other modules.
   [[nodiscard]] ModuleSummary summarize(const ProjectContext& project) const;
+
+  // --- what the rules ask, by concept. Each answers from the indexes or walks one subtree.
+  [[nodiscard]] ScopeId function_at(TSNode node) const;
+  // The accumulated total or the container is back-propagated or returned for a backward
+  // (`consumed_differentiably` at the statement).
+  [[nodiscard]] bool consumed_differentiably(const Accumulation& acc) const;
+  [[nodiscard]] bool consumed_differentiably(const Store& store) const;
+  // The total may be used as a tensor after the accumulation (`may_be_used_as_tensor_after`).
+  [[nodiscard]] bool total_used_as_tensor_later(const Accumulation& acc) const;
+  // `True`/`False` written as such; none for anything computed.
+  [[nodiscard]] std::optional<bool> bool_literal(TSNode expr) const;
+  // A tuple, list or dict display: a method appended to it would not reach its elements.
+  [[nodiscard]] bool is_collection_literal(TSNode expr) const;
+  // Inference mode (inference_mode.cpp): every `torch.no_grad()` region, in source order of the
+  // `with` statements and then of the decorated functions, with what stops inference_mode.
+  [[nodiscard]] std::vector<NoGradRegion> no_grad_regions() const;
+  // Devices (device_gathering.cpp). The value a method chain starts from: `model(x).logits` in
+  // `model(x).logits.argmax(-1)[0].float()`; a plain function call ends the chain.
+  [[nodiscard]] TSNode method_chain_origin(TSNode expr) const;
+  // `.cpu()`, `.numpy()`, `.tolist()`, `.item()`, `.to("cpu")` along the method chain, or
+  // `float(...)`, `int(...)`, `list(...)` around it: the value is host data, not a device tensor.
+  [[nodiscard]] bool leaves_device(TSNode expr) const;
+  // The store sits under an `if` testing the container's length (`if len(samples) < 8:`): it
+  // stops growing.
+  [[nodiscard]] bool bounded_by_length(const Store& store) const;
+  // Step state (step_state.cpp): assignments to `self.x` or globals in per-step code.
+  [[nodiscard]] std::vector<StepStateStore> per_step_state_stores() const;
+  // Code that back-propagates reads the attribute (`aux.loss` summed into the training loss):
+  // it is used, not leaked. Never for a global, nor for an attribute assigned inside such code.
+  [[nodiscard]] bool read_by_backprop_code(const StepStateStore& store) const;
+  // The name is read earlier in its function than this assignment: the value is carried into
+  // the next call (a recurrent state), not merely kept.
+  [[nodiscard]] bool read_before_assignment(const Binding& binding) const;
+  // Precision (autocast.cpp): there is autocast, and every autocast names `torch.bfloat16`.
+  [[nodiscard]] bool autocasts_only_to_bfloat16() const;
+  // Training calls (training_calls.cpp): a call in the scope's body that fits, trains,
+  // back-propagates or steps by its method's name (`trainer.fit`, `model.train()`, `.step()`),
+  // whatever it resolves to.
+  [[nodiscard]] bool calls_training_methods(ScopeId scope) const;
 
   struct Impl;
 

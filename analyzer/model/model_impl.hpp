@@ -112,6 +112,8 @@ struct Model::Impl {
   mutable std::unordered_map<ScopeId, Value> returns_memo;
   mutable std::unordered_set<ScopeId> returns_busy;
   mutable std::optional<bool> saves_from_cpu_memo;
+  // Attribute names read in back-propagating code, found on the first question (step_state.cpp).
+  mutable std::optional<std::unordered_set<std::string>> backprop_attribute_reads;
   [[nodiscard]] bool find_saves_from_cpu() const; // checkpoints.cpp
   // Built on first use by alloc_conf.cpp: most rules never ask.
   mutable std::optional<std::vector<AllocConfSetting>> alloc_conf_memo;
