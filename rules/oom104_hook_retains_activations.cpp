@@ -59,9 +59,8 @@ void check(RuleContext& ctx) {
                     "GPU (`.detach().cpu()`), reduce it, or keep only the last one",
                     r.registration_method, r.stored_kind, r.parameter, r.container, r.container, detail));
     const std::string_view runs_on = r.stored_kind == "gradient" ? "backward" : "forward";
-    ctx.reporter.attach(
-        {model::Model::note_at(r.registration->node, fmt::format("`{}` installs the hook here: it runs on every {}",
-                                                                 r.registration_method, runs_on))});
+    ctx.reporter.attach({note_at(r.registration->node, fmt::format("`{}` installs the hook here: it runs on every {}",
+                                                                   r.registration_method, runs_on))});
   }
 }
 

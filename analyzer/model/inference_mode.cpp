@@ -65,7 +65,8 @@ void add_no_grad_statements(const Model::Impl& impl, std::vector<NoGradRegion>& 
   const auto& g = impl.g;
   const Model& m = impl.m;
   for (const Call& call : m.calls()) {
-    if (call.qualified != "torch.no_grad" || ts_node_is_null(call.arguments) || ts_node_named_child_count(call.arguments) != 0) {
+    if (call.qualified != "torch.no_grad" || ts_node_is_null(call.arguments) ||
+        ts_node_named_child_count(call.arguments) != 0) {
       continue;
     }
     const TSNode item = ts_node_parent(call.node);

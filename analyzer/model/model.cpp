@@ -227,10 +227,6 @@ bool Model::is_checkpoint_name(std::string_view name) {
   return false;
 }
 
-Related Model::note_at(TSNode node, std::string message) {
-  return Related{ts_node_start_byte(node), ts_node_end_byte(node), std::move(message)};
-}
-
 std::vector<Related> Model::evidence_of(const Value& value) const {
   std::vector<Related> notes;
   const bool graph = value.grad == Grad::Yes;

@@ -338,8 +338,6 @@ public:
   [[nodiscard]] std::optional<std::string> import_alias(std::string_view module) const;
   // The abstract value of an expression: does it carry an autograd graph, what is it.
   [[nodiscard]] Value value_of(TSNode expr) const;
-  // A note for a finding's evidence chain, over the node's source range.
-  [[nodiscard]] static Related note_at(TSNode node, std::string message);
   // A value's provenance as notes for a finding, from the use back to where it came from
   // (`loss` is assigned here <- `criterion(...)` computes a loss <- ...).
   [[nodiscard]] std::vector<Related> evidence_of(const Value& value) const;

@@ -107,8 +107,7 @@ bool Model::read_before_assignment(const Binding& b) const {
   bool read = false;
   syntax::walk_named(scope(fn).body, [&](TSNode n) {
     const TSSymbol s = ts_node_symbol(n);
-    if (read || ts_node_start_byte(n) >= b.stmt_start || s == g.sym.global_statement ||
-        s == g.sym.nonlocal_statement) {
+    if (read || ts_node_start_byte(n) >= b.stmt_start || s == g.sym.global_statement || s == g.sym.nonlocal_statement) {
       return false;
     }
     if ((s == g.sym.attribute || s == g.sym.identifier) && text(n) == b.name) {

@@ -10,8 +10,7 @@ namespace oomlint::model {
 namespace {
 
 bool is_training_method(std::string_view method) {
-  return method == "fit" || method == "train" || method == "backward" || method == "step" ||
-         method == "training_step";
+  return method == "fit" || method == "train" || method == "backward" || method == "step" || method == "training_step";
 }
 
 } // namespace
