@@ -16,6 +16,7 @@ using fix::add_keyword_argument;
 using fix::append_method_call;
 using fix::enclosing_statement;
 using fix::insert_line_after;
+using fix::method_call_text;
 using fix::remove_argument;
 using fix::replace_node;
 

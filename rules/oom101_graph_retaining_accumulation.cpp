@@ -79,16 +79,18 @@ void check(RuleContext& ctx) {
     const bool to_number = value.kind == model::Kind::Loss && !m.total_used_as_tensor_later(acc);
     const bool tensor_value =
         value.kind == model::Kind::Loss || value.kind == model::Kind::Tensor || value.kind == model::Kind::ModelOutput;
+    const std::string as_number = method_call_text(acc.value, added, "item");
+    const std::string detached = method_call_text(acc.value, added, "detach");
     std::optional<Fix> fix;
     if (to_number) {
       fix = append_method_call(m, acc.value, "item", Applicability::Unsafe,
-                               fmt::format("Accumulate `{}.item()` (a Python float)", added));
+                               fmt::format("Accumulate `{}` (a Python float)", as_number));
     } else if (tensor_value) {
       fix = append_method_call(m, acc.value, "detach", Applicability::Unsafe,
-                               fmt::format("Accumulate `{}.detach()` (a tensor without its graph)", added));
+                               fmt::format("Accumulate `{}` (a tensor without its graph)", detached));
     }
-    const std::string advice = to_number ? fmt::format("accumulate `{}.item()`", added)
-                                         : fmt::format("accumulate `{}.detach()` (or a number, with `.item()`)", added);
+    const std::string advice = to_number ? fmt::format("accumulate `{}`", as_number)
+                                         : fmt::format("accumulate `{}` (or a number, with `.item()`)", detached);
     std::string message;
     if (backward_in_iteration) {
       message = fmt::format("`{}` accumulates `{}` with its autograd graph: each {} chains that graph's nodes "

@@ -75,6 +75,10 @@ std::string indent_of(const model::Model& model, TSNode node) {
 
 } // namespace
 
+std::string method_call_text(TSNode expr, std::string_view text, std::string_view method) {
+  return is_primary(expr) ? fmt::format("{}.{}()", text, method) : fmt::format("({}).{}()", text, method);
+}
+
 Fix append_method_call(const model::Model& model, TSNode expr, std::string_view method, Applicability applicability,
                        std::string message) {
   Fix fix = empty_fix(applicability, std::move(message));

@@ -17,6 +17,10 @@ namespace oomlint::fix {
 Fix append_method_call(const model::Model& model, TSNode expr, std::string_view method, Applicability applicability,
                        std::string message);
 
+// What `append_method_call` makes of `text` (the expression's text, shortened for a message):
+// `loss.item()`, `(a + b).detach()`.
+std::string method_call_text(TSNode expr, std::string_view text, std::string_view method);
+
 // `f(a)` -> `f(a, name=value)`; `keyword` is the whole `name=value` text.
 Fix add_keyword_argument(const model::Model& model, const model::Call& call, std::string_view keyword,
                          Applicability applicability, std::string message);

@@ -48,6 +48,14 @@ TEST(Edits, MethodCallIsAppendedWithParenthesesWhereNeeded) {
   EXPECT_NE(append("logits.cpu().float()", "item").find("kept.append(logits.cpu().float().item())"), std::string::npos);
 }
 
+// The message names the expression as the fix writes it, parentheses included.
+TEST(Edits, MethodCallTextMatchesTheEdit) {
+  ModelFixture f("mean = (mean * i + loss) / (i + 1)\ntotal += loss\n");
+  EXPECT_EQ(fix::method_call_text(f.node("(mean * i + loss) / (i + 1)"), "(mean * i + loss) / (i + 1)", "detach"),
+            "((mean * i + loss) / (i + 1)).detach()");
+  EXPECT_EQ(fix::method_call_text(f.node("loss", 1), "loss", "item"), "loss.item()");
+}
+
 TEST(Edits, DecoratorIsIndentedLikeTheDefAndKeepsLineEndings) {
   ModelFixture lf("class Runner:\n    def evaluate(self):\n        return 1\n");
   const Fix fix = fix::add_decorator(lf.model(), lf.node("def evaluate(self):\n        return 1"),
