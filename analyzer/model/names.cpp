@@ -244,7 +244,8 @@ bool is_module_returning_method(std::string_view method) {
 }
 
 bool is_forward_like_method(std::string_view method) {
-  static constexpr std::array<std::string_view, 10> kMethods = {"forward",
+  // The last three are the RL agent's forwards (CleanRL's convention: the policy and value heads).
+  static constexpr std::array<std::string_view, 13> kMethods = {"forward",
                                                                 "encode",
                                                                 "decode",
                                                                 "forward_features",
@@ -253,7 +254,10 @@ bool is_forward_like_method(std::string_view method) {
                                                                 "get_image_features",
                                                                 "get_text_features",
                                                                 "features",
-                                                                "forward_train"};
+                                                                "forward_train",
+                                                                "get_action",
+                                                                "get_value",
+                                                                "get_action_and_value"};
   return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
 }
 
