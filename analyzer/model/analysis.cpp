@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <functional>
 
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/support/strings.hpp"
@@ -550,13 +551,19 @@ bool Model::Impl::flows_into_backward(std::string_view name, ScopeId owner, int 
   if (depth <= 0) {
     return false;
   }
+  return any_binding_computed_from(name, owner, 0,
+                                   [&](const Binding& b) { return flows_into_backward(b.name, owner, depth - 1); });
+}
+
+bool Model::Impl::any_binding_computed_from(std::string_view name, ScopeId owner, std::uint32_t after,
+                                            const std::function<bool(const Binding&)>& test) const {
   for (const auto& [bound, ids] : scope_names[static_cast<size_t>(owner)]) {
     if (bound == name) {
       continue;
     }
     for (BindingId id : ids) {
       const Binding& b = bindings[static_cast<size_t>(id)];
-      if (!null(b.value) && mentions_identifier(text(b.value), name) && flows_into_backward(b.name, owner, depth - 1)) {
+      if (b.stmt_start >= after && !null(b.value) && mentions_identifier(text(b.value), name) && test(b)) {
         return true;
       }
     }
@@ -575,19 +582,8 @@ bool Model::Impl::returned_from(std::string_view name, ScopeId owner, std::uint3
     return false;
   }
   // `total = torch.stack(terms).mean()` then `return w * total`: `terms` is returned through `total`.
-  for (const auto& [bound, ids] : scope_names[static_cast<size_t>(owner)]) {
-    if (bound == name) {
-      continue;
-    }
-    for (BindingId id : ids) {
-      const Binding& b = bindings[static_cast<size_t>(id)];
-      if (b.stmt_start >= after && !null(b.value) && mentions_identifier(text(b.value), name) &&
-          returned_from(b.name, owner, b.stmt_start, depth - 1)) {
-        return true;
-      }
-    }
-  }
-  return false;
+  return any_binding_computed_from(
+      name, owner, after, [&](const Binding& b) { return returned_from(b.name, owner, b.stmt_start, depth - 1); });
 }
 
 bool Model::Impl::is_module_forward(ScopeId fn) const {

@@ -1,6 +1,7 @@
 #pragma once
 // Internal state of the semantic model, shared by the builder (one traversal), the value
 // evaluator and the post-traversal analyses. Not part of the rule-facing interface.
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -180,6 +181,10 @@ struct Model::Impl {
   [[nodiscard]] bool counts_within_one_batch(TSNode range_call) const;
   // `fn` is a module's forward: `forward`, `*_forward`, or `__call__` of an nn.Module class.
   [[nodiscard]] bool is_module_forward(ScopeId fn) const;
+  // Some binding of `owner` after `after`, computed from `name` (other than `name` itself),
+  // passes `test`.
+  [[nodiscard]] bool any_binding_computed_from(std::string_view name, ScopeId owner, std::uint32_t after,
+                                               const std::function<bool(const Binding&)>& test) const;
   // `name` (bound in function `owner`) is returned after `after`, directly or through up to
   // `depth` local bindings computed from it.
   [[nodiscard]] bool returned_from(std::string_view name, ScopeId owner, std::uint32_t after, int depth) const;
