@@ -52,13 +52,26 @@ bool single_value_store(const model::Model& m, const model::Store& st) {
          st.kind != model::StoreKind::ListAugment && !m.is_collection_literal(st.value);
 }
 
+// `preds += [logits.argmax(1)]`, `outs.extend((a, b))`: what the literal holds is what is kept.
+model::Value stored_value(const model::Model& m, const model::Store& st) {
+  model::Value value = m.value_of(st.value);
+  if (value.kind == model::Kind::Container) {
+    for (const model::Value& e : value.elements) {
+      if (device_tensor(e) && e.device != model::Device::Cpu) {
+        return e;
+      }
+    }
+  }
+  return value;
+}
+
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   for (const model::Store& st : m.stores()) {
     if (!st.grad_disabled) {
       continue;
     }
-    const model::Value value = m.value_of(st.value);
+    const model::Value value = stored_value(m, st);
     const TSNode origin = m.method_chain_origin(st.value);
     if (value.carries_graph() || (!device_tensor(value) && !device_tensor(m.value_of(origin)))) {
       continue;
