@@ -213,6 +213,9 @@ void Model::Impl::build(TSNode root) {
         b.scope = fn;
         b.stmt_start = ts_node_start_byte(p);
         b.visible_from = 0;
+        if (ps == g.sym.default_parameter || ps == g.sym.typed_default_parameter) {
+          b.default_value = field(p, g.field.value);
+        }
         add_binding(std::move(b));
       }
     }

@@ -374,6 +374,13 @@ bool Model::iterates_a_literal(LoopId loop_id) const {
   if (s == g.sym.tuple || s == g.sym.list) {
     return true;
   }
+  // `def tta(model, x, flips=(False, True)): for flip in flips:` -- a few views a call.
+  if (s == g.sym.identifier) {
+    const Binding* b = m_impl->lookup(text(it), loop(loop_id).scope, ts_node_start_byte(it));
+    const TSNode given =
+        b == nullptr || b->kind != BindingKind::Parameter ? TSNode{} : m_impl->unparen(b->default_value);
+    return !ts_node_is_null(given) && (ts_node_symbol(given) == g.sym.tuple || ts_node_symbol(given) == g.sym.list);
+  }
   if (s == g.sym.call && text(ts_node_child_by_field_id(it, g.field.function)) == "range") {
     TSNode args = ts_node_child_by_field_id(it, g.field.arguments);
     return !ts_node_is_null(args) && ts_node_named_child_count(args) == 1 &&

@@ -112,6 +112,7 @@ struct Binding {
   ScopeId defines = kNone;        // function and class definitions
   TSNode op{};                    // augmented assignment: the target (for `t += v`)
   TSNode target{};                // the bound name or attribute as written
+  TSNode default_value{};         // parameters: the default value, as written
   // An annotation without a value (`self.h: Tensor`) binds nothing to fix.
   [[nodiscard]] bool has_value() const { return !ts_node_is_null(value); }
 };
