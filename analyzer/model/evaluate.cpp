@@ -728,9 +728,11 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       }
       return v;
     }
-    if (receiver.grad == Grad::No && (receiver.kind == Kind::Tensor || receiver.kind == Kind::Number)) {
-      // A method of a tensor without a graph: still no graph, still from the same forward.
-      Value v = derived(receiver, receiver.kind);
+    if (receiver.grad == Grad::No &&
+        (receiver.kind == Kind::Tensor || receiver.kind == Kind::Number || receiver.kind == Kind::ModelOutput)) {
+      // A method of a tensor without a graph: still no graph, still from the same forward
+      // (`value_fn(obs).squeeze(-1)` under `inference_mode` is that forward's output).
+      Value v = derived(receiver, receiver.kind == Kind::ModelOutput ? Kind::Tensor : receiver.kind);
       v.grad = Grad::No;
       return v;
     }
