@@ -647,12 +647,13 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     if (names::is_grad_killing_method(method)) {
       return method == "detach" || method == "detach_" ? no_grad_tensor() : Value::number();
     }
-    if (method == "backward" || method == "zero_grad" || method == "step") {
-      return Value::number();
-    }
+    // The class's own `step` (a trainer's training step) is not an optimizer's.
     const ScopeId local = local_callee(fn, scope);
     if (local != kNone) {
       return when_enabled(function_returns(local, depth + 1));
+    }
+    if (method == "backward" || method == "zero_grad" || method == "step") {
+      return Value::number();
     }
     if (const library::Fact* fact = library::method_fact(method)) {
       if (fact->any_receiver || eval(object, scope, depth + 1).kind != Kind::Module) {

@@ -403,8 +403,8 @@ bool Model::may_be_used_as_tensor_after(std::string_view key, ScopeId scope_id, 
     if (m_impl->owner_scope(c.scope) != owner) {
       continue;
     }
-    if (!ts_node_is_null(c.receiver) && text(c.receiver) == key) {
-      return true; // `total.detach()`, `total.cpu()`: a float has no such methods
+    if (!ts_node_is_null(c.receiver) && mentions_identifier(text(c.receiver), key)) {
+      return true; // `total.detach()`, `(total / n).item()`: a float has no such methods
     }
     const bool tensor_callee = c.qualified.starts_with("torch.") || c.method == "all_reduce" || c.method == "reduce" ||
                                c.method == "all_gather" || c.method == "gather" || c.method == "gather_for_metrics" ||
