@@ -70,9 +70,7 @@ bool Model::leaves_device(TSNode expr) const {
       return true;
     }
     const std::string_view method = text(impl.field(fn, g.field.attribute));
-    // `.to("cpu")`, `.to(device="cpu")`, `.to(cpu_device)`: the target is named as the CPU.
-    const bool to_cpu =
-        method == "to" && text(impl.field(call, g.field.arguments)).find("cpu") != std::string_view::npos;
+    const bool to_cpu = method == "to" && names::names_the_cpu(text(impl.field(call, g.field.arguments)));
     moved = is_host_method(method) || to_cpu;
     return moved;
   });

@@ -673,7 +673,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     if (receiver.kind != Kind::Module && receiver.kind != Kind::Pipeline && receiver.kind != Kind::PyModule &&
         receiver.kind != Kind::Class) {
       // Where a tensor method puts its result: `.cpu()`, `.to("cpu")` move it off the device.
-      if (method == "cpu" || (method == "to" && !null(args) && text(args).find("cpu") != std::string_view::npos)) {
+      if (method == "cpu" || (method == "to" && !null(args) && names::names_the_cpu(text(args)))) {
         Value moved = receiver.grad == Grad::Yes
                           ? derived(receiver, receiver.kind == Kind::Loss ? Kind::Loss : Kind::Tensor)
                           : receiver;

@@ -108,7 +108,7 @@ std::string kept_parameter(const Model& m, TSNode expr, const std::vector<std::s
       detached = detached || method == "detach" || method == "detach_";
     } else if (method == "to") {
       const std::string_view a = m.text(ts_node_child_by_field_id(expr, g.field.arguments));
-      if (a.find("cpu") != std::string_view::npos || a.find("numpy") != std::string_view::npos) {
+      if (names::names_the_cpu(a) || a.find("numpy") != std::string_view::npos) {
         return {};
       }
     } else {

@@ -224,6 +224,8 @@ bool is_eval_function_name(std::string_view name, bool& needs_loop);
 bool is_train_function_name(std::string_view name);
 // `forward`, or a replacement such as `hacked_block_forward`.
 bool is_forward_method(std::string_view name);
+// The arguments of a `.to(...)` name the CPU as the target (`"cpu"`, `device="cpu"`, `cpu_device`).
+bool names_the_cpu(std::string_view to_arguments);
 // `is_torch_version(">=", "1.11")`, `version.parse(torch.__version__) >= ...`
 bool is_torch_version_test(std::string_view condition);
 bool is_per_step_method(std::string_view name);

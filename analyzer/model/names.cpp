@@ -167,6 +167,10 @@ bool is_torch_version_test(std::string_view condition) {
          condition.find("TORCH_VERSION") != std::string_view::npos;
 }
 
+bool names_the_cpu(std::string_view to_arguments) {
+  return to_arguments.find("cpu") != std::string_view::npos;
+}
+
 bool is_forward_method(std::string_view name) {
   return name == "forward" || name.ends_with("_forward");
 }
