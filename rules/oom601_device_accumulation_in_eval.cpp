@@ -16,7 +16,8 @@ const RuleMeta kMeta{
     .default_enabled = true,
     .fix = FixAvailability::Sometimes,
     .summary = "Device tensors gathered across evaluation iterations stay on the GPU",
-    .what = "Finds model outputs (and values computed from them) appended, inserted, stored or concatenated into "
+    .what = "Finds model outputs (and values computed from them: the elements of a batch's outputs taken one by "
+            "one, the ids a model's `generate()` returns) appended, inserted, stored or concatenated into "
             "a container that outlives the iteration, in code that runs without autograd (`no_grad`, "
             "`inference_mode`, a grad-disabled function), when they are not moved off the device "
             "(`.cpu()`, `.numpy()`, `.tolist()`, `.item()`).",

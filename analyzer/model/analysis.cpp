@@ -280,6 +280,22 @@ bool Model::Impl::counts_within_one_batch(TSNode range_call) const {
   return words.contains("size") || words.contains("bs");
 }
 
+// `range(0, batch_size, chunk)` splits one batch into micro-batches (generation or a forward in
+// chunks): the pieces are gathered and joined for that batch, so it is neither a step loop nor
+// one that outlives steps. `range(0, len(data), batch_size)` is not: it walks the data.
+bool Model::Impl::chunks_one_batch(TSNode range_call) const {
+  const TSNode args = field(range_call, g.field.arguments);
+  if (null(args) || ts_node_named_child_count(args) != 3) {
+    return false;
+  }
+  const TSNode stop = unparen(ts_node_named_child(args, 1));
+  if (ts_node_symbol(stop) != g.sym.identifier && ts_node_symbol(stop) != g.sym.attribute) {
+    return false;
+  }
+  const auto words = identifier_words(last_name(stop));
+  return (words.contains("batch") && words.contains("size")) || words.contains("bs");
+}
+
 void Model::Impl::classify_loops() {
   function_has_loop.assign(m.m_scopes.size(), false);
   for (const Loop& l : m.m_loops) {
@@ -392,6 +408,14 @@ void Model::Impl::classify_loops() {
       l.is_phase = false;
       continue;
     }
+    const bool chunk_loop = !null(l.iterable) && ts_node_symbol(unparen(l.iterable)) == g.sym.call &&
+                            last_name(field(unparen(l.iterable), g.field.function)) == "range" &&
+                            chunks_one_batch(unparen(l.iterable));
+    if (chunk_loop) {
+      l.is_step = false;
+      l.is_phase = false;
+      continue;
+    }
     if (is_retry_loop(l)) {
       l.is_step = false;
       l.is_phase = true;
@@ -438,6 +462,31 @@ LoopId Model::Impl::outlived_loop(std::string_view key, ScopeId scope, LoopId lo
   return loop;
 }
 
+bool Model::Impl::iterates_model_output(const Loop& l) const {
+  if (l.kind != LoopKind::For || null(l.iterable)) {
+    return false;
+  }
+  return eval(l.iterable, l.scope, 0).kind == Kind::ModelOutput;
+}
+
+// A store inside a loop over one batch's items (`for det in outputs:`) outlives the step loop
+// around it too when the container is not re-created in that step: the innermost enclosing step
+// or phase loop that the container outlives is the one it grows across.
+LoopId Model::Impl::outlived_step_loop(std::string_view key, ScopeId scope, LoopId loop, std::uint32_t at) const {
+  LoopId l = outlived_loop(key, scope, loop, at);
+  while (l != kNone) {
+    const Loop& lp = m.m_loops[static_cast<size_t>(l)];
+    if (lp.is_step || lp.is_phase || lp.parent == kNone || !iterates_model_output(lp)) {
+      return l;
+    }
+    if (outlived_loop(key, scope, lp.parent, at) != lp.parent) {
+      return l;
+    }
+    l = lp.parent;
+  }
+  return l;
+}
+
 void Model::Impl::finish_accumulations_and_stores() {
   auto root_key = [&](TSNode n) {
     n = unparen(n);
@@ -481,7 +530,7 @@ void Model::Impl::finish_accumulations_and_stores() {
     }
     const std::uint32_t at = ts_node_start_byte(s.statement);
     s.grad_disabled = disabled_at(at, s.scope);
-    const LoopId outlived = outlived_loop(s.container_key, s.scope, s.loop, at);
+    const LoopId outlived = outlived_step_loop(s.container_key, s.scope, s.loop, at);
     if (outlived == kNone && !(s.loop == kNone && owner_allows_step_scope(s.scope, s.container_key))) {
       continue;
     }
@@ -553,6 +602,71 @@ bool Model::Impl::flows_into_backward(std::string_view name, ScopeId owner, int 
   }
   return any_binding_computed_from(name, owner, 0,
                                    [&](const Binding& b) { return flows_into_backward(b.name, owner, depth - 1); });
+}
+
+namespace {
+
+bool is_number_literal(const syntax::Grammar& g, TSNode n) {
+  const TSSymbol s = ts_node_symbol(n);
+  return s == g.sym.integer || s == g.sym.float_;
+}
+
+} // namespace
+
+// `loss = pi_loss + 0.5 * v_loss - 0.01 * ent`: the names added (or scaled by a constant and
+// added) into the expression. A name multiplied by another name (a weight) is not a term.
+void Model::Impl::additive_terms(TSNode expr, std::vector<std::string_view>& out, int depth) const {
+  expr = unparen(expr);
+  if (null(expr) || depth > 32) {
+    return;
+  }
+  const TSSymbol s = ts_node_symbol(expr);
+  if (s == g.sym.identifier) {
+    out.push_back(text(expr));
+    return;
+  }
+  if (s == g.sym.unary_operator) {
+    additive_terms(field(expr, g.field.argument), out, depth + 1);
+    return;
+  }
+  if (s != g.sym.binary_operator) {
+    return;
+  }
+  const std::string_view op = text(field(expr, g.field.operator_));
+  const TSNode left = unparen(field(expr, g.field.left));
+  const TSNode right = unparen(field(expr, g.field.right));
+  if (op == "+" || op == "-") {
+    additive_terms(left, out, depth + 1);
+    additive_terms(right, out, depth + 1);
+  } else if (op == "*" && !null(left) && is_number_literal(g, left)) {
+    additive_terms(right, out, depth + 1);
+  } else if ((op == "*" || op == "/") && !null(right) && is_number_literal(g, right)) {
+    additive_terms(left, out, depth + 1);
+  }
+}
+
+// A name summed into a loss that is back-propagated here: a term of a loss has a graph (a
+// constant term would have no gradient and no reason to be there).
+bool Model::Impl::is_term_of_backpropagated_loss(std::string_view name, ScopeId owner) const {
+  const Scope& sc = m.m_scopes[static_cast<size_t>(owner)];
+  for (const std::string& loss : sc.backprop_names) {
+    auto it = scope_names[static_cast<size_t>(owner)].find(loss);
+    if (it == scope_names[static_cast<size_t>(owner)].end()) {
+      continue;
+    }
+    for (BindingId id : it->second) {
+      const Binding& b = bindings[static_cast<size_t>(id)];
+      if (b.kind != BindingKind::Assign || b.element >= 0 || null(b.value)) {
+        continue;
+      }
+      std::vector<std::string_view> terms;
+      additive_terms(b.value, terms, 0);
+      if (terms.size() >= 2 && std::find(terms.begin(), terms.end(), name) != terms.end() && name != loss) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 bool Model::Impl::any_binding_computed_from(std::string_view name, ScopeId owner, std::uint32_t after,

@@ -52,6 +52,30 @@ Value from_library(const library::Fact& fact) {
   return Value::unknown();
 }
 
+// What a model's `generate()` returns: no graph (the library runs it under no_grad), but the
+// generated ids are the model's output, on the model's device.
+Value generated_output(TSNode call, const library::Fact& fact) {
+  Value v{Grad::No, Kind::ModelOutput, Source::Forward, -1, {}, {}};
+  v.add_evidence(Evidence{ts_node_start_byte(call), ts_node_end_byte(call), Step::Library, fact.reason});
+  return v;
+}
+
+// `dist.sample()` draws without a graph; `log_prob`, `entropy`, `rsample` and the rest are
+// differentiable in the distribution's parameters.
+Value distribution_method(const Value& dist, std::string_view method) {
+  if (method == "sample" || method == "sample_n" || method == "enumerate_support") {
+    Value drawn = no_grad_tensor();
+    drawn.device = dist.device;
+    return drawn;
+  }
+  if (dist.grad == Grad::Yes) {
+    return derived(dist, Kind::Tensor);
+  }
+  Value v = no_grad_tensor();
+  v.grad = dist.grad;
+  return v;
+}
+
 // Names used without an import in snippets: the conventional aliases of torch.
 std::string implicit_module(std::string_view root) {
   if (root == "torch") {
@@ -416,6 +440,50 @@ Value Model::Impl::function_returns(ScopeId fn, int depth) const {
   return out;
 }
 
+// The expression a binding takes its value from: `b` in `a, b = x, y` is `y`.
+TSNode Model::Impl::element_node(const Binding& b) const {
+  const TSNode whole = unparen(b.value);
+  if (b.element < 0 || null(whole)) {
+    return whole;
+  }
+  const TSSymbol s = ts_node_symbol(whole);
+  if ((s == g.sym.tuple || s == g.sym.expression_list || s == g.sym.list) &&
+      static_cast<uint32_t>(b.element) < ts_node_named_child_count(whole)) {
+    return ts_node_named_child(whole, static_cast<uint32_t>(b.element));
+  }
+  return TSNode{};
+}
+
+bool Model::Impl::is_empty_list_literal(TSNode n) const {
+  n = unparen(n);
+  return !null(n) && ts_node_symbol(n) == g.sym.list && ts_node_named_child_count(n) == 0;
+}
+
+// `log_probs = []` then `log_probs.append(dist.log_prob(a))`: what the list holds is what its
+// function appends to it afterwards (`torch.stack(log_probs)` carries their graph).
+Value Model::Impl::appended_into(const Binding& b, int depth) const {
+  Value out{Grad::No, Kind::Container, Source::None, -1, {}, {}};
+  const ScopeId owner = owner_scope(b.scope);
+  for (const Store& st : store_candidates) {
+    if (ts_node_start_byte(st.statement) <= b.stmt_start || owner_scope(st.scope) != owner ||
+        dotted(st.container) != b.name) {
+      continue;
+    }
+    Value element = eval(st.value, st.scope, depth + 1);
+    if (st.kind == StoreKind::Extend || st.kind == StoreKind::ListAugment) {
+      element.kind = Kind::Unknown; // the elements of what is added, not the value itself
+    }
+    const Value joined = join(out, element);
+    out.grad = joined.grad;
+    if (out.source == Source::None && element.grad == Grad::Yes) {
+      out.source = element.source;
+      out.evidence = element.evidence;
+      out.evidence_count = element.evidence_count;
+    }
+  }
+  return out;
+}
+
 Value Model::Impl::eval_binding(BindingId id, int depth) const {
   if (auto it = binding_memo.find(id); it != binding_memo.end()) {
     return it->second;
@@ -453,7 +521,15 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
   }
   case BindingKind::ForTarget: {
     const Value iterable = eval(b.value, b.scope, depth + 1);
-    v = iterable.grad == Grad::Yes ? derived(iterable, Kind::Tensor) : Value::unknown();
+    if (iterable.grad == Grad::Yes) {
+      v = derived(iterable, Kind::Tensor);
+    } else if (iterable.kind == Kind::ModelOutput && b.element < 0 && iterable.device != Device::Cpu) {
+      // `for det in model(images)`: each element (a detector's per-image dict, a row of ids) is
+      // still the model's output on its device.
+      v = iterable;
+    } else {
+      v = Value::unknown();
+    }
     break;
   }
   case BindingKind::WithTarget:
@@ -474,18 +550,22 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
     } else {
       v = whole;
     }
+    if (is_empty_list_literal(element_node(b))) {
+      v = appended_into(b, depth);
+    }
     break;
   }
   }
   // A name that is back-propagated in its function carries a graph unless we know otherwise.
-  if (v.grad == Grad::Unknown && b.kind != BindingKind::Parameter) {
+  if (v.grad == Grad::Unknown && b.kind != BindingKind::Parameter && !disabled_at(b.stmt_start, b.scope)) {
     const ScopeId owner = owner_scope(b.scope);
-    if (m.m_scopes[static_cast<size_t>(owner)].backprop_names.count(b.name) != 0 &&
-        !disabled_at(b.stmt_start, b.scope)) {
+    const bool backprop = m.m_scopes[static_cast<size_t>(owner)].backprop_names.count(b.name) != 0;
+    if (backprop || (b.kind == BindingKind::Assign && is_term_of_backpropagated_loss(b.name, owner))) {
       v = grad_tensor(Source::Backprop, Kind::Loss);
       const TSNode where = null(b.target) ? b.value : b.target;
       if (!null(where)) {
-        v.add_evidence(Evidence{ts_node_start_byte(where), ts_node_end_byte(where), Step::Backprop, nullptr});
+        v.add_evidence(Evidence{ts_node_start_byte(where), ts_node_end_byte(where),
+                                backprop ? Step::Backprop : Step::BackpropTerm, nullptr});
       }
     }
   }
@@ -549,7 +629,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     }
     return v;
   };
-  auto join_args = [&]() {
+  auto join_args = [&](bool keywords = false) {
     Value out{Grad::No, Kind::Tensor, Source::None, -1, {}, {}};
     if (null(args)) {
       return out;
@@ -564,7 +644,10 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     for (uint32_t i = 0; i < count && i < 16; ++i) {
       TSNode a = ts_node_named_child(args, i);
       if (ts_node_symbol(a) == g.sym.keyword_argument) {
-        continue;
+        if (!keywords) {
+          continue;
+        }
+        a = field(a, g.field.value);
       }
       if (ts_node_symbol(a) == g.sym.list_splat) {
         a = ts_node_named_child(a, 0);
@@ -609,6 +692,11 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     }
     if (names::is_torch_loss_class(q)) {
       return of_kind(Kind::LossModule);
+    }
+    if (q.starts_with("torch.distributions.")) {
+      Value dist = join_args(true); // built from a policy's logits (`logits=`), it carries their graph
+      dist.kind = Kind::Distribution;
+      return when_enabled(dist);
     }
     if (q.starts_with("torch.nn.functional.") || q == "torch.stack" || q == "torch.cat" || q == "torch.mean" ||
         q == "torch.sum" || q == "torch.matmul" || q == "torch.softmax" || q == "torch.sigmoid" || q == "torch.exp" ||
@@ -656,7 +744,12 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       return Value::number();
     }
     if (const library::Fact* fact = library::method_fact(method)) {
-      if (fact->any_receiver || eval(object, scope, depth + 1).kind != Kind::Module) {
+      const Value receiver = eval(object, scope, depth + 1);
+      if (fact->returns == library::Returns::NoGradOutput &&
+          (receiver.kind == Kind::Module || names::is_model_name(last_name(object), options))) {
+        return generated_output(call, *fact);
+      }
+      if (fact->any_receiver || receiver.kind != Kind::Module) {
         return from_library(*fact);
       }
     }
@@ -670,6 +763,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       }
     }
     const Value receiver = eval(object, scope, depth + 1);
+    if (receiver.kind == Kind::Distribution) {
+      return when_enabled(distribution_method(receiver, method));
+    }
     if (receiver.kind != Kind::Module && receiver.kind != Kind::Pipeline && receiver.kind != Kind::PyModule &&
         receiver.kind != Kind::Class) {
       // Where a tensor method puts its result: `.cpu()`, `.to("cpu")` move it off the device.

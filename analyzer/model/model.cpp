@@ -257,6 +257,10 @@ std::vector<Related> Model::evidence_of(const Value& value) const {
     case Step::Backprop:
       message = fmt::format("`{}` is back-propagated in this function, so it holds a graph", short_code(text));
       break;
+    case Step::BackpropTerm:
+      message = fmt::format("`{}` is a term of a loss that is back-propagated in this function, so it holds a graph",
+                            short_code(text));
+      break;
     case Step::Library:
       message = fmt::format("`{}`: {}", short_code(text), e.note != nullptr ? e.note : "a library fact");
       break;

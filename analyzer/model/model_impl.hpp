@@ -179,6 +179,13 @@ struct Model::Impl {
   // Some caller of `fn` (directly, or through callers that pass its result on) runs a backward.
   // A `range(...)` over the size of one batch, not over batches.
   [[nodiscard]] bool counts_within_one_batch(TSNode range_call) const;
+  [[nodiscard]] bool chunks_one_batch(TSNode range_call) const;
+  [[nodiscard]] bool is_empty_list_literal(TSNode n) const;
+  [[nodiscard]] TSNode element_node(const Binding& b) const;
+  [[nodiscard]] Value appended_into(const Binding& b, int depth) const;
+  void additive_terms(TSNode expr, std::vector<std::string_view>& out, int depth) const;
+  [[nodiscard]] bool is_term_of_backpropagated_loss(std::string_view name, ScopeId owner) const;
+  [[nodiscard]] bool iterates_model_output(const Loop& l) const;
   // `fn` is a module's forward: `forward`, `*_forward`, or `__call__` of an nn.Module class.
   [[nodiscard]] bool is_module_forward(ScopeId fn) const;
   // Some binding of `owner` after `after`, computed from `name` (other than `name` itself),
@@ -208,6 +215,7 @@ struct Model::Impl {
   [[nodiscard]] bool flows_into_backward(std::string_view name, ScopeId owner, int depth) const;
   [[nodiscard]] bool called_only_periodically(ScopeId fn) const;
   [[nodiscard]] LoopId outlived_loop(std::string_view key, ScopeId scope, LoopId loop, std::uint32_t at) const;
+  [[nodiscard]] LoopId outlived_step_loop(std::string_view key, ScopeId scope, LoopId loop, std::uint32_t at) const;
 };
 
 // Naming vocabularies (names.cpp).

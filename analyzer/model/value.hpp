@@ -13,19 +13,20 @@ enum class Grad : std::uint8_t { No, Unknown, Yes };
 
 enum class Kind : std::uint8_t {
   Unknown,
-  Number,      // Python scalars, strings, None, `.item()` results
-  Tensor,      // a tensor
-  Loss,        // a scalar loss tensor (`.item()` is the right fix)
-  ModelOutput, // what a model's forward returned (`.loss`, `.logits`, `[0]` ...)
-  Module,      // an nn.Module instance: calling it runs a forward pass
-  LossModule,  // an nn.*Loss instance or a loss callable
-  Function,    // a function defined in this file
-  Class,       // a class defined in this file
-  PyModule,    // an imported module or object with a known import path
-  Container,   // list/tuple/dict literal
-  Pipeline,    // a diffusers/transformers pipeline: calling it runs under no_grad
-  String,      // text (a tokenizer's decode, a formatted string)
-  Instance,    // an object of a project class with `__call__` (`scope` here, `qualified` in another module)
+  Number,       // Python scalars, strings, None, `.item()` results
+  Tensor,       // a tensor
+  Loss,         // a scalar loss tensor (`.item()` is the right fix)
+  ModelOutput,  // what a model's forward returned (`.loss`, `.logits`, `[0]` ...)
+  Module,       // an nn.Module instance: calling it runs a forward pass
+  LossModule,   // an nn.*Loss instance or a loss callable
+  Function,     // a function defined in this file
+  Class,        // a class defined in this file
+  PyModule,     // an imported module or object with a known import path
+  Container,    // list/tuple/dict literal
+  Pipeline,     // a diffusers/transformers pipeline: calling it runs under no_grad
+  String,       // text (a tokenizer's decode, a formatted string)
+  Instance,     // an object of a project class with `__call__` (`scope` here, `qualified` in another module)
+  Distribution, // a torch.distributions object: `log_prob`/`entropy` carry its parameters' graph
 };
 
 // Where a tensor lives, as far as the code shows.
@@ -35,13 +36,14 @@ enum class Source : std::uint8_t { None, Forward, LossFunction, Backprop, Helper
 
 // One step of a value's provenance, a place in the file and what it contributed.
 enum class Step : std::uint8_t {
-  Forward,  // a module's forward pass with autograd on
-  Loss,     // a loss function or criterion
-  Backprop, // the name is back-propagated, so it holds a graph
-  Helper,   // a function that returns a graph-carrying value
-  Output,   // `.loss` / an element of a model's output
-  Binding,  // assigned here
-  Library,  // a library fact (the note says which)
+  Forward,      // a module's forward pass with autograd on
+  Loss,         // a loss function or criterion
+  Backprop,     // the name is back-propagated, so it holds a graph
+  BackpropTerm, // the name is summed into a loss that is back-propagated
+  Helper,       // a function that returns a graph-carrying value
+  Output,       // `.loss` / an element of a model's output
+  Binding,      // assigned here
+  Library,      // a library fact (the note says which)
 };
 
 struct Evidence {

@@ -69,3 +69,21 @@ TEST(DeviceGathering, CollectionLiterals) {
   EXPECT_TRUE(m.is_collection_literal(f.node("{'k': x}")));
   EXPECT_FALSE(m.is_collection_literal(f.node("f(x)")));
 }
+
+TEST(DeviceGathering, GeneratedIdsAreAModelsOutput) {
+  ModelFixture f("@torch.no_grad()\n"
+                 "def gen(lm, enc, maker):\n"
+                 "    ids = lm.generate(**enc)\n"
+                 "    anchors = maker.generate(3)\n");
+  EXPECT_EQ(f.model().value_of(f.node("lm.generate(**enc)")).kind, oomlint::model::Kind::ModelOutput);
+  EXPECT_NE(f.model().value_of(f.node("maker.generate(3)")).kind, oomlint::model::Kind::ModelOutput);
+  EXPECT_FALSE(f.carries("lm.generate(**enc)"));
+}
+
+TEST(DeviceGathering, IteratingAModelsOutputGivesItsElements) {
+  ModelFixture f("@torch.no_grad()\n"
+                 "def run(model, images):\n"
+                 "    for det in model(images):\n"
+                 "        x = det\n");
+  EXPECT_EQ(f.model().value_of(f.node("det", 1)).kind, oomlint::model::Kind::ModelOutput);
+}

@@ -115,3 +115,40 @@ TEST(GradValues, DetectionStyleLossDicts) {
   ModelFixture f("loss_dict = model(images, targets)\nlosses = sum(loss for loss in loss_dict.values())\n");
   EXPECT_TRUE(f.carries("sum(loss for loss in loss_dict.values())"));
 }
+
+TEST(GradValues, TermsOfABackPropagatedLossCarryAGraph) {
+  ModelFixture f("def update(actor, critic_fn, obs, ret, w):\n"
+                 "    pi = actor(obs).mean()\n"
+                 "    v = (critic_fn(obs) - ret).pow(2).mean()\n"
+                 "    scale = w.get()\n"
+                 "    loss = pi + 0.5 * v\n"
+                 "    other = pi * scale\n"
+                 "    loss.backward()\n"
+                 "    a = v\n"
+                 "    b = scale\n");
+  EXPECT_TRUE(f.carries("v", 2));      // `a = v`: a term of the back-propagated loss
+  EXPECT_FALSE(f.carries("scale", 2)); // a factor of a loss that is not back-propagated
+}
+
+TEST(GradValues, AnEmptyListHoldsWhatIsAppendedToIt) {
+  ModelFixture f("def episode(policy, steps):\n"
+                 "    log_probs, rewards = [], []\n"
+                 "    for s in steps:\n"
+                 "        log_probs.append(policy(s))\n"
+                 "        rewards.append(s.reward)\n"
+                 "    unused = []\n"
+                 "    return torch.stack(log_probs), torch.stack(unused)\n");
+  EXPECT_TRUE(f.carries("torch.stack(log_probs)"));
+  EXPECT_FALSE(f.carries("torch.stack(unused)"));
+}
+
+TEST(GradValues, DistributionsCarryTheirParametersGraphButSamplesDoNot) {
+  ModelFixture f("import torch\n"
+                 "dist = torch.distributions.Categorical(logits=policy(obs))\n"
+                 "a = dist.log_prob(act)\n"
+                 "b = dist.entropy()\n"
+                 "c = dist.sample()\n");
+  EXPECT_TRUE(f.carries("dist.log_prob(act)"));
+  EXPECT_TRUE(f.carries("dist.entropy()"));
+  EXPECT_FALSE(f.carries("dist.sample()"));
+}
