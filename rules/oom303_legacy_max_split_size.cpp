@@ -15,8 +15,12 @@ const RuleMeta kMeta{
     .default_enabled = true,
     .fix = FixAvailability::Never,
     .summary = "max_split_size_mb where expandable_segments:True is the modern fix for fragmentation",
-    .what = "Finds `max_split_size_mb` in a `PYTORCH_CUDA_ALLOC_CONF` value (environment writes, env dicts, "
-            "`torch.cuda.memory._set_allocator_settings`) that does not also turn on `expandable_segments`.",
+    .what = "Finds `max_split_size_mb` in a `PYTORCH_CUDA_ALLOC_CONF` value that does not also turn on "
+            "`expandable_segments`, wherever the value is set: environment writes (`os.environ[...]`, "
+            "`setdefault`, `update`, `os.putenv`), env mappings for a child process (a dict literal, a copy of "
+            "`os.environ` written by key, `dict(os.environ, PYTORCH_CUDA_ALLOC_CONF=...)`), or "
+            "`torch.cuda.memory._set_allocator_settings`; written in place or held by a constant of the file "
+            "(`ALLOC_CONF = \"max_split_size_mb:128\"`).",
     .why = "`max_split_size_mb` stops the allocator from splitting large cached blocks, which trades "
            "fragmentation for more cudaMalloc calls and only helps some workloads. Expandable segments grow one "
            "segment in place instead: on an H200 a variable-length workload's peak reserved memory went from "

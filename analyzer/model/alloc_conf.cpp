@@ -1,7 +1,10 @@
 // Where the program configures the CUDA caching allocator: `os.environ["PYTORCH_CUDA_ALLOC_CONF"]
-// = ...`, `os.environ.setdefault(...)`, `os.putenv(...)`, `os.environ.update(...)`, an env dict
-// literal for a child process, or `torch.cuda.memory._set_allocator_settings(...)`; with what
-// value, and whether CUDA (which reads the variable once) had started by then.
+// = ...`, `os.environ.setdefault(...)`, `os.putenv(...)`, `os.environ.update(...)`, the same
+// writes into another mapping (an env dict for a child process: a literal, a copy of
+// `os.environ`, `dict(os.environ, PYTORCH_CUDA_ALLOC_CONF=...)`), or
+// `torch.cuda.memory._set_allocator_settings(...)`; with what value (through the file's
+// constants: `ALLOC_CONF = "..."`), and whether CUDA (which reads the variable once) had started
+// by then.
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -51,7 +54,7 @@ std::vector<AllocConfOption> parse_options(std::string_view text) {
 
 class AllocConfFinder {
 public:
-  explicit AllocConfFinder(const Model& model) : m_model(model), m_g(syntax::grammar()) {}
+  AllocConfFinder(const Model& model, const Model::Impl& impl) : m_model(model), m_impl(impl), m_g(impl.g) {}
 
   std::vector<AllocConfSetting> find() {
     const std::string_view src = m_model.source().text();
@@ -78,7 +81,7 @@ private:
     s.statement = statement;
     s.value = value;
     s.value_text = ts_node_is_null(value) ? std::string_view() : m_model.text(value);
-    s.options = parse_options(s.value_text);
+    s.options = options_of(value, s.value_text);
     s.target = target;
     if (target == AllocConfTarget::ProcessEnvironment) {
       if (const Call* init = m_model.cuda_initialised_before(ts_node_start_byte(statement))) {
@@ -94,18 +97,73 @@ private:
           AllocConfTarget::RuntimeSetting);
       return;
     }
-    if (ts_node_is_null(call.arguments) || !names_alloc_conf(m_model.text(call.arguments))) {
+    if (ts_node_is_null(call.arguments)) {
       return;
     }
-    const std::string receiver = ts_node_is_null(call.receiver) ? std::string() : m_model.qualified_name(call.receiver);
     const auto first = call.positional(0);
-    if ((call.method == "setdefault" && receiver == "os.environ") || call.qualified == "os.putenv") {
-      if (first && names_alloc_conf(m_model.text(*first))) {
-        add(call.node, call.positional(1).value_or(TSNode{}), AllocConfTarget::ProcessEnvironment);
-      }
-    } else if (call.method == "update" && receiver == "os.environ") {
-      add(call.node, updated_value(call, first), AllocConfTarget::ProcessEnvironment);
+    const bool keyed = first && key_names_alloc_conf(*first);
+    if (!keyed && !names_alloc_conf(m_model.text(call.arguments))) {
+      return;
     }
+    const bool process = !ts_node_is_null(call.receiver) && is_process_environment(call.receiver);
+    if (call.qualified == "os.putenv" || (call.method == "setdefault" && call.is_method_call())) {
+      if (keyed) {
+        add(call.node, call.positional(1).value_or(TSNode{}), target_for(process || call.qualified == "os.putenv"));
+      }
+    } else if (call.method == "update" && call.is_method_call()) {
+      add(call.node, updated_value(call, first), target_for(process));
+    } else if (auto kw = call.keyword("PYTORCH_CUDA_ALLOC_CONF", m_model.source().text())) {
+      add(call.node, *kw, AllocConfTarget::ChildEnvironment); // `dict(os.environ, PYTORCH_CUDA_ALLOC_CONF=...)`
+    }
+  }
+
+  static AllocConfTarget target_for(bool process) {
+    return process ? AllocConfTarget::ProcessEnvironment : AllocConfTarget::ChildEnvironment;
+  }
+
+  // `os.environ`, or a name bound only to it (`env = os.environ` is the same mapping, not a copy).
+  bool is_process_environment(TSNode mapping) const {
+    mapping = m_impl.unparen(mapping);
+    if (m_model.qualified_name(mapping) == "os.environ") {
+      return true;
+    }
+    if (ts_node_symbol(mapping) != m_g.sym.identifier) {
+      return false;
+    }
+    const Binding* b = m_impl.lookup(m_model.text(mapping), m_model.scope_at(ts_node_start_byte(mapping)),
+                                     ts_node_start_byte(mapping));
+    return b != nullptr && b->kind == BindingKind::Assign && b->element == -1 && b->has_value() &&
+           m_model.qualified_name(b->value) == "os.environ";
+  }
+
+  // The key as written, or a constant holding it (`KEY = "PYTORCH_CUDA_ALLOC_CONF"`).
+  bool key_names_alloc_conf(TSNode key) const {
+    if (names_alloc_conf(m_model.text(key))) {
+      return true;
+    }
+    const auto values = m_model.possible_constants(key);
+    return values && std::any_of(values->begin(), values->end(), [](const Constant& c) {
+             return c.kind == Constant::Kind::String && names_alloc_conf(c.text);
+           });
+  }
+
+  // The options of every string the value may be (a constant defined elsewhere in the file is
+  // read where it is written); the value's own text where the constants do not show it (an
+  // f-string, a concatenation with a variable: the `name:value` syntax survives those).
+  std::vector<AllocConfOption> options_of(TSNode value, std::string_view value_text) const {
+    const auto values = ts_node_is_null(value) ? std::nullopt : m_model.possible_constants(value);
+    if (!values) {
+      return parse_options(value_text);
+    }
+    std::vector<AllocConfOption> options;
+    for (const Constant& c : *values) {
+      if (c.kind == Constant::Kind::String) {
+        for (const AllocConfOption& o : parse_options(m_model.text(c.node))) {
+          options.push_back(o);
+        }
+      }
+    }
+    return options;
   }
 
   // The value `os.environ.update(...)` gives the variable: a keyword or a dict entry (the last).
@@ -118,7 +176,7 @@ private:
       for (std::uint32_t i = 0; i < ts_node_named_child_count(*first); ++i) {
         const TSNode pair = ts_node_named_child(*first, i);
         if (ts_node_symbol(pair) == m_g.sym.pair &&
-            names_alloc_conf(m_model.text(ts_node_child_by_field_id(pair, m_g.field.key)))) {
+            key_names_alloc_conf(ts_node_child_by_field_id(pair, m_g.field.key))) {
           value = ts_node_child_by_field_id(pair, m_g.field.value);
         }
       }
@@ -134,13 +192,14 @@ private:
         return false;
       }
       if (s == m_g.sym.assignment) {
+        // `<mapping>[key] = value`: the process's environment, or a mapping for a child process.
         const TSNode left = ts_node_child_by_field_id(n, m_g.field.left);
         if (ts_node_symbol(left) == m_g.sym.subscript &&
-            m_model.qualified_name(ts_node_child_by_field_id(left, m_g.field.value)) == "os.environ" &&
-            names_alloc_conf(m_model.text(ts_node_child_by_field_id(left, m_g.field.subscript)))) {
-          add(n, ts_node_child_by_field_id(n, m_g.field.right), AllocConfTarget::ProcessEnvironment);
+            key_names_alloc_conf(ts_node_child_by_field_id(left, m_g.field.subscript))) {
+          add(n, ts_node_child_by_field_id(n, m_g.field.right),
+              target_for(is_process_environment(ts_node_child_by_field_id(left, m_g.field.value))));
         }
-      } else if (s == m_g.sym.pair && names_alloc_conf(m_model.text(ts_node_child_by_field_id(n, m_g.field.key)))) {
+      } else if (s == m_g.sym.pair && key_names_alloc_conf(ts_node_child_by_field_id(n, m_g.field.key))) {
         add(n, ts_node_child_by_field_id(n, m_g.field.value), AllocConfTarget::ChildEnvironment);
       }
       return true;
@@ -148,6 +207,7 @@ private:
   }
 
   const Model& m_model;
+  const Model::Impl& m_impl;
   const syntax::Grammar& m_g;
   std::vector<AllocConfSetting> m_settings;
 };
@@ -165,7 +225,7 @@ bool AllocConfSetting::has_option(std::string_view name) const {
 
 const std::vector<AllocConfSetting>& Model::alloc_conf_settings() const {
   if (!m_impl->alloc_conf_memo) {
-    m_impl->alloc_conf_memo = AllocConfFinder(*this).find();
+    m_impl->alloc_conf_memo = AllocConfFinder(*this, *m_impl).find();
   }
   return *m_impl->alloc_conf_memo;
 }

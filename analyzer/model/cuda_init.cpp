@@ -113,7 +113,44 @@ const Call* Model::Impl::cuda_started_before(std::uint32_t at, int depth) const 
       return c;
     }
   }
-  return nullptr;
+  return started_by_constructor(fn, depth);
+}
+
+// A method runs on an object its class's `__init__` has built, so CUDA that `__init__` starts
+// (`self.model = model.cuda()`) has started before any other method runs, wherever it is
+// called from. Not for what `__init__` calls itself (it may run before the CUDA call), static
+// and class methods (no object needed), or the methods that build or tear down the object.
+const Call* Model::Impl::started_by_constructor(ScopeId fn, int depth) const {
+  const Scope& method = m.m_scopes[static_cast<size_t>(fn)];
+  if (method.class_scope == kNone || method.parent != method.class_scope || method.name == "__init__" ||
+      method.name == "__new__" || method.name == "__init_subclass__" || method.name == "__class_getitem__" ||
+      method.name == "__set_name__") {
+    return nullptr;
+  }
+  for (TSNode d : method.decorators) {
+    const std::string_view t = text(d);
+    if (t.find("staticmethod") != std::string_view::npos || t.find("classmethod") != std::string_view::npos) {
+      return nullptr;
+    }
+  }
+  const ScopeId init = method_of(method.class_scope, "__init__");
+  if (init == kNone || !m.m_scopes[static_cast<size_t>(init)].facts.initialises_cuda) {
+    return nullptr;
+  }
+  // Reachable from `__init__` through the file's calls: some call of it may precede CUDA.
+  std::vector<ScopeId> reached{init};
+  for (size_t i = 0; i < reached.size() && i < 64; ++i) {
+    for (const CallEdge& e : edges) {
+      if (e.caller == reached[i] && std::find(reached.begin(), reached.end(), e.callee) == reached.end()) {
+        if (e.callee == fn) {
+          return nullptr;
+        }
+        reached.push_back(e.callee);
+      }
+    }
+  }
+  // The last byte of the body is still inside `__init__`: the search covers all of it.
+  return cuda_started_before(ts_node_end_byte(m.m_scopes[static_cast<size_t>(init)].body) - 1, depth + 1);
 }
 
 const Call* Model::cuda_initialised_before(std::uint32_t at) const {

@@ -271,7 +271,7 @@ struct SyntaxProblem {
 // the newer `PYTORCH_ALLOC_CONF`).
 enum class AllocConfTarget : std::uint8_t {
   ProcessEnvironment, // this process's environment: the allocator reads it once, when CUDA starts
-  ChildEnvironment,   // an env dict literal, for a process this one starts
+  ChildEnvironment,   // another mapping (an env dict literal or a copy of os.environ), for a process this one starts
   RuntimeSetting,     // `torch.cuda.memory._set_allocator_settings`: applies at any time
 };
 
@@ -295,6 +295,27 @@ struct AllocConfSetting {
   AllocConfTarget target = AllocConfTarget::ProcessEnvironment;
   std::optional<CudaStart> cuda_started_by; // process environment only: CUDA started before this ran
   [[nodiscard]] bool has_option(std::string_view name) const;
+};
+
+// A constant an expression may evaluate to, as the file writes it (constants.cpp).
+struct Constant {
+  enum class Kind : std::uint8_t {
+    String, // `text` holds the contents, without prefix or quotes
+    Number, // as written: `128`, `0.8`
+    Bool,   // `True` / `False`
+    None,
+    Path, // an import path such as `torch.bfloat16` (aliases spelled canonically: `torch.half` -> `torch.float16`)
+  };
+  Kind kind = Kind::None;
+  std::string text;
+  TSNode node{}; // where it is written (the literal, or the expression that builds it); null when imported
+  [[nodiscard]] bool same_as(const Constant& other) const { return kind == other.kind && text == other.text; }
+};
+
+// What the constant evaluator may take for granted.
+enum class ConstantAssumption : std::uint8_t {
+  None,              // only what holds on every run
+  ParameterDefaults, // a parameter holds its default: what the function does when called as written
 };
 
 class Model {
@@ -448,7 +469,23 @@ public:
   // The name is read earlier in its function than this assignment: the value is carried into
   // the next call (a recurrent state), not merely kept.
   [[nodiscard]] bool read_before_assignment(const Binding& binding) const;
-  // Precision (autocast.cpp): there is autocast, and every autocast names `torch.bfloat16`.
+  // Constants (constants.cpp). Every value `expr` may take, when each is a constant the file
+  // shows: literals, import paths (`torch.bfloat16`), names bound only to those (a module-level
+  // constant no function rebinds, a local assigned on each branch, `self.x` set only in its own
+  // class), both branches of a conditional expression (one, where its condition is decided),
+  // `==`/`!=`/`not`/`and`/`or` of those, and `+` of strings. Nullopt where any possibility is
+  // not: a call's result, a parameter (unless assumed at its default), an attribute of an object.
+  [[nodiscard]] std::optional<std::vector<Constant>>
+  possible_constants(TSNode expr, ConstantAssumption assume = ConstantAssumption::None) const;
+  // The truth value `expr` has on every possibility; nullopt when undecided.
+  [[nodiscard]] std::optional<bool> constant_truth(TSNode expr,
+                                                   ConstantAssumption assume = ConstantAssumption::None) const;
+  // `node` sits in a branch that cannot run: the body of an `if` (or a conditional expression's
+  // branch) whose condition the constants decide the other way.
+  [[nodiscard]] bool ruled_out_by_constants(TSNode node, ConstantAssumption assume = ConstantAssumption::None) const;
+  // Precision (autocast.cpp): there is autocast, some autocast may run in `torch.bfloat16`, and
+  // none may run in float16: every dtype is a constant the file shows (`constants.cpp`), each
+  // bfloat16 or float32 (autocast to float32 is autocast off).
   [[nodiscard]] bool autocasts_only_to_bfloat16() const;
   // Training calls (training_calls.cpp): a call in the scope's body that fits, trains,
   // back-propagates or steps by its method's name (`trainer.fit`, `model.train()`, `.step()`),

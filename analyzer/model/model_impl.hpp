@@ -202,6 +202,8 @@ struct Model::Impl {
   [[nodiscard]] bool is_option_condition(TSNode cond, ScopeId fn) const;
   void mark_cuda_initialising_functions();
   [[nodiscard]] const Call* cuda_started_before(std::uint32_t at, int depth) const;
+  // The CUDA start in the `__init__` of the class of method `fn`, which has run before `fn` can.
+  [[nodiscard]] const Call* started_by_constructor(ScopeId fn, int depth) const;
   [[nodiscard]] bool is_retry_loop(const Loop& l) const;
   void mark_cache_emptying_calls();
   [[nodiscard]] bool is_torch_device_module(TSNode receiver, ScopeId scope) const;
