@@ -40,7 +40,9 @@ const RuleMeta kMeta{
                  "Lightning's `validation_step`/`test_step`/`predict_step` (already grad-disabled); Hugging Face "
                  "`generate()` (already grad-disabled); a helper only ever called from grad-disabled code.",
     .fix_safety = "Unsafe: tensors created under `torch.inference_mode()` can never re-enter autograd; if the "
-                  "evaluation's outputs are later used in a differentiable computation, use `torch.no_grad()`.",
+                  "evaluation's outputs are later used in a differentiable computation, use `torch.no_grad()`. "
+                  "The decorator is offered only on a whole evaluation function that trains nothing, and not on "
+                  "a method, whose callers elsewhere may train with what it returns.",
     .options = {},
     .measured = "On an H200 (torch 2.11, a 138.5M-parameter residual MLP): an evaluation step after "
                 "`model.eval()` without a grad-disabling context peaks at 3.33 GiB allocated against 1.02 GiB "
@@ -58,6 +60,12 @@ std::optional<Fix> decorate_fix(const model::Model& m, const model::EvalRegion& 
     return std::nullopt;
   }
   const model::Scope& scope = m.scope(region.scope);
+  if (scope.class_scope != model::kNone) {
+    // A method is called through its object, also by training code in other files (a diffusion
+    // model's `model_predictions` from its `p_losses`): the decorator would turn what they get
+    // into inference tensors, which autograd refuses to save.
+    return std::nullopt;
+  }
   return add_decorator(m, scope.node, *torch + ".inference_mode()", Applicability::Unsafe,
                        fmt::format("Decorate `{}` with `@{}.inference_mode()`", scope.name, *torch));
 }

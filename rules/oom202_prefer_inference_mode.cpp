@@ -23,10 +23,16 @@ const RuleMeta kMeta{
     .example = "with torch.no_grad():\n    logits = model(x)\n",
     .use_instead = "with torch.inference_mode():\n    logits = model(x)\n",
     .fine_when = "The block updates parameters or buffers in place (EMA weights, weight init, clipping), iterates "
-                 "`parameters()`, sets `requires_grad`, or its function back-propagates or needs gradients: "
-                 "tensors made under `inference_mode` cannot be used in autograd later.",
+                 "`parameters()`, sets `requires_grad`, calls `torch.enable_grad()`, or its function "
+                 "back-propagates or needs gradients (module-level code of a training script too); the function "
+                 "is an optimizer's `step`, a per-step method (`compute_loss`, `training_step`) or a module's "
+                 "`forward`, or a caller in the file trains with what it returns (text embeddings for a trained "
+                 "UNet, a teacher's logits for a distillation loss): tensors made under `inference_mode` cannot "
+                 "be saved for backward later.",
     .fix_safety = "Unsafe: a tensor created under `inference_mode` raises when it is later used in autograd or "
-                  "modified in place outside it.",
+                  "modified in place outside it. The rewrite is offered only where the values stay in code that "
+                  "never trains: not when the function returns them to callers the file does not show, unless "
+                  "its name says it evaluates (`evaluate`, `validate`, `predict`, `inference`).",
     .options = {},
     .measured = "",
     .references = "https://pytorch.org/docs/stable/generated/torch.autograd.grad_mode.inference_mode.html",
@@ -35,6 +41,9 @@ const RuleMeta kMeta{
 std::optional<Fix> rename_fix(const model::NoGradRegion& region) {
   if (!region.rename) {
     return std::nullopt; // `no_grad()` imported by name: the import would need changing too
+  }
+  if (region.results_leave_unseen) {
+    return std::nullopt; // a caller we cannot see might train with what it returns
   }
   return replace_node(*region.rename, "inference_mode", Applicability::Unsafe, "Use `torch.inference_mode()`");
 }

@@ -34,7 +34,9 @@ const RuleMeta kMeta{
                  "(`if len(samples) < 8:`), or it is re-created in each iteration. With autograd on, OOM102 "
                  "reports the same store (it keeps the graph as well).",
     .fix_safety = "Unsafe: later code that expects the gathered tensors on the GPU (e.g. `torch.cat` with a "
-                  "device tensor) gets CPU tensors; the copy also synchronises with the GPU each iteration.",
+                  "device tensor) gets CPU tensors; the copy also synchronises with the GPU each iteration. It is "
+                  "not offered when the same loop gathers other tensors that stay on the device (labels beside "
+                  "predictions), which the two lists would then disagree with.",
     .options = {},
     .measured = "`oomlint verify` on an H200 (examples/gpu/eval_gather.py): GPU memory grows 8.0 MiB per step under "
                 "`no_grad`, 0 with `.cpu()` (which makes the step synchronous: 0.31 -> 8.5 ms).",
@@ -64,6 +66,28 @@ model::Value stored_value(const model::Model& m, const model::Store& st) {
     }
   }
   return value;
+}
+
+// Another container of the same loop gathers tensors that stay on the device (`targets.append(
+// labels)` beside `preds.append(...)`): moving only this one would make the two disagree on
+// their device when they are compared after the loop, so `.cpu()` is not offered.
+bool keeps_a_device_sibling(const model::Model& m, const model::Store& st) {
+  for (const model::Store& other : m.stores()) {
+    if (other.loop != st.loop || other.container_key == st.container_key ||
+        ts_node_start_byte(other.statement) == ts_node_start_byte(st.statement)) {
+      continue;
+    }
+    const model::Value v = m.value_of(other.value);
+    // Data moved with `.to(device)` is often of no kind the model knows: count it as a tensor.
+    const bool tensor = v.kind == model::Kind::Tensor || v.kind == model::Kind::ModelOutput ||
+                        v.kind == model::Kind::Loss || v.kind == model::Kind::Unknown ||
+                        v.device == model::Device::Accelerator;
+    // A model output beside it is reported (and moved) itself; input data stays where it is.
+    if (tensor && v.source == model::Source::None && v.device != model::Device::Cpu && !m.leaves_device(other.value)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void check(RuleContext& ctx) {
@@ -99,7 +123,7 @@ void check(RuleContext& ctx) {
     const std::string container = short_text(m, st.container);
     const std::string stored = short_text(m, st.value);
     std::optional<Fix> fix;
-    if (single_value_store(m, st)) {
+    if (single_value_store(m, st) && !keeps_a_device_sibling(m, st)) {
       const bool scalar = value.kind == model::Kind::Loss;
       fix = append_method_call(m, st.value, scalar ? "item" : "cpu", Applicability::Unsafe,
                                fmt::format("Store `{}.{}()`", stored, scalar ? "item" : "cpu"));

@@ -25,7 +25,8 @@ const RuleMeta kMeta{
     .example = "optimizer.zero_grad(set_to_none=False)\n",
     .use_instead = "optimizer.zero_grad()\n",
     .fine_when = "Code reads or updates `.grad` between `zero_grad` and the next backward (e.g. `p.grad.add_()` "
-                 "for a custom accumulation) and needs zero tensors, not `None`.",
+                 "for a custom accumulation, or a parameter server's `p.grad += g`) and needs zero tensors, not "
+                 "`None`: a file that adds or copies into `.grad` in place is not reported.",
     .fix_safety = "Safe: the default behaviour since PyTorch 2.0; gradients read before the next backward are "
                   "`None` instead of zeros, which optimizers handle.",
     .options = {},
@@ -35,6 +36,9 @@ const RuleMeta kMeta{
 
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
+  if (m.writes_grads_in_place()) {
+    return; // `p.grad += g` elsewhere in the file: it needs zero tensors, not None (fine_when)
+  }
   for (const model::Call& call : m.calls()) {
     if (call.method != "zero_grad" || !call.is_method_call() || !call.has_argument_list()) {
       continue;

@@ -1,6 +1,8 @@
 // Which `torch.no_grad()` regions could run under `torch.inference_mode()` instead, and what
 // stops the others: tensors made under inference_mode can never re-enter autograd, so the
 // answer depends on what the region and its function do with autograd state.
+#include <algorithm>
+
 #include "analyzer/model/model.hpp"
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/syntax/walk.hpp"
@@ -34,7 +36,12 @@ bool touches_autograd_state(const Model::Impl& impl, TSNode body) {
       found = names_autograd_state(impl.text(impl.field(n, g.field.attribute)));
     } else if (s == g.sym.assignment || s == g.sym.augmented_assignment) {
       const TSNode left = impl.field(n, g.field.left);
-      found = ts_node_symbol(left) == g.sym.subscript || impl.text(left).starts_with("self.");
+      // `m.weight += w` updates an object's tensor in place, as `m.weight.add_(w)` would.
+      const bool in_place_attribute = s == g.sym.augmented_assignment && ts_node_symbol(left) == g.sym.attribute;
+      found = ts_node_symbol(left) == g.sym.subscript || impl.text(left).starts_with("self.") || in_place_attribute;
+    } else if (s == g.sym.call) {
+      // `setattr(net, name, fused)` swaps a module's submodule: module state, as `self.x = ...` is.
+      found = impl.text(impl.field(n, g.field.function)) == "setattr";
     }
     return true;
   });
@@ -49,14 +56,86 @@ std::optional<TSNode> renamed_part(const Model::Impl& impl, TSNode callee) {
   return impl.field(callee, impl.g.field.attribute);
 }
 
-InferenceModeBlocker inference_mode_blocker(const Model::Impl& impl, ScopeId function, TSNode body) {
-  if (function != kNone) {
-    const FunctionFacts& f = impl.m.scope(function).facts;
-    if (f.backprops || f.needs_grad || f.steps_optimizer || f.calls_train_mode) {
-      return InferenceModeBlocker::FunctionNeedsAutograd;
+// `torch.enable_grad()` (or `requires_grad=True`) inside: under inference_mode it enables nothing,
+// so an optimizer's closure or a gradient computed there would fail.
+bool enables_grad_inside(const Model::Impl& impl, TSNode body) {
+  const std::uint32_t start = ts_node_start_byte(body);
+  const std::uint32_t end = ts_node_end_byte(body);
+  return std::any_of(impl.needs_grad_points.begin(), impl.needs_grad_points.end(),
+                     [&](std::uint32_t at) { return at >= start && at < end; });
+}
+
+// An optimizer's own `step()`: the state it creates (`exp_avg`, `step`) would be inference
+// tensors, and PyTorch's optimizers run under `no_grad` for that reason.
+bool is_optimizer_step(const Model& m, ScopeId function) {
+  const Scope& sc = m.scope(function);
+  if (sc.name != "step" || sc.class_scope == kNone) {
+    return false;
+  }
+  const auto& bases = m.scope(sc.class_scope).bases;
+  return std::any_of(bases.begin(), bases.end(), [](const std::string& b) { return b.ends_with("Optimizer"); });
+}
+
+// Evaluation code by a strong name (`evaluate`, `validate`, `predict`, `inference`) or a
+// framework's evaluation step: what it computes goes to metrics, not to a loss.
+bool evaluation_by_name(const Scope& sc) {
+  bool needs_loop = false;
+  return sc.facts.framework_eval_step || (names::is_eval_function_name(sc.name, needs_loop) && !needs_loop);
+}
+
+// What the function computes reaches a backward: a framework back-propagates what a per-step
+// method (`compute_loss`, `training_step`) or a module's forward computes, and a caller in this
+// file that trains (or is itself such a function) uses what it returns. Tensors made under
+// inference_mode fail there as soon as autograd saves one ("Inference tensors cannot be saved
+// for backward"): a text embedding fed to a trained UNet, a teacher's logits in a KD loss.
+bool results_reach_training(const Model::Impl& impl, ScopeId fn, int depth) {
+  constexpr int kMaxDepth = 4;
+  const Scope& sc = impl.m.scope(fn);
+  if (evaluation_by_name(sc)) {
+    return false;
+  }
+  if (sc.facts.per_step_method || impl.is_module_forward(fn)) {
+    return true;
+  }
+  if (depth >= kMaxDepth || static_cast<size_t>(fn) >= impl.edges_by_callee.size()) {
+    return false;
+  }
+  for (size_t e : impl.edges_by_callee[static_cast<size_t>(fn)]) {
+    const ScopeId caller = impl.edges[e].caller;
+    if (caller == kNone || caller == fn) {
+      continue;
+    }
+    const FunctionFacts& f = impl.m.scope(caller).facts;
+    if (f.backprops || f.needs_grad || f.steps_optimizer || results_reach_training(impl, caller, depth + 1)) {
+      return true;
     }
   }
+  return false;
+}
+
+InferenceModeBlocker inference_mode_blocker(const Model::Impl& impl, ScopeId function, TSNode body) {
+  // Module-level code is a script's own function: its facts live on the module scope.
+  const FunctionFacts& f = impl.m.scope(function == kNone ? 0 : function).facts;
+  if (f.backprops || f.needs_grad || f.steps_optimizer || f.calls_train_mode || enables_grad_inside(impl, body) ||
+      (function != kNone && is_optimizer_step(impl.m, function))) {
+    return InferenceModeBlocker::FunctionNeedsAutograd;
+  }
+  if (function != kNone && results_reach_training(impl, function, 0)) {
+    return InferenceModeBlocker::ResultsReachTraining;
+  }
   return touches_autograd_state(impl, body) ? InferenceModeBlocker::TouchesAutogradState : InferenceModeBlocker::None;
+}
+
+// The function hands what it computes to callers this file does not show (it returns a value
+// and nothing says it is evaluation code): they might train with it, so no rewrite is proven.
+bool results_leave_unseen(const Model& m, ScopeId function) {
+  if (function == kNone) {
+    return false;
+  }
+  const Scope& sc = m.scope(function);
+  const bool returns_value =
+      std::any_of(sc.returns.begin(), sc.returns.end(), [](TSNode r) { return !ts_node_is_null(r); });
+  return returns_value && !evaluation_by_name(sc);
 }
 
 // `with torch.no_grad():` as the statement's own context manager (not `with (torch.no_grad()):`
@@ -82,6 +161,7 @@ void add_no_grad_statements(const Model::Impl& impl, std::vector<NoGradRegion>& 
     region.rename = renamed_part(impl, call.function);
     region.function = m.function_at(ts_node_start_byte(call.node));
     region.blocker = inference_mode_blocker(impl, region.function, impl.field(with, g.field.body));
+    region.results_leave_unseen = results_leave_unseen(m, region.function);
     out.push_back(region);
   }
 }
@@ -117,6 +197,7 @@ void add_no_grad_decorators(const Model::Impl& impl, std::vector<NoGradRegion>& 
       region.function = s;
       region.decorator = true;
       region.blocker = inference_mode_blocker(impl, s, scope.body);
+      region.results_leave_unseen = results_leave_unseen(m, s);
       out.push_back(region);
     }
   }

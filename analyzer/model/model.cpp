@@ -431,7 +431,9 @@ bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, Loop
     owner = 0;
   }
   const Scope& s = scope(owner);
-  if (s.backprop_names.count(std::string(key)) != 0) {
+  // Back-propagated itself, or read back into a name that is (`loss = losses[i]` then
+  // `accelerator.backward(loss)`: several forwards first, then one backward per stored loss).
+  if (s.backprop_names.count(std::string(key)) != 0 || m_impl->flows_into_backward(key, owner, 1)) {
     return true;
   }
   // Returned to the caller: a differentiable sum that the caller back-propagates.
@@ -545,6 +547,17 @@ bool Model::consumed_differentiably(const Store& store) const {
 
 bool Model::total_used_as_tensor_later(const Accumulation& acc) const {
   return may_be_used_as_tensor_after(acc.target_key, acc.scope, ts_node_end_byte(acc.statement));
+}
+
+bool Model::writes_grads_in_place() const {
+  const auto& bs = bindings();
+  const bool augmented = std::any_of(bs.begin(), bs.end(), [](const Binding& b) {
+    return b.kind == BindingKind::AugAssign && (b.name == "grad" || b.name.ends_with(".grad"));
+  });
+  return augmented || std::any_of(m_calls.begin(), m_calls.end(), [&](const Call& c) {
+           const bool in_place = c.method.size() > 1 && c.method.back() == '_' && c.method.front() != '_';
+           return in_place && c.is_method_call() && text(c.receiver).ends_with(".grad");
+         });
 }
 
 } // namespace oomlint::model

@@ -199,6 +199,9 @@ enum class InferenceModeBlocker : std::uint8_t {
   // It updates tensors in place, reaches parameters, buffers, gradients, state dicts or
   // `requires_grad`, steps an optimizer or EMA, or writes into `self.` or a subscript.
   TouchesAutogradState,
+  // What its function computes is back-propagated: a per-step method, a module's forward, or a
+  // helper whose caller in this file trains with what it returns.
+  ResultsReachTraining,
 };
 
 // `with torch.no_grad():` (as the statement's own context manager) or `@torch.no_grad()` on a
@@ -209,6 +212,9 @@ struct NoGradRegion {
   ScopeId function = kNone;     // the decorated function, or the function holding the `with`
   bool decorator = false;
   InferenceModeBlocker blocker = InferenceModeBlocker::None;
+  // Its function returns values to callers not seen here and is not evaluation code by name:
+  // nothing proves that they never train with them, so no rewrite is offered.
+  bool results_leave_unseen = false;
 };
 
 // `self.x = v` (one attribute deep) or `g = v` for a `global g`, in code that runs every step
@@ -452,6 +458,9 @@ public:
   // Inference mode (inference_mode.cpp): every `torch.no_grad()` region, in source order of the
   // `with` statements and then of the decorated functions, with what stops inference_mode.
   [[nodiscard]] std::vector<NoGradRegion> no_grad_regions() const;
+  // The file adds or copies into `.grad` in place (`p.grad += g`, `p.grad.add_(g)`): it relies on
+  // gradient buffers that exist, so `zero_grad(set_to_none=False)` is deliberate there.
+  [[nodiscard]] bool writes_grads_in_place() const;
   // Devices (device_gathering.cpp). The value a method chain starts from: `model(x).logits` in
   // `model(x).logits.argmax(-1)[0].float()`; a plain function call ends the chain.
   [[nodiscard]] TSNode method_chain_origin(TSNode expr) const;

@@ -118,6 +118,107 @@ TEST(FixSource, UnsafeFixesNeedTheFlagAndUnfixableIsRespected) {
   EXPECT_EQ(out.fixed->text(), "import torch\nckpt = torch.load('a', map_location=\"cpu\")\nopt.zero_grad(False)\n");
 }
 
+// OOM202's rewrite only where the values stay in code that never trains: a helper returning
+// embeddings to callers not seen here keeps its finding but gets no edit.
+TEST(FixSource, InferenceModeOnlyWhereValuesStayInEvaluation) {
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = {"OOM202"};
+  FixPolicy policy;
+  policy.unsafe = true;
+  policy.fixable = {"OOM202"};
+  syntax::Parser parser;
+  auto source = std::make_shared<const SourceFile>("x.py", "import torch\n"
+                                                           "def embeddings(enc, ids):\n"
+                                                           "    with torch.no_grad():\n"
+                                                           "        return enc(ids)\n"
+                                                           "def evaluate(model, x):\n"
+                                                           "    with torch.no_grad():\n"
+                                                           "        return model(x)\n");
+  const FixOutcome out = fix_source(source, parser, settings, policy);
+  ASSERT_EQ(out.applied.size(), 1U);
+  EXPECT_EQ(out.fixed->text(), "import torch\n"
+                               "def embeddings(enc, ids):\n"
+                               "    with torch.no_grad():\n"
+                               "        return enc(ids)\n"
+                               "def evaluate(model, x):\n"
+                               "    with torch.inference_mode():\n"
+                               "        return model(x)\n");
+  ASSERT_EQ(out.report.findings.size(), 1U); // the helper's finding stays, without a fix
+  EXPECT_FALSE(out.report.findings[0].fix.has_value());
+}
+
+// OOM601's `.cpu()` is not offered where labels gathered beside the predictions stay on the
+// device: the comparison after the loop would mix devices.
+TEST(FixSource, NoCpuMoveBesideLabelsThatStayOnTheDevice) {
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = {"OOM601"};
+  FixPolicy policy;
+  policy.unsafe = true;
+  policy.fixable = {"OOM601"};
+  syntax::Parser parser;
+  const std::string text = "import torch\n"
+                           "@torch.no_grad()\n"
+                           "def top5(model, loader, device):\n"
+                           "    preds, targets = [], []\n"
+                           "    for x, labels in loader:\n"
+                           "        labels = labels.to(device)\n"
+                           "        preds.append(model(x.to(device)).argmax(1))\n"
+                           "        targets.append(labels)\n"
+                           "    return (torch.cat(preds) == torch.cat(targets)).float().mean()\n";
+  const FixOutcome out = fix_source(std::make_shared<const SourceFile>("x.py", text), parser, settings, policy);
+  EXPECT_EQ(out.fixed->text(), text);
+  ASSERT_EQ(out.report.findings.size(), 1U);
+  EXPECT_FALSE(out.report.findings[0].fix.has_value());
+}
+
+// Without such a sibling the predictions are moved off the device.
+TEST(FixSource, CpuMoveWhereNothingElseStaysOnTheDevice) {
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = {"OOM601"};
+  FixPolicy policy;
+  policy.unsafe = true;
+  policy.fixable = {"OOM601"};
+  syntax::Parser parser;
+  const std::string text = "import torch\n"
+                           "@torch.no_grad()\n"
+                           "def predict(model, loader, device):\n"
+                           "    preds = []\n"
+                           "    for x in loader:\n"
+                           "        preds.append(model(x.to(device)).argmax(1))\n"
+                           "    return torch.cat(preds)\n";
+  const FixOutcome out = fix_source(std::make_shared<const SourceFile>("x.py", text), parser, settings, policy);
+  EXPECT_NE(out.fixed->text().find("argmax(1).cpu())"), std::string::npos) << out.fixed->text();
+}
+
+// OOM201 decorates a whole evaluation function, never a method: a method's callers in other files
+// may train with what it returns.
+TEST(FixSource, InferenceModeDecoratorOnFunctionsNotMethods) {
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = {"OOM201"};
+  FixPolicy policy;
+  policy.unsafe = true;
+  policy.fixable = {"OOM201"};
+  syntax::Parser parser;
+  const std::string text = "import torch\n"
+                           "class Diffusion(Base):\n"
+                           "    def model_predictions(self, x, t):\n"
+                           "        return self.model(x, t)\n"
+                           "def evaluate(model, loader):\n"
+                           "    model.eval()\n"
+                           "    for x in loader:\n"
+                           "        print(model(x).mean().item())\n";
+  const FixOutcome out = fix_source(std::make_shared<const SourceFile>("x.py", text), parser, settings, policy);
+  ASSERT_EQ(out.applied.size(), 1U);
+  EXPECT_NE(out.fixed->text().find("@torch.inference_mode()\ndef evaluate"), std::string::npos) << out.fixed->text();
+  EXPECT_NE(out.fixed->text().find("class Diffusion(Base):\n    def model_predictions"), std::string::npos);
+  ASSERT_EQ(out.report.findings.size(), 1U); // the method's finding stays, without a fix
+  EXPECT_FALSE(out.report.findings[0].fix.has_value());
+}
+
 class AtomicWrite : public ::testing::Test {
 protected:
   void SetUp() override {

@@ -107,3 +107,93 @@ TEST(InferenceMode, OnlyNoGradAsTheWithsOwnContextManager) {
   EXPECT_EQ(f.model().text(r.site), "torch.no_grad()");
   EXPECT_EQ(f.model().statement_row(r.site), 4U);
 }
+
+TEST(InferenceMode, ModuleLevelTrainingScriptBlocks) {
+  ModelFixture f("import torch\n"
+                 "for x, y in loader:\n"
+                 "    with torch.no_grad():\n"
+                 "        target = target_net(y)\n"
+                 "    loss = criterion(net(x), target)\n"
+                 "    loss.backward()\n");
+  EXPECT_EQ(only_region(f.model().no_grad_regions()).blocker, InferenceModeBlocker::FunctionNeedsAutograd);
+}
+
+TEST(InferenceMode, HelperWhoseCallerTrainsBlocks) {
+  ModelFixture f("import torch\n"
+                 "def embed(enc, ids):\n"
+                 "    with torch.no_grad():\n"
+                 "        return enc(ids)\n"
+                 "def main(unet, enc, batch, opt):\n"
+                 "    loss = unet(batch, embed(enc, batch)).mean()\n"
+                 "    loss.backward()\n"
+                 "    opt.step()\n");
+  EXPECT_EQ(only_region(f.model().no_grad_regions()).blocker, InferenceModeBlocker::ResultsReachTraining);
+}
+
+TEST(InferenceMode, PerStepMethodsAndForwardsBlockButEvaluationStepsDoNot) {
+  ModelFixture f("import torch\n"
+                 "class T:\n"
+                 "    def compute_loss(self, model, x):\n"
+                 "        with torch.no_grad():\n"
+                 "            t = self.teacher(x)\n"
+                 "        return (model(x) - t).pow(2).mean()\n"
+                 "    def prediction_step(self, model, x):\n"
+                 "        with torch.no_grad():\n"
+                 "            return model(x)\n"
+                 "class M(torch.nn.Module):\n"
+                 "    @torch.no_grad()\n"
+                 "    def forward(self, x):\n"
+                 "        return x.argmax(-1)\n");
+  const auto regions = f.model().no_grad_regions();
+  ASSERT_EQ(regions.size(), 3U);
+  EXPECT_EQ(regions[0].blocker, InferenceModeBlocker::ResultsReachTraining);
+  EXPECT_EQ(regions[1].blocker, InferenceModeBlocker::None);
+  EXPECT_FALSE(regions[1].results_leave_unseen); // `prediction` says evaluation
+  EXPECT_EQ(regions[2].blocker, InferenceModeBlocker::ResultsReachTraining);
+}
+
+TEST(InferenceMode, EnableGradOptimizerStepAndInPlaceAttributesBlock) {
+  ModelFixture f("import torch\n"
+                 "class A(torch.optim.Optimizer):\n"
+                 "    @torch.no_grad()\n"
+                 "    def step(self, closure=None):\n"
+                 "        return None\n"
+                 "@torch.no_grad()\n"
+                 "def g(closure):\n"
+                 "    with torch.enable_grad():\n"
+                 "        closure()\n"
+                 "@torch.no_grad()\n"
+                 "def fuse(conv, w):\n"
+                 "    conv.weight += w\n"
+                 "@torch.no_grad()\n"
+                 "def swap(net, m):\n"
+                 "    setattr(net, 'head', m)\n");
+  const auto regions = f.model().no_grad_regions();
+  ASSERT_EQ(regions.size(), 4U);
+  EXPECT_EQ(regions[0].blocker, InferenceModeBlocker::FunctionNeedsAutograd);
+  EXPECT_EQ(regions[1].blocker, InferenceModeBlocker::FunctionNeedsAutograd);
+  EXPECT_EQ(regions[2].blocker, InferenceModeBlocker::TouchesAutogradState);
+  EXPECT_EQ(regions[3].blocker, InferenceModeBlocker::TouchesAutogradState);
+}
+
+TEST(InferenceMode, ResultsForUnseenCallersAreMarked) {
+  ModelFixture f("import torch\n"
+                 "def embeddings(enc, ids):\n"
+                 "    with torch.no_grad():\n"
+                 "        e = enc(ids)\n"
+                 "    return e\n"
+                 "def evaluate(model, x):\n"
+                 "    with torch.no_grad():\n"
+                 "        return model(x)\n"
+                 "def show(model, x):\n"
+                 "    with torch.no_grad():\n"
+                 "        print(model(x))\n");
+  const auto regions = f.model().no_grad_regions();
+  ASSERT_EQ(regions.size(), 3U);
+  for (const NoGradRegion& r : regions) {
+    EXPECT_EQ(r.blocker, InferenceModeBlocker::None);
+  }
+  EXPECT_TRUE(regions[0].results_leave_unseen);
+  EXPECT_FALSE(regions[1].results_leave_unseen);
+  EXPECT_FALSE(regions[2].results_leave_unseen);
+}
