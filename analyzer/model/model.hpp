@@ -504,6 +504,7 @@ public:
   struct Impl;
 
 private:
+  friend class ModelBuilder; // the one traversal records into the model (builder.hpp)
   const SourceFile& m_source;
   std::vector<Scope> m_scopes;
   std::vector<Loop> m_loops;

@@ -119,7 +119,7 @@ struct Model::Impl {
   // Built on first use by alloc_conf.cpp: most rules never ask.
   mutable std::optional<std::vector<AllocConfSetting>> alloc_conf_memo;
 
-  // --- small syntax helpers
+  // --- small syntax helpers (model_impl.cpp)
   [[nodiscard]] std::string_view text(TSNode n) const;
   [[nodiscard]] TSNode field(TSNode n, TSFieldId f) const { return ts_node_child_by_field_id(n, f); }
   [[nodiscard]] static bool null(TSNode n) { return ts_node_is_null(n); }
@@ -129,7 +129,7 @@ struct Model::Impl {
   // The last name of a callee: `f` in `f(...)`, `m` in `x.y.m(...)`.
   [[nodiscard]] std::string_view last_name(TSNode n) const;
 
-  // --- building (builder.cpp)
+  // --- building: one ModelBuilder traversal (builder.hpp); bindings in builder_bindings.cpp
   void build(TSNode root);
   BindingId add_binding(Binding b);
   void bind_targets(TSNode target, TSNode value, BindingKind kind, ScopeId scope, LoopId loop, std::uint32_t stmt_start,

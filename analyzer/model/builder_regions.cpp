@@ -1,0 +1,117 @@
+// Regions: the grad mode a `with` body runs under, the `if` guards and `else` branches rules
+// ask about, and the `except` clauses calls sit in.
+#include "analyzer/model/builder.hpp"
+
+namespace oomlint::model {
+
+ModelBuilder::GradEffect ModelBuilder::classify_with_item(TSNode expr) const {
+  expr = d.unparen(expr);
+  if (null(expr)) {
+    return GradEffect::None;
+  }
+  const TSSymbol s = ts_node_symbol(expr);
+  if (s == g.sym.conditional_expression) {
+    return classify_conditional_with_item(expr);
+  }
+  if (s != g.sym.call) {
+    return GradEffect::None;
+  }
+  TSNode fn = d.field(expr, g.field.function);
+  const std::string q = d.resolve_qualified(fn, scope);
+  const std::string_view last = d.last_name(fn);
+  if (q == "torch.enable_grad" || q == "torch.autograd.enable_grad" || last == "enable_grad") {
+    return GradEffect::Enable;
+  }
+  if (q == "torch.set_grad_enabled" || q == "torch.autograd.set_grad_enabled" || last == "set_grad_enabled") {
+    TSNode args = d.field(expr, g.field.arguments);
+    TSNode first = null(args) ? TSNode{} : ts_node_named_child(args, 0);
+    if (!null(first) && ts_node_symbol(first) == g.sym.false_) {
+      return GradEffect::Disable;
+    }
+    if (!null(first) && ts_node_symbol(first) == g.sym.true_) {
+      return GradEffect::Enable;
+    }
+    return GradEffect::None; // `set_grad_enabled(phase == "train")`: decided at run time
+  }
+  if (q == "torch.no_grad" || q == "torch.inference_mode" || q == "torch.autograd.no_grad" ||
+      q == "torch.autograd.grad_mode.no_grad" || q == "torch.autograd.inference_mode" ||
+      names::is_grad_disabling_decorator_name(last, d.options)) {
+    return GradEffect::Disable;
+  }
+  return GradEffect::None;
+}
+
+// `torch.no_grad() if not train else nullcontext()`: either branch may disable; oomlint
+// stays quiet rather than guess.
+ModelBuilder::GradEffect ModelBuilder::classify_conditional_with_item(TSNode expr) const {
+  GradEffect effect = GradEffect::None;
+  const uint32_t count = ts_node_named_child_count(expr);
+  for (uint32_t i = 0; i < count; ++i) {
+    TSNode c = ts_node_named_child(expr, i);
+    if (ts_node_symbol(d.unparen(c)) == g.sym.call) {
+      TSNode fn = d.field(d.unparen(c), g.field.function);
+      const std::string q = d.resolve_qualified(fn, scope);
+      const std::string_view last = d.last_name(fn);
+      if (q == "torch.no_grad" || q == "torch.inference_mode" || q == "torch.autograd.no_grad" ||
+          names::is_grad_disabling_decorator_name(last, d.options) || last == "set_grad_enabled") {
+        effect = GradEffect::Disable;
+      }
+    }
+  }
+  return effect;
+}
+
+// Binds each `as` target and keeps the grad mode the body runs under (a disabling item wins
+// over an enabling one); the body block opens the region (visit_body_block).
+void ModelBuilder::visit_with(TSNode node, Frame& frame) {
+  TSNode clause{};
+  const uint32_t count = ts_node_named_child_count(node);
+  for (uint32_t i = 0; i < count; ++i) {
+    if (ts_node_symbol(ts_node_named_child(node, i)) == g.sym.with_clause) {
+      clause = ts_node_named_child(node, i);
+    }
+  }
+  TSNode body = d.field(node, g.field.body);
+  const uint32_t items = null(clause) ? 0 : ts_node_named_child_count(clause);
+  for (uint32_t i = 0; i < items; ++i) {
+    TSNode item = ts_node_named_child(clause, i);
+    TSNode value = d.field(item, g.field.value);
+    TSNode expr = value;
+    if (!null(value) && ts_node_symbol(value) == g.sym.as_pattern) {
+      expr = ts_node_named_child(value, 0);
+      TSNode alias = d.field(value, g.field.alias);
+      if (!null(alias)) {
+        d.bind_targets(ts_node_named_child(alias, 0), expr, BindingKind::WithTarget, scope, loop,
+                       ts_node_start_byte(node), null(body) ? 0 : ts_node_start_byte(body), -1);
+      }
+    }
+    const GradEffect effect = classify_with_item(expr);
+    if (effect == GradEffect::Disable || (effect == GradEffect::Enable && frame.with_effect == GradEffect::None)) {
+      frame.with_effect = effect;
+    }
+  }
+}
+
+void ModelBuilder::visit_except_clause(TSNode node, Frame& frame) {
+  ++except_depth;
+  frame.pops_except = true;
+  d.except_clauses.push_back(ts_node_start_byte(node));
+}
+
+void ModelBuilder::visit_if(TSNode node) {
+  TSNode condition = d.field(node, g.field.condition);
+  TSNode consequence = d.field(node, g.field.consequence);
+  if (!null(condition) && !null(consequence)) {
+    d.if_guards.emplace_back(condition, ByteRange{ts_node_start_byte(consequence), ts_node_end_byte(consequence)});
+    TSNode alternative = d.field(node, g.field.alternative);
+    if (!null(alternative)) {
+      d.else_branches.emplace_back(condition, ByteRange{ts_node_start_byte(alternative), ts_node_end_byte(node)});
+    }
+  }
+  // `if step % 100 == 0:`: the consequence runs every N steps.
+  if (!null(condition) && !null(consequence) && d.text(condition).find('%') != std::string_view::npos) {
+    d.periodic_guards.push_back(ByteRange{ts_node_start_byte(consequence), ts_node_end_byte(consequence)});
+  }
+}
+
+} // namespace oomlint::model
