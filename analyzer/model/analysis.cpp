@@ -53,9 +53,35 @@ void Model::Impl::index_for_queries() {
   std::sort(needs_grad_points.begin(), needs_grad_points.end());
 }
 
+// Where each method of this file's classes is called as `x.name(...)` on a receiver other than
+// `self` that resolves to no function here (positions of the calls).
+std::unordered_map<std::string_view, std::vector<std::uint32_t>> Model::Impl::method_calls_by_name() const {
+  std::unordered_map<std::string_view, std::vector<std::uint32_t>> out;
+  for (const Scope& sc : m.m_scopes) {
+    if (sc.kind == ScopeKind::Function && sc.class_scope != kNone && !names::is_forward_method(sc.name) &&
+        sc.name != "__call__" && sc.name != "__init__") {
+      out.emplace(sc.name, std::vector<std::uint32_t>{});
+    }
+  }
+  if (out.empty()) {
+    return out;
+  }
+  for (const Call& c : m.m_calls) {
+    if (null(c.receiver) || c.method.empty() || text(c.receiver) == "self") {
+      continue;
+    }
+    auto it = out.find(c.method);
+    if (it != out.end() && local_callee(c.function, c.scope) == kNone) {
+      it->second.push_back(ts_node_start_byte(c.node));
+    }
+  }
+  return out;
+}
+
 void Model::Impl::analyse() {
   compute_function_facts();
   resolve_calls();
+  const auto by_name = method_calls_by_name();
   // Grad mode through callers: a helper only ever called grad-disabled runs grad-disabled.
   for (int round = 0; round < kMaxFixpointRounds; ++round) {
     bool changed = false;
@@ -72,6 +98,15 @@ void Model::Impl::analyse() {
         }
       }
       int sites = static_cast<int>(incoming.size());
+      if (incoming.empty() && sc.class_scope != kNone) {
+        // `module.validation_step(b)` on a receiver the model cannot type: the calls by name.
+        if (auto it = by_name.find(sc.name); it != by_name.end()) {
+          for (const std::uint32_t at : it->second) {
+            ++sites;
+            disabled_sites += disabled_at(at, m.scope_at(at)) ? 1 : 0;
+          }
+        }
+      }
       if (project != nullptr && project->facts != nullptr && sc.parent == 0) {
         // Calls from the run's other modules count as call sites too.
         const ProjectFacts::Incoming external = project->facts->incoming(project->module + "." + sc.name);
@@ -143,6 +178,29 @@ void Model::Impl::analyse() {
   find_eval_regions();
 }
 
+// A class whose only bases are `torch.nn.Module` (or `object`) is no Lightning module: nothing
+// but its own callers runs its `validation_step`, under whatever grad mode they have.
+bool Model::Impl::class_is_plain_torch_module(ScopeId cls) const {
+  const Scope& sc = m.m_scopes[static_cast<size_t>(cls)];
+  if (sc.bases.empty()) {
+    return false;
+  }
+  const std::uint32_t at = null(sc.node) ? 0 : ts_node_start_byte(sc.node);
+  return std::all_of(sc.bases.begin(), sc.bases.end(), [&](const std::string& base) {
+    if (base == "object") {
+      return true;
+    }
+    const size_t dot = base.find('.');
+    const std::string root = base.substr(0, dot);
+    const std::string rest = dot == std::string::npos ? std::string() : base.substr(dot);
+    const Binding* b = lookup(root, sc.parent, at);
+    const std::string qualified = b != nullptr && b->kind == BindingKind::Import ? b->qualified + rest
+                                  : b == nullptr && root == "torch"              ? base
+                                                                                 : std::string();
+    return qualified == "torch.nn.Module" || qualified == "torch.nn.modules.module.Module";
+  });
+}
+
 void Model::Impl::compute_function_facts() {
   for (size_t i = 0; i < m.m_scopes.size(); ++i) {
     Scope& sc = m.m_scopes[i];
@@ -150,7 +208,8 @@ void Model::Impl::compute_function_facts() {
       continue;
     }
     sc.facts.per_step_method = names::is_per_step_method(sc.name);
-    sc.facts.framework_eval_step = sc.class_scope != kNone && names::is_framework_eval_step(sc.name);
+    sc.facts.framework_eval_step = sc.class_scope != kNone && names::is_framework_eval_step(sc.name) &&
+                                   !class_is_plain_torch_module(sc.class_scope);
     for (TSNode d : sc.decorators) {
       TSNode callee = unparen(d);
       if (!null(callee) && ts_node_symbol(callee) == g.sym.call) {
@@ -819,7 +878,10 @@ void Model::Impl::find_eval_regions() {
     }
     // A module's own `predict`/`generate` method defines computation; its callers decide the
     // grad mode. And a helper that training code also calls is not evaluation-only.
-    if (class_is_module_like(sc.class_scope) || called_from_training(static_cast<ScopeId>(i))) {
+    // A plain nn.Module's `validation_step` is evaluation by its name, whoever calls it.
+    const bool own_eval_step = names::is_framework_eval_step(sc.name) && sc.class_scope != kNone &&
+                               class_is_plain_torch_module(sc.class_scope);
+    if ((class_is_module_like(sc.class_scope) && !own_eval_step) || called_from_training(static_cast<ScopeId>(i))) {
       continue;
     }
     const auto fn = static_cast<ScopeId>(i);

@@ -61,6 +61,18 @@ TEST(GradMode, LightningEvalStepsAreDisabled) {
   EXPECT_FALSE(f.model().grad_disabled_at(f.node("self.model(x)")));
 }
 
+TEST(GradMode, EvalStepsOfPlainModulesFollowTheirCallers) {
+  ModelFixture f("import torch\n"
+                 "class Plain(torch.nn.Module):\n"
+                 "    def validation_step(self, batch):\n        self.net(batch)\n"
+                 "    def test_step(self, batch):\n        self.net(x)\n"
+                 "def run(m, loader):\n"
+                 "    with torch.no_grad():\n        m.validation_step(loader)\n"
+                 "    m.test_step(loader)\n");
+  EXPECT_TRUE(f.model().grad_disabled_at(f.node("self.net(batch)"))); // its only call is under no_grad
+  EXPECT_FALSE(f.model().grad_disabled_at(f.node("self.net(x)")));    // not a Lightning module
+}
+
 TEST(GradMode, BareSetGradEnabledStatement) {
   ModelFixture f("import torch\ndef f():\n    a = model(x)\n    torch.set_grad_enabled(False)\n    b = model(y)\n");
   EXPECT_FALSE(f.model().grad_disabled_at(f.node("model(x)")));
