@@ -78,6 +78,25 @@ std::unordered_map<std::string_view, std::vector<std::uint32_t>> Model::Impl::me
   return out;
 }
 
+// A method that back-propagates and steps an optimizer once, with no loop of its own (a DQN
+// agent's `learn`, a trainer's `update`), is one training step whatever it is called.
+void Model::Impl::mark_structural_step_methods() {
+  std::vector<bool> has_loop(m.m_scopes.size(), false);
+  for (const Loop& l : m.m_loops) {
+    const ScopeId fn = enclosing_function(l.scope);
+    if (fn != kNone && l.kind != LoopKind::Comprehension) {
+      has_loop[static_cast<size_t>(fn)] = true;
+    }
+  }
+  for (size_t i = 0; i < m.m_scopes.size(); ++i) {
+    Scope& sc = m.m_scopes[i];
+    if (sc.kind == ScopeKind::Function && sc.class_scope != kNone && !has_loop[i] && sc.facts.backprops &&
+        sc.facts.steps_optimizer && !sc.facts.grad_disabled) {
+      sc.facts.per_step_method = true;
+    }
+  }
+}
+
 void Model::Impl::analyse() {
   compute_function_facts();
   resolve_calls();
@@ -143,6 +162,7 @@ void Model::Impl::analyse() {
       break;
     }
   }
+  mark_structural_step_methods();
   for (Call& c : m.m_calls) {
     c.grad_disabled = disabled_at(ts_node_start_byte(c.node), c.scope);
     if (c.is_backward || null(c.function)) {

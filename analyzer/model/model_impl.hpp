@@ -181,6 +181,7 @@ struct Model::Impl {
   [[nodiscard]] bool counts_within_one_batch(TSNode range_call) const;
   [[nodiscard]] bool chunks_one_batch(TSNode range_call) const;
   [[nodiscard]] bool class_is_plain_torch_module(ScopeId cls) const;
+  void mark_structural_step_methods();
   [[nodiscard]] std::unordered_map<std::string_view, std::vector<std::uint32_t>> method_calls_by_name() const;
   [[nodiscard]] bool is_empty_list_literal(TSNode n) const;
   [[nodiscard]] TSNode element_node(const Binding& b) const;
