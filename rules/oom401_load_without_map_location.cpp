@@ -14,7 +14,7 @@ const RuleMeta kMeta{
     .name = "load-without-map-location",
     .severity = Severity::Warning,
     .default_enabled = true,
-    .fix = FixAvailability::Always,
+    .fix = FixAvailability::Sometimes,
     .summary = "torch.load() without map_location restores tensors onto the device they were saved from",
     .what = "Finds calls to `torch.load` (through any import alias) that pass no `map_location` and load a "
             "model's or optimizer's state: the result goes to `load_state_dict`, or is bound to a name that says "
@@ -33,7 +33,9 @@ const RuleMeta kMeta{
                  "or a model moved with `.cpu()` before its `state_dict()` is saved), and a test that reads back "
                  "what it saved itself without sending anything to a device.",
     .fix_safety = "Unsafe: code that relies on the loaded tensors being on the GPU (without `.to(device)` or "
-                  "`load_state_dict`) would now get CPU tensors.",
+                  "`load_state_dict`) would now get CPU tensors. No edit is offered where the load is bound to a "
+                  "name for a whole module or tensors used as they come back (`model = torch.load(f)`, "
+                  "`embeddings = torch.load(p)`): there `map_location` must go with a move the code does not show.",
     .options = {},
     .measured = "On an H200 (torch 2.11): loading a 1.55 GiB checkpoint saved from the GPU raised allocated "
                 "memory at the call from 0.64 to 2.19 GiB; with `map_location=\"cpu\"` it stayed at 0.64 GiB "
@@ -62,8 +64,12 @@ void check(RuleContext& ctx) {
     if (!state || m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_test_save(call)) {
       continue;
     }
-    Fix fix =
-        add_keyword_argument(m, call, "map_location=\"cpu\"", Applicability::Unsafe, "Add `map_location=\"cpu\"`");
+    // A whole module or tensors used as loaded would stay on the CPU: moving them is the user's call.
+    std::optional<Fix> fix;
+    if (to.consumer == "load_state_dict" || to.consumer == "load_state_dict_into_model" ||
+        !model::Model::names_an_object_used_as_loaded(to.bound_name)) {
+      fix = add_keyword_argument(m, call, "map_location=\"cpu\"", Applicability::Unsafe, "Add `map_location=\"cpu\"`");
+    }
     ctx.reporter.report(kMeta, call.node,
                         "`torch.load` without `map_location` puts every tensor back on the device it was saved "
                         "from: a checkpoint saved from a GPU is allocated on that GPU here (under DDP, on every "

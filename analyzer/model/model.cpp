@@ -227,6 +227,20 @@ bool Model::is_checkpoint_name(std::string_view name) {
   return false;
 }
 
+bool Model::names_an_object_used_as_loaded(std::string_view name) {
+  const auto words = identifier_words(name);
+  static constexpr std::array<std::string_view, 11> kState = {
+      "state", "sd", "ckpt", "checkpoint", "weights", "weight", "dict", "snapshot", "resume", "optim", "optimizer"};
+  for (std::string_view w : kState) {
+    if (words.contains(w)) {
+      return false;
+    }
+  }
+  static constexpr std::array<std::string_view, 7> kObjects = {"model",     "net",        "generator", "discriminator",
+                                                               "embedding", "embeddings", "heads"};
+  return std::any_of(kObjects.begin(), kObjects.end(), [&](std::string_view w) { return words.contains(w); });
+}
+
 std::vector<Related> Model::evidence_of(const Value& value) const {
   std::vector<Related> notes;
   const bool graph = value.grad == Grad::Yes;

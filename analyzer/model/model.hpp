@@ -414,6 +414,9 @@ public:
   [[nodiscard]] Receiver receiver_of(TSNode expr) const;
   // A name that says it holds a model's or optimizer's state (`ckpt`, `state_dict`, `weights`).
   [[nodiscard]] static bool is_checkpoint_name(std::string_view name);
+  // `model = torch.load(f)`, `uncond_embeddings = torch.load(p)`: a whole module or tensors used
+  // as they come back, not a state that `load_state_dict` copies onto the model's device.
+  [[nodiscard]] static bool names_an_object_used_as_loaded(std::string_view name);
   // A call that has started CUDA (and so the caching allocator) before the byte `at` runs: earlier
   // in the same function, in module code before it, or in a caller before it calls it. Null
   // when the file shows none.

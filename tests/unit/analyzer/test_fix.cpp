@@ -193,6 +193,30 @@ TEST(FixSource, CpuMoveWhereNothingElseStaysOnTheDevice) {
   EXPECT_NE(out.fixed->text().find("argmax(1).cpu())"), std::string::npos) << out.fixed->text();
 }
 
+// OOM401 moves a state that `load_state_dict` copies onto the model's device, not a whole module
+// or tensors used as they come back.
+TEST(FixSource, MapLocationOnlyWhereTheLoadIsAState) {
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = {"OOM401"};
+  FixPolicy policy;
+  policy.unsafe = true;
+  policy.fixable = {"OOM401"};
+  syntax::Parser parser;
+  const std::string text = "import torch\n"
+                           "def resume(net, path):\n"
+                           "    net.load_state_dict(torch.load(path))\n"
+                           "    model = torch.load(path + '.whole')\n"
+                           "    ckpt = torch.load(path + '.ckpt')\n"
+                           "    return model, ckpt\n";
+  const FixOutcome out = fix_source(std::make_shared<const SourceFile>("x.py", text), parser, settings, policy);
+  ASSERT_EQ(out.report.findings.size(), 1U); // what is left after fixing: the whole module's load
+  EXPECT_FALSE(out.report.findings[0].fix.has_value());
+  EXPECT_NE(out.fixed->text().find("torch.load(path, map_location=\"cpu\")"), std::string::npos);
+  EXPECT_NE(out.fixed->text().find("torch.load(path + '.ckpt', map_location=\"cpu\")"), std::string::npos);
+  EXPECT_NE(out.fixed->text().find("model = torch.load(path + '.whole')\n"), std::string::npos) << out.fixed->text();
+}
+
 // OOM201 decorates a whole evaluation function, never a method: a method's callers in other files
 // may train with what it returns.
 TEST(FixSource, InferenceModeDecoratorOnFunctionsNotMethods) {
