@@ -17,7 +17,8 @@ const RuleMeta kMeta{
     .summary = "A forward or backward hook keeps every activation (or gradient) it sees",
     .what = "Finds hooks registered with `register_forward_hook`, `register_forward_pre_hook`, "
             "`register_full_backward_hook`, `register_full_backward_pre_hook`, `register_backward_hook` or a "
-            "tensor's `register_hook` (functions, methods, closures and lambdas) that append, extend, insert or "
+            "tensor's `register_hook` (functions, methods, closures, lambdas, and objects whose class defines "
+            "`__call__`) that append, extend, insert or "
             "concatenate the hook's `input`/`output`/`grad` into a container that outlives the call: a global, "
             "an enclosing function's list or a `self.` attribute.",
     .why = "The hook runs on every forward (or backward), and each stored tensor is a whole activation: it stays "

@@ -16,9 +16,11 @@ const RuleMeta kMeta{
     .default_enabled = true,
     .fix = FixAvailability::Sometimes,
     .summary = "A hidden state is carried into the next batch with its autograd graph",
-    .what = "Finds a value that is read before it is re-assigned in a training loop's iteration (or in a "
-            "per-step method, for `self.` state) and re-assigned from a forward pass, so each step starts from "
-            "the previous step's output: `output, hidden = model(x, hidden)` with no `hidden.detach()`.",
+    .what = "Finds a value that is read before it is re-assigned in a training loop's iteration (or, for "
+            "`self.` state, in a per-step method or a method whose own body back-propagates, such as a trainer's "
+            "`step`) and re-assigned from a forward pass, directly or through a name bound from it, so each step "
+            "starts from the previous step's output: `output, hidden = model(x, hidden)` with no "
+            "`hidden.detach()`.",
     .why = "The carried state links every step's graph to the previous one: truncated back-propagation through "
            "time without repackaging. The second backward fails with \"Trying to backward through the graph a "
            "second time\"; adding `retain_graph=True` silences it and then every step's graph and saved "

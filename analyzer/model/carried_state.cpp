@@ -90,6 +90,27 @@ bool is_call_result(TSNode value) {
   return false;
 }
 
+// The state is re-assigned from a call's result, directly (`h = model(x, h)[1]`) or through a
+// name the pass bound from one (`out, new_h = model(x, h)` ... `self.h = new_h`).
+bool assigned_from_call(const Model& m, const Binding& last, std::uint32_t pass_from) {
+  if (is_call_result(last.value)) {
+    return true;
+  }
+  if (ts_node_symbol(last.value) != syntax::grammar().sym.identifier) {
+    return false;
+  }
+  const std::string_view name = m.text(last.value);
+  const ScopeId fn = m.function_at(last.stmt_start);
+  const Binding* source = nullptr;
+  for (const Binding& b : m.bindings()) {
+    if (b.name == name && b.stmt_start >= pass_from && b.stmt_start < last.stmt_start &&
+        m.function_at(b.stmt_start) == fn) {
+      source = &b; // bindings are in source order: the last one before the assignment
+    }
+  }
+  return source != nullptr && source->kind == BindingKind::Assign && is_call_result(source->value);
+}
+
 std::string lowercase(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -163,8 +184,9 @@ void collect_carried(const Model& m, const PassBindings& names, const Pass& pass
     }
     const BindingId last_id = ids.back();
     const Binding& last = bindings[static_cast<size_t>(last_id)];
-    if (last.kind != BindingKind::Assign || !is_call_result(last.value) || m.grad_disabled_at(last.target) ||
-        !m.binding_value(last_id).carries_graph() || repackaged(m, ids, last, pass.from)) {
+    if (last.kind != BindingKind::Assign || !assigned_from_call(m, last, pass.from) ||
+        m.grad_disabled_at(last.target) || !m.binding_value(last_id).carries_graph() ||
+        repackaged(m, ids, last, pass.from)) {
       continue;
     }
     const bool lstm = lowercase(m.text(last.value)).find("lstm") != std::string::npos;
@@ -172,9 +194,31 @@ void collect_carried(const Model& m, const PassBindings& names, const Pass& pass
   }
 }
 
+// A method that runs one training step per call: a per-step method by its name, or any method
+// whose own body back-propagates outside a loop (a trainer's `step(self, batch)`).
+bool steps_per_call(const Model& m, ScopeId s) {
+  const Scope& sc = m.scope(s);
+  if (!sc.is_function() || sc.facts.grad_disabled) {
+    return false;
+  }
+  if (sc.facts.per_step_method) {
+    return true;
+  }
+  return sc.class_scope != kNone && std::any_of(m.calls().begin(), m.calls().end(), [&](const Call& c) {
+           return c.is_backward && c.loop == kNone && c.scope == s;
+         });
+}
+
 bool has_step_code(const Model& m) {
-  return std::any_of(m.loops().begin(), m.loops().end(), [](const Loop& l) { return l.is_step; }) ||
-         std::any_of(m.scopes().begin(), m.scopes().end(), [](const Scope& s) { return s.facts.per_step_method; });
+  if (std::any_of(m.loops().begin(), m.loops().end(), [](const Loop& l) { return l.is_step; })) {
+    return true;
+  }
+  for (ScopeId s = 0; s < static_cast<ScopeId>(m.scopes().size()); ++s) {
+    if (steps_per_call(m, s)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 } // namespace
@@ -211,7 +255,7 @@ std::vector<CarriedState> Model::carried_states() const {
   // Per-step methods: `self.` state read before it is re-assigned in the same call.
   for (ScopeId s = 0; s < static_cast<ScopeId>(m_scopes.size()); ++s) {
     const Scope& sc = scope(s);
-    if (!sc.is_function() || !sc.facts.per_step_method || sc.facts.grad_disabled) {
+    if (!steps_per_call(*this, s)) {
       continue;
     }
     PassBindings names;

@@ -31,6 +31,15 @@ Value derived(const Value& from, Kind kind) {
   return v;
 }
 
+// A container literal tells the story of its first graph-carrying element: a finding on
+// `outs.append((model(x), x))` points at the forward, as one on `outs.append(model(x))` does.
+void keep_evidence_of_graph(Value& container, const Value& element) {
+  if (container.evidence_count == 0 && element.grad == Grad::Yes) {
+    container.evidence = element.evidence;
+    container.evidence_count = element.evidence_count;
+  }
+}
+
 Value of_kind(Kind kind) {
   return Value{Grad::No, kind, Source::None, -1, {}, {}};
 }
@@ -1079,6 +1088,7 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
       if (out.source == Source::None) {
         out.source = v.source;
       }
+      keep_evidence_of_graph(out, v);
       out.device = i == 0 ? v.device : (out.device == v.device ? out.device : Device::Unknown);
       out.elements.push_back(v);
     }
@@ -1090,9 +1100,11 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
     for (uint32_t i = 0; i < count && i < 32; ++i) {
       TSNode pair = ts_node_named_child(n, i);
       if (ts_node_symbol(pair) == g.sym.pair) {
-        const Value joined = join(out, eval(field(pair, g.field.value), scope, depth + 1));
+        const Value v = eval(field(pair, g.field.value), scope, depth + 1);
+        const Value joined = join(out, v);
         out.grad = joined.grad;
         out.source = joined.source;
+        keep_evidence_of_graph(out, v);
       } else {
         out.grad = out.grad == Grad::Yes ? Grad::Yes : Grad::Unknown;
       }
@@ -1104,7 +1116,9 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
     TSNode body = field(n, g.field.body);
     const ScopeId inner = m.scope_at(ts_node_start_byte(body));
     Value v = eval(body, inner, depth + 1);
-    return Value{v.grad, Kind::Container, v.source, -1, {}, {}};
+    Value out{v.grad, Kind::Container, v.source, -1, {}, {}};
+    keep_evidence_of_graph(out, v);
+    return out;
   }
   if (s == g.sym.string || s == g.sym.concatenated_string) {
     Value v = of_kind(Kind::String);

@@ -260,9 +260,18 @@ struct HookFunction {
   int bound_first = 0; // leading parameters bound by functools.partial
 };
 
+// A hook object, `register_forward_hook(probe)` with `probe = Probe()` (or `Probe()` itself):
+// an object of a class in this file whose `__call__` runs on every call; kNone otherwise.
+ScopeId call_method_of_object(const Model::Impl& impl, TSNode hook) {
+  const Value v = impl.m.value_of(hook);
+  return v.kind == Kind::Instance && v.scope >= 0 ? impl.method_of(v.scope, "__call__") : kNone;
+}
+
 // The function a registration installs: a lambda, a `def` by name, the result of a local
-// factory (`register_forward_hook(save_output(name))`), or any of them through functools.partial.
-HookFunction installed_hook(const Model& m, const Call& registration) {
+// factory (`register_forward_hook(save_output(name))`), an object's `__call__`, or any of them
+// through functools.partial.
+HookFunction installed_hook(const Model::Impl& impl, const Call& registration) {
+  const Model& m = impl.m;
   const auto& g = syntax::grammar();
   auto hook_arg = registration.positional(0);
   if (!hook_arg) {
@@ -278,6 +287,11 @@ HookFunction installed_hook(const Model& m, const Call& registration) {
     TSNode args = ts_node_child_by_field_id(hook, g.field.arguments);
     out.bound_first = static_cast<int>(ts_node_named_child_count(args)) - 1;
     hook = ts_node_named_child(args, 0);
+  }
+  if (const ScopeId method = call_method_of_object(impl, hook); method != kNone) {
+    out.definition = m.scope(method).node;
+    out.body = m.scope(method).body;
+    return out;
   }
   if (ts_node_symbol(hook) == g.sym.call) {
     hook = returned_hook(m, hook);
@@ -309,7 +323,7 @@ std::vector<HookRetention> Model::hook_retentions() const {
     if (kind == nullptr || ts_node_is_null(call.arguments)) {
       continue;
     }
-    const HookFunction hook = installed_hook(*this, call);
+    const HookFunction hook = installed_hook(*m_impl, call);
     if (ts_node_is_null(hook.definition)) {
       continue;
     }

@@ -2,6 +2,7 @@
 // stops the others: tensors made under inference_mode can never re-enter autograd, so the
 // answer depends on what the region and its function do with autograd state.
 #include <algorithm>
+#include <vector>
 
 #include "analyzer/model/model.hpp"
 #include "analyzer/model/model_impl.hpp"
@@ -113,17 +114,83 @@ bool results_reach_training(const Model::Impl& impl, ScopeId fn, int depth) {
   return false;
 }
 
-InferenceModeBlocker inference_mode_blocker(const Model::Impl& impl, ScopeId function, TSNode body) {
+// The statement after `statement` in its block, skipping comments; null at the block's end.
+TSNode next_statement(const Model::Impl& impl, TSNode statement) {
+  TSNode next = ts_node_next_named_sibling(statement);
+  while (!ts_node_is_null(next) && ts_node_symbol(next) == impl.g.sym.comment) {
+    next = ts_node_next_named_sibling(next);
+  }
+  return next;
+}
+
+// `.train()` after the region, in a function that switched to `.eval()` before it, with at
+// most a `return` after it: evaluation code putting the model back as it found it, which trains
+// nothing on what the region computed.
+bool restores_train_mode(const Model::Impl& impl, const ModeSwitch& to_train, ScopeId function, ByteRange region) {
+  if (ts_node_start_byte(to_train.statement) < region.end) {
+    return false;
+  }
+  const TSNode next = next_statement(impl, to_train.statement);
+  if (!ts_node_is_null(next) && ts_node_symbol(next) != impl.g.sym.return_statement) {
+    return false;
+  }
+  return std::any_of(impl.mode_switches.begin(), impl.mode_switches.end(), [&](const ModeSwitch& s) {
+    return s.to_eval && ts_node_end_byte(s.statement) <= region.start &&
+           impl.m.function_at(ts_node_start_byte(s.statement)) == function;
+  });
+}
+
+// The function (or module-level code, for kNone) switches a module to `.train()` other than to
+// restore it after the region; `restores` says whether it restores it there.
+bool switches_to_training(const Model::Impl& impl, ScopeId function, ByteRange region, bool& restores) {
+  bool trains = false;
+  for (const ModeSwitch& s : impl.mode_switches) {
+    if (s.to_eval || impl.m.function_at(ts_node_start_byte(s.statement)) != function) {
+      continue;
+    }
+    if (restores_train_mode(impl, s, function, region)) {
+      restores = true;
+    } else {
+      trains = true;
+    }
+  }
+  return trains;
+}
+
+// The calls of `function` in this file, in source order.
+std::vector<const Call*> call_sites(const Model::Impl& impl, ScopeId function) {
+  std::vector<const Call*> sites;
+  for (const Call& c : impl.m.calls()) {
+    if (impl.local_callee(c.function, c.scope) == function) {
+      sites.push_back(&c);
+    }
+  }
+  return sites;
+}
+
+// What stops inference_mode in `region` (whose statement or function spans `range`), with the
+// facts its finding's notes need filled in on the way.
+InferenceModeBlocker inference_mode_blocker(const Model::Impl& impl, NoGradRegion& region, ByteRange range) {
+  const ScopeId function = region.function;
   // Module-level code is a script's own function: its facts live on the module scope.
   const FunctionFacts& f = impl.m.scope(function == kNone ? 0 : function).facts;
-  if (f.backprops || f.needs_grad || f.steps_optimizer || f.calls_train_mode || enables_grad_inside(impl, body) ||
+  if (f.backprops || f.needs_grad || f.steps_optimizer || enables_grad_inside(impl, region.body) ||
+      switches_to_training(impl, function, range, region.restores_train_mode) ||
       (function != kNone && is_optimizer_step(impl.m, function))) {
     return InferenceModeBlocker::FunctionNeedsAutograd;
   }
   if (function != kNone && results_reach_training(impl, function, 0)) {
     return InferenceModeBlocker::ResultsReachTraining;
   }
-  return touches_autograd_state(impl, body) ? InferenceModeBlocker::TouchesAutogradState : InferenceModeBlocker::None;
+  if (function != kNone) {
+    const Scope& sc = impl.m.scope(function);
+    region.function_name = impl.field(sc.node, impl.g.field.name);
+    region.call_sites = call_sites(impl, function);
+    region.returns_values =
+        std::any_of(sc.returns.begin(), sc.returns.end(), [](TSNode r) { return !ts_node_is_null(r); });
+  }
+  return touches_autograd_state(impl, region.body) ? InferenceModeBlocker::TouchesAutogradState
+                                                   : InferenceModeBlocker::None;
 }
 
 // The function hands what it computes to callers this file does not show (it returns a value
@@ -160,16 +227,15 @@ void add_no_grad_statements(const Model::Impl& impl, std::vector<NoGradRegion>& 
     region.site = call.node;
     region.rename = renamed_part(impl, call.function);
     region.function = m.function_at(ts_node_start_byte(call.node));
-    region.blocker = inference_mode_blocker(impl, region.function, impl.field(with, g.field.body));
+    region.body = impl.field(with, g.field.body);
+    region.blocker = inference_mode_blocker(impl, region, ByteRange{ts_node_start_byte(with), ts_node_end_byte(with)});
     region.results_leave_unseen = results_leave_unseen(m, region.function);
     out.push_back(region);
   }
 }
 
-// `@torch.no_grad()` on a function: the region is the function's body, the site the callee
-// `torch.no_grad`. Scope::decorators already holds each decorator's expression, and this looks
-// at its first named child, as OOM202 always has: so a bare `@torch.no_grad` (whose first child
-// is `torch`) is not found. Kept as it was so that findings do not move.
+// `@torch.no_grad()` or a bare `@torch.no_grad` on a function: the region is the function's
+// body, the site the whole decorator expression.
 void add_no_grad_decorators(const Model::Impl& impl, std::vector<NoGradRegion>& out) {
   const auto& g = impl.g;
   const Model& m = impl.m;
@@ -179,7 +245,7 @@ void add_no_grad_decorators(const Model::Impl& impl, std::vector<NoGradRegion>& 
       continue;
     }
     for (TSNode decorator : scope.decorators) {
-      const TSNode expr = ts_node_named_child(decorator, 0);
+      const TSNode expr = impl.unparen(decorator); // Scope::decorators holds the expressions
       TSNode callee = expr;
       if (!ts_node_is_null(expr) && ts_node_symbol(expr) == g.sym.call) {
         const TSNode args = impl.field(expr, g.field.arguments);
@@ -196,7 +262,9 @@ void add_no_grad_decorators(const Model::Impl& impl, std::vector<NoGradRegion>& 
       region.rename = renamed_part(impl, callee);
       region.function = s;
       region.decorator = true;
-      region.blocker = inference_mode_blocker(impl, s, scope.body);
+      region.body = scope.body;
+      region.blocker =
+          inference_mode_blocker(impl, region, ByteRange{ts_node_start_byte(scope.node), ts_node_end_byte(scope.node)});
       region.results_leave_unseen = results_leave_unseen(m, s);
       out.push_back(region);
     }

@@ -194,7 +194,8 @@ struct EvalRegion {
 // tensors can never re-enter autograd.
 enum class InferenceModeBlocker : std::uint8_t {
   None,
-  // Its function back-propagates, needs gradients, steps an optimizer or switches to `.train()`.
+  // Its function back-propagates, needs gradients, steps an optimizer or switches to `.train()`
+  // (other than to restore the mode after evaluating).
   FunctionNeedsAutograd,
   // It updates tensors in place, reaches parameters, buffers, gradients, state dicts or
   // `requires_grad`, steps an optimizer or EMA, or writes into `self.` or a subscript.
@@ -204,17 +205,27 @@ enum class InferenceModeBlocker : std::uint8_t {
   ResultsReachTraining,
 };
 
-// `with torch.no_grad():` (as the statement's own context manager) or `@torch.no_grad()` on a
-// function (a bare `@torch.no_grad` is not found yet).
+// `with torch.no_grad():` (one of the statement's own context managers, `with torch.no_grad(),
+// torch.autocast(...):` too) or `@torch.no_grad()` / `@torch.no_grad` on a function. Module-level
+// code is judged by the module's own facts.
 struct NoGradRegion {
-  TSNode site{};                // the `torch.no_grad()` of a `with`; a decorator's callee `torch.no_grad`
+  TSNode site{};                // the `torch.no_grad()` of a `with`; the whole decorator expression
   std::optional<TSNode> rename; // the `no_grad` of `torch.no_grad`; none when imported by name
   ScopeId function = kNone;     // the decorated function, or the function holding the `with`
+  TSNode body{};                // the `with` body, or the decorated function's body
+  TSNode function_name{};       // the name in `function`'s `def`
   bool decorator = false;
   InferenceModeBlocker blocker = InferenceModeBlocker::None;
   // Its function returns values to callers not seen here and is not evaluation code by name:
   // nothing proves that they never train with them, so no rewrite is offered.
   bool results_leave_unseen = false;
+  // The function switches back to `.train()` after the region, having switched to `.eval()`
+  // before it (evaluation code restoring the mode, not training).
+  bool restores_train_mode = false;
+  // Where this file calls the function (filled in unless its own facts already block), and
+  // whether it returns values at all.
+  std::vector<const Call*> call_sites;
+  bool returns_values = false;
 };
 
 // `self.x = v` (one attribute deep) or `g = v` for a `global g`, in code that runs every step
@@ -232,7 +243,7 @@ struct HookRetention {
   const Call* registration = nullptr;   // `layer.register_forward_hook(hook)`
   std::string_view registration_method; // `register_forward_hook`, `register_hook`, ...
   std::string_view stored_kind;         // "activation", "input" or "gradient"
-  TSNode hook{};                        // the `def` or `lambda` that runs on every call
+  TSNode hook{};                        // the `def` or `lambda` (a hook object's `__call__`) that runs on every call
   TSNode statement{};                   // the append, extend, insert or `+= [...]` that stores it
   std::string container;                // where it goes, as written (`self.features`, `acts[name]`)
   std::string parameter;                // the hook parameter kept (`output`, `grad_input`)
@@ -240,7 +251,9 @@ struct HookRetention {
 };
 
 // `.backward(retain_graph=True)` or `autograd.backward(..., retain_graph=True)` with a literal
-// `True`, and what decides whether retaining the graph costs a step's activations.
+// `True` (or a name that always holds it: a constant the file shows, or a parameter defaulting to
+// `True` that no call in the file overrides), and what decides whether retaining the graph costs
+// a step's activations.
 struct RetainedGraphBackward {
   const Call* call = nullptr;
   TSNode flag{}; // the `retain_graph=True` keyword argument
@@ -253,18 +266,29 @@ struct RetainedGraphBackward {
   // The back-propagated tensor is computed in this iteration (or call); a graph built once
   // before the loop and back-propagated on every pass needs the flag.
   bool graph_built_each_pass = false;
+  // For the finding's notes. The tensor back-propagated (`loss` of `loss.backward()`), and what
+  // repeats every step: the loop's header (`for x, y in loader`) or, for a per-step method, its
+  // name (an empty range when neither is known).
+  std::optional<TSNode> tensor;
+  std::uint32_t repeat_start = 0;
+  std::uint32_t repeat_end = 0;
+  bool repeats_in_loop = false;
+  // The flag is a name that holds `True` (`RETAIN = True`, a parameter defaulting to it): where
+  // that `True` is written.
+  std::optional<TSNode> flag_origin;
 };
 
-// A value that one pass of a back-propagating step loop (or one call of a per-step method, for
-// `self.` state) hands to the next with its autograd graph: read in the pass before it is
-// re-assigned from a call whose result carries a graph, and not detached in between (truncated
+// A value that one pass of a back-propagating step loop (or one call of a per-step method, or of
+// a method whose own body back-propagates, for `self.` state) hands to the next with its autograd
+// graph: read in the pass before it is re-assigned from a call whose result carries a graph
+// (directly, or through a name the pass bound from one), and not detached in between (truncated
 // back-propagation through time without repackaging), so every step's graph chains onto the last.
 struct CarriedState {
   BindingId rebinding = kNone; // the pass's last assignment of the state
   // Where the pass first reads the state, before re-assigning it: the previous step's value.
   std::uint32_t read_start = 0;
   std::uint32_t read_end = 0;
-  bool across_calls = false; // `self.` state of a per-step method, not a loop's variable
+  bool across_calls = false; // `self.` state of a per-step (or back-propagating) method, not a loop's variable
   bool tuple_state = false;  // an LSTM's `(h, c)`: detached element by element
 };
 

@@ -83,6 +83,79 @@ bool graph_built_each_pass(const Model& m, const Call& call) {
   return false;
 }
 
+// A parameter no call in the file overrides: each resolved call neither names it nor passes
+// as many positional arguments (counting a method's `self` as taken), nor spreads `*args`.
+bool default_never_overridden(const Model::Impl& impl, const Binding& param) {
+  const Model& m = impl.m;
+  std::size_t index = 0;
+  for (const Binding& b : m.bindings()) {
+    if (b.scope == param.scope && b.kind == BindingKind::Parameter && b.stmt_start < param.stmt_start) {
+      ++index;
+    }
+  }
+  if (m.scope(param.scope).class_scope != kNone && index > 0) {
+    --index; // `self.f(...)` passes `self` implicitly: the conservative position is one lower
+  }
+  for (const Call& c : m.calls()) {
+    if (impl.local_callee(c.function, c.scope) != param.scope) {
+      continue;
+    }
+    if (c.has_star_args() || c.keyword(param.name, m.source().text()) || c.positional(index)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Every value the constants allow is `True`: where the last of them is written, else null.
+std::optional<TSNode> always_true(const std::optional<std::vector<Constant>>& values) {
+  if (!values || values->empty()) {
+    return std::nullopt;
+  }
+  for (const Constant& c : *values) {
+    if (c.kind != Constant::Kind::Bool || c.text != "True") {
+      return std::nullopt;
+    }
+  }
+  return values->back().node;
+}
+
+// Where the `True` of a flag given by a name is written: a constant the file shows (`RETAIN =
+// True` that nothing re-binds), or the default of the function's own parameter (`retain=True`)
+// when no call in the file overrides it. None for a literal, or where the flag may be false.
+std::optional<TSNode> true_by_name(const Model::Impl& impl, const Call& call, TSNode flag) {
+  if (ts_node_symbol(flag) != impl.g.sym.identifier) {
+    return std::nullopt;
+  }
+  if (auto origin = always_true(impl.m.possible_constants(flag))) {
+    return origin;
+  }
+  const Binding* b = impl.lookup(impl.text(flag), call.scope, ts_node_start_byte(flag));
+  if (b == nullptr || b->kind != BindingKind::Parameter || !default_never_overridden(impl, *b)) {
+    return std::nullopt;
+  }
+  return always_true(impl.m.possible_constants(flag, ConstantAssumption::ParameterDefaults));
+}
+
+// Where the step repeats, for the notes: the loop's header up to its iterable (or condition),
+// or the per-step method's name.
+void locate_repeat(const Model::Impl& impl, const Call& call, RetainedGraphBackward& out) {
+  const Model& m = impl.m;
+  if (call.loop != kNone) {
+    const Loop& loop = m.loop(call.loop);
+    out.repeats_in_loop = true;
+    out.repeat_start = ts_node_start_byte(loop.node);
+    out.repeat_end = ts_node_is_null(loop.iterable) ? loop.body_start : ts_node_end_byte(loop.iterable);
+    return;
+  }
+  const ScopeId fn = m.function_at(ts_node_start_byte(call.node));
+  if (fn != kNone) {
+    const TSNode name = impl.field(m.scope(fn).node, impl.g.field.name);
+    out.repeat_start = ts_node_start_byte(name);
+    out.repeat_end = ts_node_end_byte(name);
+  }
+}
+
 bool repeats_every_step(const Model& m, const Call& call) {
   if (call.loop != kNone) {
     const Loop& loop = m.loop(call.loop);
@@ -102,7 +175,11 @@ std::vector<RetainedGraphBackward> Model::retained_graph_backwards() const {
       continue;
     }
     auto flag = call.keyword("retain_graph", m_source.text());
-    if (!flag || ts_node_is_null(*flag) || ts_node_symbol(*flag) != m_impl->g.sym.true_) {
+    if (!flag || ts_node_is_null(*flag)) {
+      continue;
+    }
+    const std::optional<TSNode> origin = true_by_name(*m_impl, call, *flag);
+    if (ts_node_symbol(*flag) != m_impl->g.sym.true_ && !origin) {
       continue;
     }
     RetainedGraphBackward backward;
@@ -111,6 +188,11 @@ std::vector<RetainedGraphBackward> Model::retained_graph_backwards() const {
     backward.repeats_every_step = repeats_every_step(*this, call);
     backward.later_backward = later_backward(*this, call);
     backward.graph_built_each_pass = graph_built_each_pass(*this, call);
+    if (const TSNode tensor = back_propagated_tensor(call); !ts_node_is_null(tensor)) {
+      backward.tensor = tensor;
+    }
+    backward.flag_origin = origin;
+    locate_repeat(*m_impl, call, backward);
     result.push_back(backward);
   }
   return result;

@@ -611,6 +611,52 @@ TEST_F(Cli, FindingsCarryTheirEvidenceChain) {
   EXPECT_NE(locations[1]["message"]["text"].get<std::string>().find("computes a loss"), std::string::npos);
 }
 
+// Every leak, eval and device-gathering finding says why, whatever the rule: each finding of
+// OOM1xx, OOM2xx and OOM6xx on its own fixtures carries at least one note in text, JSON and
+// SARIF. A rule that reports without evidence fails here, naming the code and the line.
+TEST_F(Cli, EveryLeakFindingCarriesEvidenceInEveryFormat) {
+  const fs::path fixtures = fs::path(OOMLINT_SOURCE_DIR) / "tests" / "fixtures";
+  for (const std::string code :
+       {"OOM101", "OOM102", "OOM103", "OOM104", "OOM105", "OOM106", "OOM201", "OOM202", "OOM601"}) {
+    const std::string dir = (fixtures / code).string();
+    const Result json =
+        run({"check", "--isolated", "--select", code, "--output-format", "json", "--exit-zero", dir}, m_dir);
+    const auto findings = nlohmann::json::parse(json.out);
+    ASSERT_GT(findings.size(), 0U) << code;
+    for (const auto& f : findings) {
+      EXPECT_GT(f["related"].size(), 0U) << code << " at " << f["filename"] << ":" << f["location"]["row"];
+    }
+    const Result sarif =
+        run({"check", "--isolated", "--select", code, "--output-format", "sarif", "--exit-zero", dir}, m_dir);
+    const auto results = nlohmann::json::parse(sarif.out)["runs"][0]["results"];
+    ASSERT_EQ(results.size(), findings.size()) << code;
+    for (const auto& r : results) {
+      EXPECT_GT(r.value("relatedLocations", nlohmann::json::array()).size(), 0U)
+          << code << " at line " << r["locations"][0]["physicalLocation"]["region"]["startLine"];
+    }
+    // Text: every finding's block (from its `path:row:col: CODE` header to the next) has a note.
+    const Result text = run({"check", "--isolated", "--select", code, "--no-color", "--exit-zero", dir}, m_dir);
+    const std::regex header(": " + code + " ");
+    std::istringstream lines(text.out);
+    std::string line;
+    std::string current;
+    size_t headers = 0;
+    bool noted = true;
+    while (std::getline(lines, line)) {
+      if (std::regex_search(line, header) && line.find("   ") != 0) {
+        EXPECT_TRUE(noted) << code << ": no note under " << current;
+        current = line.substr(0, line.find(": " + code));
+        noted = false;
+        ++headers;
+      } else if (line.find("= note: ") != std::string::npos) {
+        noted = true;
+      }
+    }
+    EXPECT_TRUE(noted) << code << ": no note under " << current;
+    EXPECT_EQ(headers, findings.size()) << code << "\n" << text.out;
+  }
+}
+
 // Ruff's convention: a list flag takes one comma-separated value, and the words after it are
 // paths, in both spellings.
 TEST_F(Cli, ListFlagsTakeOneValueAndLeaveThePaths) {

@@ -98,3 +98,34 @@ TEST(CarriedState, LoopWithoutBackwardCarriesNothing) {
                  "        output, hidden = model(x, hidden)\n");
   EXPECT_TRUE(carried_names(f).empty());
 }
+
+TEST(CarriedState, StateReassignedThroughANameBoundFromTheForward) {
+  ModelFixture f("import torch\n"
+                 "def train(model, loader, optimizer, hidden):\n"
+                 "    for x, y in loader:\n"
+                 "        out, new_hidden = model(x, hidden)\n"
+                 "        criterion(out, y).backward()\n"
+                 "        hidden = new_hidden\n"
+                 "def train_detached(model, loader, optimizer, hidden):\n"
+                 "    for x, y in loader:\n"
+                 "        out, new_hidden = model(x, hidden)\n"
+                 "        criterion(out, y).backward()\n"
+                 "        hidden = new_hidden.detach()\n");
+  EXPECT_EQ(carried_names(f), std::vector<std::string>{"hidden"});
+}
+
+TEST(CarriedState, SelfStateOfAMethodThatBackPropagatesEachCall) {
+  ModelFixture f("class Trainer:\n"
+                 "    def step(self, segment, labels):\n"
+                 "        logits, memory = self.model(segment, self.memory)\n"
+                 "        criterion(logits, labels).backward()\n"
+                 "        self.memory = memory\n"
+                 "    def generate(self, segment):\n"
+                 "        logits, memory = self.model(segment, self.state)\n"
+                 "        self.state = memory\n"
+                 "        return logits\n");
+  const auto found = f.model().carried_states();
+  ASSERT_EQ(found.size(), 1U);
+  EXPECT_EQ(f.model().bindings()[static_cast<size_t>(found[0].rebinding)].name, "self.memory");
+  EXPECT_TRUE(found[0].across_calls);
+}

@@ -152,3 +152,16 @@ TEST(GradValues, DistributionsCarryTheirParametersGraphButSamplesDoNot) {
   EXPECT_TRUE(f.carries("dist.entropy()"));
   EXPECT_FALSE(f.carries("dist.sample()"));
 }
+
+TEST(GradValues, ContainerLiteralsTellTheStoryOfTheirGraph) {
+  ModelFixture f("def gather(model, loader, outs):\n"
+                 "    for x in loader:\n"
+                 "        out = model(x)\n"
+                 "        outs.append((x, out))\n"
+                 "        outs.append([o for o in out])\n");
+  for (const std::string literal : {"(x, out)", "[o for o in out]"}) {
+    const auto notes = f.model().evidence_of(f.model().value_of(f.node(literal)));
+    ASSERT_FALSE(notes.empty()) << literal;
+    EXPECT_EQ(notes.back().start, ts_node_start_byte(f.node("model(x)"))) << literal;
+  }
+}

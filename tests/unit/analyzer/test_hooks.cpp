@@ -77,3 +77,26 @@ TEST(Hooks, AHookRegisteredOnManyModulesIsListedOnce) {
                  "model.head.register_forward_hook(hook)\n");
   EXPECT_EQ(f.model().hook_retentions().size(), 1U);
 }
+
+TEST(Hooks, HookObjectsRunTheirClassesCall) {
+  ModelFixture f("class Probe:\n"
+                 "    def __init__(self):\n"
+                 "        self.maps = []\n"
+                 "    def __call__(self, module, args, output):\n"
+                 "        self.maps.append(output[1])\n"
+                 "class Cpu:\n"
+                 "    def __call__(self, module, args, output):\n"
+                 "        self.maps.append(output.detach().cpu())\n"
+                 "def attach(model):\n"
+                 "    probe = Probe()\n"
+                 "    for block in model.blocks:\n"
+                 "        block.attn.register_forward_hook(probe)\n"
+                 "    model.head.register_forward_hook(Probe())\n"
+                 "    model.head.register_forward_hook(Cpu())\n");
+  const auto found = f.model().hook_retentions();
+  ASSERT_EQ(found.size(), 1U); // one `__call__`, listed at its first registration
+  EXPECT_EQ(found[0].parameter, "output");
+  EXPECT_EQ(found[0].container, "self.maps");
+  EXPECT_EQ(ts_node_start_byte(found[0].statement), ts_node_start_byte(f.node("self.maps.append(output[1])")));
+  EXPECT_EQ(found[0].registration, f.call("block.attn.register_forward_hook(probe)"));
+}

@@ -63,7 +63,7 @@ TEST(InferenceMode, FunctionThatBackPropagatesBlocks) {
   EXPECT_EQ(only_region(f.model().no_grad_regions()).blocker, InferenceModeBlocker::FunctionNeedsAutograd);
 }
 
-TEST(InferenceMode, DecoratorIsFoundAtItsCallee) {
+TEST(InferenceMode, DecoratorIsFoundAtTheWholeExpressionWithOrWithoutParentheses) {
   ModelFixture f("import torch\n"
                  "@torch.no_grad()\n"
                  "def a(model, x):\n"
@@ -75,16 +75,64 @@ TEST(InferenceMode, DecoratorIsFoundAtItsCallee) {
                  "def c(model, x):\n"
                  "    model.weight.fill_(0)\n");
   const auto regions = f.model().no_grad_regions();
-  // TODO: the bare `@torch.no_grad` on `b` should be found too (OOM202 has never seen it).
-  ASSERT_EQ(regions.size(), 2U);
+  ASSERT_EQ(regions.size(), 3U);
   EXPECT_TRUE(regions[0].decorator);
-  EXPECT_EQ(f.model().text(regions[0].site), "torch.no_grad");
+  EXPECT_EQ(f.model().text(regions[0].site), "torch.no_grad()");
   EXPECT_EQ(f.model().scope(regions[0].function).name, "a");
   EXPECT_EQ(regions[0].blocker, InferenceModeBlocker::None);
   ASSERT_TRUE(regions[0].rename.has_value());
   EXPECT_EQ(f.model().text(*regions[0].rename), "no_grad");
-  EXPECT_EQ(f.model().scope(regions[1].function).name, "c");
-  EXPECT_EQ(regions[1].blocker, InferenceModeBlocker::TouchesAutogradState);
+  EXPECT_TRUE(regions[1].decorator);
+  EXPECT_EQ(f.model().text(regions[1].site), "torch.no_grad");
+  EXPECT_EQ(f.model().scope(regions[1].function).name, "b");
+  EXPECT_EQ(regions[1].blocker, InferenceModeBlocker::None);
+  ASSERT_TRUE(regions[1].rename.has_value());
+  EXPECT_EQ(f.model().text(*regions[1].rename), "no_grad");
+  EXPECT_EQ(f.model().scope(regions[2].function).name, "c");
+  EXPECT_EQ(regions[2].blocker, InferenceModeBlocker::TouchesAutogradState);
+}
+
+TEST(InferenceMode, RestoringTrainModeAfterTheBlockIsEvaluation) {
+  ModelFixture f("import torch\n"
+                 "def validate(model, loader):\n"
+                 "    model.eval()\n"
+                 "    with torch.no_grad():\n"
+                 "        n = sum((model(x).argmax(-1) == y).sum().item() for x, y in loader)\n"
+                 "    model.train()\n"
+                 "    return n\n"
+                 "def pseudo_labels(model, data, fit):\n"
+                 "    model.eval()\n"
+                 "    with torch.no_grad():\n"
+                 "        labels = [model(u) for u in data]\n"
+                 "    model.train()\n"
+                 "    fit(model, data, labels)\n"
+                 "def warm(model, data):\n"
+                 "    model.train()\n"
+                 "    with torch.no_grad():\n"
+                 "        return [model(u) for u in data]\n");
+  const auto regions = f.model().no_grad_regions();
+  ASSERT_EQ(regions.size(), 3U);
+  EXPECT_EQ(regions[0].blocker, InferenceModeBlocker::None);
+  EXPECT_TRUE(regions[0].restores_train_mode);
+  EXPECT_EQ(f.model().text(regions[0].function_name), "validate");
+  // Training follows the `.train()`, on what the block made.
+  EXPECT_EQ(regions[1].blocker, InferenceModeBlocker::FunctionNeedsAutograd);
+  // `.train()` before the block.
+  EXPECT_EQ(regions[2].blocker, InferenceModeBlocker::FunctionNeedsAutograd);
+}
+
+TEST(InferenceMode, CallSitesInTheFileAreKnownForTheNotes) {
+  ModelFixture f("import torch\n"
+                 "@torch.no_grad()\n"
+                 "def evaluate(model, x, y):\n"
+                 "    return (model(x).argmax(-1) == y).float().mean().item()\n"
+                 "def report(model, x, y):\n"
+                 "    print(evaluate(model, x, y))\n");
+  const NoGradRegion r = only_region(f.model().no_grad_regions());
+  EXPECT_EQ(r.blocker, InferenceModeBlocker::None);
+  EXPECT_TRUE(r.returns_values);
+  ASSERT_EQ(r.call_sites.size(), 1U);
+  EXPECT_EQ(r.call_sites[0], f.call("evaluate(model, x, y)"));
 }
 
 TEST(InferenceMode, BareImportedNoGradHasNothingToRename) {
@@ -196,4 +244,15 @@ TEST(InferenceMode, ResultsForUnseenCallersAreMarked) {
   EXPECT_TRUE(regions[0].results_leave_unseen);
   EXPECT_FALSE(regions[1].results_leave_unseen);
   EXPECT_FALSE(regions[2].results_leave_unseen);
+}
+
+TEST(InferenceMode, NoGradFirstBesideAnotherContextManager) {
+  ModelFixture f("import torch\n"
+                 "def evaluate(model, x):\n"
+                 "    with torch.no_grad(), torch.autocast('cuda', dtype=torch.bfloat16):\n"
+                 "        return model(x)\n");
+  const NoGradRegion r = only_region(f.model().no_grad_regions());
+  EXPECT_EQ(f.model().text(r.site), "torch.no_grad()");
+  EXPECT_EQ(r.blocker, InferenceModeBlocker::None);
+  EXPECT_EQ(f.model().text(r.body), "return model(x)");
 }
