@@ -51,6 +51,9 @@ void Model::Impl::index_for_queries() {
     }
   }
   std::sort(needs_grad_points.begin(), needs_grad_points.end());
+  for (size_t i = 0; i < store_candidates.size(); ++i) {
+    stores_by_container[dotted(store_candidates[i].container)].push_back(i);
+  }
 }
 
 // Where each method of this file's classes is called as `x.name(...)` on a receiver other than
@@ -462,6 +465,7 @@ void Model::Impl::classify_loops() {
       target_is_phase |= names::is_phase_name(t);
     }
     bool iterable_is_steps = false;
+    bool chunk_loop = false;
     if (l.kind == LoopKind::While) {
       iterable_is_steps = names::is_step_count_name(iter_text);
     } else if (!null(l.iterable)) {
@@ -474,6 +478,7 @@ void Model::Impl::classify_loops() {
         iterable_is_steps = false;
       } else if (method == "range" || method == "trange") {
         iterable_is_steps = names::is_step_count_name(iter_text) && !counts_within_one_batch(it);
+        chunk_loop = method == "range" && chunks_one_batch(it);
       } else {
         iterable_is_steps = names::is_loader_name(iter_text);
       }
@@ -487,9 +492,6 @@ void Model::Impl::classify_loops() {
       l.is_phase = false;
       continue;
     }
-    const bool chunk_loop = !null(l.iterable) && ts_node_symbol(unparen(l.iterable)) == g.sym.call &&
-                            last_name(field(unparen(l.iterable), g.field.function)) == "range" &&
-                            chunks_one_batch(unparen(l.iterable));
     if (chunk_loop) {
       l.is_step = false;
       l.is_phase = false;

@@ -473,9 +473,13 @@ bool Model::Impl::is_empty_list_literal(TSNode n) const {
 Value Model::Impl::appended_into(const Binding& b, int depth) const {
   Value out{Grad::No, Kind::Container, Source::None, -1, {}, {}};
   const ScopeId owner = owner_scope(b.scope);
-  for (const Store& st : store_candidates) {
-    if (ts_node_start_byte(st.statement) <= b.stmt_start || owner_scope(st.scope) != owner ||
-        dotted(st.container) != b.name) {
+  const auto it = stores_by_container.find(b.name);
+  if (it == stores_by_container.end()) {
+    return out;
+  }
+  for (const size_t index : it->second) {
+    const Store& st = store_candidates[index];
+    if (ts_node_start_byte(st.statement) <= b.stmt_start || owner_scope(st.scope) != owner) {
       continue;
     }
     Value element = eval(st.value, st.scope, depth + 1);

@@ -81,6 +81,8 @@ struct Model::Impl {
   std::vector<ModeSwitch> mode_switches;
   std::vector<Accumulation> accumulation_candidates;
   std::vector<Store> store_candidates;
+  // Indices into store_candidates by the container's dotted name (`log_probs`, `self.buf`).
+  std::unordered_map<std::string, std::vector<size_t>> stores_by_container;
   std::vector<CallEdge> edges;
   std::vector<std::vector<size_t>> edges_by_callee; // scope -> indices into edges
   std::vector<bool> function_has_loop;              // scope -> has a for/while loop (classify_loops)
