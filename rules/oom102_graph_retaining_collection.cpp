@@ -77,8 +77,8 @@ bool fixable_value(const model::Model& m, const model::Store& st) {
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   for (const model::Store& st : m.stores()) {
-    if (st.grad_disabled) {
-      continue;
+    if (st.grad_disabled || m.replaces_one_slot(st)) {
+      continue; // `d["loss"] = loss` replaces one slot: kept past the step (OOM103), never grown
     }
     const model::Value value = m.value_of(st.value);
     if (!value.carries_graph()) {

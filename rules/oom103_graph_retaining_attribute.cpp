@@ -18,9 +18,11 @@ const RuleMeta kMeta{
     .default_enabled = true,
     .fix = FixAvailability::Sometimes,
     .summary = "A tensor that carries an autograd graph is kept on `self.` or in a global past the step",
-    .what = "Finds `self.last_logits = logits` (or an assignment to a `global` name) in a per-step method "
-            "(`forward`, `training_step`, `*_step`) or inside a training/evaluation loop, when the value still "
-            "carries an autograd graph and nothing back-propagates it.",
+    .what = "Finds `self.last_logits = logits` (or an assignment to a `global` name, or to one fixed slot of "
+            "a container kept on `self.` or at module level: `self.logs[\"loss\"] = loss`) in a per-step method "
+            "(`forward`, `training_step`, `*_step`, a method whose result the caller back-propagates) or inside "
+            "a training/evaluation loop, when the value still carries an autograd graph and nothing "
+            "back-propagates it.",
     .why = "The attribute keeps the step's graph alive after the step: where no backward runs through it, every "
            "activation the graph saved stays on the GPU until the next step overwrites the attribute, so peak "
            "memory carries one extra step of activations; after a backward the graph's nodes still stay in "
@@ -37,7 +39,8 @@ const RuleMeta kMeta{
                    "        return self.head(h)\n",
     .fine_when = "The value is detached or a number, the code runs grad-disabled, the attribute is "
                  "back-propagated (read by code that runs a backward, e.g. a loss module's `self.loss` summed "
-                 "into the training loss), or it is set outside per-step code (`__init__`, setup). A value carried "
+                 "into the training loss; a read through `.item()` or `.detach()` does not count), or it is set "
+                 "outside per-step code (`__init__`, setup). A value carried "
                  "into the next step's forward is OOM106's case.",
     .fix_safety = "Unsafe: `.detach()` stops gradients from flowing through the kept tensor, which matters only "
                   "when something back-propagates through the attribute later.",
@@ -48,33 +51,68 @@ const RuleMeta kMeta{
 
 // Kept on purpose, or OOM106's case: back-propagated later in the step or by back-propagating
 // code that reads the attribute, or read back by the next call (a carried state).
-bool kept_for_a_reason(const model::Model& m, const model::StepStateStore& store, const model::Binding& b) {
+bool kept_for_a_reason(const model::Model& m, const model::StepStateStore& store) {
+  if (store.slot != nullptr) {
+    return m.consumed_differentiably(*store.slot) || m.read_by_backprop_code(store) || m.read_before_assignment(store);
+  }
+  const model::Binding& b = m.bindings()[static_cast<std::size_t>(store.binding)];
   return m.consumed_differentiably(b.name, b.scope, b.loop, b.stmt_start) || m.read_by_backprop_code(store) ||
          m.read_before_assignment(b);
 }
 
+// Where the store is, as the rule reports it: the assignment's target, the value kept, the loop
+// it runs in, and whether a fix may append `.detach()` to the value.
+struct KeptValue {
+  TSNode target{};
+  TSNode value{};
+  model::Value kind;
+  std::string holder;
+  model::ScopeId scope = model::kNone;
+  model::LoopId loop = model::kNone;
+  bool fixable = false;
+};
+
+KeptValue kept_value(const model::Model& m, const model::StepStateStore& store) {
+  if (store.slot != nullptr) {
+    const model::Store& st = *store.slot;
+    return {store.slot_target,
+            st.value,
+            m.value_of(st.value),
+            short_text(m, store.slot_target),
+            st.scope,
+            st.loop,
+            !m.is_collection_literal(st.value)};
+  }
+  const model::Binding& b = m.bindings()[static_cast<std::size_t>(store.binding)];
+  return {b.target, b.value, m.binding_value(store.binding), b.name, b.scope, b.loop, b.element < 0 && b.has_value()};
+}
+
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
-  for (const model::StepStateStore& store : m.per_step_state_stores()) {
-    const model::Binding& b = m.bindings()[static_cast<std::size_t>(store.binding)];
-    const model::Value value = m.binding_value(store.binding);
+  std::vector<model::StepStateStore> stores = m.per_step_state_stores();
+  for (const model::StepStateStore& slot : m.per_step_slot_stores()) {
+    stores.push_back(slot);
+  }
+  for (const model::StepStateStore& store : stores) {
+    const KeptValue k = kept_value(m, store);
+    const model::Value& value = k.kind;
     if (!value.carries_graph() || value.kind == model::Kind::Module || value.kind == model::Kind::LossModule) {
       continue;
     }
-    if (kept_for_a_reason(m, store, b)) {
+    if (kept_for_a_reason(m, store)) {
       continue;
     }
-    const std::string kept = short_text(m, b.value);
-    const bool backward = m.iteration_backprops(b.loop, b.scope);
+    const std::string kept = short_text(m, k.value);
+    const bool backward = m.iteration_backprops(k.loop, k.scope);
     std::optional<Fix> fix;
-    if (b.element < 0 && b.has_value()) {
-      fix = append_method_call(m, b.value, "detach", Applicability::Unsafe, fmt::format("Keep `{}.detach()`", kept));
+    if (k.fixable) {
+      fix = append_method_call(m, k.value, "detach", Applicability::Unsafe, fmt::format("Keep `{}.detach()`", kept));
     }
     ctx.reporter.report(
-        kMeta, b.target,
+        kMeta, k.target,
         fmt::format("`{}` keeps `{}`, which carries an autograd graph, past the step: {}; keep a detached tensor "
                     "(`.detach()`) or a number (`.item()`)",
-                    b.name, kept,
+                    k.holder, kept,
                     backward ? "its graph's nodes stay alive in host memory until the next step overwrites it"
                              : "no backward frees its saved activations, so one extra step of them stays on the GPU"),
         std::move(fix));

@@ -54,14 +54,14 @@ void check(RuleContext& ctx) {
     const std::string detail = r.detached ? "`.detach()` drops the graph but the tensor itself stays on the GPU"
                                           : "with autograd on it also keeps the graph and its saved activations";
     ctx.reporter.report(
-        kMeta, r.statement,
+        kMeta, r.registration->node,
         fmt::format("hook registered with `{}` stores its {} `{}` in `{}` on every call: each one stays in GPU "
                     "memory while `{}` lives (128 MiB per step measured for one layer); {}; move it off the "
                     "GPU (`.detach().cpu()`), reduce it, or keep only the last one",
                     r.registration_method, r.stored_kind, r.parameter, r.container, r.container, detail));
     const std::string_view runs_on = r.stored_kind == "gradient" ? "backward" : "forward";
-    ctx.reporter.attach({note_at(r.registration->node, fmt::format("`{}` installs the hook here: it runs on every {}",
-                                                                   r.registration_method, runs_on))});
+    ctx.reporter.attach({note_at(r.statement, fmt::format("the hook stores `{}` in `{}` here, once per {}", r.parameter,
+                                                          r.container, runs_on))});
   }
 }
 

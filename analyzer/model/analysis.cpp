@@ -100,6 +100,36 @@ void Model::Impl::mark_structural_step_methods() {
   }
 }
 
+// `loss = self.step_loss(batch); loss.backward()`: a method whose result its caller
+// back-propagates computes the step's loss, so it runs once per step whatever it is called.
+void Model::Impl::mark_loss_methods() {
+  std::unordered_map<std::uint32_t, ScopeId> methods_called_at;
+  for (const CallEdge& e : edges) {
+    const Scope& callee = m.m_scopes[static_cast<size_t>(e.callee)];
+    if (callee.class_scope != kNone && !callee.facts.per_step_method && !callee.facts.grad_disabled &&
+        !function_has_loop[static_cast<size_t>(e.callee)] && !e.disabled_here) {
+      methods_called_at.emplace(e.at, e.callee);
+    }
+  }
+  if (methods_called_at.empty()) {
+    return;
+  }
+  for (const Binding& b : m.bindings()) {
+    if (b.kind != BindingKind::Assign || null(b.value) || b.name.find('.') != std::string::npos) {
+      continue;
+    }
+    const auto it = methods_called_at.find(ts_node_start_byte(unparen(b.value)));
+    if (it == methods_called_at.end()) {
+      continue;
+    }
+    const ScopeId fn = enclosing_function(b.scope);
+    const ScopeId owner = fn == kNone ? 0 : fn;
+    if (flows_into_backward(b.name, owner, 2)) {
+      m.m_scopes[static_cast<size_t>(it->second)].facts.per_step_method = true;
+    }
+  }
+}
+
 void Model::Impl::analyse() {
   compute_function_facts();
   resolve_calls();
@@ -197,6 +227,7 @@ void Model::Impl::analyse() {
     }
   }
   classify_loops();
+  mark_loss_methods();
   finish_accumulations_and_stores();
   find_eval_regions();
 }
@@ -577,13 +608,15 @@ void Model::Impl::finish_accumulations_and_stores() {
     }
     return dotted(n);
   };
-  auto owner_allows_step_scope = [&](ScopeId scope, std::string_view key) {
+  auto owner_allows_step_scope = [&](ScopeId scope, std::string_view key, std::uint32_t at) {
     const ScopeId fn = enclosing_function(scope);
     if (fn == kNone) {
       return false;
     }
     const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
-    const bool outlives_call = key.starts_with("self.") || sc.globals.count(std::string(key)) != 0;
+    const Binding* module_level = key.find('.') == std::string_view::npos ? lookup(key, scope, at) : nullptr;
+    const bool outlives_call = key.starts_with("self.") || sc.globals.count(std::string(key)) != 0 ||
+                               (module_level != nullptr && module_level->scope == 0);
     return sc.facts.per_step_method && outlives_call;
   };
   for (Accumulation a : accumulation_candidates) {
@@ -594,7 +627,7 @@ void Model::Impl::finish_accumulations_and_stores() {
     const std::uint32_t at = ts_node_start_byte(a.statement);
     a.grad_disabled = disabled_at(at, a.scope);
     const LoopId outlived = outlived_loop(a.target_key, a.scope, a.loop, at);
-    if (outlived == kNone && !(a.loop == kNone && owner_allows_step_scope(a.scope, a.target_key))) {
+    if (outlived == kNone && !(a.loop == kNone && owner_allows_step_scope(a.scope, a.target_key, at))) {
       continue;
     }
     if (outlived != kNone && !m.m_loops[static_cast<size_t>(outlived)].is_step &&
@@ -612,7 +645,7 @@ void Model::Impl::finish_accumulations_and_stores() {
     const std::uint32_t at = ts_node_start_byte(s.statement);
     s.grad_disabled = disabled_at(at, s.scope);
     const LoopId outlived = outlived_step_loop(s.container_key, s.scope, s.loop, at);
-    if (outlived == kNone && !(s.loop == kNone && owner_allows_step_scope(s.scope, s.container_key))) {
+    if (outlived == kNone && !(s.loop == kNone && owner_allows_step_scope(s.scope, s.container_key, at))) {
       continue;
     }
     if (outlived != kNone && !m.m_loops[static_cast<size_t>(outlived)].is_step &&

@@ -231,8 +231,10 @@ struct NoGradRegion {
 // `self.x = v` (one attribute deep) or `g = v` for a `global g`, in code that runs every step
 // with autograd on: state that outlives the step.
 struct StepStateStore {
-  BindingId binding = kNone;
-  std::string_view attribute; // `x` of `self.x`; the global's name
+  BindingId binding = kNone;   // `self.x = v` / `g = v`; none for a slot
+  const Store* slot = nullptr; // `self.state["loss"] = v`: one fixed slot of a container kept on `self.` or global
+  TSNode slot_target{};        // the slot's `self.state["loss"]`
+  std::string_view attribute;  // `x` of `self.x` (`state` of `self.state`); the global's name
   bool on_self = false;
 };
 
@@ -499,12 +501,18 @@ public:
   [[nodiscard]] bool bounded_by_length(const Store& store) const;
   // Step state (step_state.cpp): assignments to `self.x` or globals in per-step code.
   [[nodiscard]] std::vector<StepStateStore> per_step_state_stores() const;
+  // Stores into one fixed slot (`self.state["loss"] = v`, a constant key) of a container kept on
+  // `self.` or in a global, in per-step code with autograd on: replaced every step, never grown.
+  [[nodiscard]] std::vector<StepStateStore> per_step_slot_stores() const;
+  // `d["loss"] = v`, `buf[0] = v`: the key is a constant, so each pass replaces the same slot.
+  [[nodiscard]] bool replaces_one_slot(const Store& store) const;
   // Code that back-propagates reads the attribute (`aux.loss` summed into the training loss):
   // it is used, not leaked. Never for a global, nor for an attribute assigned inside such code.
   [[nodiscard]] bool read_by_backprop_code(const StepStateStore& store) const;
   // The name is read earlier in its function than this assignment: the value is carried into
   // the next call (a recurrent state), not merely kept.
   [[nodiscard]] bool read_before_assignment(const Binding& binding) const;
+  [[nodiscard]] bool read_before_assignment(const StepStateStore& store) const;
   // Constants (constants.cpp). Every value `expr` may take, when each is a constant the file
   // shows: literals, import paths (`torch.bfloat16`), names bound only to those (a module-level
   // constant no function rebinds, a local assigned on each branch, `self.x` set only in its own

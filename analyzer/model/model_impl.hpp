@@ -184,6 +184,7 @@ struct Model::Impl {
   [[nodiscard]] bool chunks_one_batch(TSNode range_call) const;
   [[nodiscard]] bool class_is_plain_torch_module(ScopeId cls) const;
   void mark_structural_step_methods();
+  void mark_loss_methods();
   [[nodiscard]] std::unordered_map<std::string_view, std::vector<std::uint32_t>> method_calls_by_name() const;
   [[nodiscard]] bool is_empty_list_literal(TSNode n) const;
   [[nodiscard]] TSNode element_node(const Binding& b) const;
@@ -220,6 +221,8 @@ struct Model::Impl {
   void collect_forwards(EvalRegion& r, ScopeId fn) const;
   [[nodiscard]] bool in_periodic_guard(std::uint32_t at) const;
   [[nodiscard]] bool flows_into_backward(std::string_view name, ScopeId owner, int depth) const;
+  // `name` is read in its function before byte `at` (outside `global`/`nonlocal` declarations).
+  [[nodiscard]] bool mentioned_before(std::string_view name, std::uint32_t at) const;
   [[nodiscard]] bool called_only_periodically(ScopeId fn) const;
   [[nodiscard]] LoopId outlived_loop(std::string_view key, ScopeId scope, LoopId loop, std::uint32_t at) const;
   [[nodiscard]] LoopId outlived_step_loop(std::string_view key, ScopeId scope, LoopId loop, std::uint32_t at) const;

@@ -16,11 +16,11 @@ bool is_own_attribute(std::string_view name) {
 
 // The name is declared `global` in its scope or in the class and comprehension scopes up to its
 // function.
-bool names_a_global(const Model& m, const Binding& b) {
-  ScopeId s = b.scope;
+bool names_a_global(const Model& m, const std::string& name, ScopeId from) {
+  ScopeId s = from;
   while (s != kNone) {
     const Scope& scope = m.scope(s);
-    if (scope.globals.count(b.name) != 0) {
+    if (scope.globals.count(name) != 0) {
       return true;
     }
     if (scope.is_function()) {
@@ -29,6 +29,25 @@ bool names_a_global(const Model& m, const Binding& b) {
     s = scope.parent;
   }
   return false;
+}
+
+// `self.state["loss"].item()`, `self.last.detach()`: the read takes a number or a graph-free copy,
+// so whatever the attribute holds is not what the backward uses.
+bool read_as_a_number(const Model::Impl& impl, TSNode attribute) {
+  const auto& g = impl.g;
+  TSNode n = attribute;
+  TSNode parent = ts_node_parent(n);
+  while (!ts_node_is_null(parent) && ts_node_symbol(parent) == g.sym.subscript &&
+         ts_node_eq(impl.field(parent, g.field.value), n)) {
+    n = parent; // `self.state["loss"]`: the slot is read, through the container
+    parent = ts_node_parent(n);
+  }
+  if (ts_node_is_null(parent) || ts_node_symbol(parent) != g.sym.attribute ||
+      !ts_node_eq(impl.field(parent, g.field.object), n)) {
+    return false;
+  }
+  const std::string_view method = impl.text(impl.field(parent, g.field.attribute));
+  return method == "item" || method == "detach" || method == "tolist" || method == "cpu" || method == "numpy";
 }
 
 // Attribute names (`loss` in `cl.loss`) read anywhere in code that back-propagates: a function
@@ -42,7 +61,7 @@ std::unordered_set<std::string> attributes_in_backprop_code(const Model::Impl& i
     if (s == g.sym.string || s == g.sym.comment) {
       return false;
     }
-    if (s == g.sym.attribute) {
+    if (s == g.sym.attribute && !read_as_a_number(impl, n)) {
       const std::uint32_t at = ts_node_start_byte(n);
       const ScopeId fn = m.function_at(at);
       const ScopeId scope = m.scope_at(at);
@@ -67,7 +86,7 @@ std::vector<StepStateStore> Model::per_step_state_stores() const {
       continue;
     }
     const bool on_self = is_own_attribute(b.name);
-    if (!on_self && !names_a_global(*this, b)) {
+    if (!on_self && !names_a_global(*this, b.name, b.scope)) {
       continue;
     }
     if (!runs_every_step(b.target, b.loop) || grad_disabled_at(b.target)) {
@@ -82,11 +101,65 @@ std::vector<StepStateStore> Model::per_step_state_stores() const {
   return out;
 }
 
+bool Model::replaces_one_slot(const Store& store) const {
+  if (store.kind != StoreKind::SubscriptAssign) {
+    return false;
+  }
+  const auto& g = m_impl->g;
+  TSNode target = m_impl->unparen(m_impl->field(store.statement, g.field.left));
+  if (ts_node_is_null(target) || ts_node_symbol(target) != g.sym.subscript) {
+    return false;
+  }
+  const TSNode key = m_impl->field(target, g.field.subscript);
+  return !ts_node_is_null(key) && possible_constants(key).has_value();
+}
+
+namespace {
+
+// `LATEST["loss"] = v` in a function: the dict is the module's (no local binding of the name).
+bool module_level_name(const Model::Impl& impl, const std::string& name, ScopeId scope, TSNode at) {
+  if (name.find('.') != std::string::npos) {
+    return false;
+  }
+  const Binding* b = impl.lookup(name, scope, ts_node_start_byte(at));
+  return b != nullptr && b->scope == 0;
+}
+
+TSNode slot_of(const Model::Impl& impl, const Store& store) {
+  return impl.unparen(impl.field(store.statement, impl.g.field.left));
+}
+
+} // namespace
+
+std::vector<StepStateStore> Model::per_step_slot_stores() const {
+  std::vector<StepStateStore> out;
+  for (const Store& st : stores()) {
+    if (st.grad_disabled || !replaces_one_slot(st)) {
+      continue;
+    }
+    const bool on_self = is_own_attribute(st.container_key);
+    const bool global = !on_self && (names_a_global(*this, st.container_key, st.scope) ||
+                                     module_level_name(*m_impl, st.container_key, st.scope, st.statement));
+    if ((!on_self && !global) || !runs_every_step(st.statement, st.loop)) {
+      continue;
+    }
+    StepStateStore store;
+    store.slot = &st;
+    store.slot_target = slot_of(*m_impl, st);
+    store.on_self = on_self;
+    store.attribute = on_self ? std::string_view(st.container_key).substr(5) : std::string_view(st.container_key);
+    out.push_back(store);
+  }
+  return out;
+}
+
 bool Model::read_by_backprop_code(const StepStateStore& store) const {
   if (!store.on_self) {
     return false;
   }
-  const ScopeId fn = function_at(bindings()[static_cast<size_t>(store.binding)].stmt_start);
+  const std::uint32_t at = store.slot != nullptr ? ts_node_start_byte(store.slot->statement)
+                                                 : bindings()[static_cast<size_t>(store.binding)].stmt_start;
+  const ScopeId fn = function_at(at);
   if (fn != kNone && scope(fn).facts.backprops) {
     return false; // the assignment is itself an attribute in backprop code: no read can be told apart
   }
@@ -99,18 +172,28 @@ bool Model::read_by_backprop_code(const StepStateStore& store) const {
 // Any mention of the name before the assignment, in its function, counts, except in `global`
 // and `nonlocal` declarations.
 bool Model::read_before_assignment(const Binding& b) const {
-  const ScopeId fn = function_at(b.stmt_start);
+  return m_impl->mentioned_before(b.name, b.stmt_start);
+}
+
+bool Model::read_before_assignment(const StepStateStore& store) const {
+  if (store.slot == nullptr) {
+    return read_before_assignment(bindings()[static_cast<size_t>(store.binding)]);
+  }
+  return m_impl->mentioned_before(store.slot->container_key, ts_node_start_byte(store.slot->statement));
+}
+
+bool Model::Impl::mentioned_before(std::string_view name, std::uint32_t at) const {
+  const ScopeId fn = m.function_at(at);
   if (fn == kNone) {
     return false;
   }
-  const auto& g = m_impl->g;
   bool read = false;
-  syntax::walk_named(scope(fn).body, [&](TSNode n) {
+  syntax::walk_named(m.scope(fn).body, [&](TSNode n) {
     const TSSymbol s = ts_node_symbol(n);
-    if (read || ts_node_start_byte(n) >= b.stmt_start || s == g.sym.global_statement || s == g.sym.nonlocal_statement) {
+    if (read || ts_node_start_byte(n) >= at || s == g.sym.global_statement || s == g.sym.nonlocal_statement) {
       return false;
     }
-    if ((s == g.sym.attribute || s == g.sym.identifier) && text(n) == b.name) {
+    if ((s == g.sym.attribute || s == g.sym.identifier) && text(n) == name) {
       read = true;
     }
     return true;

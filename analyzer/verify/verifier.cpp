@@ -194,12 +194,19 @@ std::optional<std::uint32_t> block_line_start(std::string_view text, TSNode bloc
 
 // `features.append(output)` -> `features.append(output<suffix>)`: `.detach()` is what people try
 // first (and does not free a stored activation), `.detach().cpu()` what the rule advises.
+// The store a hook finding names: the finding sits on the registration, and its first note on
+// the statement that stores the activation.
+Related stored_statement(const Finding& f) {
+  return f.related.empty() ? Related{f.start, f.end, {}} : f.related.front();
+}
+
 std::vector<Edit> suffix_stored_argument(std::string_view text, const Finding& f, std::string_view suffix) {
-  std::uint32_t end = f.end;
-  while (end > f.start && (text[end - 1] == ' ' || text[end - 1] == '\n' || text[end - 1] == '\r')) {
+  const Related store = stored_statement(f);
+  std::uint32_t end = store.end;
+  while (end > store.start && (text[end - 1] == ' ' || text[end - 1] == '\n' || text[end - 1] == '\r')) {
     --end;
   }
-  if (end == f.start || (text[end - 1] != ')' && text[end - 1] != ']')) {
+  if (end == store.start || (text[end - 1] != ')' && text[end - 1] != ']')) {
     return {};
   }
   return {Edit{end - 1, end - 1, std::string(suffix)}};
@@ -708,12 +715,14 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
           p.probe = id;
         }
       } else {
-        const model::ScopeId scope = m.scope_at(f.start);
-        const model::LoopId loop = m.loop_at(f.start, scope);
+        // A hook finding is measured where the hook stores, once per call of the hook.
+        const std::uint32_t anchor = f.code == "OOM104" ? stored_statement(f).start : f.start;
+        const model::ScopeId scope = m.scope_at(anchor);
+        const model::LoopId loop = m.loop_at(anchor, scope);
         std::optional<std::uint32_t> at;
         if (loop != model::kNone && m.loop(loop).kind != model::LoopKind::Comprehension) {
           at = block_line_start(text, ts_node_child_by_field_id(m.loop(loop).node, syntax::grammar().field.body));
-        } else if (const model::ScopeId fn = m.function_at(f.start); fn != model::kNone) {
+        } else if (const model::ScopeId fn = m.function_at(anchor); fn != model::kNone) {
           at = block_line_start(text, m.scope(fn).body);
         }
         if (at) {
@@ -731,7 +740,8 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
       } else if (f.code == "OOM104") {
         p.fix_edits = suffix_stored_argument(text, f, ".detach().cpu()");
         p.fix_used = "verification transform: store `.detach().cpu()`";
-        if (text.substr(f.start, f.end - f.start).find(".detach()") == std::string_view::npos) {
+        const Related store = stored_statement(f);
+        if (text.substr(store.start, store.end - store.start).find(".detach()") == std::string_view::npos) {
           p.alt_edits = suffix_stored_argument(text, f, ".detach()");
           p.alt_used = "`.detach()` alone";
         }

@@ -84,3 +84,22 @@ TEST(EvalRegions, TrainingAfterEvalIsNotEvaluation) {
   ModelFixture f("model.eval()\nfor x in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n");
   EXPECT_TRUE(f.model().eval_regions().empty());
 }
+
+// A method whose result the caller back-propagates computes the step's loss: per step, whatever
+// its name. One that only logs, or whose result is printed, is not.
+TEST(FunctionFacts, MethodsWhoseResultIsBackpropagatedArePerStep) {
+  ModelFixture f("class Trainer:\n"
+                 "    def shared(self, batch):\n"
+                 "        return self.model(batch).mean()\n"
+                 "    def report(self, batch):\n"
+                 "        return self.model(batch).mean()\n"
+                 "    def fit(self, loader):\n"
+                 "        for batch in loader:\n"
+                 "            loss = self.shared(batch)\n"
+                 "            total = loss * 2\n"
+                 "            total.backward()\n"
+                 "            print(self.report(batch))\n");
+  EXPECT_TRUE(facts(f, "shared").per_step_method);
+  EXPECT_FALSE(facts(f, "report").per_step_method);
+  EXPECT_FALSE(facts(f, "fit").per_step_method);
+}

@@ -91,3 +91,48 @@ TEST(StepState, ReadInAnEarlierStatementIsCarried) {
   const auto& state = m.bindings()[static_cast<size_t>(store_of(f, "self.state").binding)];
   EXPECT_TRUE(m.read_before_assignment(state));
 }
+
+TEST(StepState, ConstantKeysNameOneSlot) {
+  ModelFixture f("import torch\n"
+                 "LATEST = {}\n"
+                 "KEY = 'loss'\n"
+                 "class Trainer:\n"
+                 "    def training_step(self, batch, i):\n"
+                 "        loss = self.model(batch).mean()\n"
+                 "        self.logs['loss'] = loss\n"
+                 "        self.logs[KEY] = loss\n"
+                 "        self.logs[i] = loss\n"
+                 "        LATEST['loss'] = loss\n"
+                 "        self.seen.append(loss)\n"
+                 "        return loss\n");
+  const auto& m = f.model();
+  std::vector<bool> slots;
+  for (const auto& st : m.stores()) {
+    slots.push_back(m.replaces_one_slot(st));
+  }
+  EXPECT_EQ(slots, (std::vector<bool>{true, true, false, true, false}));
+  std::vector<std::string_view> kept;
+  for (const StepStateStore& s : m.per_step_slot_stores()) {
+    kept.push_back(s.attribute);
+    EXPECT_EQ(s.binding, oomlint::model::kNone);
+  }
+  EXPECT_EQ(kept, (std::vector<std::string_view>{"logs", "logs", "LATEST"}));
+}
+
+TEST(StepState, SlotReadAsANumberIsNotUsedByTheBackward) {
+  ModelFixture f("class Trainer:\n"
+                 "    def compute_loss(self, batch):\n"
+                 "        loss = self.model(batch).mean()\n"
+                 "        self.logs['loss'] = loss\n"
+                 "        self.aux['reg'] = loss * 0.1\n"
+                 "        return loss\n"
+                 "    def fit(self, loader):\n"
+                 "        for batch in loader:\n"
+                 "            loss = self.compute_loss(batch) + self.aux['reg']\n"
+                 "            loss.backward()\n"
+                 "            print(self.logs['loss'].item())\n");
+  const auto slots = f.model().per_step_slot_stores();
+  ASSERT_EQ(slots.size(), 2U);
+  EXPECT_FALSE(f.model().read_by_backprop_code(slots[0])); // `logs` is read only through `.item()`
+  EXPECT_TRUE(f.model().read_by_backprop_code(slots[1]));  // `aux` is summed into the loss
+}
