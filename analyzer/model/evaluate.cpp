@@ -158,7 +158,8 @@ const Binding* Model::Impl::lookup(std::string_view name, ScopeId scope, std::ui
   bool in_start_scope = true;
   while (s != kNone) {
     const Scope& sc = m.m_scopes[static_cast<size_t>(s)];
-    if (sc.globals.count(key) != 0) {
+    // `global x` at module level (legal, and a no-op) must not send the search back to itself.
+    if (s != 0 && sc.globals.count(key) != 0) {
       s = 0;
       in_start_scope = false;
       continue;

@@ -71,6 +71,21 @@ TEST(BuilderScopes, DecoratorsAndGlobalsBelongToTheFunction) {
   EXPECT_TRUE(f.model().scope(fn).globals.contains("seen"));
 }
 
+// `global x` at module level is legal (and changes nothing): looking `x` up from there, or from
+// a function that reads it, ends at the module's binding instead of going round forever.
+TEST(BuilderScopes, ModuleLevelGlobalStatementResolvesToTheModule) {
+  ModelFixture f("import torch\n"
+                 "if __name__ == '__main__':\n"
+                 "    global manager\n"
+                 "    manager = Manager()\n"
+                 "    manager.start(torch.zeros(1))\n"
+                 "def serve():\n"
+                 "    return manager.handle()\n");
+  EXPECT_TRUE(f.model().scope(0).globals.contains("manager"));
+  EXPECT_EQ(binding(f, "manager").scope, 0);
+  EXPECT_FALSE(f.model().calls().empty());
+}
+
 TEST(BuilderLoops, BodyRunsInTheLoopButIterableAndElseDoNot) {
   ModelFixture f("for x in make():\n    use(x)\nelse:\n    done()\n");
   EXPECT_EQ(f.call("make()")->loop, kNone);
