@@ -84,7 +84,7 @@ void check(RuleContext& ctx) {
     if (!value.carries_graph()) {
       continue;
     }
-    if (m.consumed_differentiably(st)) {
+    if (m.consumed_differentiably(st) || m.stores_views_of_one_graph(st)) {
       continue;
     }
     const std::string container = short_text(m, st.container);

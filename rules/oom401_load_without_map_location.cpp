@@ -30,8 +30,9 @@ const RuleMeta kMeta{
                  "Files that hold data rather than a model's state (features, labels, datasets, metadata, a "
                  "GradScaler's state) are left alone: they are usually saved from the CPU. So are loads in a module "
                  "that shows it writes its checkpoints from the CPU (FSDP state gathered with `offload_to_cpu=True`, "
-                 "or a model moved with `.cpu()` before its `state_dict()` is saved), and a test that reads back "
-                 "what it saved itself without sending anything to a device.",
+                 "or a model moved with `.cpu()` before its `state_dict()` is saved), a test that reads back "
+                 "what it saved itself without sending anything to a device, and a load of a path the same module "
+                 "saves to when nothing in that module puts tensors on an accelerator.",
     .fix_safety = "Unsafe: code that relies on the loaded tensors being on the GPU (without `.to(device)` or "
                   "`load_state_dict`) would now get CPU tensors. No edit is offered where the load is bound to a "
                   "name for a whole module or tensors used as they come back (`model = torch.load(f)`, "
@@ -61,7 +62,8 @@ void check(RuleContext& ctx) {
     const bool state = to.consumer == "load_state_dict" || to.consumer == "load_state_dict_into_model" ||
                        (!to.bound_name.empty() && model::Model::is_checkpoint_name(to.bound_name));
     // The project's own checkpoints written from the CPU come back on the CPU.
-    if (!state || m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_test_save(call)) {
+    if (!state || m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_test_save(call) ||
+        m.reads_back_a_cpu_only_save(call)) {
       continue;
     }
     // A whole module or tensors used as loaded would stay on the CPU: moving them is the user's call.

@@ -523,7 +523,9 @@ void Model::Impl::classify_loops() {
       l.is_phase = false;
       continue;
     }
-    if (chunk_loop) {
+    // A loop inside a module's forward that runs no backward (over layers, heads, or micro-batches
+    // of the one batch it was given) is part of that forward: the caller's step owns it.
+    if (chunk_loop || (!l.backprops && fn != kNone && is_module_forward(fn))) {
       l.is_step = false;
       l.is_phase = false;
       continue;

@@ -61,19 +61,22 @@ void ModelBuilder::record_backward(Call& c, Scope& owner) {
     TSNode first = ts_node_named_child(c.arguments, 0);
     if (ts_node_symbol(first) != g.sym.keyword_argument) {
       first_positional = first;
-      mark_backprop_names(first, owner);
     }
   }
-  // `accelerator.backward(loss)`, `self.manual_backward(loss)`, `engine.backward(loss)`: the
-  // receiver runs the backward, the argument is what is back-propagated.
+  // `accelerator.backward(loss)`, `self.manual_backward(loss)`, `engine.backward(loss)` and
+  // `torch.autograd.backward(loss)`: the argument is what is back-propagated. `t.backward(grad)`
+  // back-propagates `t`; its argument is the incoming gradient.
+  bool argument_is_loss = null(c.receiver);
   if (!null(c.receiver)) {
     const auto words = identifier_words(d.last_name(c.receiver));
-    const bool engine = words.contains("self") || words.contains("accelerator") || words.contains("fabric") ||
-                        words.contains("engine") || words.contains("trainer") || words.contains("deepspeed") ||
-                        words.contains("scaler");
-    if (null(first_positional) || !engine) {
-      mark_backprop_names(c.receiver, owner);
-    }
+    argument_is_loss = words.contains("self") || words.contains("accelerator") || words.contains("fabric") ||
+                       words.contains("engine") || words.contains("trainer") || words.contains("deepspeed") ||
+                       words.contains("scaler") || words.contains("autograd");
+  }
+  if (!null(first_positional) && argument_is_loss) {
+    mark_backprop_names(first_positional, owner);
+  } else if (!null(c.receiver)) {
+    mark_backprop_names(c.receiver, owner);
   }
   owner.facts.backprops = true;
   owner.facts.needs_grad = true;

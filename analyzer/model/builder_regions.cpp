@@ -13,10 +13,18 @@ ModelBuilder::GradEffect ModelBuilder::classify_with_item(TSNode expr) const {
   if (s == g.sym.conditional_expression) {
     return classify_conditional_with_item(expr);
   }
+  if (s == g.sym.identifier) {
+    return classify_named_context(expr, false); // `ctx = torch.no_grad() if x else nullcontext()`
+  }
   if (s != g.sym.call) {
     return GradEffect::None;
   }
   TSNode fn = d.field(expr, g.field.function);
+  if (ts_node_symbol(fn) == g.sym.identifier) {
+    if (const GradEffect named = classify_named_context(fn, true); named != GradEffect::None) {
+      return named; // `grad_context = nullcontext if with_grad else torch.no_grad`
+    }
+  }
   const std::string q = d.resolve_qualified(fn, scope);
   const std::string_view last = d.last_name(fn);
   if (q == "torch.enable_grad" || q == "torch.autograd.enable_grad" || last == "enable_grad") {
@@ -59,6 +67,38 @@ ModelBuilder::GradEffect ModelBuilder::classify_conditional_with_item(TSNode exp
     }
   }
   return effect;
+}
+
+// A context manager chosen earlier in the same scope by a conditional expression: either branch
+// may disable autograd, and oomlint stays quiet rather than guess. `called` says the `with`
+// calls the name, so the branches are context-manager classes (`torch.no_grad`), not calls.
+ModelBuilder::GradEffect ModelBuilder::classify_named_context(TSNode name, bool called) const {
+  constexpr size_t kMaxScan = 4096;
+  const std::string_view wanted = d.text(name);
+  const size_t stop = d.bindings.size() > kMaxScan ? d.bindings.size() - kMaxScan : 0;
+  for (size_t i = d.bindings.size(); i > stop; --i) {
+    const Binding& b = d.bindings[i - 1];
+    if (b.scope != scope || b.name != wanted) {
+      continue;
+    }
+    TSNode value = d.unparen(b.value);
+    if (b.kind != BindingKind::Assign || null(value) || ts_node_symbol(value) != g.sym.conditional_expression) {
+      return GradEffect::None;
+    }
+    if (!called) {
+      return classify_conditional_with_item(value);
+    }
+    const uint32_t count = ts_node_named_child_count(value);
+    for (uint32_t k = 0; k < count; ++k) {
+      TSNode branch = d.unparen(ts_node_named_child(value, k));
+      const std::string q = d.resolve_qualified(branch, scope);
+      if (q == "torch.no_grad" || q == "torch.inference_mode" || q == "torch.autograd.no_grad") {
+        return GradEffect::Disable;
+      }
+    }
+    return GradEffect::None;
+  }
+  return GradEffect::None;
 }
 
 // Binds each `as` target and keeps the grad mode the body runs under (a disabling item wins

@@ -65,6 +65,9 @@ void ModelBuilder::bind_parameters(TSNode params, ScopeId fn) {
       if (ps == g.sym.default_parameter || ps == g.sym.typed_default_parameter) {
         b.default_value = d.field(p, g.field.value);
       }
+      if (ps == g.sym.typed_parameter || ps == g.sym.typed_default_parameter) {
+        b.annotation = d.field(p, g.field.type);
+      }
       d.add_binding(std::move(b));
     }
   }

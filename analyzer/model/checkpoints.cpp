@@ -86,6 +86,22 @@ bool Model::Impl::find_saves_from_cpu() const {
   return false;
 }
 
+// A call that may put tensors on an accelerator: it initialises CUDA, moves something `.to()` a
+// place not known to be the CPU, or passes such a `device=`.
+bool Model::may_place_on_a_device(const Call& c) const {
+  if (m_impl->call_initialises_cuda(c)) {
+    return true;
+  }
+  if (c.method == "to" && !ts_node_is_null(c.receiver)) {
+    const auto where = c.positional(0);
+    if (!where || value_of(*where).device != Device::Cpu) {
+      return true;
+    }
+  }
+  const auto device = c.keyword("device", source().text());
+  return device && value_of(*device).device != Device::Cpu;
+}
+
 bool Model::reads_back_a_cpu_test_save(const Call& load) const {
   const ScopeId fn = load.scope;
   if (fn == kNone || !scope(fn).is_function() || !scope(fn).name.starts_with("test")) {
@@ -102,20 +118,29 @@ bool Model::reads_back_a_cpu_test_save(const Call& load) const {
       saved_before = true;
     }
     // Anything sent to a device the test does not name as the CPU may have been saved from it.
-    if (m_impl->call_initialises_cuda(c) || scope(fn).facts.initialises_cuda) {
-      return false;
-    }
-    if (c.method == "to" && !ts_node_is_null(c.receiver)) {
-      const auto where = c.positional(0);
-      if (!where || value_of(*where).device != Device::Cpu) {
-        return false;
-      }
-    }
-    if (auto device = c.keyword("device", source().text()); device && value_of(*device).device != Device::Cpu) {
+    if (scope(fn).facts.initialises_cuda || may_place_on_a_device(c)) {
       return false;
     }
   }
   return saved_before;
+}
+
+// `torch.save(resnet, "model.ckpt")` then `torch.load("model.ckpt")` in a module that never puts
+// anything on an accelerator: the file this module wrote holds CPU tensors.
+bool Model::reads_back_a_cpu_only_save(const Call& load) const {
+  const auto path = load.positional(0);
+  if (!path || ts_node_symbol(m_impl->unparen(*path)) != m_impl->g.sym.string) {
+    return false;
+  }
+  bool saved_here = false;
+  for (const Call& c : m_calls) {
+    if (may_place_on_a_device(c) || c.method == "cuda") {
+      return false;
+    }
+    const auto saved_to = c.qualified == "torch.save" ? c.positional(1) : std::nullopt;
+    saved_here = saved_here || (saved_to && text(m_impl->unparen(*saved_to)) == text(m_impl->unparen(*path)));
+  }
+  return saved_here;
 }
 
 } // namespace oomlint::model

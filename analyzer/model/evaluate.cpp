@@ -308,6 +308,22 @@ bool Model::Impl::builds_by_class_style(TSNode callee, ScopeId scope) const {
   return b == nullptr || b->kind == BindingKind::Parameter || b->kind == BindingKind::Import;
 }
 
+// `model: SentenceTransformer`: an annotation naming a class whose instances a library
+// describes says what the parameter holds; anything else falls back to its name.
+Value Model::Impl::annotated_parameter(const Binding& b) const {
+  if (!null(b.annotation)) {
+    TSNode type = unparen(b.annotation);
+    if (ts_node_named_child_count(type) == 1 && ts_node_symbol(type) == g.sym.type) {
+      type = ts_node_named_child(type, 0);
+    }
+    const std::string q = resolve_qualified(type, b.scope);
+    if (const library::Fact* fact = q.empty() ? nullptr : library::qualified_fact(q)) {
+      return from_library(*fact);
+    }
+  }
+  return name_heuristic(b.name);
+}
+
 Value Model::Impl::name_heuristic(std::string_view name) const {
   if (library::is_pipeline_name(name)) {
     return of_kind(Kind::Pipeline);
@@ -519,7 +535,7 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
     v = Value{Grad::No, Kind::Class, Source::None, b.defines, {}, {}};
     break;
   case BindingKind::Parameter:
-    v = name_heuristic(b.name);
+    v = annotated_parameter(b);
     break;
   case BindingKind::AugAssign: {
     Value previous;

@@ -9,6 +9,7 @@
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/support/strings.hpp"
 #include "analyzer/syntax/parser.hpp"
+#include "analyzer/syntax/walk.hpp"
 
 namespace oomlint::model {
 
@@ -557,6 +558,105 @@ bool Model::consumed_differentiably(const Accumulation& acc) const {
 
 bool Model::consumed_differentiably(const Store& store) const {
   return consumed_differentiably(store.container_key, store.scope, store.loop, ts_node_start_byte(store.statement));
+}
+
+// Only names, subscripts, attributes, literals and collections of them: nothing that computes
+// a new tensor (a call, arithmetic). Each name must be bound outside the loop, or be a fresh list
+// this loop fills with such views (`noise_single.append(noise[i : i + 1])`).
+bool Model::stores_views_of_one_graph(const Store& store) const {
+  if (store.loop == kNone) {
+    return false;
+  }
+  const Loop& l = loop(store.loop);
+  bool any_name = false;
+  const bool views = only_views_of_outside_names(store.value, store.scope, l, any_name, 0);
+  return views && any_name;
+}
+
+bool Model::only_views_of_outside_names(TSNode n, ScopeId scope_id, const Loop& l, bool& any_name, int depth) const {
+  const auto& g = m_impl->g;
+  if (ts_node_is_null(n) || depth > 32) {
+    return false;
+  }
+  const TSSymbol s = ts_node_symbol(n);
+  if (s == g.sym.identifier) {
+    any_name = true;
+    const Binding* b = m_impl->lookup(text(n), scope_id, ts_node_start_byte(n));
+    const bool inside = b != nullptr && b->stmt_start >= l.body_start && b->stmt_start < l.body_end;
+    return !inside || filled_with_outside_views(*b, l);
+  }
+  if (s == g.sym.subscript) {
+    return only_views_of_outside_names(m_impl->field(n, g.field.value), scope_id, l, any_name, depth + 1);
+  }
+  if (s == g.sym.attribute) {
+    return only_views_of_outside_names(m_impl->field(n, g.field.object), scope_id, l, any_name, depth + 1);
+  }
+  if (s == g.sym.string || s == g.sym.integer || s == g.sym.float_ || s == g.sym.true_ || s == g.sym.false_ ||
+      s == g.sym.none) {
+    return true;
+  }
+  if (s == g.sym.dictionary || s == g.sym.pair || s == g.sym.list || s == g.sym.tuple ||
+      s == g.sym.parenthesized_expression) {
+    const uint32_t count = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < count; ++i) {
+      TSNode child = ts_node_named_child(n, i);
+      if (ts_node_symbol(child) == g.sym.comment) {
+        continue;
+      }
+      if (!only_views_of_outside_names(child, scope_id, l, any_name, depth + 1)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+// `noise_single = []` in the loop, then `noise_single.append(noise[i : i + 1])` for `noise` in a
+// list bound before the loop: a fresh collection filled only with views of what was computed
+// before the loop.
+bool Model::filled_with_outside_views(const Binding& b, const Loop& l) const {
+  const auto& g = m_impl->g;
+  if (!b.has_value() || !is_collection_literal(b.value) || ts_node_named_child_count(m_impl->unparen(b.value)) != 0) {
+    return false;
+  }
+  auto bound_outside = [&](const Binding* v) {
+    return v == nullptr || v->stmt_start < l.body_start || v->stmt_start >= l.body_end;
+  };
+  const auto it = m_impl->stores_by_container.find(b.name);
+  if (it == m_impl->stores_by_container.end()) {
+    return true;
+  }
+  for (const size_t i : it->second) {
+    const Store& st = m_impl->store_candidates[i];
+    if (ts_node_start_byte(st.statement) < l.body_start || ts_node_start_byte(st.statement) >= l.body_end) {
+      continue;
+    }
+    const TSNode value = m_impl->unparen(st.value);
+    bool outside = false;
+    if (ts_node_symbol(value) == g.sym.subscript || ts_node_symbol(value) == g.sym.attribute ||
+        ts_node_symbol(value) == g.sym.identifier) {
+      // `noise[i : i + 1]` with `noise` drawn from a list bound before the loop.
+      TSNode root = value;
+      while (ts_node_symbol(root) == g.sym.subscript || ts_node_symbol(root) == g.sym.attribute) {
+        root = m_impl->field(root, ts_node_symbol(root) == g.sym.subscript ? g.field.value : g.field.object);
+      }
+      const Binding* v = ts_node_symbol(root) == g.sym.identifier
+                             ? m_impl->lookup(text(root), st.scope, ts_node_start_byte(root))
+                             : nullptr;
+      if (v != nullptr && v->kind == BindingKind::ForTarget && v->has_value() &&
+          ts_node_symbol(m_impl->unparen(v->value)) == g.sym.identifier) {
+        const TSNode iterable = m_impl->unparen(v->value);
+        outside = bound_outside(m_impl->lookup(text(iterable), v->scope, ts_node_start_byte(iterable)));
+      } else {
+        outside = bound_outside(v) && v != nullptr;
+      }
+    }
+    if (!outside) {
+      return false;
+    }
+  }
+  return true;
 }
 
 bool Model::total_used_as_tensor_later(const Accumulation& acc) const {

@@ -113,6 +113,7 @@ struct Binding {
   TSNode op{};                    // augmented assignment: the target (for `t += v`)
   TSNode target{};                // the bound name or attribute as written
   TSNode default_value{};         // parameters: the default value, as written
+  TSNode annotation{};            // parameters: the type annotation, as written (`model: SentenceTransformer`)
   // An annotation without a value (`self.h: Tensor`) binds nothing to fix.
   [[nodiscard]] bool has_value() const { return !ts_node_is_null(value); }
 };
@@ -456,6 +457,10 @@ public:
   [[nodiscard]] bool saves_checkpoints_from_cpu() const;
   // `load` is in a test that `torch.save`d earlier and sends nothing to a device other than the CPU.
   [[nodiscard]] bool reads_back_a_cpu_test_save(const Call& load) const;
+  // The load reads a path this module saves to with `torch.save`, and nothing in the module
+  // puts tensors on an accelerator (no `.cuda()`, `.to(device)`, `device=`, CUDA init).
+  [[nodiscard]] bool reads_back_a_cpu_only_save(const Call& load) const;
+  [[nodiscard]] bool may_place_on_a_device(const Call& c) const;
   // First line (0-based) of the statement that holds the node: where `# noqa` works.
   [[nodiscard]] std::uint32_t statement_row(TSNode node) const;
   // Every hook that keeps its activation or gradient beyond the call (hooks.cpp). A hook function
@@ -478,6 +483,12 @@ public:
   // (`consumed_differentiably` at the statement).
   [[nodiscard]] bool consumed_differentiably(const Accumulation& acc) const;
   [[nodiscard]] bool consumed_differentiably(const Store& store) const;
+  // `result[name] = {"img": img_gen[i], "noise": noise_single}` after one forward: the stored
+  // value only indexes names bound before the loop, so every pass keeps the same graph.
+  [[nodiscard]] bool stores_views_of_one_graph(const Store& store) const;
+  [[nodiscard]] bool filled_with_outside_views(const Binding& b, const Loop& l) const;
+  [[nodiscard]] bool only_views_of_outside_names(TSNode n, ScopeId scope_id, const Loop& l, bool& any_name,
+                                                 int depth) const;
   // The total may be used as a tensor after the accumulation (`may_be_used_as_tensor_after`).
   [[nodiscard]] bool total_used_as_tensor_later(const Accumulation& acc) const;
   // `True`/`False` written as such; none for anything computed.

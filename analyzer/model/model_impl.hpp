@@ -146,6 +146,7 @@ struct Model::Impl {
   [[nodiscard]] Value eval_call(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value eval_call_kind(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value function_returns(ScopeId fn, int depth) const;
+  [[nodiscard]] Value annotated_parameter(const Binding& b) const;
   [[nodiscard]] Value name_heuristic(std::string_view name) const;
   // `Model(...)` where `Model` is a parameter or unbound: a class being built, not a forward
   // (a class-style name bound to an instance, `Enc1 = Encoder()`, is still called as a module).

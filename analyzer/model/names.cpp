@@ -47,24 +47,29 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
   }
   // `model_path`, `model_name`, `net_cls`: the thing named is not the module instance.
   // `student_tokenizer`, `model_outputs`, `teacher_logits`: a value around a model, not the module.
-  static constexpr std::array<std::string_view, 68> kNotModule = {
-      "path",  "name",      "dir",         "file",    "config",    "cfg",       "args",       "type",      "kwargs",
-      "id",    "size",      "params",      "state",   "url",       "cls",       "class",      "factory",   "builder",
-      "fn",    "ctor",      "constructor", "kind",    "names",     "dict",      "tokenizer",  "processor", "pipeline",
-      "pipe",  "scheduler", "optimizer",   "loader",  "dataset",   "output",    "outputs",    "out",       "pred",
-      "preds", "logits",    "loss",        "feature", "features",  "embedding", "embeddings", "hidden",    "text",
-      "texts", "token",     "tokens",      "ids",     "mask",      "image",     "images",     "batch",     "inputs",
-      "input", "labels",    "accelerator", "trainer", "weights",   "ckpt",      "checkpoint", "sd",        "num",
-      "grads", "lr",        "version",     "tok",     "tokenizers"};
+  // `model_dump`, `model_validate`, `model_json_schema`: pydantic's methods, not a module.
+  static constexpr std::array<std::string_view, 73> kNotModule = {
+      "path",        "name",      "dir",        "file",       "config",      "cfg",       "args",   "type",
+      "kwargs",      "id",        "size",       "params",     "state",       "url",       "cls",    "class",
+      "factory",     "builder",   "fn",         "ctor",       "constructor", "kind",      "names",  "dict",
+      "tokenizer",   "processor", "pipeline",   "pipe",       "scheduler",   "optimizer", "loader", "dataset",
+      "output",      "outputs",   "out",        "pred",       "preds",       "logits",    "loss",   "feature",
+      "features",    "embedding", "embeddings", "hidden",     "text",        "texts",     "token",  "tokens",
+      "ids",         "mask",      "image",      "images",     "batch",       "inputs",    "input",  "labels",
+      "accelerator", "trainer",   "weights",    "ckpt",       "checkpoint",  "sd",        "num",    "grads",
+      "lr",          "version",   "tok",        "tokenizers", "dump",        "json",      "schema", "fields",
+      "validate"};
   if (any_word_in(words, kNotModule)) {
     return false;
   }
   // `get_model`, `fuse_model`, `make_transformer`: a verb first names a function, not a module.
-  static constexpr std::array<std::string_view, 40> kVerbs = {
-      "get",     "load",     "save",   "build",   "fuse",     "create",    "make",     "init",   "initialize", "set",
-      "prepare", "convert",  "export", "freeze",  "unfreeze", "wrap",      "compile",  "copy",   "update",     "print",
-      "log",     "register", "apply",  "reset",   "setup",    "configure", "evaluate", "train",  "validate",   "run",
-      "fit",     "is",       "unwrap", "extract", "merge",    "has",       "use",      "enable", "disable",    "check"};
+  static constexpr std::array<std::string_view, 48> kVerbs = {
+      "get",        "load",      "save",     "build",   "fuse",     "create",   "make",     "init",
+      "initialize", "set",       "prepare",  "convert", "export",   "freeze",   "unfreeze", "wrap",
+      "compile",    "copy",      "update",   "print",   "log",      "register", "apply",    "reset",
+      "setup",      "configure", "evaluate", "train",   "validate", "run",      "fit",      "is",
+      "unwrap",     "extract",   "merge",    "has",     "use",      "enable",   "disable",  "check",
+      "store",      "write",     "add",      "record",  "push",     "send",     "compute",  "calculate"};
   if (words.size() > 1 && std::find(kVerbs.begin(), kVerbs.end(), words.front()) != kVerbs.end()) {
     return false;
   }

@@ -71,10 +71,12 @@ def main():
     prec = f"{total['tp'] / reviewed:.2f}" if reviewed else "-"
     print(f"{'all':<8}{total['n']:>7}{total['tp']:>5}{total['fp']:>5}{total['new']:>5}{prec:>11}"
           f"{total['tp_src']:>8}{total['fp_src']:>8}")
-    lost = [k for k, r in labels.items() if r["verdict"].strip().upper() == "TP" and k not in found]
+    linted = {n[:-5] for n in os.listdir(findings_dir) if n.endswith(".json")}
+    lost = [k for k, r in labels.items() if r["verdict"].strip().upper() == "TP" and k[0] in linted and k not in found]
     print(f"\nlabelled true findings no longer reported: {len(lost)}")
     for k in lost:
         print("  lost", *k)
+    misses = [m for m in misses if m["repo"] in linted]
     hit = [m for m in misses if (m["repo"], m["file"], int(m["line"]), m["code"]) in found]
     print(f"known misses now found: {len(hit)} of {len(misses)}")
     for m in hit:

@@ -174,6 +174,21 @@ TEST(BuilderCalls, ReceiverMethodAndBackwardFacts) {
   EXPECT_FALSE(fn.backprop_names.contains("accelerator"));
 }
 
+// `t.backward(grad)` back-propagates `t`; the gradient it is given is no loss. The function form
+// back-propagates its first argument.
+TEST(BuilderCalls, ATensorsBackwardArgumentIsItsGradient) {
+  ModelFixture f("import torch\n"
+                 "def chain(truncated, reps, weight, extra):\n"
+                 "    for t, r in zip(truncated, reps):\n"
+                 "        t.backward(weight * r.grad)\n"
+                 "    torch.autograd.backward(extra)\n");
+  const auto& fn = f.model().scope(f.call("torch.autograd.backward(extra)")->scope);
+  EXPECT_TRUE(fn.backprop_names.contains("t"));
+  EXPECT_TRUE(fn.backprop_names.contains("extra"));
+  EXPECT_FALSE(fn.backprop_names.contains("weight"));
+  EXPECT_FALSE(fn.backprop_names.contains("r.grad"));
+}
+
 TEST(BuilderCalls, CallsInExceptClauses) {
   ModelFixture f("try:\n    run()\nexcept RuntimeError:\n    recover()\nfinally:\n    close()\n");
   EXPECT_FALSE(f.call("run()")->in_except);

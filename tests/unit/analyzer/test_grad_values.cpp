@@ -165,3 +165,16 @@ TEST(GradValues, ContainerLiteralsTellTheStoryOfTheirGraph) {
     EXPECT_EQ(notes.back().start, ts_node_start_byte(f.node("model(x)"))) << literal;
   }
 }
+
+// An annotation naming a class a library describes types the parameter; other annotations
+// leave the parameter to its name.
+TEST(GradValues, AnnotatedParametersTakeTheLibrarysWord) {
+  ModelFixture f("from sentence_transformers import SentenceTransformer\n"
+                 "def embed(model: SentenceTransformer, other: 'Encoder', x):\n"
+                 "    a = model.encode(x)\n"
+                 "    b = model(x)\n"
+                 "    c = other.encode(x)\n");
+  EXPECT_FALSE(f.carries("model.encode(x)"));
+  EXPECT_FALSE(f.carries("model(x)"));
+  EXPECT_EQ(f.model().value_of(f.node("other")).kind, oomlint::model::Kind::Unknown);
+}
