@@ -132,15 +132,21 @@ bool Model::reads_back_a_cpu_only_save(const Call& load) const {
   if (!path || ts_node_symbol(m_impl->unparen(*path)) != m_impl->g.sym.string) {
     return false;
   }
-  bool saved_here = false;
-  for (const Call& c : m_calls) {
-    if (may_place_on_a_device(c) || c.method == "cuda") {
-      return false;
+  if (!m_impl->cpu_only_saves_memo) {
+    // A fact of the whole module, asked once per load: computed once.
+    std::unordered_set<std::string> saved;
+    for (const Call& c : m_calls) {
+      if (may_place_on_a_device(c) || c.method == "cuda") {
+        saved.clear();
+        break;
+      }
+      if (const auto to = c.qualified == "torch.save" ? c.positional(1) : std::nullopt) {
+        saved.emplace(text(m_impl->unparen(*to)));
+      }
     }
-    const auto saved_to = c.qualified == "torch.save" ? c.positional(1) : std::nullopt;
-    saved_here = saved_here || (saved_to && text(m_impl->unparen(*saved_to)) == text(m_impl->unparen(*path)));
+    m_impl->cpu_only_saves_memo = std::move(saved);
   }
-  return saved_here;
+  return m_impl->cpu_only_saves_memo->count(std::string(text(m_impl->unparen(*path)))) != 0;
 }
 
 } // namespace oomlint::model

@@ -115,6 +115,8 @@ struct Model::Impl {
   mutable std::unordered_map<ScopeId, Value> returns_memo;
   mutable std::unordered_set<ScopeId> returns_busy;
   mutable std::optional<bool> saves_from_cpu_memo;
+  // Paths this module `torch.save`s to, when nothing in it puts tensors on an accelerator.
+  mutable std::optional<std::unordered_set<std::string>> cpu_only_saves_memo;
   // Attribute names read in back-propagating code, found on the first question (step_state.cpp).
   mutable std::optional<std::unordered_set<std::string>> backprop_attribute_reads;
   [[nodiscard]] bool find_saves_from_cpu() const; // checkpoints.cpp
