@@ -525,7 +525,9 @@ void Model::Impl::classify_loops() {
     }
     // A loop inside a module's forward that runs no backward (over layers, heads, or micro-batches
     // of the one batch it was given) is part of that forward: the caller's step owns it.
-    if (chunk_loop || (!l.backprops && fn != kNone && is_module_forward(fn))) {
+    // A micro-batch loop that back-propagates and steps (gradient accumulation done per chunk)
+    // is still a training step.
+    if ((chunk_loop && !direct_step_work[li]) || (!l.backprops && fn != kNone && is_module_forward(fn))) {
       l.is_step = false;
       l.is_phase = false;
       continue;
