@@ -437,7 +437,12 @@ Value Model::Impl::function_returns(ScopeId fn, int depth) const {
   Value out;
   bool first = true;
   for (TSNode r : sc.returns) {
-    Value v = null(r) ? Value{Grad::No, Kind::Number, Source::None, -1, {}, {}} : eval(r, fn, depth + 1);
+    // `return` and `return None` (the "nothing this time" of an Optional tuple, which the
+    // caller tests before unpacking) say nothing about the tuple's elements.
+    if (null(r) || ts_node_symbol(unparen(r)) == g.sym.none) {
+      continue;
+    }
+    Value v = eval(r, fn, depth + 1);
     if (first) {
       out = v;
       first = false;
