@@ -66,6 +66,9 @@ std::string read_file(const fs::path& p) {
 }
 
 std::string last_lines(const std::string& text, int n) {
+  if (text.empty()) {
+    return {}; // a program that printed nothing
+  }
   size_t at = text.size();
   int lines = 0;
   while (at > 0 && lines <= n) {

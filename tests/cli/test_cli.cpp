@@ -776,6 +776,20 @@ TEST_F(Cli, VerifyExplainsCrashesTimeoutsAndMissingTorch) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("boom before the loop"), std::string::npos) << r.err;
 
+  // A program that fails without printing anything: the exit status is the whole story.
+  write("silent.py", "import sys\nimport torch\n\n\ndef evaluate(model, loader):\n    outs = []\n"
+                     "    for x in loader:\n        outs.append(model(x))\n    return outs\n\n\nsys.exit(3)\n");
+  r = run({"verify", "--python", "/usr/bin/python3", "--", "silent.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("exited with status 3"), std::string::npos) << r.err;
+  // A Python that fails the torch check without a word: a clear error, not an internal one.
+  const fs::path mute = write("bin/mute-python", "#!/bin/sh\nexit 1\n");
+  fs::permissions(mute, fs::perms::owner_all);
+  r = run({"verify", "--python", mute.string(), "--", "silent.py"}, m_dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cannot import torch"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("report this as a bug"), std::string::npos) << r.err;
+
   write("slow.py", "import time\nimport torch\ntime.sleep(60)\n\n\ndef evaluate(model, loader):\n    outs = []\n"
                    "    for x in loader:\n        outs.append(model(x))\n    return outs\n");
   r = run({"verify", "--python", "/usr/bin/python3", "--timeout", "2", "--", "slow.py"}, m_dir);
