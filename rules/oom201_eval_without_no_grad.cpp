@@ -18,7 +18,8 @@ const RuleMeta kMeta{
     .default_enabled = true,
     .fix = FixAvailability::Sometimes,
     .summary = "A forward pass in evaluation code runs without torch.inference_mode() or torch.no_grad()",
-    .what = "Finds forward passes (`model(x)`, `self.encoder(x)`, `model(**batch)`) in evaluation, validation, "
+    .what = "Finds forward passes (`model(x)`, `self.encoder(x)`, `model(**batch)`, or a helper of the same "
+            "class or file that runs the model and returns its outputs) in evaluation, validation, "
             "prediction or generation code -- a function named so (`evaluate`, `validate`, `predict`, "
             "`run_inference`, ...) or the code after `model.eval()` -- that are not under "
             "`torch.inference_mode()`/`torch.no_grad()`.",

@@ -17,8 +17,9 @@ const RuleMeta kMeta{
     .fix = FixAvailability::Sometimes,
     .summary = "torch.load() without map_location restores tensors onto the device they were saved from",
     .what = "Finds calls to `torch.load` (through any import alias) that pass no `map_location` and load a "
-            "model's or optimizer's state: the result goes to `load_state_dict`, or is bound to a name that says "
-            "it is a checkpoint (`ckpt`, `checkpoint`, `state_dict`, `weights`, `model`, ...).",
+            "model's or optimizer's state: the result (or a part of it: `obj[\"weights\"]`) goes to "
+            "`load_state_dict`, or is bound to a name that says it is a checkpoint (`ckpt`, `checkpoint`, "
+            "`state_dict`, `weights`, `model`, ...).",
     .why = "A checkpoint saved from GPU tensors is loaded straight back onto that GPU: the whole checkpoint "
            "is allocated there at the call, next to the model it is about to be copied into. Under "
            "DistributedDataParallel every rank saved from `cuda:0` loads its copy onto GPU 0.",
@@ -31,7 +32,8 @@ const RuleMeta kMeta{
                  "GradScaler's state) are left alone: they are usually saved from the CPU. So are loads in a module "
                  "that shows it writes its checkpoints from the CPU (FSDP state gathered with `offload_to_cpu=True`, "
                  "or a model moved with `.cpu()` before its `state_dict()` is saved), a test that reads back "
-                 "what it saved itself without sending anything to a device, and a load of a path the same module "
+                 "what it saved itself (with `torch.save`, or into pytest's `tmp_path`) without sending anything "
+                 "to a device or being marked for a GPU, and a load of a path the same module "
                  "saves to when nothing in that module puts tensors on an accelerator.",
     .fix_safety = "Unsafe: code that relies on the loaded tensors being on the GPU (without `.to(device)` or "
                   "`load_state_dict`) would now get CPU tensors. No edit is offered where the load is bound to a "
@@ -59,8 +61,10 @@ void check(RuleContext& ctx) {
     // to `load_state_dict` or naming it a checkpoint. Datasets, features and metadata saved from
     // the CPU are not.
     const model::Model::Receiver to = m.receiver_of(call.node);
-    const bool state = to.consumer == "load_state_dict" || to.consumer == "load_state_dict_into_model" ||
-                       (!to.bound_name.empty() && model::Model::is_checkpoint_name(to.bound_name));
+    const bool state =
+        to.consumer == "load_state_dict" || to.consumer == "load_state_dict_into_model" ||
+        (!to.bound_name.empty() && (model::Model::is_checkpoint_name(to.bound_name) ||
+                                    m.reaches_load_state_dict(to.bound_name, call.scope, ts_node_end_byte(call.node))));
     // The project's own checkpoints written from the CPU come back on the CPU.
     if (!state || m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_test_save(call) ||
         m.reads_back_a_cpu_only_save(call)) {

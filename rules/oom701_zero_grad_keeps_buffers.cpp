@@ -26,7 +26,9 @@ const RuleMeta kMeta{
     .use_instead = "optimizer.zero_grad()\n",
     .fine_when = "Code reads or updates `.grad` between `zero_grad` and the next backward (e.g. `p.grad.add_()` "
                  "for a custom accumulation, or a parameter server's `p.grad += g`) and needs zero tensors, not "
-                 "`None`: a file that adds or copies into `.grad` in place is not reported.",
+                 "`None`: a file that adds or copies into `.grad` in place is not reported. Nor is a unit test that "
+                 "runs no backward "
+                 "(it checks that a wrapper passes the flag on).",
     .fix_safety = "Safe: the default behaviour since PyTorch 2.0; gradients read before the next backward are "
                   "`None` instead of zeros, which optimizers handle.",
     .options = {},
@@ -42,6 +44,9 @@ void check(RuleContext& ctx) {
   for (const model::Call& call : m.calls()) {
     if (call.method != "zero_grad" || !call.is_method_call() || !call.has_argument_list()) {
       continue;
+    }
+    if (m.tests_an_api_without_training(call.scope)) {
+      continue; // a unit test passing the flag through a wrapper trains nothing
     }
     const auto set_to_none = call.argument("set_to_none", 0, m.source().text());
     if (!set_to_none || m.bool_literal(set_to_none->value) != false) {

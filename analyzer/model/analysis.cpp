@@ -702,10 +702,37 @@ void Model::Impl::collect_forwards(EvalRegion& r, ScopeId fn) const {
   const auto [first, last] = calls_in(r.start, r.end);
   for (size_t i = first; i < last; ++i) {
     const Call& c = m.m_calls[i];
-    if (c.is_forward && !c.grad_disabled && enclosing_function(c.scope) == fn) {
+    if (!c.grad_disabled && enclosing_function(c.scope) == fn && (c.is_forward || runs_a_forward_for_its_caller(c))) {
       r.forward_calls.push_back(i);
     }
   }
+}
+
+// `pred, true = self._process_one_batch(batch_x, batch_y)`: a method of this class (or a
+// function of this file) that runs a model's forward and returns its result, with autograd
+// left to its caller, and trains nothing, runs that forward under the caller's grad mode.
+bool Model::Impl::runs_a_forward_for_its_caller(const Call& c) const {
+  const ScopeId callee = local_callee(c.function, c.scope);
+  if (callee == kNone || callee == enclosing_function(c.scope)) {
+    return false;
+  }
+  const Scope& sc = m.m_scopes[static_cast<size_t>(callee)];
+  if (sc.facts.grad_disabled || sc.facts.backprops || sc.facts.needs_grad || sc.facts.steps_optimizer) {
+    return false;
+  }
+  const auto [first, last] = calls_in(ts_node_start_byte(sc.body), ts_node_end_byte(sc.body));
+  for (size_t i = first; i < last; ++i) {
+    const Call& inner = m.m_calls[i];
+    if (!inner.is_forward || inner.grad_disabled || enclosing_function(inner.scope) != callee) {
+      continue;
+    }
+    // The helper computes outputs for its caller: the forward's result is what it returns.
+    const Model::Receiver to = m.receiver_of(inner.node);
+    if (to.consumer == sc.name || (!to.bound_name.empty() && returned_from(to.bound_name, callee, 0, 1))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // `extra = model(x2).mean(); loss = loss + extra; loss.backward()`: `extra` reaches a backward
@@ -821,6 +848,25 @@ bool Model::Impl::returned_from(std::string_view name, ScopeId owner, std::uint3
 bool Model::Impl::is_module_forward(ScopeId fn) const {
   const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
   return names::is_forward_method(sc.name) || (sc.name == "__call__" && class_is_module_like(sc.class_scope));
+}
+
+// `def get_model_fn(model): def model_fn(x): ...; return model_fn`: whoever receives the closure
+// calls it, under a grad mode this file does not show.
+bool Model::Impl::escapes_as_a_closure(ScopeId fn) const {
+  const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
+  const ScopeId parent = sc.parent == kNone ? kNone : enclosing_function(sc.parent);
+  return parent != kNone && parent != fn && returned_from(sc.name, parent, 0, 0);
+}
+
+bool Model::Impl::iterates_a_range(const Loop& l) const {
+  const TSNode it = unparen(l.iterable);
+  return l.kind == LoopKind::For && !null(it) && ts_node_symbol(it) == g.sym.call &&
+         text(field(it, g.field.function)) == "range";
+}
+
+bool Model::Impl::has_callers(ScopeId fn) const {
+  return fn != kNone && static_cast<size_t>(fn) < edges_by_callee.size() &&
+         !edges_by_callee[static_cast<size_t>(fn)].empty();
 }
 
 bool Model::Impl::result_back_propagated_by_caller(ScopeId fn, int depth) const {
@@ -971,7 +1017,7 @@ void Model::Impl::find_eval_regions() {
     if (fn != kNone && covered[static_cast<size_t>(fn)]) {
       continue;
     }
-    if (fn != kNone && m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled) {
+    if (fn != kNone && (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn))) {
       continue;
     }
     const std::uint32_t start = ts_node_end_byte(s.statement);
@@ -1000,6 +1046,27 @@ void Model::Impl::find_eval_regions() {
     }
   }
   find_periodic_sampling();
+  drop_helpers_reported_in_their_own_region();
+}
+
+// A helper that is evaluation code itself has its forwards reported there: its call sites add
+// nothing (and a region left with no forward is no region).
+void Model::Impl::drop_helpers_reported_in_their_own_region() {
+  std::unordered_set<ScopeId> own;
+  for (const EvalRegion& r : m.m_eval_regions) {
+    for (size_t i : r.forward_calls) {
+      if (m.m_calls[i].is_forward) {
+        own.insert(enclosing_function(m.m_calls[i].scope));
+      }
+    }
+  }
+  for (EvalRegion& r : m.m_eval_regions) {
+    std::erase_if(r.forward_calls, [&](size_t i) {
+      const Call& c = m.m_calls[i];
+      return !c.is_forward && own.count(local_callee(c.function, c.scope)) != 0;
+    });
+  }
+  std::erase_if(m.m_eval_regions, [](const EvalRegion& r) { return r.forward_calls.empty(); });
 }
 
 } // namespace oomlint::model

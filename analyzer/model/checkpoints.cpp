@@ -1,5 +1,7 @@
 // Where a module's checkpoints were written from: the facts that tell a `torch.load` of CPU
 // state from one that puts a GPU-saved checkpoint back on the GPU.
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string_view>
 #include <utility>
@@ -7,6 +9,8 @@
 
 #include "analyzer/model/model.hpp"
 #include "analyzer/model/model_impl.hpp"
+#include "analyzer/support/strings.hpp"
+#include "analyzer/syntax/walk.hpp"
 
 namespace oomlint::model {
 
@@ -99,7 +103,45 @@ bool Model::may_place_on_a_device(const Call& c) const {
     }
   }
   const auto device = c.keyword("device", source().text());
-  return device && value_of(*device).device != Device::Cpu;
+  if (device && value_of(*device).device != Device::Cpu) {
+    return true;
+  }
+  // `Trainer(accelerator="gpu")`, `Fabric(accelerator=accelerator)`: a trainer that runs the model there.
+  const auto accelerator = c.keyword("accelerator", source().text());
+  return accelerator && value_of(*accelerator).device != Device::Cpu;
+}
+
+namespace {
+
+// pytest's temporary-directory fixtures: a test that takes one writes its files there itself.
+constexpr std::array<std::string_view, 3> kTemporaryDirectoryFixtures = {"tmp_path", "tmpdir", "tmp_dir"};
+
+} // namespace
+
+// `@RunIf(min_cuda_gpus=1)`, `@pytest.mark.skipif(not torch.cuda.is_available(), ...)`: the test is
+// written for an accelerator, whatever its body shows.
+bool Model::Impl::decorated_for_an_accelerator(ScopeId fn) const {
+  bool found = false;
+  for (TSNode dec : m.m_scopes[static_cast<size_t>(fn)].decorators) {
+    // Decorator expressions are not among the module's calls: read their syntax.
+    syntax::walk_named(dec, [&](TSNode n) {
+      if (found) {
+        return false;
+      }
+      const TSSymbol s = ts_node_symbol(n);
+      if (s == g.sym.keyword_argument) {
+        const auto words = identifier_words(text(field(n, g.field.name)));
+        found = words.contains("cuda") || words.contains("gpu") || words.contains("gpus");
+      } else if (s == g.sym.attribute) {
+        found = resolve_qualified(n, fn).starts_with("torch.cuda.");
+      }
+      return !found;
+    });
+    if (found) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool Model::reads_back_a_cpu_test_save(const Call& load) const {
@@ -107,7 +149,12 @@ bool Model::reads_back_a_cpu_test_save(const Call& load) const {
   if (fn == kNone || !scope(fn).is_function() || !scope(fn).name.starts_with("test")) {
     return false;
   }
-  bool saved_before = false;
+  if (m_impl->decorated_for_an_accelerator(fn)) {
+    return false;
+  }
+  // What a test loads from its own temporary directory, it wrote there itself.
+  bool saved_before = std::any_of(kTemporaryDirectoryFixtures.begin(), kTemporaryDirectoryFixtures.end(),
+                                  [&](std::string_view name) { return m_impl->is_parameter_of(name, fn); });
   const TSNode def = scope(fn).node;
   for (auto [i, end] = m_impl->calls_in(ts_node_start_byte(def), ts_node_end_byte(def)); i < end; ++i) {
     const Call& c = m_calls[i];
@@ -123,6 +170,42 @@ bool Model::reads_back_a_cpu_test_save(const Call& load) const {
     }
   }
   return saved_before;
+}
+
+bool Model::reaches_load_state_dict(std::string_view name, ScopeId scope_id, std::uint32_t at) const {
+  if (name.empty() || names_data_not_state(name)) {
+    return false;
+  }
+  const ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id);
+  // Names bound later in the function from the loaded value: `weights = obj["weights"]`.
+  std::vector<std::string_view> holders{name};
+  for (const Binding& b : bindings()) {
+    if (b.stmt_start > at && b.kind == BindingKind::Assign && !ts_node_is_null(b.value) &&
+        m_impl->enclosing_function(b.scope) == fn && mentions_identifier(text(b.value), name)) {
+      holders.push_back(b.name);
+    }
+  }
+  const std::uint32_t end = fn == kNone ? ts_node_end_byte(scope(0).node) : ts_node_end_byte(scope(fn).node);
+  for (auto [i, last] = m_impl->calls_in(at, end); i < last; ++i) {
+    const Call& c = m_calls[i];
+    const auto arg = c.method == "load_state_dict" ? c.positional(0) : std::nullopt;
+    // A GradScaler's or scheduler's state holds numbers, not tensors on a device.
+    if (!arg || m_impl->enclosing_function(c.scope) != fn ||
+        (!ts_node_is_null(c.receiver) && names_data_not_state(text(c.receiver)))) {
+      continue;
+    }
+    const std::string_view passed = text(*arg);
+    if (std::any_of(holders.begin(), holders.end(),
+                    [&](std::string_view h) { return mentions_identifier(passed, h); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Model::tests_an_api_without_training(ScopeId scope_id) const {
+  const ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id);
+  return fn != kNone && scope(fn).name.starts_with("test") && !scope(fn).facts.backprops;
 }
 
 // `torch.save(resnet, "model.ckpt")` then `torch.load("model.ckpt")` in a module that never puts

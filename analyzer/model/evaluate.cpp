@@ -305,7 +305,27 @@ bool Model::Impl::builds_by_class_style(TSNode callee, ScopeId scope) const {
     return false;
   }
   const Binding* b = lookup(text(callee), scope, ts_node_start_byte(callee));
-  return b == nullptr || b->kind == BindingKind::Parameter || b->kind == BindingKind::Import;
+  return b == nullptr || b->kind == BindingKind::Parameter || b->kind == BindingKind::Import ||
+         names_a_class_factory(*b);
+}
+
+// `Block = layers.BlockPP` and `Block = functools.partial(BlockPP, act=act)` bind a class (with
+// some arguments filled in) to a new name: calling it builds a module, it does not run one.
+bool Model::Impl::names_a_class_factory(const Binding& b) const {
+  if (b.kind != BindingKind::Assign || b.element >= 0 || null(b.value)) {
+    return false;
+  }
+  TSNode value = unparen(b.value);
+  if (ts_node_symbol(value) == g.sym.call) {
+    const std::string q = resolve_qualified(field(value, g.field.function), b.scope);
+    TSNode args = field(value, g.field.arguments);
+    if (q != "functools.partial" || null(args) || ts_node_named_child_count(args) == 0) {
+      return false;
+    }
+    value = unparen(ts_node_named_child(args, 0));
+  }
+  const TSSymbol s = ts_node_symbol(value);
+  return (s == g.sym.identifier || s == g.sym.attribute) && names::is_class_style(last_name(value));
 }
 
 // `model: SentenceTransformer`: an annotation naming a class whose instances a library
@@ -695,6 +715,29 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     out.elements.clear();
     return out;
   };
+  // A loss of inputs that carry no graph (`criterion(pred.detach().cpu(), y)`) has none either.
+  auto loss_call = [&]() {
+    const uint32_t count = null(args) ? 0 : ts_node_named_child_count(args);
+    bool graph_free = false;
+    for (uint32_t i = 0; i < count && i < 16; ++i) {
+      const TSNode a = ts_node_named_child(args, i);
+      if (ts_node_symbol(a) == g.sym.keyword_argument) {
+        continue;
+      }
+      if (ts_node_symbol(a) == g.sym.list_splat || ts_node_symbol(a) == g.sym.dictionary_splat ||
+          eval(a, scope, depth + 1).grad != Grad::No) {
+        graph_free = false;
+        break;
+      }
+      graph_free = true;
+    }
+    if (graph_free) {
+      Value v = no_grad_tensor();
+      v.kind = Kind::Loss;
+      return v;
+    }
+    return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+  };
   if (null(fn)) {
     return Value::unknown();
   }
@@ -720,7 +763,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       return when_enabled(value_from_summary(*f));
     }
     if (names::is_torch_loss_function(q)) {
-      Value loss = when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+      Value loss = loss_call();
       loss.pins_elementwise = q == "torch.nn.functional.mse_loss" || q == "torch.nn.functional.smooth_l1_loss" ||
                               q == "torch.nn.functional.huber_loss";
       return loss;
@@ -794,7 +837,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
         return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
       }
       if (attribute.kind == Kind::LossModule) {
-        return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+        return loss_call();
       }
     }
     const Value receiver = eval(object, scope, depth + 1);
@@ -839,7 +882,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       return Value::unknown();
     }
     if (receiver.kind == Kind::LossModule && method == "forward") {
-      return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+      return loss_call();
     }
     if (receiver.kind == Kind::Class && method == "from_pretrained") {
       const std::string loaded = std::string(last_name(object)) + ".from_pretrained";
@@ -855,7 +898,8 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
         v.kind = Kind::Loss;
       }
       if (method == "argmax" || method == "argmin" || method == "eq" || method == "ne" || method == "gt" ||
-          method == "lt" || method == "long" || method == "int" || method == "bool") {
+          method == "lt" || method == "long" || method == "int" || method == "bool" || method == "byte" ||
+          method == "short" || method == "char" || casts_to_an_integer_dtype(method, args)) {
         return no_grad_tensor(); // integer and boolean results have no graph
       }
       return v;
@@ -895,7 +939,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       }
       const Value guess = name_heuristic(name);
       if (guess.kind == Kind::LossModule) {
-        return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+        return loss_call();
       }
       if (guess.kind == Kind::Module) {
         return names::is_class_style(name) ? of_kind(Kind::Module)
@@ -933,7 +977,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     }
     return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
   case Kind::LossModule:
-    return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+    return loss_call();
   case Kind::Pipeline:
     return no_grad_tensor();
   default:
@@ -942,7 +986,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
   if (callee.kind == Kind::Unknown && fs == g.sym.identifier) {
     const Value guess = name_heuristic(text(fn));
     if (guess.kind == Kind::LossModule) {
-      return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));
+      return loss_call();
     }
     if (guess.kind == Kind::Module) {
       return builds_by_class_style(fn, scope) ? of_kind(Kind::Module)
@@ -950,6 +994,61 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     }
   }
   return Value::unknown();
+}
+
+// `.to(torch.uint8)`, `.type(torch.long)`, `.to(dtype=torch.int64)`: integer tensors cannot carry a graph.
+bool Model::Impl::casts_to_an_integer_dtype(std::string_view method, TSNode args) const {
+  if ((method != "to" && method != "type") || null(args)) {
+    return false;
+  }
+  const uint32_t count = ts_node_named_child_count(args);
+  for (uint32_t i = 0; i < count; ++i) {
+    TSNode a = ts_node_named_child(args, i);
+    if (ts_node_symbol(a) == g.sym.keyword_argument) {
+      if (text(field(a, g.field.name)) != "dtype") {
+        continue;
+      }
+      a = field(a, g.field.value);
+    }
+    std::string_view dtype = text(a);
+    if (dtype.starts_with("torch.")) {
+      dtype.remove_prefix(6);
+    }
+    if (dtype == "uint8" || dtype == "int8" || dtype == "int16" || dtype == "int32" || dtype == "int64" ||
+        dtype == "long" || dtype == "int" || dtype == "short" || dtype == "bool") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// `isinstance(x, float)`, `isinstance(x, (int, float))`: true only when `x` is a Python number.
+bool Model::Impl::tests_for_a_number(TSNode condition, TSNode subject) const {
+  condition = unparen(condition);
+  if (null(condition) || null(subject) || ts_node_symbol(condition) != g.sym.call ||
+      text(field(condition, g.field.function)) != "isinstance") {
+    return false;
+  }
+  const TSNode args = field(condition, g.field.arguments);
+  if (null(args) || ts_node_named_child_count(args) != 2 ||
+      text(ts_node_named_child(args, 0)) != text(unparen(subject))) {
+    return false;
+  }
+  const TSNode types = unparen(ts_node_named_child(args, 1));
+  auto is_number_type = [&](TSNode t) {
+    const std::string_view name = text(t);
+    return name == "float" || name == "int" || name == "numbers.Number" || name == "Number";
+  };
+  if (ts_node_symbol(types) != g.sym.tuple) {
+    return is_number_type(types);
+  }
+  const uint32_t count = ts_node_named_child_count(types);
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!is_number_type(ts_node_named_child(types, i))) {
+      return false;
+    }
+  }
+  return count > 0;
 }
 
 Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
@@ -1066,8 +1165,12 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
     return eval(ts_node_named_child(n, 0), scope, depth + 1);
   }
   if (s == g.sym.conditional_expression) {
-    const Value a = eval(ts_node_named_child(n, 0), scope, depth + 1);
-    const Value b = eval(ts_node_named_child(n, 2), scope, depth + 1);
+    const TSNode when_true = ts_node_named_child(n, 0);
+    const TSNode condition = ts_node_named_child(n, 1);
+    const TSNode when_false = ts_node_named_child(n, 2);
+    // `x if isinstance(x, float) else x.item()`: where the test holds, `x` is a number.
+    const Value a = tests_for_a_number(condition, when_true) ? Value::number() : eval(when_true, scope, depth + 1);
+    const Value b = eval(when_false, scope, depth + 1);
     return join(a, b);
   }
   if (s == g.sym.boolean_operator) {

@@ -20,13 +20,15 @@ constexpr std::array<Fact, 9> kMethods = {{
     {"convert_ids_to_tokens", Returns::Text, "a tokenizer's `convert_ids_to_tokens` returns strings", false},
 }};
 
-constexpr std::array<Fact, 6> kQualified = {{
+constexpr std::array<Fact, 7> kQualified = {{
     {"torch.nn.utils.clip_grad_norm_", Returns::Detached,
      "`clip_grad_norm_` returns the total norm, computed without a graph", true},
     {"torch.nn.utils.clip_grad_value_", Returns::Number, "`clip_grad_value_` returns None", true},
     {"transformers.pipeline", Returns::Pipeline, "transformers pipelines run their model under `torch.no_grad()`",
      true},
     {"sentence_transformers.SentenceTransformer", Returns::Pipeline,
+     "sentence-transformers' `encode` is decorated with `@torch.inference_mode()`", true},
+    {"sentence_transformers.SentenceTransformer.SentenceTransformer", Returns::Pipeline,
      "sentence-transformers' `encode` is decorated with `@torch.inference_mode()`", true},
     {"sentence_transformers.CrossEncoder", Returns::Pipeline,
      "sentence-transformers' `CrossEncoder.predict` is decorated with `@torch.inference_mode()`", true},

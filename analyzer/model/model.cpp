@@ -207,15 +207,19 @@ Model::Receiver Model::receiver_of(TSNode expr) const {
   return {};
 }
 
-bool Model::is_checkpoint_name(std::string_view name) {
+bool Model::names_data_not_state(std::string_view name) {
   const auto words = identifier_words(name);
-  static constexpr std::array<std::string_view, 10> kData = {"scaler",   "data", "dataset", "features", "labels",
-                                                             "metadata", "meta", "vocab",   "expected", "actual"};
-  for (std::string_view w : kData) {
-    if (words.contains(w)) {
-      return false;
-    }
+  static constexpr std::array<std::string_view, 12> kData = {"scaler",   "data",     "dataset",   "features",
+                                                             "labels",   "metadata", "meta",      "vocab",
+                                                             "expected", "actual",   "scheduler", "sampler"};
+  return std::any_of(kData.begin(), kData.end(), [&](std::string_view w) { return words.contains(w); });
+}
+
+bool Model::is_checkpoint_name(std::string_view name) {
+  if (names_data_not_state(name)) {
+    return false;
   }
+  const auto words = identifier_words(name);
   static constexpr std::array<std::string_view, 22> kState = {
       "checkpoint", "ckpt",     "state",  "sd",         "weights",   "weight",       "model",      "adapter",
       "adapters",   "lora",     "heads",  "embeddings", "embedding", "resume",       "pretrained", "optim",
@@ -461,8 +465,11 @@ bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, Loop
     // tokens returns per-call terms, and a caller that back-propagates frees them.
     // A forward's outputs (skip connections, per-layer states) belong to the caller's step.
     // A module's forward (a loss module's too) returns its terms' reduction for the caller's step.
+    // Micro-batches of one call (`for i in range(ceil(bs / mbs))`) returned with no caller in sight
+    // (a library calls it: an override, an API): what becomes of them is unknown.
     return returned && !loop(loop_id).iterates_data &&
-           (m_impl->is_module_forward(owner) || m_impl->result_back_propagated_by_caller(owner, 0));
+           (m_impl->is_module_forward(owner) || m_impl->result_back_propagated_by_caller(owner, 0) ||
+            (!m_impl->has_callers(owner) && m_impl->iterates_a_range(loop(loop_id))));
   }
   return returned;
 }

@@ -439,8 +439,14 @@ public:
     std::string_view consumer;
   };
   [[nodiscard]] Receiver receiver_of(TSNode expr) const;
+  // The value bound to `name` by the statement at `at` reaches a `load_state_dict` later in its
+  // function: passed itself, or a part of it (`obj["weights"]`, `obj.pop("weights")`), or through a
+  // name bound from it (`params, weights = obj["hparams"], obj["weights"]`).
+  [[nodiscard]] bool reaches_load_state_dict(std::string_view name, ScopeId scope, std::uint32_t at) const;
   // A name that says it holds a model's or optimizer's state (`ckpt`, `state_dict`, `weights`).
   [[nodiscard]] static bool is_checkpoint_name(std::string_view name);
+  // A name that says it holds data or a helper's small state (`scaler_state`, `features`), not a model's.
+  [[nodiscard]] static bool names_data_not_state(std::string_view name);
   // `model = torch.load(f)`, `uncond_embeddings = torch.load(p)`: a whole module or tensors used
   // as they come back, not a state that `load_state_dict` copies onto the model's device.
   [[nodiscard]] static bool names_an_object_used_as_loaded(std::string_view name);
@@ -455,8 +461,12 @@ public:
   // The module shows it writes checkpoints from the CPU: FSDP state gathered with
   // `offload_to_cpu=True`, or a model moved with `.cpu()` before its `state_dict()` is saved.
   [[nodiscard]] bool saves_checkpoints_from_cpu() const;
-  // `load` is in a test that `torch.save`d earlier and sends nothing to a device other than the CPU.
+  // `load` is in a test that `torch.save`d earlier (or takes pytest's `tmp_path`/`tmpdir`, where it
+  // writes its own files), sends nothing to a device other than the CPU, and is not decorated
+  // for an accelerator (`@RunIf(min_cuda_gpus=1)`).
   [[nodiscard]] bool reads_back_a_cpu_test_save(const Call& load) const;
+  // `scope` is (inside) a `test*` function that runs no backward: it exercises an API, it trains nothing.
+  [[nodiscard]] bool tests_an_api_without_training(ScopeId scope) const;
   // The load reads a path this module saves to with `torch.save`, and nothing in the module
   // puts tensors on an accelerator (no `.cuda()`, `.to(device)`, `device=`, CUDA init).
   [[nodiscard]] bool reads_back_a_cpu_only_save(const Call& load) const;

@@ -153,6 +153,10 @@ struct Model::Impl {
   // `Model(...)` where `Model` is a parameter or unbound: a class being built, not a forward
   // (a class-style name bound to an instance, `Enc1 = Encoder()`, is still called as a module).
   [[nodiscard]] bool builds_by_class_style(TSNode callee, ScopeId scope) const;
+  [[nodiscard]] bool names_a_class_factory(const Binding& b) const;
+  [[nodiscard]] bool tests_for_a_number(TSNode condition, TSNode subject) const;
+  [[nodiscard]] bool casts_to_an_integer_dtype(std::string_view method, TSNode args) const;
+  [[nodiscard]] bool decorated_for_an_accelerator(ScopeId fn) const;
   [[nodiscard]] bool disabled_at(std::uint32_t byte, ScopeId scope) const;
   [[nodiscard]] ScopeId enclosing_function(ScopeId scope) const;
   // The function holding a scope, or the module (0) at top level: where facts are recorded.
@@ -204,6 +208,11 @@ struct Model::Impl {
   // `name` (bound in function `owner`) is returned after `after`, directly or through up to
   // `depth` local bindings computed from it.
   [[nodiscard]] bool returned_from(std::string_view name, ScopeId owner, std::uint32_t after, int depth) const;
+  [[nodiscard]] bool has_callers(ScopeId fn) const;
+  [[nodiscard]] bool runs_a_forward_for_its_caller(const Call& c) const;
+  void drop_helpers_reported_in_their_own_region();
+  [[nodiscard]] bool iterates_a_range(const Loop& l) const;
+  [[nodiscard]] bool escapes_as_a_closure(ScopeId fn) const;
   [[nodiscard]] bool result_back_propagated_by_caller(ScopeId fn, int depth) const;
   [[nodiscard]] bool is_parameter_of(std::string_view name, ScopeId fn) const;
   [[nodiscard]] bool reads_only_options(TSNode cond, ScopeId fn, bool through_locals) const;

@@ -86,10 +86,18 @@ bool is_loss_name(std::string_view name, const ModelOptions& options) {
     return false;
   }
   // Loggers and plotters of losses are not losses.
-  static constexpr std::array<std::string_view, 16> kVerbs = {"log",   "print", "plot",    "save",  "record", "report",
-                                                              "write", "show",  "display", "track", "update", "format",
-                                                              "get",   "reset", "load",    "set"};
+  // Nor are reductions of them for logging (`reduce_loss_dict`, `gather_losses`).
+  static constexpr std::array<std::string_view, 20> kVerbs = {
+      "log",    "print",  "plot", "save",  "record", "report", "write",  "show",   "display",   "track",
+      "update", "format", "get",  "reset", "load",   "set",    "reduce", "gather", "aggregate", "summarize"};
   if (std::find(kVerbs.begin(), kVerbs.end(), words.front()) != kVerbs.end()) {
+    return false;
+  }
+  // The last word names the thing: `loss_scaler` is a GradScaler, `loss_weight` a number.
+  static constexpr std::array<std::string_view, 14> kOtherThings = {"scaler",  "scale", "meter", "meters",   "weight",
+                                                                    "weights", "coef",  "coeff", "tracker",  "logger",
+                                                                    "history", "name",  "names", "scheduler"};
+  if (std::find(kOtherThings.begin(), kOtherThings.end(), words.back()) != kOtherThings.end()) {
     return false;
   }
   static constexpr std::array<std::string_view, 6> kWords = {"loss", "losses", "criterion",

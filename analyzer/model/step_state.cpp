@@ -75,6 +75,27 @@ std::unordered_set<std::string> attributes_in_backprop_code(const Model::Impl& i
   return out;
 }
 
+// `self.output` read (not through `.item()`/`.detach()`) after the store, in `fn`.
+bool read_later_in_function(const Model::Impl& impl, ScopeId fn, const StepStateStore& store) {
+  const Model& m = impl.m;
+  const Binding* b = store.slot != nullptr ? nullptr : &m.bindings()[static_cast<size_t>(store.binding)];
+  const std::string_view name = b == nullptr ? std::string_view(store.slot->container_key) : std::string_view(b->name);
+  const TSNode statement = b == nullptr ? store.slot->statement : ts_node_parent(b->target);
+  const std::uint32_t end = ts_node_end_byte(statement);
+  bool read = false;
+  syntax::walk_named(m.scope(fn).body, [&](TSNode n) {
+    if (read || ts_node_end_byte(n) <= end) {
+      return false; // found, or wholly before the store
+    }
+    if (ts_node_symbol(n) == impl.g.sym.attribute && impl.text(n) == name && !read_as_a_number(impl, n)) {
+      read = true;
+      return false;
+    }
+    return true;
+  });
+  return read;
+}
+
 } // namespace
 
 std::vector<StepStateStore> Model::per_step_state_stores() const {
@@ -161,7 +182,9 @@ bool Model::read_by_backprop_code(const StepStateStore& store) const {
                                                  : bindings()[static_cast<size_t>(store.binding)].stmt_start;
   const ScopeId fn = function_at(at);
   if (fn != kNone && scope(fn).facts.backprops) {
-    return false; // the assignment is itself an attribute in backprop code: no read can be told apart
+    // The store is itself in backprop code: only a read after it, in the same function, tells
+    // (`self.output = net(x); loss = crit(self.output, y); loss.backward()`).
+    return read_later_in_function(*m_impl, fn, store);
   }
   if (!m_impl->backprop_attribute_reads) {
     m_impl->backprop_attribute_reads = attributes_in_backprop_code(*m_impl);

@@ -102,6 +102,7 @@ public:
     return {m_chars.data() + m_spans[i].first, m_spans[i].second};
   }
   [[nodiscard]] std::string_view front() const { return (*this)[0]; }
+  [[nodiscard]] std::string_view back() const { return (*this)[m_count - 1]; }
   [[nodiscard]] bool contains(std::string_view word) const {
     for (std::size_t i = 0; i < m_count; ++i) {
       if ((*this)[i] == word) {

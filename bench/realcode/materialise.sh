@@ -7,7 +7,8 @@
 #
 # For each manifest row it finds the bare git mirror of the repository under
 # $MIRROR (a folder named owner+name, possibly with a suffix, holding the git
-# directory itself or a git directory one level down, e.g. owner+name/repo),
+# directory itself or a git directory one level down, e.g. owner+name/repo or
+# owner+name/repo/.git),
 # and extracts exactly the pinned commit's *.py files under the row's subdir
 # into DEST/NAME. A row already extracted at the same commit and subdir is
 # skipped, so running it twice is cheap and leaves the same tree.
@@ -30,7 +31,7 @@ find_gitdir() {
   shopt -u nullglob nocaseglob
   for cand in "${cands[@]}"; do
     [[ -d "$cand" ]] || continue
-    for gd in "$cand" "$cand"/*/; do
+    for gd in "$cand" "$cand"/*/ "$cand"/*/.git; do
       gd="${gd%/}"
       [[ -d "$gd" ]] || continue
       if git --git-dir="$gd" rev-parse --git-dir >/dev/null 2>&1 &&
