@@ -57,7 +57,7 @@ void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   const bool allow_periodic = option_enabled(ctx, "allow-periodic", true);
   for (const model::Call& call : m.calls()) {
-    if (!call.empties_cache || call.in_except) {
+    if (!call.empties_cache || call.in_except || m.empties_through_a_per_step_function(call)) {
       continue;
     }
     const bool per_step = m.runs_every_step(call.node, call.loop);

@@ -108,7 +108,13 @@ void ModelBuilder::mark_backprop_names(TSNode expr, Scope& owner) const {
       if (!null(callee) && ts_node_symbol(callee) == g.sym.attribute) {
         stack.push_back(d.field(callee, g.field.object));
       }
-      stack.push_back(d.field(n, g.field.arguments));
+      // `ddp_model(inputs, targets).backward()`: the graph is the model's; its inputs are data.
+      const bool model_call =
+          !null(callee) && (ts_node_symbol(callee) == g.sym.identifier || ts_node_symbol(callee) == g.sym.attribute) &&
+          names::is_model_name(d.last_name(callee), d.options);
+      if (!model_call) {
+        stack.push_back(d.field(n, g.field.arguments));
+      }
       continue;
     }
     const uint32_t count = ts_node_named_child_count(n);

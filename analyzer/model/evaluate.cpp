@@ -597,6 +597,12 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
     if (b.element >= 0) {
       if (static_cast<size_t>(b.element) < whole.elements.size()) {
         v = whole.elements[static_cast<size_t>(b.element)];
+      } else if (names::is_measurement_name(b.name)) {
+        v = Value::number(); // `out, generation_time = policy(x)`: the name says what the element is
+      } else if (whole.source == Source::LossFunction && b.element > 0) {
+        // `loss, chosen_rewards, rejected_rewards = loss_fn(...)`: the first is the loss; what a
+        // loss returns beside it is for logging, often detached, and unknown here.
+        v = Value::unknown();
       } else if (whole.kind == Kind::ModelOutput || whole.grad == Grad::Yes) {
         v = whole.grad == Grad::Yes ? derived(whole, Kind::Tensor) : Value::unknown();
       } else {
@@ -745,6 +751,10 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
   if (!q.empty()) {
     if (const library::Fact* fact = library::qualified_fact(q)) {
       return from_library(*fact);
+    }
+    if (q.starts_with("tiktoken.") || q.starts_with("sentencepiece.") || q.starts_with("tokenizers.")) {
+      // A tokenizer library's encoder (`self.tt_model = Encoding(...)`): an object, never a module.
+      return Value{Grad::No, Kind::Instance, Source::None, -1, q, {}};
     }
     if (q == "torch.device") {
       Value v = Value::unknown();

@@ -209,9 +209,9 @@ Model::Receiver Model::receiver_of(TSNode expr) const {
 
 bool Model::names_data_not_state(std::string_view name) {
   const auto words = identifier_words(name);
-  static constexpr std::array<std::string_view, 12> kData = {"scaler",   "data",     "dataset",   "features",
-                                                             "labels",   "metadata", "meta",      "vocab",
-                                                             "expected", "actual",   "scheduler", "sampler"};
+  static constexpr std::array<std::string_view, 16> kData = {
+      "scaler",   "data",   "dataset",   "features", "labels",   "metadata", "meta", "vocab",
+      "expected", "actual", "scheduler", "sampler",  "progress", "rng",      "seed", "dataloader"};
   return std::any_of(kData.begin(), kData.end(), [&](std::string_view w) { return words.contains(w); });
 }
 
@@ -472,6 +472,24 @@ bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, Loop
             (!m_impl->has_callers(owner) && m_impl->iterates_a_range(loop(loop_id))));
   }
   return returned;
+}
+
+bool Model::empties_through_a_per_step_function(const Call& c) const {
+  if (c.empties_via.empty()) {
+    return false;
+  }
+  const ScopeId callee = m_impl->local_callee(c.function, c.scope);
+  if (callee == kNone) {
+    return false;
+  }
+  const TSNode body = scope(callee).body;
+  for (auto [i, end] = m_impl->calls_in(ts_node_start_byte(body), ts_node_end_byte(body)); i < end; ++i) {
+    const Call& inner = m_calls[i];
+    if (inner.empties_cache && inner.empties_via.empty() && runs_every_step(inner.node, inner.loop)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool Model::periodically_guarded(TSNode node, LoopId loop_id) const {

@@ -122,6 +122,17 @@ bool is_meter_name(std::string_view name) {
   return any_word_in(identifier_words(last_component(name)), kWords);
 }
 
+// `generation_time`, `elapsed`, `num_tokens`: a measurement or a count, never a graph.
+bool is_measurement_name(std::string_view name) {
+  const auto words = identifier_words(last_component(name));
+  if (words.empty()) {
+    return false;
+  }
+  static constexpr std::array<std::string_view, 10> kLast = {"time", "times", "elapsed", "duration", "seconds",
+                                                             "secs", "sec",   "ms",      "count",    "fps"};
+  return std::find(kLast.begin(), kLast.end(), words.back()) != kLast.end() || words.front() == "num";
+}
+
 bool is_loader_name(std::string_view expr_text) {
   static constexpr std::array<std::string_view, 19> kWords = {
       "loader",   "loaders", "dataloader", "dataloaders", "dl",         "batches", "batch",
