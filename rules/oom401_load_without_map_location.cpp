@@ -18,7 +18,7 @@ const RuleMeta kMeta{
     .summary = "torch.load() without map_location restores tensors onto the device they were saved from",
     .what = "Finds calls to `torch.load` (through any import alias) that pass no `map_location` and load a "
             "model's or optimizer's state: the result (or a part of it: `obj[\"weights\"]`) goes to "
-            "`load_state_dict`, or is bound to a name that says it is a checkpoint (`ckpt`, `checkpoint`, "
+            "`load_state_dict`, or the result or the path is named as a checkpoint (`ckpt`, `checkpoint`, "
             "`state_dict`, `weights`, `model`, ...).",
     .why = "A checkpoint saved from GPU tensors is loaded straight back onto that GPU: the whole checkpoint "
            "is allocated there at the call, next to the model it is about to be copied into. Under "
@@ -61,8 +61,15 @@ void check(RuleContext& ctx) {
     // to `load_state_dict` or naming it a checkpoint. Datasets, features and metadata saved from
     // the CPU are not.
     const model::Model::Receiver to = m.receiver_of(call.node);
+    // Or the path says so (`torch.load(checkpoint_path)`, `"model_best.pth"`), unless the result's
+    // own name says it is data; tests load small fixtures of their own, so there the path alone is
+    // not enough.
+    const auto path = call.argument("f", 0, m.source().text());
+    const bool checkpoint_path = path && !m.in_test_code(call.scope) &&
+                                 model::Model::is_checkpoint_name(m.text(path->value)) &&
+                                 !model::Model::names_data_not_state(to.bound_name);
     const bool state =
-        to.consumer == "load_state_dict" || to.consumer == "load_state_dict_into_model" ||
+        to.consumer == "load_state_dict" || to.consumer == "load_state_dict_into_model" || checkpoint_path ||
         (!to.bound_name.empty() && (model::Model::is_checkpoint_name(to.bound_name) ||
                                     m.reaches_load_state_dict(to.bound_name, call.scope, ts_node_end_byte(call.node))));
     // The project's own checkpoints written from the CPU come back on the CPU.

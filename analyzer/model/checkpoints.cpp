@@ -203,6 +203,21 @@ bool Model::reaches_load_state_dict(std::string_view name, ScopeId scope_id, std
   return false;
 }
 
+bool Model::in_test_code(ScopeId scope_id) const {
+  // Nested helpers of a test (`def load_model(): ...` inside `test_x`) are test code too.
+  for (ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id); fn != kNone;
+       fn = scope(fn).parent == kNone ? kNone : m_impl->enclosing_function(scope(fn).parent)) {
+    const ScopeId cls = scope(fn).class_scope;
+    if (scope(fn).name.starts_with("test") || (cls != kNone && scope(cls).name.starts_with("Test"))) {
+      return true;
+    }
+    if (scope(fn).parent == fn) {
+      break;
+    }
+  }
+  return false;
+}
+
 bool Model::tests_an_api_without_training(ScopeId scope_id) const {
   const ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id);
   return fn != kNone && scope(fn).name.starts_with("test") && !scope(fn).facts.backprops;

@@ -467,6 +467,8 @@ public:
   [[nodiscard]] bool reads_back_a_cpu_test_save(const Call& load) const;
   // `scope` is (inside) a `test*` function that runs no backward: it exercises an API, it trains nothing.
   [[nodiscard]] bool tests_an_api_without_training(ScopeId scope) const;
+  // Inside a `test*` function or a method of a `Test*` class: pytest's test code.
+  [[nodiscard]] bool in_test_code(ScopeId scope) const;
   // `c` empties the cache through a function of this file (`self.grpo_step()`) whose own
   // `empty_cache()` runs every step: that call is where it is reported.
   [[nodiscard]] bool empties_through_a_per_step_function(const Call& c) const;
