@@ -73,8 +73,8 @@ void check(RuleContext& ctx) {
         (!to.bound_name.empty() && (model::Model::is_checkpoint_name(to.bound_name) ||
                                     m.reaches_load_state_dict(to.bound_name, call.scope, ts_node_end_byte(call.node))));
     // The project's own checkpoints written from the CPU come back on the CPU.
-    if (!state || m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_test_save(call) ||
-        m.reads_back_a_cpu_only_save(call)) {
+    if (!state || m.restores_only_small_state(to.bound_name, call.scope, ts_node_end_byte(call.node)) ||
+        m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_test_save(call) || m.reads_back_a_cpu_only_save(call)) {
       continue;
     }
     // A whole module or tensors used as loaded would stay on the CPU: moving them is the user's call.

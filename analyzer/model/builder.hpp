@@ -99,6 +99,7 @@ private:
   // --- grad-mode regions and guards (builder_regions.cpp)
   [[nodiscard]] GradEffect classify_with_item(TSNode expr) const;
   [[nodiscard]] GradEffect classify_conditional_with_item(TSNode expr) const;
+  [[nodiscard]] GradEffect exit_stack_effect(TSNode item, TSNode alias, TSNode body) const;
   [[nodiscard]] GradEffect classify_named_context(TSNode name, bool called) const;
   void visit_with(TSNode node, Frame& frame);
   void visit_except_clause(TSNode node, Frame& frame);

@@ -125,11 +125,59 @@ void ModelBuilder::visit_with(TSNode node, Frame& frame) {
                        ts_node_start_byte(node), null(body) ? 0 : ts_node_start_byte(body), -1);
       }
     }
-    const GradEffect effect = classify_with_item(expr);
+    GradEffect effect = classify_with_item(expr);
+    if (effect == GradEffect::None && ts_node_symbol(value) == g.sym.as_pattern) {
+      effect = exit_stack_effect(expr, d.field(value, g.field.alias), body);
+    }
     if (effect == GradEffect::Disable || (effect == GradEffect::Enable && frame.with_effect == GradEffect::None)) {
       frame.with_effect = effect;
     }
   }
+}
+
+// `with ExitStack() as stack: stack.enter_context(torch.no_grad())`: a statement of the body
+// (not a branch of it) enters a grad-disabling context for the rest of the block.
+ModelBuilder::GradEffect ModelBuilder::exit_stack_effect(TSNode item, TSNode alias, TSNode body) const {
+  item = d.unparen(item);
+  if (null(item) || null(alias) || null(body) || ts_node_symbol(item) != g.sym.call ||
+      d.last_name(d.field(item, g.field.function)) != "ExitStack") {
+    return GradEffect::None;
+  }
+  const std::string_view stack = d.text(alias);
+  // The body's statements, and those of its `if` branches: entered on a branch, the grad mode is
+  // chosen at run time, and oomlint stays quiet rather than guess (as for a conditional item).
+  std::vector<TSNode> statements;
+  const uint32_t count = ts_node_named_child_count(body);
+  for (uint32_t i = 0; i < count; ++i) {
+    TSNode statement = ts_node_named_child(body, i);
+    statements.push_back(statement);
+    if (ts_node_symbol(statement) == g.sym.if_statement) {
+      TSNode consequence = d.field(statement, g.field.consequence);
+      const uint32_t inner = null(consequence) ? 0 : ts_node_named_child_count(consequence);
+      for (uint32_t k = 0; k < inner; ++k) {
+        statements.push_back(ts_node_named_child(consequence, k));
+      }
+    }
+  }
+  for (TSNode statement : statements) {
+    if (ts_node_symbol(statement) != g.sym.expression_statement) {
+      continue;
+    }
+    TSNode call = d.unparen(ts_node_named_child(statement, 0));
+    if (null(call) || ts_node_symbol(call) != g.sym.call) {
+      continue;
+    }
+    TSNode fn = d.field(call, g.field.function);
+    TSNode args = d.field(call, g.field.arguments);
+    if (ts_node_symbol(fn) != g.sym.attribute || d.last_name(fn) != "enter_context" ||
+        d.text(d.field(fn, g.field.object)) != stack || null(args) || ts_node_named_child_count(args) != 1) {
+      continue;
+    }
+    if (classify_with_item(ts_node_named_child(args, 0)) == GradEffect::Disable) {
+      return GradEffect::Disable;
+    }
+  }
+  return GradEffect::None;
 }
 
 void ModelBuilder::visit_except_clause(TSNode node, Frame& frame) {

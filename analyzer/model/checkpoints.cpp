@@ -203,6 +203,26 @@ bool Model::reaches_load_state_dict(std::string_view name, ScopeId scope_id, std
   return false;
 }
 
+bool Model::restores_only_small_state(std::string_view name, ScopeId scope_id, std::uint32_t at) const {
+  const ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id);
+  const std::uint32_t end = fn == kNone ? ts_node_end_byte(scope(0).node) : ts_node_end_byte(scope(fn).node);
+  for (auto [i, last] = m_impl->calls_in(at, end); !name.empty() && i < last; ++i) {
+    const Call& c = m_calls[i];
+    const auto arg = c.method == "load_state_dict" ? c.positional(0) : std::nullopt;
+    if (!arg || m_impl->enclosing_function(c.scope) != fn || !mentions_identifier(text(*arg), name)) {
+      continue;
+    }
+    // The first restore says what it is: into a scheduler's state, or into a model or an optimizer.
+    return !ts_node_is_null(c.receiver) && names_data_not_state(text(c.receiver));
+  }
+  if (fn == kNone) {
+    return false;
+  }
+  const auto words = identifier_words(scope(fn).name);
+  static constexpr std::array<std::string_view, 4> kSmallState = {"random", "rng", "seed", "seeds"};
+  return std::any_of(kSmallState.begin(), kSmallState.end(), [&](std::string_view w) { return words.contains(w); });
+}
+
 bool Model::in_test_code(ScopeId scope_id) const {
   // Nested helpers of a test (`def load_model(): ...` inside `test_x`) are test code too.
   for (ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id); fn != kNone;

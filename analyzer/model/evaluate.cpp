@@ -294,10 +294,48 @@ bool Model::Impl::class_is_module_like(ScopeId cls) const {
   if (names::is_model_name(sc.name, options)) {
     return true;
   }
-  return std::any_of(sc.bases.begin(), sc.bases.end(), [](const std::string& base) {
-    return base.find("Module") != std::string::npos || base.find("Model") != std::string::npos ||
-           base.find("nn.") != std::string::npos || base.find("Net") != std::string::npos;
-  });
+  if (std::any_of(sc.bases.begin(), sc.bases.end(), [](const std::string& base) {
+        return base.find("Module") != std::string::npos || base.find("Model") != std::string::npos ||
+               base.find("nn.") != std::string::npos || base.find("Net") != std::string::npos;
+      })) {
+    return true;
+  }
+  // `class FCOS(DenseDetector)`: a base imported from the project, or defined in this file, that is a module.
+  const TSNode bases = field(sc.node, g.field.superclasses);
+  const uint32_t count = null(bases) ? 0 : ts_node_named_child_count(bases);
+  for (uint32_t i = 0; i < count && i < 8; ++i) {
+    const TSNode base = ts_node_named_child(bases, i);
+    const TSSymbol s = ts_node_symbol(base);
+    if (s != g.sym.identifier && s != g.sym.attribute) {
+      continue;
+    }
+    if (const FunctionSummary* f = project_function(resolve_qualified(base, sc.parent)); f && f->module_class) {
+      return true;
+    }
+    const Binding* b = s == g.sym.identifier ? lookup(text(base), sc.parent, ts_node_start_byte(sc.node)) : nullptr;
+    if (b != nullptr && b->kind == BindingKind::ClassDef && b->defines != cls && b->defines < cls &&
+        class_is_module_like(b->defines)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Model::Impl::add_external_bases(ScopeId cls, const ProjectContext& context, std::vector<std::string>& out) const {
+  const Scope& sc = m.m_scopes[static_cast<size_t>(cls)];
+  const TSNode bases = field(sc.node, g.field.superclasses);
+  const uint32_t count = null(bases) ? 0 : ts_node_named_child_count(bases);
+  for (uint32_t i = 0; i < count && i < 8; ++i) {
+    const TSNode base = ts_node_named_child(bases, i);
+    if (ts_node_symbol(base) != g.sym.identifier && ts_node_symbol(base) != g.sym.attribute) {
+      continue;
+    }
+    std::string q = resolve_qualified(base, sc.parent);
+    const std::string root = q.substr(0, q.find('.'));
+    if (!q.empty() && context.local_roots.count(root) != 0 && !q.starts_with(context.module + ".")) {
+      out.push_back(std::move(q));
+    }
+  }
 }
 
 bool Model::Impl::builds_by_class_style(TSNode callee, ScopeId scope) const {

@@ -55,6 +55,9 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     FunctionSummary f;
     if (sc.kind == ScopeKind::Class) {
       f.module_class = m_impl->class_is_module_like(static_cast<ScopeId>(i));
+      if (!f.module_class) {
+        m_impl->add_external_bases(static_cast<ScopeId>(i), project, out.external_bases);
+      }
       const ScopeId call = f.module_class ? kNone : m_impl->method_of(static_cast<ScopeId>(i), "__call__");
       if (call != kNone) {
         f = m_impl->returns_summary(call);

@@ -469,6 +469,10 @@ public:
   [[nodiscard]] bool tests_an_api_without_training(ScopeId scope) const;
   // Inside a `test*` function or a method of a `Test*` class: pytest's test code.
   [[nodiscard]] bool in_test_code(ScopeId scope) const;
+  // The value bound to `name` at `at` is restored into a scheduler, a scaler or a sampler
+  // (`lr_scheduler.load_state_dict(state_dict)`), or, restored nowhere, is loaded by a function
+  // that says it loads random states (`load_random_states`): numbers, not a model's tensors.
+  [[nodiscard]] bool restores_only_small_state(std::string_view name, ScopeId scope, std::uint32_t at) const;
   // `c` empties the cache through a function of this file (`self.grpo_step()`) whose own
   // `empty_cache()` runs every step: that call is where it is reported.
   [[nodiscard]] bool empties_through_a_per_step_function(const Call& c) const;

@@ -154,6 +154,7 @@ struct Model::Impl {
   // (a class-style name bound to an instance, `Enc1 = Encoder()`, is still called as a module).
   [[nodiscard]] bool builds_by_class_style(TSNode callee, ScopeId scope) const;
   [[nodiscard]] bool names_a_class_factory(const Binding& b) const;
+  void add_external_bases(ScopeId cls, const ProjectContext& context, std::vector<std::string>& out) const;
   [[nodiscard]] bool tests_for_a_number(TSNode condition, TSNode subject) const;
   [[nodiscard]] bool casts_to_an_integer_dtype(std::string_view method, TSNode args) const;
   [[nodiscard]] bool decorated_for_an_accelerator(ScopeId fn) const;

@@ -38,6 +38,13 @@ bool ModuleSummary::may_need_second_look() const {
 }
 
 bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
+  if (summary.had_findings) {
+    for (const std::string& base : summary.external_bases) {
+      if (const FunctionSummary* f = function(base); f != nullptr && f->module_class) {
+        return true;
+      }
+    }
+  }
   for (const CallSite& c : summary.external_calls) {
     const FunctionSummary* f = function(c.target);
     if (f == nullptr) {

@@ -41,6 +41,9 @@ struct ModuleSummary {
   std::string module;
   std::unordered_map<std::string, FunctionSummary> functions; // by top-level name
   std::vector<CallSite> external_calls;
+  // Base classes imported from other modules of the run (`class FCOS(DenseDetector)`): whether
+  // they are nn.Modules decides what this module's classes are.
+  std::vector<std::string> external_bases;
   // Has what values flow into (accumulations, stores, step loops, per-step methods): a helper's
   // grad-carrying result can change its findings.
   bool value_sensitive = false;

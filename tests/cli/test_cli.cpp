@@ -569,6 +569,22 @@ TEST_F(Cli, CallableLossClassesInOtherModules) {
   EXPECT_NE(findings[0]["related"].dump().find("raw_loss(...)"), std::string::npos) << r.out;
 }
 
+// A class whose base is an nn.Module of another module is a module too: its own `inference`
+// method is computation whose grad mode its callers choose, not evaluation code.
+TEST_F(Cli, ModuleBaseClassesInOtherModules) {
+  write("arch/__init__.py", "");
+  write("arch/base.py", "from torch import nn\n\n\nclass Detector(nn.Module):\n    def __init__(self):\n"
+                        "        super().__init__()\n        self.backbone = nn.Linear(2, 2)\n");
+  write("arch/fcos.py", "from .base import Detector\n\n\nclass FCOS(Detector):\n    def inference(self, x):\n"
+                        "        return self.backbone(x)\n\n\nclass Plain:\n    def inference(self, x):\n"
+                        "        return self.backbone(x)\n");
+  const Result r = run({"check", "--isolated", "--output-format", "json", "."}, m_dir);
+  const auto findings = nlohmann::json::parse(r.out);
+  ASSERT_EQ(findings.size(), 1U) << r.out;
+  EXPECT_EQ(findings[0]["code"], "OOM201");
+  EXPECT_EQ(findings[0]["location"]["row"], 11); // `Plain` is no module: its `inference` is evaluation code
+}
+
 // `--fix` and `--diff` see the same project as `check`: a finding that needs another module's
 // facts is fixed too.
 TEST_F(Cli, FixAndDiffUseTheProjectWideFacts) {
