@@ -1001,6 +1001,11 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
   }
 
   const Value callee = eval(fn, scope, depth + 1);
+  // `model = model()` over a dict of factories: a model's forward takes inputs; a bare name
+  // called with none builds something.
+  if (fs == g.sym.identifier && callee.kind == Kind::Module && !null(args) && ts_node_named_child_count(args) == 0) {
+    return Value::unknown();
+  }
   switch (callee.kind) {
   case Kind::Function:
     return when_enabled(function_returns(callee.scope, depth + 1));
