@@ -172,6 +172,19 @@ bool Model::reads_back_a_cpu_test_save(const Call& load) const {
   return saved_before;
 }
 
+// `x.load_state_dict(arg)` calls in `fn`'s own body (the module's, for kNone) after `at`.
+std::vector<const Call*> Model::Impl::restores_after(ScopeId fn, std::uint32_t at) const {
+  std::vector<const Call*> out;
+  const std::uint32_t end = ts_node_end_byte(m.m_scopes[static_cast<size_t>(fn == kNone ? 0 : fn)].node);
+  for (auto [i, last] = calls_in(at, end); i < last; ++i) {
+    const Call& c = m.m_calls[i];
+    if (c.method == "load_state_dict" && c.positional(0) && enclosing_function(c.scope) == fn) {
+      out.push_back(&c);
+    }
+  }
+  return out;
+}
+
 bool Model::reaches_load_state_dict(std::string_view name, ScopeId scope_id, std::uint32_t at) const {
   if (name.empty() || names_data_not_state(name)) {
     return false;
@@ -185,16 +198,12 @@ bool Model::reaches_load_state_dict(std::string_view name, ScopeId scope_id, std
       holders.push_back(b.name);
     }
   }
-  const std::uint32_t end = fn == kNone ? ts_node_end_byte(scope(0).node) : ts_node_end_byte(scope(fn).node);
-  for (auto [i, last] = m_impl->calls_in(at, end); i < last; ++i) {
-    const Call& c = m_calls[i];
-    const auto arg = c.method == "load_state_dict" ? c.positional(0) : std::nullopt;
+  for (const Call* c : m_impl->restores_after(fn, at)) {
     // A GradScaler's or scheduler's state holds numbers, not tensors on a device.
-    if (!arg || m_impl->enclosing_function(c.scope) != fn ||
-        (!ts_node_is_null(c.receiver) && names_data_not_state(text(c.receiver)))) {
+    if (!ts_node_is_null(c->receiver) && names_data_not_state(text(c->receiver))) {
       continue;
     }
-    const std::string_view passed = text(*arg);
+    const std::string_view passed = text(*c->positional(0));
     if (std::any_of(holders.begin(), holders.end(),
                     [&](std::string_view h) { return mentions_identifier(passed, h); })) {
       return true;
@@ -205,15 +214,12 @@ bool Model::reaches_load_state_dict(std::string_view name, ScopeId scope_id, std
 
 bool Model::restores_only_small_state(std::string_view name, ScopeId scope_id, std::uint32_t at) const {
   const ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id);
-  const std::uint32_t end = fn == kNone ? ts_node_end_byte(scope(0).node) : ts_node_end_byte(scope(fn).node);
-  for (auto [i, last] = m_impl->calls_in(at, end); !name.empty() && i < last; ++i) {
-    const Call& c = m_calls[i];
-    const auto arg = c.method == "load_state_dict" ? c.positional(0) : std::nullopt;
-    if (!arg || m_impl->enclosing_function(c.scope) != fn || !mentions_identifier(text(*arg), name)) {
+  for (const Call* c : m_impl->restores_after(fn, at)) {
+    if (name.empty() || !mentions_identifier(text(*c->positional(0)), name)) {
       continue;
     }
     // The first restore says what it is: into a scheduler's state, or into a model or an optimizer.
-    return !ts_node_is_null(c.receiver) && names_data_not_state(text(c.receiver));
+    return !ts_node_is_null(c->receiver) && names_data_not_state(text(c->receiver));
   }
   if (fn == kNone) {
     return false;

@@ -57,6 +57,8 @@ Value from_library(const library::Fact& fact) {
     return of_kind(Kind::String);
   case library::Returns::Pipeline:
     return of_kind(Kind::Pipeline);
+  case library::Returns::Object:
+    return of_kind(Kind::Instance);
   }
   return Value::unknown();
 }
@@ -789,10 +791,6 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
   if (!q.empty()) {
     if (const library::Fact* fact = library::qualified_fact(q)) {
       return from_library(*fact);
-    }
-    if (q.starts_with("tiktoken.") || q.starts_with("sentencepiece.") || q.starts_with("tokenizers.")) {
-      // A tokenizer library's encoder (`self.tt_model = Encoding(...)`): an object, never a module.
-      return Value{Grad::No, Kind::Instance, Source::None, -1, q, {}};
     }
     if (q == "torch.device") {
       Value v = Value::unknown();

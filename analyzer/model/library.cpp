@@ -43,6 +43,11 @@ constexpr Fact kProjectPipeline{"diffusers-style pipeline", Returns::Pipeline,
                                 "`__call__` is decorated with `@torch.no_grad()`",
                                 true};
 
+constexpr Fact kTokenizerLibrary{"tokenizer library", Returns::Object,
+                                 "tiktoken, sentencepiece and tokenizers objects encode text to ids; none is an "
+                                 "nn.Module",
+                                 true};
+
 } // namespace
 
 const Fact* method_fact(std::string_view method) {
@@ -59,6 +64,12 @@ const Fact* qualified_fact(std::string_view qualified) {
     if (f.name == qualified) {
       return &f;
     }
+  }
+  // `tiktoken.Encoding(...)`, `sentencepiece.SentencePieceProcessor(...)`: whatever the attribute
+  // holding one is called (`self.tt_model`), it is no module.
+  if (qualified.starts_with("tiktoken.") || qualified.starts_with("sentencepiece.") ||
+      qualified.starts_with("tokenizers.")) {
+    return &kTokenizerLibrary;
   }
   // `diffusers.StableDiffusionPipeline`, `diffusers.pipelines.flux.FluxPipeline.from_pretrained`
   if (qualified.starts_with("diffusers.") && qualified.find("Pipeline") != std::string_view::npos) {

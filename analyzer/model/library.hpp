@@ -12,6 +12,7 @@ enum class Returns : unsigned char {
   Number,       // a Python number
   Text,         // a Python string
   Pipeline,     // a pipeline object: calling it runs under no_grad
+  Object,       // a library object that is not an nn.Module (a tokenizer's encoder)
 };
 
 struct Fact {

@@ -158,6 +158,7 @@ struct Model::Impl {
   [[nodiscard]] bool tests_for_a_number(TSNode condition, TSNode subject) const;
   [[nodiscard]] bool casts_to_an_integer_dtype(std::string_view method, TSNode args) const;
   [[nodiscard]] bool decorated_for_an_accelerator(ScopeId fn) const;
+  [[nodiscard]] std::vector<const Call*> restores_after(ScopeId fn, std::uint32_t at) const;
   [[nodiscard]] bool disabled_at(std::uint32_t byte, ScopeId scope) const;
   [[nodiscard]] ScopeId enclosing_function(ScopeId scope) const;
   // The function holding a scope, or the module (0) at top level: where facts are recorded.

@@ -119,6 +119,12 @@ protected:
     std::ofstream(m_dir / name, std::ios::binary) << text;
     return m_dir / name;
   }
+  // A stand-in program (a fake Python): written, then made executable.
+  fs::path write_executable(const std::string& name, const std::string& text) {
+    const fs::path path = write(name, text);
+    fs::permissions(path, fs::perms::owner_all);
+    return path;
+  }
   fs::path m_dir;
 };
 
@@ -799,8 +805,7 @@ TEST_F(Cli, VerifyExplainsCrashesTimeoutsAndMissingTorch) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("exited with status 3"), std::string::npos) << r.err;
   // A Python that fails the torch check without a word: a clear error, not an internal one.
-  const fs::path mute = write("bin/mute-python", "#!/bin/sh\nexit 1\n");
-  fs::permissions(mute, fs::perms::owner_all);
+  const fs::path mute = write_executable("bin/mute-python", "#!/bin/sh\nexit 1\n");
   r = run({"verify", "--python", mute.string(), "--", "silent.py"}, m_dir);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("cannot import torch"), std::string::npos) << r.err;
@@ -813,8 +818,7 @@ TEST_F(Cli, VerifyExplainsCrashesTimeoutsAndMissingTorch) {
   EXPECT_NE(r.err.find("--timeout"), std::string::npos) << r.err;
 
   // A Python that cannot see Debian's dist-packages: no torch.
-  const fs::path fake = write("bin/python", "#!/bin/sh\nexec /usr/bin/python3 -I -S \"$@\"\n");
-  fs::permissions(fake, fs::perms::owner_all);
+  const fs::path fake = write_executable("bin/python", "#!/bin/sh\nexec /usr/bin/python3 -I -S \"$@\"\n");
   r = run({"verify", "--python", fake.string(), "--", "slow.py"}, m_dir);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("cannot import torch"), std::string::npos) << r.err;
