@@ -31,10 +31,10 @@ const RuleMeta kMeta{
                  "Files that hold data rather than a model's state (features, labels, datasets, metadata, a "
                  "GradScaler's state) are left alone: they are usually saved from the CPU. So are loads in a module "
                  "that shows it writes its checkpoints from the CPU (FSDP state gathered with `offload_to_cpu=True`, "
-                 "or a model moved with `.cpu()` before its `state_dict()` is saved), a test that reads back "
-                 "what it saved itself (with `torch.save`, or into pytest's `tmp_path`) without sending anything "
-                 "to a device or being marked for a GPU, and a load of a path the same module "
-                 "saves to when nothing in that module puts tensors on an accelerator.",
+                 "or a model moved with `.cpu()` before its `state_dict()` is saved), and a load of a path the same "
+                 "module saves to when nothing in that module puts tensors on an accelerator. Test code (`test*` "
+                 "functions, methods of `Test*` classes and helpers nested in them) is left alone too: a test "
+                 "holds a small checkpoint for a moment and exits.",
     .fix_safety = "Unsafe: code that relies on the loaded tensors being on the GPU (without `.to(device)` or "
                   "`load_state_dict`) would now get CPU tensors. No edit is offered where the load is bound to a "
                   "name for a whole module or tensors used as they come back (`model = torch.load(f)`, "
@@ -51,7 +51,8 @@ const RuleMeta kMeta{
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   for (const model::Call& call : m.calls()) {
-    if (call.qualified != "torch.load" || !call.has_argument_list()) {
+    // A test loads a small checkpoint for a moment and exits: not where a run runs out of memory.
+    if (call.qualified != "torch.load" || !call.has_argument_list() || m.in_test_code(call.scope)) {
       continue;
     }
     if (call.keyword("map_location", m.source().text()) || call.positional(1) || call.has_star_args()) {
@@ -62,11 +63,9 @@ void check(RuleContext& ctx) {
     // the CPU are not.
     const model::Model::Receiver to = m.receiver_of(call.node);
     // Or the path says so (`torch.load(checkpoint_path)`, `"model_best.pth"`), unless the result's
-    // own name says it is data; tests load small fixtures of their own, so there the path alone is
-    // not enough.
+    // own name says it is data.
     const auto path = call.argument("f", 0, m.source().text());
-    const bool checkpoint_path = path && !m.in_test_code(call.scope) &&
-                                 model::Model::is_checkpoint_name(m.text(path->value)) &&
+    const bool checkpoint_path = path && model::Model::is_checkpoint_name(m.text(path->value)) &&
                                  !model::Model::names_data_not_state(to.bound_name);
     const bool state =
         to.consumer == "load_state_dict" || to.consumer == "load_state_dict_into_model" || checkpoint_path ||
@@ -74,7 +73,7 @@ void check(RuleContext& ctx) {
                                     m.reaches_load_state_dict(to.bound_name, call.scope, ts_node_end_byte(call.node))));
     // The project's own checkpoints written from the CPU come back on the CPU.
     if (!state || m.restores_only_small_state(to.bound_name, call.scope, ts_node_end_byte(call.node)) ||
-        m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_test_save(call) || m.reads_back_a_cpu_only_save(call)) {
+        m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_only_save(call)) {
       continue;
     }
     // A whole module or tensors used as loaded would stay on the CPU: moving them is the user's call.

@@ -111,67 +111,6 @@ bool Model::may_place_on_a_device(const Call& c) const {
   return accelerator && value_of(*accelerator).device != Device::Cpu;
 }
 
-namespace {
-
-// pytest's temporary-directory fixtures: a test that takes one writes its files there itself.
-constexpr std::array<std::string_view, 3> kTemporaryDirectoryFixtures = {"tmp_path", "tmpdir", "tmp_dir"};
-
-} // namespace
-
-// `@RunIf(min_cuda_gpus=1)`, `@pytest.mark.skipif(not torch.cuda.is_available(), ...)`: the test is
-// written for an accelerator, whatever its body shows.
-bool Model::Impl::decorated_for_an_accelerator(ScopeId fn) const {
-  bool found = false;
-  for (TSNode dec : m.m_scopes[static_cast<size_t>(fn)].decorators) {
-    // Decorator expressions are not among the module's calls: read their syntax.
-    syntax::walk_named(dec, [&](TSNode n) {
-      if (found) {
-        return false;
-      }
-      const TSSymbol s = ts_node_symbol(n);
-      if (s == g.sym.keyword_argument) {
-        const auto words = identifier_words(text(field(n, g.field.name)));
-        found = words.contains("cuda") || words.contains("gpu") || words.contains("gpus");
-      } else if (s == g.sym.attribute) {
-        found = resolve_qualified(n, fn).starts_with("torch.cuda.");
-      }
-      return !found;
-    });
-    if (found) {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool Model::reads_back_a_cpu_test_save(const Call& load) const {
-  const ScopeId fn = load.scope;
-  if (fn == kNone || !scope(fn).is_function() || !scope(fn).name.starts_with("test")) {
-    return false;
-  }
-  if (m_impl->decorated_for_an_accelerator(fn)) {
-    return false;
-  }
-  // What a test loads from its own temporary directory, it wrote there itself.
-  bool saved_before = std::any_of(kTemporaryDirectoryFixtures.begin(), kTemporaryDirectoryFixtures.end(),
-                                  [&](std::string_view name) { return m_impl->is_parameter_of(name, fn); });
-  const TSNode def = scope(fn).node;
-  for (auto [i, end] = m_impl->calls_in(ts_node_start_byte(def), ts_node_end_byte(def)); i < end; ++i) {
-    const Call& c = m_calls[i];
-    if (c.scope != fn) {
-      continue;
-    }
-    if (c.qualified == "torch.save" && ts_node_start_byte(c.node) < ts_node_start_byte(load.node)) {
-      saved_before = true;
-    }
-    // Anything sent to a device the test does not name as the CPU may have been saved from it.
-    if (scope(fn).facts.initialises_cuda || may_place_on_a_device(c)) {
-      return false;
-    }
-  }
-  return saved_before;
-}
-
 // `x.load_state_dict(arg)` calls in `fn`'s own body (the module's, for kNone) after `at`.
 std::vector<const Call*> Model::Impl::restores_after(ScopeId fn, std::uint32_t at) const {
   std::vector<const Call*> out;
@@ -229,12 +168,29 @@ bool Model::restores_only_small_state(std::string_view name, ScopeId scope_id, s
   return std::any_of(kSmallState.begin(), kSmallState.end(), [&](std::string_view w) { return words.contains(w); });
 }
 
+// What pytest and unittest collect: `test_*` functions of a module, and methods of a `Test*` class
+// or a `TestCase`. `Exp.test(self, setting)`, the test phase of a trainer class, is no test case.
+bool Model::Impl::is_test_function(ScopeId fn) const {
+  const Scope& s = m.scope(fn);
+  if (!names::is_test_case_name(s.name)) {
+    return false;
+  }
+  return s.class_scope == kNone || is_test_class(s.class_scope);
+}
+
+bool Model::Impl::is_test_class(ScopeId cls) const {
+  const Scope& c = m.scope(cls);
+  return c.name.starts_with("Test") ||
+         std::any_of(c.bases.begin(), c.bases.end(), [](const std::string& b) { return b.ends_with("TestCase"); });
+}
+
 bool Model::in_test_code(ScopeId scope_id) const {
-  // Nested helpers of a test (`def load_model(): ...` inside `test_x`) are test code too.
+  // Nested helpers of a test (`def load_model(): ...` inside `test_x`) are test code too, and so
+  // are a test class's own helpers.
   for (ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id); fn != kNone;
        fn = scope(fn).parent == kNone ? kNone : m_impl->enclosing_function(scope(fn).parent)) {
     const ScopeId cls = scope(fn).class_scope;
-    if (scope(fn).name.starts_with("test") || (cls != kNone && scope(cls).name.starts_with("Test"))) {
+    if (m_impl->is_test_function(fn) || (cls != kNone && m_impl->is_test_class(cls))) {
       return true;
     }
     if (scope(fn).parent == fn) {
@@ -246,7 +202,7 @@ bool Model::in_test_code(ScopeId scope_id) const {
 
 bool Model::tests_an_api_without_training(ScopeId scope_id) const {
   const ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id);
-  return fn != kNone && scope(fn).name.starts_with("test") && !scope(fn).facts.backprops;
+  return fn != kNone && m_impl->is_test_function(fn) && !scope(fn).facts.backprops;
 }
 
 // `torch.save(resnet, "model.ckpt")` then `torch.load("model.ckpt")` in a module that never puts

@@ -461,13 +461,10 @@ public:
   // The module shows it writes checkpoints from the CPU: FSDP state gathered with
   // `offload_to_cpu=True`, or a model moved with `.cpu()` before its `state_dict()` is saved.
   [[nodiscard]] bool saves_checkpoints_from_cpu() const;
-  // `load` is in a test that `torch.save`d earlier (or takes pytest's `tmp_path`/`tmpdir`, where it
-  // writes its own files), sends nothing to a device other than the CPU, and is not decorated
-  // for an accelerator (`@RunIf(min_cuda_gpus=1)`).
-  [[nodiscard]] bool reads_back_a_cpu_test_save(const Call& load) const;
-  // `scope` is (inside) a `test*` function that runs no backward: it exercises an API, it trains nothing.
+  // `scope` is (inside) a test case that runs no backward: it exercises an API, it trains nothing.
   [[nodiscard]] bool tests_an_api_without_training(ScopeId scope) const;
-  // Inside a `test*` function or a method of a `Test*` class: pytest's test code.
+  // Inside a test case (`test_*` of a module, or of a `Test*` class or a `TestCase`), a test class's
+  // helpers, or a function nested in either: pytest's and unittest's test code.
   [[nodiscard]] bool in_test_code(ScopeId scope) const;
   // The value bound to `name` at `at` is restored into a scheduler, a scaler or a sampler
   // (`lr_scheduler.load_state_dict(state_dict)`), or, restored nowhere, is loaded by a function

@@ -157,8 +157,9 @@ struct Model::Impl {
   void add_external_bases(ScopeId cls, const ProjectContext& context, std::vector<std::string>& out) const;
   [[nodiscard]] bool tests_for_a_number(TSNode condition, TSNode subject) const;
   [[nodiscard]] bool casts_to_an_integer_dtype(std::string_view method, TSNode args) const;
-  [[nodiscard]] bool decorated_for_an_accelerator(ScopeId fn) const;
   [[nodiscard]] std::vector<const Call*> restores_after(ScopeId fn, std::uint32_t at) const;
+  [[nodiscard]] bool is_test_function(ScopeId fn) const;
+  [[nodiscard]] bool is_test_class(ScopeId cls) const;
   [[nodiscard]] bool disabled_at(std::uint32_t byte, ScopeId scope) const;
   [[nodiscard]] ScopeId enclosing_function(ScopeId scope) const;
   // The function holding a scope, or the module (0) at top level: where facts are recorded.
@@ -255,6 +256,8 @@ bool is_loader_name(std::string_view expr_text);
 bool is_step_count_name(std::string_view expr_text);
 bool is_phase_name(std::string_view name);
 bool is_eval_function_name(std::string_view name, bool& needs_loop);
+// pytest's and unittest's case names: `test_*`, `testFoo` (not a bare `test`, a script's test phase).
+bool is_test_case_name(std::string_view name);
 bool is_train_function_name(std::string_view name);
 // `forward`, or a replacement such as `hacked_block_forward`.
 bool is_forward_method(std::string_view name);

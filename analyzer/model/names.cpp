@@ -153,6 +153,10 @@ bool is_phase_name(std::string_view name) {
   return any_word_in(identifier_words(name), kWords);
 }
 
+bool is_test_case_name(std::string_view name) {
+  return name.starts_with("test_") || (name.starts_with("test") && name.size() > 4 && name[4] >= 'A' && name[4] <= 'Z');
+}
+
 bool is_eval_function_name(std::string_view name, bool& needs_loop) {
   const auto words = identifier_words(name);
   static constexpr std::array<std::string_view, 12> kStrong = {"eval",       "evaluate",    "evaluation", "validate",
@@ -162,12 +166,8 @@ bool is_eval_function_name(std::string_view name, bool& needs_loop) {
       "test",      "testing",  "sample",     "sampling",  "generate",    "generation", "decode",
       "translate", "accuracy", "acc",        "metric",    "metrics",     "score",      "benchmark",
       "extract",   "embed",    "embeddings", "calibrate", "calibration", "forecast"};
-  // pytest and unittest cases (`test_*`, `testFoo`) test code; they are not evaluation loops
-  // unless they look like one.
-  const bool test_case =
-      name.starts_with("test_") || (name.starts_with("test") && name.size() > 4 && name[4] >= 'A' && name[4] <= 'Z');
   needs_loop = false;
-  if (test_case) {
+  if (is_test_case_name(name)) {
     return false; // a test checks code; what it runs is the code's business, not an evaluation
   }
   if (any_word_in(words, kStrong)) {
