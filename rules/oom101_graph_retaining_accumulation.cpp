@@ -43,7 +43,11 @@ const RuleMeta kMeta{
                  "function decorated with either (also a project's own `@smart_inference_mode()`, and a helper "
                  "only ever called from grad-disabled code); the sum is itself back-propagated or returned "
                  "(`loss = 0; for head in heads: loss += crit(head(x), y)` then `loss.backward()`); the "
-                 "accumulator is re-created in each iteration; gradient accumulation with `loss / accum_steps`.",
+                 "accumulator is re-created in each iteration; gradient accumulation with `loss / accum_steps`; "
+                 "the value has no graph to begin with (fresh noise through a layer without parameters, such as "
+                 "`nn.Upsample`)."
+                 " Test code (in `test_*.py`, `*_test.py` and `conftest.py`: test cases, test classes and their "
+                 "helpers) is left alone: a test runs a few steps of a small model.",
     .fix_safety = "Unsafe: `.item()` turns the value into a Python float (and synchronises with the GPU), so code "
                   "that later uses the accumulator as a tensor changes behaviour.",
     .options = {},
@@ -61,7 +65,8 @@ const RuleMeta kMeta{
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   for (const model::Accumulation& acc : m.accumulations()) {
-    if (acc.grad_disabled) {
+    // A test runs a few steps of a small model: what it keeps is bounded by the test.
+    if (acc.grad_disabled || m.in_test_code(acc.scope)) {
       continue;
     }
     const model::Value value = m.value_of(acc.value);

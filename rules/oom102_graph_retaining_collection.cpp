@@ -36,7 +36,12 @@ const RuleMeta kMeta{
     .fine_when = "The value is detached or a number (`.detach()`, `.item()`, `.tolist()`), the code runs under "
                  "`no_grad`/`inference_mode` (or in a function only ever called from such code), the container "
                  "is back-propagated later (`torch.stack(losses).sum().backward()`) or returned to a caller, or "
-                 "it is re-created in each iteration.",
+                 "it is re-created in each iteration. A forward over the pieces of one input (tiles over "
+                 "`H, W = x.shape[-2:]`, `x.split(n)`, `range(0, x.shape[0], n)`) gathers its own result, and a "
+                 "decoder's key/value cache on its module (`self.cache_k`, `self.past_key_values`) grows while "
+                 "generating by design."
+                 " Test code (in `test_*.py`, `*_test.py` and `conftest.py`: test cases, test classes and their "
+                 "helpers) is left alone: a test runs a few steps of a small model.",
     .fix_safety = "Unsafe. For a scalar loss the fix stores `.item()`, a Python float. Otherwise it stores "
                   "`.detach()`, which drops the graph but keeps the tensor's own memory on its device: move it "
                   "off the GPU or reduce it if only statistics are needed.",
@@ -80,6 +85,10 @@ void check(RuleContext& ctx) {
     if (st.grad_disabled || m.replaces_one_slot(st)) {
       continue; // `d["loss"] = loss` replaces one slot: kept past the step (OOM103), never grown
     }
+    // A test runs a few steps of a small model: what it keeps is bounded by the test.
+    if (m.in_test_code(st.scope)) {
+      continue;
+    }
     const model::Value value = m.value_of(st.value);
     if (!value.carries_graph()) {
       continue;
@@ -87,9 +96,13 @@ void check(RuleContext& ctx) {
     if (m.consumed_differentiably(st) || m.stores_views_of_one_graph(st)) {
       continue;
     }
+    const bool backward_in_iteration = m.iteration_backprops(st.loop, st.scope);
+    // A forward over the tiles or chunks of one input: their graphs are the result's graph.
+    if (!backward_in_iteration && m.walks_one_input_in_pieces(st.loop)) {
+      continue;
+    }
     const std::string container = short_text(m, st.container);
     const std::string stored = short_text(m, st.value);
-    const bool backward_in_iteration = m.iteration_backprops(st.loop, st.scope);
     const std::string place = st.loop == model::kNone ? "step" : "iteration";
     std::string consequence =
         backward_in_iteration

@@ -41,7 +41,10 @@ const RuleMeta kMeta{
                  "back-propagated (read by code that runs a backward, e.g. a loss module's `self.loss` summed "
                  "into the training loss; a read through `.item()` or `.detach()` does not count), or it is set "
                  "outside per-step code (`__init__`, setup). A value carried "
-                 "into the next step's forward is OOM106's case.",
+                 "into the next step's forward is OOM106's case. A decoder's key/value cache (`self.cache_k`) "
+                 "is kept between calls by design."
+                 " Test code (in `test_*.py`, `*_test.py` and `conftest.py`: test cases, test classes and their "
+                 "helpers) is left alone: a test runs a few steps of a small model.",
     .fix_safety = "Unsafe: `.detach()` stops gradients from flowing through the kept tensor, which matters only "
                   "when something back-propagates through the attribute later.",
     .options = {},
@@ -99,7 +102,8 @@ void check(RuleContext& ctx) {
     if (!value.carries_graph() || value.kind == model::Kind::Module || value.kind == model::Kind::LossModule) {
       continue;
     }
-    if (kept_for_a_reason(m, store)) {
+    // A test runs a few steps of a small model: what it keeps is bounded by the test.
+    if (kept_for_a_reason(m, store) || m.in_test_code(k.scope)) {
       continue;
     }
     const std::string kept = short_text(m, k.value);

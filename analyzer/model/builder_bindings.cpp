@@ -57,6 +57,10 @@ void Model::Impl::bind_targets(TSNode target, TSNode value, BindingKind kind, Sc
 }
 
 void ModelBuilder::add_store(StoreKind kind, TSNode statement, TSNode container, TSNode value) {
+  // A decoder's key/value cache grows by design while generating; it is no gathered output.
+  if (names::is_decoding_cache_name(d.text(container))) {
+    return;
+  }
   Store st;
   st.kind = kind;
   st.statement = statement;

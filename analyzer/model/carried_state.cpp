@@ -129,6 +129,27 @@ bool mentions_word(std::string_view text, std::string_view word) {
   return false;
 }
 
+// `if self.graph_module is None: self.graph_module = build(...)`: built once on first use, then
+// only read; nothing of one step flows into the next.
+bool built_once_when_missing(const Model& m, const Binding& last) {
+  const auto& g = syntax::grammar();
+  const std::string none_test = last.name + " is None";
+  const std::string not_test = "not " + last.name;
+  for (TSNode n = ts_node_parent(last.target); !ts_node_is_null(n); n = ts_node_parent(n)) {
+    const TSSymbol s = ts_node_symbol(n);
+    if (s == g.sym.function_definition) {
+      return false;
+    }
+    if (s == g.sym.if_statement) {
+      const std::string_view condition = m.text(ts_node_child_by_field_id(n, g.field.condition));
+      if (condition == none_test || condition == not_test) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 // `hidden[0]`: one element of an LSTM's (h, c) state.
 bool element_of(const Model& m, TSNode expr, std::string_view name) {
   return ts_node_symbol(expr) == syntax::grammar().sym.subscript &&
@@ -171,7 +192,8 @@ struct Pass {
 void collect_carried(const Model& m, const PassBindings& names, const Pass& pass, std::vector<CarriedState>& out) {
   const auto& bindings = m.bindings();
   for (const auto& [name, ids] : names) {
-    if (pass.skip != nullptr && std::find(pass.skip->begin(), pass.skip->end(), name) != pass.skip->end()) {
+    if ((pass.skip != nullptr && std::find(pass.skip->begin(), pass.skip->end(), name) != pass.skip->end()) ||
+        names::is_decoding_cache_name(name)) {
       continue;
     }
     std::uint32_t first_bound = UINT32_MAX;
@@ -186,7 +208,7 @@ void collect_carried(const Model& m, const PassBindings& names, const Pass& pass
     const Binding& last = bindings[static_cast<size_t>(last_id)];
     if (last.kind != BindingKind::Assign || !assigned_from_call(m, last, pass.from) ||
         m.grad_disabled_at(last.target) || !m.binding_value(last_id).carries_graph() ||
-        repackaged(m, ids, last, pass.from)) {
+        repackaged(m, ids, last, pass.from) || built_once_when_missing(m, last)) {
       continue;
     }
     const bool lstm = lowercase(m.text(last.value)).find("lstm") != std::string::npos;

@@ -184,7 +184,23 @@ bool Model::Impl::is_test_class(ScopeId cls) const {
          std::any_of(c.bases.begin(), c.bases.end(), [](const std::string& b) { return b.ends_with("TestCase"); });
 }
 
+namespace {
+
+// pytest collects `test_*.py` and `*_test.py` (and reads `conftest.py`): a script's
+// `def test_accuracy(net, loader)` in `train.py` is its evaluation, not a test. Folders are not
+// read: a path may pass through a `tests/` folder far above the project.
+bool is_test_file(std::string_view path) {
+  const std::size_t slash = path.find_last_of("/\\");
+  const std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  return base.starts_with("test_") || base.ends_with("_test.py") || base == "conftest.py";
+}
+
+} // namespace
+
 bool Model::in_test_code(ScopeId scope_id) const {
+  if (!is_test_file(source().path())) {
+    return false;
+  }
   // Nested helpers of a test (`def load_model(): ...` inside `test_x`) are test code too, and so
   // are a test class's own helpers.
   for (ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id); fn != kNone;
@@ -202,7 +218,7 @@ bool Model::in_test_code(ScopeId scope_id) const {
 
 bool Model::tests_an_api_without_training(ScopeId scope_id) const {
   const ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id);
-  return fn != kNone && m_impl->is_test_function(fn) && !scope(fn).facts.backprops;
+  return fn != kNone && in_test_code(fn) && m_impl->is_test_function(fn) && !scope(fn).facts.backprops;
 }
 
 // `torch.save(resnet, "model.ckpt")` then `torch.load("model.ckpt")` in a module that never puts

@@ -3,6 +3,8 @@
 // to numbers do not, and a container capped by its own length does not grow at all.
 #include "analyzer/model/model.hpp"
 #include "analyzer/model/model_impl.hpp"
+#include "analyzer/support/strings.hpp"
+#include "analyzer/syntax/walk.hpp"
 
 namespace oomlint::model {
 
@@ -75,6 +77,97 @@ bool Model::leaves_device(TSNode expr) const {
     return moved;
   });
   return moved;
+}
+
+bool Model::grows_the_decoded_sequence(const Store& store) const {
+  const Impl& impl = *m_impl;
+  if (store.kind != StoreKind::Concat || store.loop == kNone ||
+      ts_node_symbol(store.container) != impl.g.sym.identifier) {
+    return false;
+  }
+  const std::string_view sequence = text(store.container);
+  const TSNode token = impl.unparen(store.value);
+  const std::string_view new_token = ts_node_symbol(token) == impl.g.sym.identifier ? text(token) : "";
+  const Loop& l = loop(store.loop);
+  // What the forward is given: the sequence, the new token, or a window of the sequence bound in
+  // the loop (`input_ids = idx[:, -ctx_len:]`).
+  std::vector<std::string_view> fed{sequence};
+  if (!new_token.empty()) {
+    fed.push_back(new_token);
+  }
+  for (const Binding& b : bindings()) {
+    if (b.kind == BindingKind::Assign && b.loop == store.loop && b.has_value() &&
+        mentions_identifier(text(b.value), sequence) && b.name != sequence) {
+      fed.push_back(b.name);
+    }
+  }
+  for (auto [i, end] = impl.calls_in(l.body_start, l.body_end); i < end; ++i) {
+    const Call& c = m_calls[i];
+    if (!c.is_forward || !c.has_argument_list()) {
+      continue;
+    }
+    const std::string_view args = text(c.arguments);
+    if (std::any_of(fed.begin(), fed.end(), [&](std::string_view name) { return mentions_identifier(args, name); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+bool is_splitting_call(std::string_view name) {
+  return name == "split" || name == "chunk" || name == "tensor_split" || name == "unbind";
+}
+
+bool reads_a_shape(std::string_view expr) {
+  return expr.find(".shape") != std::string_view::npos || expr.find(".size(") != std::string_view::npos;
+}
+
+} // namespace
+
+bool Model::walks_one_input_in_pieces(LoopId loop_id) const {
+  if (loop_id == kNone || loop(loop_id).kind != LoopKind::For) {
+    return false;
+  }
+  const Impl& impl = *m_impl;
+  const auto& g = impl.g;
+  TSNode it = impl.unparen(loop(loop_id).iterable);
+  if (ts_node_is_null(it) || ts_node_symbol(it) != g.sym.call) {
+    return false;
+  }
+  TSNode fn = impl.field(it, g.field.function);
+  if (text(fn) == "enumerate" || text(fn) == "tqdm") {
+    const TSNode args = impl.field(it, g.field.arguments);
+    it = ts_node_named_child_count(args) > 0 ? impl.unparen(ts_node_named_child(args, 0)) : TSNode{};
+    if (ts_node_is_null(it) || ts_node_symbol(it) != g.sym.call) {
+      return false;
+    }
+    fn = impl.field(it, g.field.function);
+  }
+  const TSNode name = ts_node_symbol(fn) == g.sym.attribute ? impl.field(fn, g.field.attribute) : fn;
+  if (is_splitting_call(text(name))) {
+    return true;
+  }
+  if (text(fn) != "range") {
+    return false;
+  }
+  const TSNode args = impl.field(it, g.field.arguments);
+  if (reads_a_shape(text(args))) {
+    return true;
+  }
+  // `B, C, H, W = x.shape` before `for i in range(0, H, stride)`.
+  const ScopeId scope = loop(loop_id).scope;
+  bool from_shape = false;
+  syntax::walk_named(args, [&](TSNode n) {
+    if (from_shape || ts_node_symbol(n) != g.sym.identifier) {
+      return !from_shape;
+    }
+    const Binding* b = impl.lookup(text(n), scope, ts_node_start_byte(n));
+    from_shape = b != nullptr && b->has_value() && reads_a_shape(text(b->value));
+    return !from_shape;
+  });
+  return from_shape;
 }
 
 // `if len(samples) < 8: samples.append(out)`: the `if` holding the store, up to its loop or

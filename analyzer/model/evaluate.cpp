@@ -836,7 +836,11 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     }
     if (q.starts_with("torch.nn.") && !q.starts_with("torch.nn.utils") && !q.starts_with("torch.nn.init") &&
         !q.starts_with("torch.nn.parallel.scatter") && q != "torch.nn.Parameter") {
-      return of_kind(Kind::Module);
+      Value layer = of_kind(Kind::Module);
+      if (names::is_parameter_free_layer(q)) {
+        layer.qualified = q; // remembered for its calls: no parameters, no graph of its own
+      }
+      return layer;
     }
     if (q.starts_with("torchvision.models.") || q == "timm.create_model" || q.ends_with(".from_pretrained") ||
         q.starts_with("torch.compile") || q.starts_with("torch.nn.parallel.") || q == "torch.hub.load" ||
@@ -914,7 +918,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
         return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput)); // calling a submodule
       }
       if (names::is_module_returning_method(method)) {
-        return of_kind(Kind::Module);
+        Value moved = of_kind(Kind::Module);
+        moved.qualified = receiver.qualified;
+        return moved;
       }
       if (method == "forward" || method == "__call__") {
         return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
@@ -1025,6 +1031,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
   case Kind::Module:
     if (builds_by_class_style(fn, scope)) {
       return of_kind(Kind::Module); // a class passed in (`Model: type[nn.Module]`) being built
+    }
+    if (names::is_parameter_free_layer(callee.qualified)) {
+      return when_enabled(join_args()); // `upsample(torch.randn(...))`: the input's graph, if any
     }
     return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
   case Kind::LossModule:

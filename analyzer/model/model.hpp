@@ -463,8 +463,8 @@ public:
   [[nodiscard]] bool saves_checkpoints_from_cpu() const;
   // `scope` is (inside) a test case that runs no backward: it exercises an API, it trains nothing.
   [[nodiscard]] bool tests_an_api_without_training(ScopeId scope) const;
-  // Inside a test case (`test_*` of a module, or of a `Test*` class or a `TestCase`), a test class's
-  // helpers, or a function nested in either: pytest's and unittest's test code.
+  // Test code: in a `test_*.py`, `*_test.py` or `conftest.py` file, a test case (`test_*` of the module, or of a
+  // `Test*` class or a `TestCase`), a test class's helpers, or a function nested in either.
   [[nodiscard]] bool in_test_code(ScopeId scope) const;
   // The value bound to `name` at `at` is restored into a scheduler, a scaler or a sampler
   // (`lr_scheduler.load_state_dict(state_dict)`), or, restored nowhere, is loaded by a function
@@ -523,6 +523,14 @@ public:
   // `.cpu()`, `.numpy()`, `.tolist()`, `.item()`, `.to("cpu")` along the method chain, or
   // `float(...)`, `int(...)`, `list(...)` around it: the value is host data, not a device tensor.
   [[nodiscard]] bool leaves_device(TSNode expr) const;
+  // Autoregressive decoding: `idx = torch.cat([idx, next_token], 1)` where the loop feeds the
+  // sequence (or the new token) to a forward. It is the next step's input, bounded by the tokens
+  // asked for, and the result the loop exists to build.
+  [[nodiscard]] bool grows_the_decoded_sequence(const Store& store) const;
+  // The loop walks one tensor or batch in pieces (`batch.split(n)`, `torch.chunk(x, k)`,
+  // `range(0, x.shape[0], n)`, tiles over `H, W = x.shape[-2:]`): what it gathers is the size of
+  // that one input, the result of this call, not a pile that grows with the data.
+  [[nodiscard]] bool walks_one_input_in_pieces(LoopId loop) const;
   // The store sits under an `if` testing the container's length (`if len(samples) < 8:`): it
   // stops growing.
   [[nodiscard]] bool bounded_by_length(const Store& store) const;

@@ -270,6 +270,13 @@ bool is_framework_eval_step(std::string_view name);
 bool is_grad_disabling_decorator_name(std::string_view name, const ModelOptions& options);
 bool is_torch_loss_function(std::string_view qualified);
 bool is_torch_loss_class(std::string_view qualified);
+// torch.nn layers without parameters (`Upsample`, `ReLU`, pools, dropouts): their output carries a
+// graph only when their input does.
+bool is_parameter_free_layer(std::string_view qualified);
+// A decoder's key/value cache kept on its module (`self.cache_k`, `self.kv_cache`,
+// `self.past_key_values`): carried from call to call by design while generating, bounded by the
+// sequence and reset per generation.
+bool is_decoding_cache_name(std::string_view name);
 bool is_grad_killing_method(std::string_view method);
 bool is_module_returning_method(std::string_view method);
 bool is_forward_like_method(std::string_view method);

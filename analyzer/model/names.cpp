@@ -258,6 +258,52 @@ bool is_torch_loss_class(std::string_view qualified) {
   return qualified.starts_with("torch.nn.") && qualified.ends_with("Loss");
 }
 
+bool is_decoding_cache_name(std::string_view name) {
+  // Kept on the module between calls (`self.cache_k`); a local `past` carried through a training
+  // loop is that loop's recurrent state.
+  if (name.find('.') == std::string_view::npos) {
+    return false;
+  }
+  const auto words = identifier_words(name.substr(name.rfind('.') + 1));
+  if (!words.contains("cache") && !words.contains("past")) {
+    return false;
+  }
+  static constexpr std::array<std::string_view, 7> kKeysValues = {"k", "v", "kv", "key", "keys", "value", "values"};
+  return std::any_of(kKeysValues.begin(), kKeysValues.end(), [&](std::string_view w) { return words.contains(w); });
+}
+
+bool is_parameter_free_layer(std::string_view qualified) {
+  if (!qualified.starts_with("torch.nn.")) {
+    return false;
+  }
+  const std::string_view cls = qualified.substr(qualified.rfind('.') + 1);
+  static constexpr std::array<std::string_view, 22> kExact = {"Upsample",
+                                                              "UpsamplingBilinear2d",
+                                                              "UpsamplingNearest2d",
+                                                              "Identity",
+                                                              "Flatten",
+                                                              "Unflatten",
+                                                              "ReLU",
+                                                              "ReLU6",
+                                                              "GELU",
+                                                              "SiLU",
+                                                              "Sigmoid",
+                                                              "Tanh",
+                                                              "LeakyReLU",
+                                                              "ELU",
+                                                              "Mish",
+                                                              "Softmax",
+                                                              "LogSoftmax",
+                                                              "Hardswish",
+                                                              "PixelShuffle",
+                                                              "PixelUnshuffle",
+                                                              "Unfold",
+                                                              "Fold"};
+  // Pools and dropouts of every dimension (`MaxPool2d`, `AdaptiveAvgPool1d`, `Dropout2d`).
+  return std::find(kExact.begin(), kExact.end(), cls) != kExact.end() || cls.find("Pool") != std::string_view::npos ||
+         cls.starts_with("Dropout");
+}
+
 bool is_grad_killing_method(std::string_view method) {
   static constexpr std::array<std::string_view, 10> kMethods = {"item", "detach", "detach_", "tolist",  "numpy",
                                                                 "size", "dim",    "numel",   "__len__", "nelement"};

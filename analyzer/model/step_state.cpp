@@ -110,7 +110,7 @@ std::vector<StepStateStore> Model::per_step_state_stores() const {
     if (!on_self && !names_a_global(*this, b.name, b.scope)) {
       continue;
     }
-    if (!runs_every_step(b.target, b.loop) || grad_disabled_at(b.target)) {
+    if (!runs_every_step(b.target, b.loop) || grad_disabled_at(b.target) || names::is_decoding_cache_name(b.name)) {
       continue;
     }
     StepStateStore store;
