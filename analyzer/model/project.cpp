@@ -82,7 +82,13 @@ std::string module_name_for(const std::filesystem::path& file, bool& is_package)
   std::string name = is_package ? std::string() : abs.stem().string();
   std::filesystem::path dir = abs.parent_path();
   int guard = 0;
-  while (!dir.empty() && dir != dir.root_path() && guard++ < 64 && std::filesystem::exists(dir / "__init__.py", ec)) {
+  // A folder without `__init__.py` inside a package is a namespace package (PEP 420):
+  // `flux/inference/sampling.py` under `flux/__init__.py` is `...flux.inference.sampling`.
+  auto in_package = [&](const std::filesystem::path& d) {
+    return std::filesystem::exists(d / "__init__.py", ec) ||
+           (d.has_parent_path() && d.parent_path() != d && std::filesystem::exists(d.parent_path() / "__init__.py", ec));
+  };
+  while (!dir.empty() && dir != dir.root_path() && guard++ < 64 && in_package(dir)) {
     name = name.empty() ? dir.filename().string() : dir.filename().string() + "." + name;
     dir = dir.parent_path();
   }

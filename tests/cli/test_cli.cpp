@@ -512,6 +512,23 @@ TEST_F(Cli, GithubAnnotationsFollowWorkflowCommandSyntax) {
   EXPECT_NE(r.out.find("::warning title=oomlint (OOM401),file=a b.py,line=2,col=9,"), std::string::npos) << r.out;
 }
 
+// A folder without `__init__.py` inside a package is a namespace package: its modules are found
+// by the imports that name them, so a sampler called only under no_grad from another module is
+// known to run without a graph.
+TEST_F(Cli, NamespaceFoldersInsidePackagesResolve) {
+  write("flux/__init__.py", "");
+  write("flux/inference/sampling.py", "def generate(model, x, steps):\n    return denoise(model, x, steps)\n\n\n"
+                                      "def denoise(model, img, steps):\n    for t in steps:\n"
+                                      "        img = img + t * model(img, t)\n    return img\n");
+  write("flux/validate.py", "import torch\n\nfrom .inference.sampling import generate\n\n\n"
+                            "@torch.no_grad()\ndef validate(model, x):\n    return generate(model, x, range(4))\n");
+  const Result r = run({"check", "--isolated", "--output-format", "concise", "."}, m_dir);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  // Without the caller, the accumulation is taken at its word.
+  const Result alone = run({"check", "--isolated", "--output-format", "concise", "flux/inference"}, m_dir);
+  EXPECT_NE(alone.out.find("OOM101"), std::string::npos) << alone.out;
+}
+
 // Project-wide facts: helpers in other modules of the run are understood like local ones.
 TEST_F(Cli, HelpersInOtherModulesAreUnderstood) {
   write("pkg/__init__.py", "");
