@@ -98,7 +98,7 @@ void check(RuleContext& ctx) {
     }
     const bool backward_in_iteration = m.iteration_backprops(st.loop, st.scope);
     // A forward over the tiles or chunks of one input: their graphs are the result's graph.
-    if (!backward_in_iteration && m.walks_one_input_in_pieces(st.loop)) {
+    if ((!backward_in_iteration && m.walks_one_input_in_pieces(st.loop)) || m.drained_as_a_queue(st)) {
       continue;
     }
     const std::string container = short_text(m, st.container);

@@ -123,7 +123,8 @@ void check(RuleContext& ctx) {
     if (st.kind == model::StoreKind::SubscriptAssign && m.value_of(st.container).kind == model::Kind::Tensor) {
       continue;
     }
-    if (m.bounded_by_length(st) || m.grows_the_decoded_sequence(st) || m.walks_one_input_in_pieces(st.loop)) {
+    if (m.bounded_by_length(st) || m.grows_the_decoded_sequence(st) || m.walks_one_input_in_pieces(st.loop) ||
+        m.drained_as_a_queue(st)) {
       continue;
     }
     const std::string container = short_text(m, st.container);

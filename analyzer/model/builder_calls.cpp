@@ -63,7 +63,8 @@ void ModelBuilder::record_backward(Call& c, Scope& owner) {
       first_positional = first;
     }
   }
-  // `accelerator.backward(loss)`, `self.manual_backward(loss)`, `engine.backward(loss)` and
+  // `accelerator.backward(loss)`, `self.manual_backward(loss)`, `engine.backward(loss)`, a
+  // DeepSpeed engine kept under the model's name (`model.backward(loss)`) and
   // `torch.autograd.backward(loss)`: the argument is what is back-propagated. `t.backward(grad)`
   // back-propagates `t`; its argument is the incoming gradient.
   bool argument_is_loss = null(c.receiver);
@@ -71,7 +72,9 @@ void ModelBuilder::record_backward(Call& c, Scope& owner) {
     const auto words = identifier_words(d.last_name(c.receiver));
     argument_is_loss = words.contains("self") || words.contains("accelerator") || words.contains("fabric") ||
                        words.contains("engine") || words.contains("trainer") || words.contains("deepspeed") ||
-                       words.contains("scaler") || words.contains("autograd");
+                       words.contains("scaler") || words.contains("autograd") ||
+                       // DeepSpeed's `model = deepspeed.initialize(...)[0]`: `model.backward(loss)`.
+                       names::is_model_name(d.last_name(c.receiver), d.options);
   }
   if (!null(first_positional) && argument_is_loss) {
     mark_backprop_names(first_positional, owner);

@@ -193,7 +193,7 @@ void collect_carried(const Model& m, const PassBindings& names, const Pass& pass
   const auto& bindings = m.bindings();
   for (const auto& [name, ids] : names) {
     if ((pass.skip != nullptr && std::find(pass.skip->begin(), pass.skip->end(), name) != pass.skip->end()) ||
-        names::is_decoding_cache_name(name)) {
+        names::is_decoding_cache_name(name) || name == "_") {
       continue;
     }
     std::uint32_t first_bound = UINT32_MAX;

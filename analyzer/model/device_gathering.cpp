@@ -126,8 +126,46 @@ bool reads_a_shape(std::string_view expr) {
 
 } // namespace
 
+bool Model::drained_as_a_queue(const Store& store) const {
+  const std::string_view container = text(store.container);
+  const ScopeId fn = function_at(ts_node_start_byte(store.statement));
+  return std::any_of(m_calls.begin(), m_calls.end(), [&](const Call& c) {
+    return (c.method == "pop" || c.method == "popleft") && c.is_method_call() && text(c.receiver) == container &&
+           function_at(ts_node_start_byte(c.node)) == fn;
+  });
+}
+
+bool Model::computed_from_a_shape(TSNode expr, ScopeId scope, int depth) const {
+  constexpr int kMaxNamesBack = 3;
+  if (reads_a_shape(text(expr))) {
+    return true;
+  }
+  if (depth >= kMaxNamesBack) {
+    return false;
+  }
+  bool from_shape = false;
+  syntax::walk_named(expr, [&](TSNode n) {
+    if (from_shape || ts_node_symbol(n) != m_impl->g.sym.identifier) {
+      return !from_shape;
+    }
+    const Binding* b = m_impl->lookup(text(n), scope, ts_node_start_byte(n));
+    from_shape = b != nullptr && b->kind == BindingKind::Assign && b->has_value() &&
+                 computed_from_a_shape(b->value, scope, depth + 1);
+    return !from_shape;
+  });
+  return from_shape;
+}
+
 bool Model::walks_one_input_in_pieces(LoopId loop_id) const {
-  if (loop_id == kNone || loop(loop_id).kind != LoopKind::For) {
+  if (loop_id == kNone) {
+    return false;
+  }
+  // `while start < size:` after `size = x.size(2)`: chunks of one signal.
+  if (loop(loop_id).kind == LoopKind::While) {
+    const TSNode condition = loop(loop_id).iterable;
+    return !ts_node_is_null(condition) && computed_from_a_shape(condition, loop(loop_id).scope, 0);
+  }
+  if (loop(loop_id).kind != LoopKind::For) {
     return false;
   }
   const Impl& impl = *m_impl;
@@ -156,18 +194,10 @@ bool Model::walks_one_input_in_pieces(LoopId loop_id) const {
   if (reads_a_shape(text(args))) {
     return true;
   }
-  // `B, C, H, W = x.shape` before `for i in range(0, H, stride)`.
+  // `B, C, H, W = x.shape` before `for i in range(0, H, stride)`; `n = ceil(N / bs)` after
+  // `N = x.shape[0]`: a few names back.
   const ScopeId scope = loop(loop_id).scope;
-  bool from_shape = false;
-  syntax::walk_named(args, [&](TSNode n) {
-    if (from_shape || ts_node_symbol(n) != g.sym.identifier) {
-      return !from_shape;
-    }
-    const Binding* b = impl.lookup(text(n), scope, ts_node_start_byte(n));
-    from_shape = b != nullptr && b->has_value() && reads_a_shape(text(b->value));
-    return !from_shape;
-  });
-  return from_shape;
+  return computed_from_a_shape(args, scope, 0);
 }
 
 // `if len(samples) < 8: samples.append(out)`: the `if` holding the store, up to its loop or

@@ -293,6 +293,12 @@ bool Model::Impl::class_is_module_like(ScopeId cls) const {
     return false;
   }
   const Scope& sc = m.m_scopes[static_cast<size_t>(cls)];
+  // An nn.Module subclass names its base: `class RandomQueryGenerator:` (no base, or only
+  // `object`) is a plain class, whatever its name says.
+  const bool plain = sc.bases.empty() || (sc.bases.size() == 1 && sc.bases.front() == "object");
+  if (plain) {
+    return false;
+  }
   if (names::is_model_name(sc.name, options)) {
     return true;
   }
@@ -350,7 +356,8 @@ bool Model::Impl::builds_by_class_style(TSNode callee, ScopeId scope) const {
 }
 
 // `Block = layers.BlockPP` and `Block = functools.partial(BlockPP, act=act)` bind a class (with
-// some arguments filled in) to a new name: calling it builds a module, it does not run one.
+// some arguments filled in) to a new name, and `collections.namedtuple(...)` makes one: calling it
+// builds something, it does not run a module.
 bool Model::Impl::names_a_class_factory(const Binding& b) const {
   if (b.kind != BindingKind::Assign || b.element >= 0 || null(b.value)) {
     return false;
@@ -358,6 +365,10 @@ bool Model::Impl::names_a_class_factory(const Binding& b) const {
   TSNode value = unparen(b.value);
   if (ts_node_symbol(value) == g.sym.call) {
     const std::string q = resolve_qualified(field(value, g.field.function), b.scope);
+    // `MaskedLmInstance = collections.namedtuple(...)`: a record type; calling it builds a record.
+    if (q == "collections.namedtuple" || q == "typing.NamedTuple" || q == "dataclasses.make_dataclass") {
+      return true;
+    }
     TSNode args = field(value, g.field.arguments);
     if (q != "functools.partial" || null(args) || ts_node_named_child_count(args) == 0) {
       return false;
@@ -914,6 +925,10 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       return names::is_module_returning_method(method) ? receiver : no_grad_tensor();
     }
     if (receiver.kind == Kind::Module) {
+      // `model.model_times()`, `model.num_parameters()`: a measurement of the module, a number.
+      if (names::is_measurement_name(method)) {
+        return Value::number();
+      }
       if (method == "module" || method == "_orig_mod" || names::is_model_name(method, options)) {
         return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput)); // calling a submodule
       }

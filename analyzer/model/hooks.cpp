@@ -254,6 +254,29 @@ bool scoped_to_one_call(const Model& m, const Call& registration, std::string_vi
   });
 }
 
+// Code other than `__init__` empties the container (`self.recordings.clear()`,
+// `self.features = []`): its owner resets it between forwards, it does not pile up.
+bool emptied_by_its_owner(const Model& m, std::string_view container) {
+  const bool cleared = std::any_of(m.calls().begin(), m.calls().end(), [&](const Call& c) {
+    if (c.method != "clear" || !c.is_method_call() || m.text(c.receiver) != container) {
+      return false;
+    }
+    const ScopeId fn = m.function_at(ts_node_start_byte(c.node));
+    return fn != kNone && m.scope(fn).name != "__init__";
+  });
+  if (cleared) {
+    return true;
+  }
+  return std::any_of(m.bindings().begin(), m.bindings().end(), [&](const Binding& b) {
+    if (b.kind != BindingKind::Assign || b.name != container || !b.has_value()) {
+      return false;
+    }
+    const ScopeId fn = m.function_at(b.stmt_start);
+    const std::string_view value = m.text(b.value);
+    return fn != kNone && m.scope(fn).name != "__init__" && (value == "[]" || value == "list()" || value == "{}");
+  });
+}
+
 struct HookFunction {
   TSNode definition{};
   TSNode body{};
@@ -341,7 +364,7 @@ std::vector<HookRetention> Model::hook_retentions() const {
     std::vector<HookRetention> found;
     find_retentions(*this, hook.body, scope_of_node(hook.definition), params, registration, found);
     for (HookRetention& r : found) {
-      if (scoped_to_one_call(*this, call, r.container)) {
+      if (scoped_to_one_call(*this, call, r.container) || emptied_by_its_owner(*this, r.container)) {
         continue;
       }
       listed.push_back(key);

@@ -531,6 +531,11 @@ public:
   // `range(0, x.shape[0], n)`, tiles over `H, W = x.shape[-2:]`): what it gathers is the size of
   // that one input, the result of this call, not a pile that grows with the data.
   [[nodiscard]] bool walks_one_input_in_pieces(LoopId loop) const;
+  // The function that fills the container also pops from it (`outputs.pop(0)` for the backward of
+  // a pipeline schedule): a queue, drained as it is filled, not a pile.
+  [[nodiscard]] bool drained_as_a_queue(const Store& store) const;
+  // `expr` reads a tensor's shape, itself or through up to three names bound from one.
+  [[nodiscard]] bool computed_from_a_shape(TSNode expr, ScopeId scope, int depth) const;
   // The store sits under an `if` testing the container's length (`if len(samples) < 8:`): it
   // stops growing.
   [[nodiscard]] bool bounded_by_length(const Store& store) const;

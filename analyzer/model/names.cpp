@@ -48,7 +48,8 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
   // `model_path`, `model_name`, `net_cls`: the thing named is not the module instance.
   // `student_tokenizer`, `model_outputs`, `teacher_logits`: a value around a model, not the module.
   // `model_dump`, `model_validate`, `model_json_schema`: pydantic's methods, not a module.
-  static constexpr std::array<std::string_view, 73> kNotModule = {
+  // `model_times`, `profile_model_time`: a measurement of the model.
+  static constexpr std::array<std::string_view, 76> kNotModule = {
       "path",        "name",      "dir",        "file",       "config",      "cfg",       "args",   "type",
       "kwargs",      "id",        "size",       "params",     "state",       "url",       "cls",    "class",
       "factory",     "builder",   "fn",         "ctor",       "constructor", "kind",      "names",  "dict",
@@ -58,7 +59,7 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
       "ids",         "mask",      "image",      "images",     "batch",       "inputs",    "input",  "labels",
       "accelerator", "trainer",   "weights",    "ckpt",       "checkpoint",  "sd",        "num",    "grads",
       "lr",          "version",   "tok",        "tokenizers", "dump",        "json",      "schema", "fields",
-      "validate"};
+      "validate",    "time",      "times",      "profile"};
   if (any_word_in(words, kNotModule)) {
     return false;
   }

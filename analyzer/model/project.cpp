@@ -86,7 +86,8 @@ std::string module_name_for(const std::filesystem::path& file, bool& is_package)
   // `flux/inference/sampling.py` under `flux/__init__.py` is `...flux.inference.sampling`.
   auto in_package = [&](const std::filesystem::path& d) {
     return std::filesystem::exists(d / "__init__.py", ec) ||
-           (d.has_parent_path() && d.parent_path() != d && std::filesystem::exists(d.parent_path() / "__init__.py", ec));
+           (d.has_parent_path() && d.parent_path() != d &&
+            std::filesystem::exists(d.parent_path() / "__init__.py", ec));
   };
   while (!dir.empty() && dir != dir.root_path() && guard++ < 64 && in_package(dir)) {
     name = name.empty() ? dir.filename().string() : dir.filename().string() + "." + name;
