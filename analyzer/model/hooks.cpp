@@ -267,6 +267,11 @@ bool emptied_by_its_owner(const Model& m, std::string_view container) {
   if (cleared) {
     return true;
   }
+  // A local list is made by its first assignment; only an attribute kept on an object is reset
+  // by assigning a fresh one outside `__init__`.
+  if (!container.starts_with("self.")) {
+    return false;
+  }
   return std::any_of(m.bindings().begin(), m.bindings().end(), [&](const Binding& b) {
     if (b.kind != BindingKind::Assign || b.name != container || !b.has_value()) {
       return false;
