@@ -38,7 +38,9 @@ const RuleMeta kMeta{
                    "        preds = model(x)\n",
     .fine_when = "The evaluation needs gradients (adversarial examples, Grad-CAM, `torch.autograd.grad`, "
                  "`requires_grad_()`); `model.eval()` is used to freeze batch norm while training goes on; "
-                 "Lightning's `validation_step`/`test_step`/`predict_step` (already grad-disabled); Hugging Face "
+                 "Lightning's `validation_step`/`test_step`/`predict_step` (already grad-disabled), and the same "
+                 "hooks (and `valid_step`) overridden in a class with a framework base, such as a fairseq or LAVIS "
+                 "task, whose trainer runs them with autograd off; Hugging Face "
                  "`generate()` (already grad-disabled); a helper only ever called from grad-disabled code.",
     .fix_safety = "Unsafe: tensors created under `torch.inference_mode()` can never re-enter autograd; if the "
                   "evaluation's outputs are later used in a differentiable computation, use `torch.no_grad()`. "

@@ -232,6 +232,21 @@ void Model::Impl::analyse() {
   find_eval_regions();
 }
 
+// `class DialogueTask(BaseTask): def valid_step(self, model, samples)`: a hook of a framework
+// base class, whose validation loop (fairseq's and LAVIS's trainers, Lightning) runs it with
+// autograd off. The loop is not in sight, so the grad mode is not this method's to choose.
+bool Model::Impl::overrides_a_validation_hook(ScopeId fn) const {
+  const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
+  static constexpr std::array<std::string_view, 4> kHooks = {"valid_step", "validation_step", "test_step",
+                                                             "predict_step"};
+  if (sc.class_scope == kNone || std::find(kHooks.begin(), kHooks.end(), sc.name) == kHooks.end()) {
+    return false;
+  }
+  const Scope& cls = m.m_scopes[static_cast<size_t>(sc.class_scope)];
+  const bool has_a_base = !cls.bases.empty() && !(cls.bases.size() == 1 && cls.bases.front() == "object");
+  return has_a_base && !class_is_plain_torch_module(sc.class_scope);
+}
+
 // A class whose only bases are `torch.nn.Module` (or `object`) is no Lightning module: nothing
 // but its own callers runs its `validation_step`, under whatever grad mode they have.
 bool Model::Impl::class_is_plain_torch_module(ScopeId cls) const {
@@ -986,7 +1001,8 @@ void Model::Impl::find_eval_regions() {
     // A plain nn.Module's `validation_step` is evaluation by its name, whoever calls it.
     const bool own_eval_step = names::is_framework_eval_step(sc.name) && sc.class_scope != kNone &&
                                class_is_plain_torch_module(sc.class_scope);
-    if ((class_is_module_like(sc.class_scope) && !own_eval_step) || called_from_training(static_cast<ScopeId>(i))) {
+    if ((class_is_module_like(sc.class_scope) && !own_eval_step) || called_from_training(static_cast<ScopeId>(i)) ||
+        overrides_a_validation_hook(static_cast<ScopeId>(i))) {
       continue;
     }
     const auto fn = static_cast<ScopeId>(i);
@@ -1017,7 +1033,8 @@ void Model::Impl::find_eval_regions() {
     if (fn != kNone && covered[static_cast<size_t>(fn)]) {
       continue;
     }
-    if (fn != kNone && (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn))) {
+    if (fn != kNone && (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn) ||
+                        overrides_a_validation_hook(fn))) {
       continue;
     }
     const std::uint32_t start = ts_node_end_byte(s.statement);

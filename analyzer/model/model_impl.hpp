@@ -159,6 +159,7 @@ struct Model::Impl {
   [[nodiscard]] bool casts_to_an_integer_dtype(std::string_view method, TSNode args) const;
   [[nodiscard]] std::vector<const Call*> restores_after(ScopeId fn, std::uint32_t at) const;
   [[nodiscard]] bool is_test_function(ScopeId fn) const;
+  [[nodiscard]] bool overrides_a_validation_hook(ScopeId fn) const;
   [[nodiscard]] bool is_test_class(ScopeId cls) const;
   [[nodiscard]] bool disabled_at(std::uint32_t byte, ScopeId scope) const;
   [[nodiscard]] ScopeId enclosing_function(ScopeId scope) const;
