@@ -34,7 +34,8 @@ const RuleMeta kMeta{
                  "(`if len(samples) < 8:`), or it is re-created in each iteration. Autoregressive decoding "
                  "(`idx = torch.cat([idx, next_token], 1)` where the loop feeds the sequence or the token to the "
                  "model) builds the sequence it returns, bounded by the tokens asked for; a loop over the pieces "
-                 "of one input (`batch.split(n)`, `range(0, x.shape[0], n)`) gathers that input's outputs. With "
+                 "of one input (`batch.split(n)`, `range(0, x.shape[0], n)`) gathers that input's outputs, and a loop "
+                 "over something other than the data (class names, a solver's steps) does not grow with it. With "
                  "autograd on, OOM102 reports the same store (it keeps the graph as well)."
                  " Test code (in `test_*.py`, `*_test.py` and `conftest.py`: test cases, test classes and their "
                  "helpers) is left alone: a test runs a few steps of a small model.",
@@ -100,6 +101,11 @@ void check(RuleContext& ctx) {
   for (const model::Store& st : m.stores()) {
     // A test runs a few batches of a small model: what it gathers is bounded by the test.
     if (!st.grad_disabled || m.in_test_code(st.scope)) {
+      continue;
+    }
+    // Growth with the data needs a loop over the data (a loader, or a count of batches), or a
+    // per-step method: one embedding per class name or a solver's few past outputs do not grow.
+    if (st.loop != model::kNone && !m.loop(st.loop).iterates_data) {
       continue;
     }
     const model::Value value = stored_value(m, st);
