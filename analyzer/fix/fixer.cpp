@@ -116,6 +116,17 @@ FixOutcome fix_source(std::shared_ptr<const SourceFile> source, syntax::Parser& 
   const std::string_view newline = source->line_ending() == LineEnding::CrLf ? "\r\n" : "\n";
   const bool clean_before = parses_cleanly(parser, source->text());
   outcome.report = lint_source(outcome.fixed, parser, settings, project);
+  // A file that does not parse is not edited: what the parser recovered may not be what the
+  // author meant, and nothing could check that the edit keeps the file as valid as it was.
+  if (!clean_before) {
+    const bool offered = std::any_of(outcome.report.findings.begin(), outcome.report.findings.end(),
+                                     [&](const Finding& f) { return fix_allowed(f, policy); });
+    if (offered) {
+      outcome.dropped.push_back(
+          fmt::format("{}: fixes not applied: the file does not parse; fix its syntax error first", source->path()));
+    }
+    return outcome;
+  }
   std::set<std::string> dropped_at; // fixes already refused: never retried in a later pass
   for (int pass = 0; pass < policy.max_passes; ++pass) {
     std::vector<const Fix*> fixes;
@@ -131,7 +142,7 @@ FixOutcome fix_source(std::shared_ptr<const SourceFile> source, syntax::Parser& 
     }
     std::vector<size_t> chosen;
     std::string next = apply_fixes(outcome.fixed->text(), fixes, chosen, newline);
-    if (clean_before && !parses_cleanly(parser, next)) {
+    if (!parses_cleanly(parser, next)) {
       // Find the fixes that break the parse one by one; keep the others.
       std::vector<const Fix*> good;
       std::vector<const Finding*> good_owners;

@@ -76,6 +76,20 @@ TEST(FixSource, DropsAFixWhoseResultWouldNotParse) {
   EXPECT_NE(out.dropped[0].find("would not parse"), std::string::npos);
 }
 
+TEST(FixSource, LeavesAFileThatDoesNotParseAlone) {
+  LintSettings settings;
+  settings.rules = {Rule{&kBadMeta, &bad_check}};
+  settings.enabled = {"OOM999"};
+  FixPolicy policy;
+  policy.fixable = {"OOM999"};
+  syntax::Parser parser;
+  auto source = std::make_shared<const SourceFile>("x.py", "x = (1\n");
+  const FixOutcome out = fix_source(source, parser, settings, policy);
+  EXPECT_FALSE(out.changed());
+  ASSERT_EQ(out.dropped.size(), 1U);
+  EXPECT_NE(out.dropped[0].find("does not parse"), std::string::npos);
+}
+
 TEST(FixSource, KeepsBomAndCrLfAndIsIdempotent) {
   LintSettings settings;
   settings.rules = rules::all_rules();
