@@ -61,15 +61,19 @@ void bad_check(RuleContext& ctx) {
   ctx.reporter.report_range(kBadMeta, 0, 1, 0, "always", fix);
 }
 
-TEST(FixSource, DropsAFixWhoseResultWouldNotParse) {
+// Fixes `text` with the one rule whose fix always breaks the parse.
+FixOutcome fix_with_a_breaking_rule(std::string_view text) {
   LintSettings settings;
   settings.rules = {Rule{&kBadMeta, &bad_check}};
   settings.enabled = {"OOM999"};
   FixPolicy policy;
   policy.fixable = {"OOM999"};
   syntax::Parser parser;
-  auto source = std::make_shared<const SourceFile>("x.py", "x = 1\n");
-  const FixOutcome out = fix_source(source, parser, settings, policy);
+  return fix_source(std::make_shared<const SourceFile>("x.py", std::string(text)), parser, settings, policy);
+}
+
+TEST(FixSource, DropsAFixWhoseResultWouldNotParse) {
+  const FixOutcome out = fix_with_a_breaking_rule("x = 1\n");
   EXPECT_FALSE(out.changed());
   EXPECT_EQ(out.fixed->text(), "x = 1\n");
   ASSERT_EQ(out.dropped.size(), 1U);
@@ -77,14 +81,7 @@ TEST(FixSource, DropsAFixWhoseResultWouldNotParse) {
 }
 
 TEST(FixSource, LeavesAFileThatDoesNotParseAlone) {
-  LintSettings settings;
-  settings.rules = {Rule{&kBadMeta, &bad_check}};
-  settings.enabled = {"OOM999"};
-  FixPolicy policy;
-  policy.fixable = {"OOM999"};
-  syntax::Parser parser;
-  auto source = std::make_shared<const SourceFile>("x.py", "x = (1\n");
-  const FixOutcome out = fix_source(source, parser, settings, policy);
+  const FixOutcome out = fix_with_a_breaking_rule("x = (1\n");
   EXPECT_FALSE(out.changed());
   ASSERT_EQ(out.dropped.size(), 1U);
   EXPECT_NE(out.dropped[0].find("does not parse"), std::string::npos);
