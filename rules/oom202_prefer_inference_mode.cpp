@@ -35,15 +35,20 @@ const RuleMeta kMeta{
                  "be saved for backward later.",
     .fix_safety = "Unsafe: a tensor created under `inference_mode` raises when it is later used in autograd or "
                   "modified in place outside it. The rewrite is offered only where the values stay in code that "
-                  "never trains: not when the function returns them to callers the file does not show, unless "
-                  "its name says it evaluates (`evaluate`, `validate`, `predict`, `inference`).",
+                  "never trains: not when the function returns them to callers the file does not show (they may "
+                  "train with them or change them in place), even when its name says it evaluates; a function "
+                  "named for evaluation (`evaluate`, `validate`, `predict`) whose callers are in the file, and a "
+                  "framework's validation step, do get it. Not in a module that imports DeepSpeed, FSDP or fairscale "
+                  "either: under ZeRO-3 or FSDP the forward gathers parameters, and parameters gathered under "
+                  "`inference_mode` cannot train afterwards.",
     .options = {},
     .measured = "",
     .references = "https://pytorch.org/docs/stable/generated/torch.autograd.grad_mode.inference_mode.html",
 };
 
-std::optional<Fix> rename_fix(const model::NoGradRegion& region) {
-  if (!region.rename) {
+std::optional<Fix> rename_fix(const model::Model& m, const model::NoGradRegion& region) {
+  // Sharded parameters gathered inside the block would come back as inference tensors.
+  if (!region.rename || m.imports_a_parameter_sharder()) {
     return std::nullopt; // `no_grad()` imported by name: the import would need changing too
   }
   if (region.results_leave_unseen) {
@@ -107,7 +112,7 @@ void check(RuleContext& ctx) {
     ctx.reporter.report(kMeta, region.site,
                         "nothing computed here goes back into autograd: `torch.inference_mode()` disables the same "
                         "graph recording and also skips version counting and view tracking",
-                        rename_fix(region));
+                        rename_fix(ctx.model, region));
     ctx.reporter.attach(evidence(ctx.model, region));
   }
 }

@@ -2,6 +2,8 @@
 // stops the others: tensors made under inference_mode can never re-enter autograd, so the
 // answer depends on what the region and its function do with autograd state.
 #include <algorithm>
+#include <array>
+#include <string_view>
 #include <vector>
 
 #include "analyzer/model/model.hpp"
@@ -193,16 +195,22 @@ InferenceModeBlocker inference_mode_blocker(const Model::Impl& impl, NoGradRegio
                                                    : InferenceModeBlocker::None;
 }
 
-// The function hands what it computes to callers this file does not show (it returns a value
-// and nothing says it is evaluation code): they might train with it, so no rewrite is proven.
-bool results_leave_unseen(const Model& m, ScopeId function) {
+// The function hands what it computes to callers this file does not show: they might train with
+// it, or change it in place (`hypo["scores"].div_(...)` after fairseq's `inference_step`), and an
+// inference tensor allows neither, so no rewrite is proven. A name that says evaluation vouches
+// only for callers in sight (a script's `evaluate` called from its `main`), and a framework's
+// validation step hands its results to the framework's own loop.
+bool results_leave_unseen(const Model::Impl& impl, ScopeId function) {
   if (function == kNone) {
     return false;
   }
-  const Scope& sc = m.scope(function);
+  const Scope& sc = impl.m.scope(function);
   const bool returns_value =
       std::any_of(sc.returns.begin(), sc.returns.end(), [](TSNode r) { return !ts_node_is_null(r); });
-  return returns_value && !evaluation_by_name(sc);
+  if (!returns_value || sc.facts.framework_eval_step) {
+    return false;
+  }
+  return !evaluation_by_name(sc) || !impl.has_callers(function);
 }
 
 // `with torch.no_grad():` as the statement's own context manager (not `with (torch.no_grad()):`
@@ -229,7 +237,7 @@ void add_no_grad_statements(const Model::Impl& impl, std::vector<NoGradRegion>& 
     region.function = m.function_at(ts_node_start_byte(call.node));
     region.body = impl.field(with, g.field.body);
     region.blocker = inference_mode_blocker(impl, region, ByteRange{ts_node_start_byte(with), ts_node_end_byte(with)});
-    region.results_leave_unseen = results_leave_unseen(m, region.function);
+    region.results_leave_unseen = results_leave_unseen(impl, region.function);
     out.push_back(region);
   }
 }
@@ -265,7 +273,7 @@ void add_no_grad_decorators(const Model::Impl& impl, std::vector<NoGradRegion>& 
       region.body = scope.body;
       region.blocker =
           inference_mode_blocker(impl, region, ByteRange{ts_node_start_byte(scope.node), ts_node_end_byte(scope.node)});
-      region.results_leave_unseen = results_leave_unseen(m, s);
+      region.results_leave_unseen = results_leave_unseen(impl, s);
       out.push_back(region);
     }
   }
@@ -278,6 +286,16 @@ std::vector<NoGradRegion> Model::no_grad_regions() const {
   add_no_grad_statements(*m_impl, out);
   add_no_grad_decorators(*m_impl, out);
   return out;
+}
+
+bool Model::imports_a_parameter_sharder() const {
+  static constexpr std::array<std::string_view, 4> kSharders = {"deepspeed", "torch.distributed.fsdp",
+                                                                "torch.distributed._composable.fsdp", "fairscale"};
+  return std::any_of(bindings().begin(), bindings().end(), [](const Binding& b) {
+    return b.kind == BindingKind::Import && std::any_of(kSharders.begin(), kSharders.end(), [&](std::string_view s) {
+             return b.qualified == s || (b.qualified.starts_with(s) && b.qualified[s.size()] == '.');
+           });
+  });
 }
 
 } // namespace oomlint::model

@@ -523,6 +523,9 @@ public:
   // `.cpu()`, `.numpy()`, `.tolist()`, `.item()`, `.to("cpu")` along the method chain, or
   // `float(...)`, `int(...)`, `list(...)` around it: the value is host data, not a device tensor.
   [[nodiscard]] bool leaves_device(TSNode expr) const;
+  // The module imports a parameter sharder (DeepSpeed, FSDP, fairscale): under ZeRO-3 or FSDP a
+  // forward gathers parameters, and gathered under inference_mode they cannot train afterwards.
+  [[nodiscard]] bool imports_a_parameter_sharder() const;
   // Autoregressive decoding: `idx = torch.cat([idx, next_token], 1)` where the loop feeds the
   // sequence (or the new token) to a forward. It is the next step's input, bounded by the tokens
   // asked for, and the result the loop exists to build.

@@ -130,7 +130,8 @@ TEST(FixSource, UnsafeFixesNeedTheFlagAndUnfixableIsRespected) {
 }
 
 // OOM202's rewrite only where the values stay in code that never trains: a helper returning
-// embeddings to callers not seen here keeps its finding but gets no edit.
+// embeddings to callers not seen here keeps its finding but gets no edit; `evaluate`, called
+// from the file's `main`, gets it.
 TEST(FixSource, InferenceModeOnlyWhereValuesStayInEvaluation) {
   LintSettings settings;
   settings.rules = rules::all_rules();
@@ -145,7 +146,9 @@ TEST(FixSource, InferenceModeOnlyWhereValuesStayInEvaluation) {
                                                            "        return enc(ids)\n"
                                                            "def evaluate(model, x):\n"
                                                            "    with torch.no_grad():\n"
-                                                           "        return model(x)\n");
+                                                           "        return model(x)\n"
+                                                           "def main(model, x):\n"
+                                                           "    print(evaluate(model, x))\n");
   const FixOutcome out = fix_source(source, parser, settings, policy);
   ASSERT_EQ(out.applied.size(), 1U);
   EXPECT_EQ(out.fixed->text(), "import torch\n"
@@ -154,13 +157,37 @@ TEST(FixSource, InferenceModeOnlyWhereValuesStayInEvaluation) {
                                "        return enc(ids)\n"
                                "def evaluate(model, x):\n"
                                "    with torch.inference_mode():\n"
-                               "        return model(x)\n");
+                               "        return model(x)\n"
+                               "def main(model, x):\n"
+                               "    print(evaluate(model, x))\n");
   ASSERT_EQ(out.report.findings.size(), 1U); // the helper's finding stays, without a fix
   EXPECT_FALSE(out.report.findings[0].fix.has_value());
 }
 
 // OOM601's `.cpu()` is not offered where labels gathered beside the predictions stay on the
 // device: the comparison after the loop would mix devices.
+// Under ZeRO-3 or FSDP the forward gathers parameters inside the block: gathered under
+// inference_mode they could not train afterwards, so a module that imports a sharder gets no edit.
+TEST(FixSource, NoInferenceModeWhereParametersAreSharded) {
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = {"OOM202"};
+  FixPolicy policy;
+  policy.unsafe = true;
+  policy.fixable = {"OOM202"};
+  syntax::Parser parser;
+  auto source = std::make_shared<const SourceFile>("x.py", "import deepspeed\nimport torch\n"
+                                                           "def evaluate(model, x):\n"
+                                                           "    with torch.no_grad():\n"
+                                                           "        return model(x)\n"
+                                                           "def main(model, x):\n"
+                                                           "    print(evaluate(model, x))\n");
+  const FixOutcome out = fix_source(source, parser, settings, policy);
+  EXPECT_FALSE(out.changed());
+  ASSERT_EQ(out.report.findings.size(), 1U);
+  EXPECT_FALSE(out.report.findings[0].fix.has_value());
+}
+
 TEST(FixSource, NoCpuMoveBesideLabelsThatStayOnTheDevice) {
   LintSettings settings;
   settings.rules = rules::all_rules();
