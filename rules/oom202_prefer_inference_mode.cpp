@@ -25,7 +25,9 @@ const RuleMeta kMeta{
            "code. Both free the activations the same way; this is a tidy-up, not a leak.",
     .example = "with torch.no_grad():\n    logits = model(x)\n",
     .use_instead = "with torch.inference_mode():\n    logits = model(x)\n",
-    .fine_when = "The block updates parameters or buffers in place (EMA weights, weight init, clipping), iterates "
+    .fine_when = "The block updates parameters or buffers in place (EMA weights, weight init, clipping), moves, "
+                 "swaps or rebuilds a module's state (`model.to(device)`, `register_buffer`, `w.data = ...`, block "
+                 "swapping or offloading), iterates "
                  "`parameters()`, sets `requires_grad`, calls `torch.enable_grad()`, or its function "
                  "back-propagates, needs gradients or goes on training after `.train()` (module-level code of a "
                  "training script too); the function "

@@ -8,6 +8,7 @@
 
 #include "analyzer/model/model.hpp"
 #include "analyzer/model/model_impl.hpp"
+#include "analyzer/support/strings.hpp"
 #include "analyzer/syntax/walk.hpp"
 
 namespace oomlint::model {
@@ -24,6 +25,22 @@ bool names_autograd_state(std::string_view attr) {
 }
 
 // Writes into existing tensors or module state (`x[i] = ...`, `self.ema = ...`) count as well.
+// `unet.to(device)`, `self.register_buffer(...)`, `model.prepare_block_swap_before_forward()`: the
+// module's weights or buffers are moved, rebuilt or swapped here, and made under inference_mode
+// they would be inference tensors when training resumes.
+bool rebuilds_module_state(const Model::Impl& impl, TSNode callee) {
+  const std::string_view method = impl.text(impl.field(callee, impl.g.field.attribute));
+  if (method == "register_buffer" || method == "register_parameter" || method == "load_state_dict") {
+    return true;
+  }
+  const auto words = identifier_words(method);
+  if (words.contains("swap") || words.contains("offload")) {
+    return true;
+  }
+  const bool moves = method == "to" || method == "cuda" || method == "half" || method == "bfloat16";
+  return moves && names::is_model_name(impl.last_name(impl.field(callee, impl.g.field.object)), impl.options);
+}
+
 bool touches_autograd_state(const Model::Impl& impl, TSNode body) {
   const auto& g = impl.g;
   bool found = false;
@@ -41,10 +58,13 @@ bool touches_autograd_state(const Model::Impl& impl, TSNode body) {
       const TSNode left = impl.field(n, g.field.left);
       // `m.weight += w` updates an object's tensor in place, as `m.weight.add_(w)` would.
       const bool in_place_attribute = s == g.sym.augmented_assignment && ts_node_symbol(left) == g.sym.attribute;
-      found = ts_node_symbol(left) == g.sym.subscript || impl.text(left).starts_with("self.") || in_place_attribute;
+      // `w.data = w.data.to(device)` replaces a parameter's storage with one made here.
+      found = ts_node_symbol(left) == g.sym.subscript || impl.text(left).starts_with("self.") || in_place_attribute ||
+              impl.text(left).ends_with(".data");
     } else if (s == g.sym.call) {
       // `setattr(net, name, fused)` swaps a module's submodule: module state, as `self.x = ...` is.
-      found = impl.text(impl.field(n, g.field.function)) == "setattr";
+      const TSNode fn = impl.field(n, g.field.function);
+      found = impl.text(fn) == "setattr" || (ts_node_symbol(fn) == g.sym.attribute && rebuilds_module_state(impl, fn));
     }
     return true;
   });
