@@ -41,7 +41,10 @@ bool rebuilds_module_state(const Model::Impl& impl, TSNode callee) {
   return moves && names::is_model_name(impl.last_name(impl.field(callee, impl.g.field.object)), impl.options);
 }
 
-bool touches_autograd_state(const Model::Impl& impl, TSNode body) {
+// `depth`: how many calls into functions of this file have been followed to get here; what a
+// helper called in the block does (`denoise()` swapping blocks) happens in the block too.
+bool touches_autograd_state(const Model::Impl& impl, TSNode body, int depth = 0) {
+  constexpr int kMaxCallDepth = 2;
   const auto& g = impl.g;
   bool found = false;
   syntax::walk_named(body, [&](TSNode n) {
@@ -65,6 +68,11 @@ bool touches_autograd_state(const Model::Impl& impl, TSNode body) {
       // `setattr(net, name, fused)` swaps a module's submodule: module state, as `self.x = ...` is.
       const TSNode fn = impl.field(n, g.field.function);
       found = impl.text(fn) == "setattr" || (ts_node_symbol(fn) == g.sym.attribute && rebuilds_module_state(impl, fn));
+      if (!found && depth < kMaxCallDepth) {
+        const ScopeId at = impl.m.function_at(ts_node_start_byte(n));
+        const ScopeId callee = impl.local_callee(fn, at == kNone ? 0 : at);
+        found = callee != kNone && touches_autograd_state(impl, impl.m.scope(callee).body, depth + 1);
+      }
     }
     return true;
   });
@@ -312,7 +320,13 @@ bool Model::imports_a_parameter_sharder() const {
   static constexpr std::array<std::string_view, 4> kSharders = {"deepspeed", "torch.distributed.fsdp",
                                                                 "torch.distributed._composable.fsdp", "fairscale"};
   return std::any_of(bindings().begin(), bindings().end(), [](const Binding& b) {
-    return b.kind == BindingKind::Import && std::any_of(kSharders.begin(), kSharders.end(), [&](std::string_view s) {
+    if (b.kind != BindingKind::Import) {
+      return false;
+    }
+    // `fully_shard` re-exported by a project's own package is still FSDP2.
+    const std::string_view last = std::string_view(b.qualified).substr(b.qualified.rfind('.') + 1);
+    return last == "fully_shard" || last == "FullyShardedDataParallel" ||
+           std::any_of(kSharders.begin(), kSharders.end(), [&](std::string_view s) {
              return b.qualified == s || (b.qualified.starts_with(s) && b.qualified[s.size()] == '.');
            });
   });
