@@ -129,27 +129,31 @@ TEST(FixSource, UnsafeFixesNeedTheFlagAndUnfixableIsRespected) {
   EXPECT_EQ(out.fixed->text(), "import torch\nckpt = torch.load('a', map_location=\"cpu\")\nopt.zero_grad(False)\n");
 }
 
+// Fixes `text` with every rule, `code` enabled and its unsafe fixes allowed.
+FixOutcome fix_unsafely(const std::string& code, std::string_view text) {
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = {code};
+  FixPolicy policy;
+  policy.unsafe = true;
+  policy.fixable = {code};
+  syntax::Parser parser;
+  return fix_source(std::make_shared<const SourceFile>("x.py", std::string(text)), parser, settings, policy);
+}
+
 // OOM202's rewrite only where the values stay in code that never trains: a helper returning
 // embeddings to callers not seen here keeps its finding but gets no edit; `evaluate`, called
 // from the file's `main`, gets it.
 TEST(FixSource, InferenceModeOnlyWhereValuesStayInEvaluation) {
-  LintSettings settings;
-  settings.rules = rules::all_rules();
-  settings.enabled = {"OOM202"};
-  FixPolicy policy;
-  policy.unsafe = true;
-  policy.fixable = {"OOM202"};
-  syntax::Parser parser;
-  auto source = std::make_shared<const SourceFile>("x.py", "import torch\n"
-                                                           "def embeddings(enc, ids):\n"
-                                                           "    with torch.no_grad():\n"
-                                                           "        return enc(ids)\n"
-                                                           "def evaluate(model, x):\n"
-                                                           "    with torch.no_grad():\n"
-                                                           "        return model(x)\n"
-                                                           "def main(model, x):\n"
-                                                           "    print(evaluate(model, x))\n");
-  const FixOutcome out = fix_source(source, parser, settings, policy);
+  const FixOutcome out = fix_unsafely("OOM202", "import torch\n"
+                                                "def embeddings(enc, ids):\n"
+                                                "    with torch.no_grad():\n"
+                                                "        return enc(ids)\n"
+                                                "def evaluate(model, x):\n"
+                                                "    with torch.no_grad():\n"
+                                                "        return model(x)\n"
+                                                "def main(model, x):\n"
+                                                "    print(evaluate(model, x))\n");
   ASSERT_EQ(out.applied.size(), 1U);
   EXPECT_EQ(out.fixed->text(), "import torch\n"
                                "def embeddings(enc, ids):\n"
@@ -164,30 +168,22 @@ TEST(FixSource, InferenceModeOnlyWhereValuesStayInEvaluation) {
   EXPECT_FALSE(out.report.findings[0].fix.has_value());
 }
 
-// OOM601's `.cpu()` is not offered where labels gathered beside the predictions stay on the
-// device: the comparison after the loop would mix devices.
 // Under ZeRO-3 or FSDP the forward gathers parameters inside the block: gathered under
 // inference_mode they could not train afterwards, so a module that imports a sharder gets no edit.
 TEST(FixSource, NoInferenceModeWhereParametersAreSharded) {
-  LintSettings settings;
-  settings.rules = rules::all_rules();
-  settings.enabled = {"OOM202"};
-  FixPolicy policy;
-  policy.unsafe = true;
-  policy.fixable = {"OOM202"};
-  syntax::Parser parser;
-  auto source = std::make_shared<const SourceFile>("x.py", "import deepspeed\nimport torch\n"
-                                                           "def evaluate(model, x):\n"
-                                                           "    with torch.no_grad():\n"
-                                                           "        return model(x)\n"
-                                                           "def main(model, x):\n"
-                                                           "    print(evaluate(model, x))\n");
-  const FixOutcome out = fix_source(source, parser, settings, policy);
+  const FixOutcome out = fix_unsafely("OOM202", "import deepspeed\nimport torch\n"
+                                                "def evaluate(model, x):\n"
+                                                "    with torch.no_grad():\n"
+                                                "        return model(x)\n"
+                                                "def main(model, x):\n"
+                                                "    print(evaluate(model, x))\n");
   EXPECT_FALSE(out.changed());
   ASSERT_EQ(out.report.findings.size(), 1U);
   EXPECT_FALSE(out.report.findings[0].fix.has_value());
 }
 
+// OOM601's `.cpu()` is not offered where labels gathered beside the predictions stay on the
+// device: the comparison after the loop would mix devices.
 TEST(FixSource, NoCpuMoveBesideLabelsThatStayOnTheDevice) {
   LintSettings settings;
   settings.rules = rules::all_rules();
