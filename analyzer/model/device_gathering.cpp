@@ -129,10 +129,16 @@ bool reads_a_shape(std::string_view expr) {
 bool Model::drained_as_a_queue(const Store& store) const {
   const std::string_view container = text(store.container);
   const ScopeId fn = function_at(ts_node_start_byte(store.statement));
-  return std::any_of(m_calls.begin(), m_calls.end(), [&](const Call& c) {
-    return (c.method == "pop" || c.method == "popleft") && c.is_method_call() && text(c.receiver) == container &&
-           function_at(ts_node_start_byte(c.node)) == fn;
-  });
+  // Only the calls of that function (the module's, at module level), not every call of the file.
+  const TSNode body = scope(fn == kNone ? 0 : fn).node;
+  for (auto [i, end] = m_impl->calls_in(ts_node_start_byte(body), ts_node_end_byte(body)); i < end; ++i) {
+    const Call& c = m_calls[i];
+    if ((c.method == "pop" || c.method == "popleft") && c.is_method_call() && text(c.receiver) == container &&
+        function_at(ts_node_start_byte(c.node)) == fn) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool Model::computed_from_a_shape(TSNode expr, ScopeId scope, int depth) const {
@@ -190,14 +196,9 @@ bool Model::walks_one_input_in_pieces(LoopId loop_id) const {
   if (text(fn) != "range") {
     return false;
   }
-  const TSNode args = impl.field(it, g.field.arguments);
-  if (reads_a_shape(text(args))) {
-    return true;
-  }
-  // `B, C, H, W = x.shape` before `for i in range(0, H, stride)`; `n = ceil(N / bs)` after
-  // `N = x.shape[0]`: a few names back.
-  const ScopeId scope = loop(loop_id).scope;
-  return computed_from_a_shape(args, scope, 0);
+  // `range(0, x.shape[0], n)`, or `B, C, H, W = x.shape` before `for i in range(0, H, stride)`
+  // and `n = ceil(N / bs)` after `N = x.shape[0]`: a few names back.
+  return computed_from_a_shape(impl.field(it, g.field.arguments), loop(loop_id).scope, 0);
 }
 
 // `if len(samples) < 8: samples.append(out)`: the `if` holding the store, up to its loop or

@@ -925,10 +925,6 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       return names::is_module_returning_method(method) ? receiver : no_grad_tensor();
     }
     if (receiver.kind == Kind::Module) {
-      // `model.model_times()`, `model.num_parameters()`: a measurement of the module, a number.
-      if (names::is_measurement_name(method)) {
-        return Value::number();
-      }
       if (method == "module" || method == "_orig_mod" || names::is_model_name(method, options)) {
         return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput)); // calling a submodule
       }
