@@ -8,6 +8,7 @@ packages=(
   libtree-sitter-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev googletest
   clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14
+  neovim       # the language server's real-client test (headless Neovim)
   python3-torch  # the verifier's CPU tests run programs with Debian's PyTorch
 )
 

@@ -28,9 +28,11 @@
 #include "analyzer/fix/unified_diff.hpp"
 #include "analyzer/output/emitter.hpp"
 #include "analyzer/output/rule_docs.hpp"
+#include "analyzer/service/lint_service.hpp"
 #include "analyzer/syntax/parser.hpp"
 #include "analyzer/syntax/python_grammar.hpp"
 #include "analyzer/verify/verifier.hpp"
+#include "editors/lsp/server.hpp"
 #include "rules/registry.hpp"
 
 #ifndef OOMLINT_VERSION
@@ -97,62 +99,19 @@ bool use_color(bool no_color) {
   return ::isatty(STDOUT_FILENO) != 0;
 }
 
-std::optional<std::string> check_selectors(const std::vector<std::string>& codes, std::string_view flag,
-                                           const std::vector<const RuleMeta*>& catalog) {
-  for (const std::string& c : codes) {
-    if (!is_known_selector(c, catalog)) {
-      return fmt::format("unknown rule code `{}` in {}; `oomlint rule --all` lists the codes", c, flag);
-    }
-  }
-  return std::nullopt;
-}
-
-Expected<Config> resolve_config(const CheckArgs& args, const std::vector<const RuleMeta*>& catalog) {
-  if (args.isolated) {
-    return Config{};
-  }
-  if (!args.config.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(args.config, ec)) {
-      return Error{"configuration file not found; check the --config path", args.config};
-    }
-    return load_config(args.config, catalog);
-  }
-  std::filesystem::path start = std::filesystem::current_path();
+// Where configuration lookup starts: the first path named, stdin's declared name, or here.
+std::filesystem::path config_start(const CheckArgs& args) {
   if (!args.paths.empty() && args.paths.front() != "-") {
-    start = args.paths.front();
-  } else if (!args.stdin_filename.empty()) {
-    start = args.stdin_filename;
+    return args.paths.front();
   }
-  if (auto found = find_config_file(start)) {
-    return load_config(*found, catalog);
+  if (!args.stdin_filename.empty()) {
+    return args.stdin_filename;
   }
-  return Config{};
+  return std::filesystem::current_path();
 }
 
-// Fixes the run's files that have something to fix, each re-linted with the run's facts.
-std::vector<FixOutcome> fix_run(const std::vector<LintInput>& inputs, ProjectRun& run, const LintSettings& settings,
-                                const FixPolicy& policy, int jobs) {
-  std::vector<FixOutcome> outcomes(inputs.size());
-  for_each_parallel(inputs.size(), jobs, [&](size_t i, syntax::Parser& parser) {
-    FixOutcome& out = outcomes[i];
-    out.report = run.reports[i];
-    out.original = out.report.source;
-    out.fixed = out.report.source;
-    const bool fixable = std::any_of(out.report.findings.begin(), out.report.findings.end(),
-                                     [&](const Finding& f) { return fix_allowed(f, policy); });
-    if (out.report.error || !out.report.source || !fixable) {
-      return;
-    }
-    try {
-      out = fix_source(out.report.source, parser, settings, policy, &run.contexts[i]);
-    } catch (const std::exception& e) {
-      out.report.error =
-          Error{fmt::format("internal error while fixing ({}); the file was not changed; please report it", e.what()),
-                inputs[i].path};
-    }
-  });
-  return outcomes;
+service::LintService make_service() {
+  return service::LintService(rules::all_rules(), docs_url_base());
 }
 
 // `--show-fixes`: what was fixed, per file and rule.
@@ -181,11 +140,12 @@ std::string fixes_listing(const std::vector<FixOutcome>& outcomes, const std::op
 }
 
 int run_check(CheckArgs args) {
-  const std::vector<const RuleMeta*> catalog = rules::catalog();
+  service::LintService lint_service = make_service();
+  const std::vector<const RuleMeta*>& catalog = lint_service.catalog();
   for (const auto& [codes, flag] :
        {std::pair{&args.select, "--select"}, std::pair{&args.extend_select, "--extend-select"},
         std::pair{&args.ignore, "--ignore"}}) {
-    if (auto problem = check_selectors(*codes, flag, catalog)) {
+    if (auto problem = lint_service.unknown_selector(*codes, flag)) {
       print_error(*problem);
       return kExitError;
     }
@@ -193,26 +153,20 @@ int run_check(CheckArgs args) {
   if (args.paths.empty()) {
     args.paths.emplace_back(".");
   }
-  auto config = resolve_config(args, catalog);
-  if (!config) {
-    print_error(config.error().describe());
+  service::Overrides overrides;
+  overrides.select = args.select;
+  overrides.extend_select = args.extend_select;
+  overrides.ignore = args.ignore;
+  overrides.config_file = args.config;
+  overrides.isolated = args.isolated;
+  overrides.unsafe_fixes = args.unsafe_fixes;
+  auto resolved = lint_service.settings_for(config_start(args), overrides);
+  if (!resolved) {
+    print_error(resolved.error().describe());
     return kExitError;
   }
-  SelectionFlags flags;
-  if (!args.select.empty()) {
-    flags.select = args.select;
-  }
-  flags.extend_select = args.extend_select;
-  flags.ignore = args.ignore;
-  LintSettings settings;
-  settings.rules = rules::all_rules();
-  settings.enabled = enabled_codes(*config, flags, catalog);
-  settings.config = &*config;
-
+  const service::Settings& settings = **resolved;
   const bool fixing = args.fix || args.diff;
-  FixPolicy policy;
-  policy.unsafe = args.unsafe_fixes;
-  policy.fixable = fixable_codes(*config, catalog);
 
   bool had_error = false;
   // stdin and the files named are one project, as `check` sees them, whatever the mode.
@@ -230,7 +184,7 @@ int run_check(CheckArgs args) {
   const std::size_t stdin_inputs = inputs.size();
   const int jobs = args.jobs > 0 ? args.jobs : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   if (!files.empty()) {
-    const Discovery discovery = discover(files, *config);
+    const Discovery discovery = discover(files, settings.config());
     for (const Error& e : discovery.errors) {
       print_error(e.describe());
       had_error = true;
@@ -239,12 +193,12 @@ int run_check(CheckArgs args) {
       inputs.push_back(LintInput{f, nullptr});
     }
   }
-  ProjectRun run = lint_project(inputs, settings, jobs);
+  ProjectRun run = lint_service.lint(inputs, settings, jobs);
   std::vector<FileReport> reports;
   std::vector<FixOutcome> outcomes; // parallel to reports when fixing
   std::optional<FixOutcome> stdin_fixed;
   if (fixing) {
-    outcomes = fix_run(inputs, run, settings, policy, jobs);
+    outcomes = lint_service.fix(inputs, run, settings, jobs);
     for (FixOutcome& o : outcomes) {
       reports.push_back(o.report);
     }
@@ -397,9 +351,10 @@ std::string probe_dir() {
 
 int run_verify_command(VerifyArgs args) {
   const std::vector<const RuleMeta*> catalog = rules::catalog();
+  const service::LintService lint_service = make_service();
   for (const auto& [codes, flag] :
        {std::pair{&args.options.select, "--select"}, std::pair{&args.options.ignore, "--ignore"}}) {
-    if (auto problem = check_selectors(*codes, flag, catalog)) {
+    if (auto problem = lint_service.unknown_selector(*codes, flag)) {
       print_error(*problem);
       return kExitError;
     }
@@ -438,9 +393,20 @@ int run_verify_command(VerifyArgs args) {
   return confirmed ? kExitFindings : kExitClean;
 }
 
+// `oomlint server`: LSP over stdin/stdout. Nothing but protocol may reach stdout.
+int run_server() {
+  std::ios::sync_with_stdio(false);
+  service::LintService lint_service = make_service();
+  lsp::FrameWriter out(std::cout);
+  lsp::ServerOptions options;
+  options.version = OOMLINT_VERSION;
+  lsp::Server server(lint_service, out, options);
+  return server.run(std::cin);
+}
+
 bool is_command(std::string_view word) {
-  return word == "check" || word == "rule" || word == "verify" || word == "--verify" || word == "--version" ||
-         word == "-V" || word == "--help" || word == "-h" || word == "version";
+  return word == "check" || word == "rule" || word == "verify" || word == "server" || word == "--verify" ||
+         word == "--version" || word == "-V" || word == "--help" || word == "-h" || word == "version";
 }
 
 void add_list_option(CLI::App& app, const std::string& name, std::vector<std::string>& into, const std::string& help) {
@@ -463,7 +429,7 @@ std::optional<std::string> unknown_command(std::string_view word) {
     return std::nullopt;
   }
   return fmt::format("unknown command `{}` (and no file or folder of that name exists); the commands are "
-                     "check, rule and verify: see `oomlint --help`",
+                     "check, rule, verify and server: see `oomlint --help`",
                      word);
 }
 
@@ -558,6 +524,8 @@ int run(int argc, char** argv) {
   verify_cmd->add_option("--nproc", verify_args.options.nproc, "Ranks to start with --launcher (default 1)")
       ->check(CLI::Range(1, 64));
 
+  CLI::App* server_cmd = app.add_subcommand("server", "Run the language server (LSP over stdin and stdout)");
+
   std::vector<const char*> cargv{argv[0]};
   for (const std::string& a : args) {
     cargv.push_back(a.c_str());
@@ -575,6 +543,9 @@ int run(int argc, char** argv) {
   }
   if (verify_cmd->parsed()) {
     return run_verify_command(std::move(verify_args));
+  }
+  if (server_cmd->parsed()) {
+    return run_server();
   }
   if (!check.stdin_filename.empty() && check.paths.empty()) {
     check.paths.emplace_back("-");

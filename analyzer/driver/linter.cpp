@@ -91,7 +91,7 @@ void run_rules(const model::Model& model, const SourceFile& source, const LintSe
 } // namespace
 
 FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings,
-                       const model::ProjectContext* project) {
+                       const model::ProjectContext* project, const syntax::Tree* previous, syntax::Tree* tree) {
   FileReport report;
   report.path = source->path();
   report.source = source;
@@ -99,13 +99,18 @@ FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser&
     report.error = std::move(bad);
     return report;
   }
-  const syntax::RecoveredParse parsed = syntax::parse_with_recovery(parser, source->text());
+  syntax::RecoveredParse parsed = syntax::parse_with_recovery(parser, source->text(), 8, previous);
   if (!parsed.original) {
     report.error = Error{"the parser gave up on this file; please report it with the file attached", source->path()};
     return report;
   }
-  const model::Model model(*source, parsed.best().root(), model_options(settings), syntax_problem(parsed), project);
-  run_rules(model, *source, settings, report);
+  {
+    const model::Model model(*source, parsed.best().root(), model_options(settings), syntax_problem(parsed), project);
+    run_rules(model, *source, settings, report);
+  }
+  if (tree != nullptr) {
+    *tree = std::move(parsed.original);
+  }
   return report;
 }
 

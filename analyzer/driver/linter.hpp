@@ -14,12 +14,9 @@
 #include "analyzer/rule_api.hpp"
 #include "analyzer/source/source_file.hpp"
 #include "analyzer/support/expected.hpp"
+#include "analyzer/syntax/parser.hpp"
 
 namespace oomlint {
-
-namespace syntax {
-class Parser;
-}
 
 struct LintSettings {
   std::vector<Rule> rules;       // the whole catalog
@@ -35,8 +32,11 @@ struct FileReport {
 };
 
 // Lints one source on its own (stdin, fixes); `project` adds the run's facts when given.
+// `previous` (an earlier tree, edited to match this text) makes the parse incremental; the new
+// tree is handed back in `tree` when asked for.
 FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings,
-                       const model::ProjectContext* project = nullptr);
+                       const model::ProjectContext* project = nullptr, const syntax::Tree* previous = nullptr,
+                       syntax::Tree* tree = nullptr);
 
 // Runs `work(i, parser)` for i in [0, count) on up to `jobs` threads, one parser per thread.
 void for_each_parallel(size_t count, int jobs, const std::function<void(size_t, syntax::Parser&)>& work);

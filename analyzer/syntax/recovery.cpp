@@ -54,9 +54,9 @@ std::optional<FirstProblem> first_problem(TSNode root) {
   return FirstProblem{*node, ts_node_is_missing(*node)};
 }
 
-RecoveredParse parse_with_recovery(Parser& parser, std::string_view text, int max_attempts) {
+RecoveredParse parse_with_recovery(Parser& parser, std::string_view text, int max_attempts, const Tree* previous) {
   RecoveredParse out;
-  out.original = parser.parse(text);
+  out.original = parser.parse(text, previous);
   if (!out.original) {
     return out;
   }

@@ -28,6 +28,9 @@ struct RecoveredParse {
 // The first ERROR or MISSING node in document order, found without recursion.
 std::optional<FirstProblem> first_problem(TSNode root);
 
-RecoveredParse parse_with_recovery(Parser& parser, std::string_view text, int max_attempts = 8);
+// `previous`, a tree of an earlier text edited with ts_tree_edit to match this one, makes the
+// first parse incremental.
+RecoveredParse parse_with_recovery(Parser& parser, std::string_view text, int max_attempts = 8,
+                                   const Tree* previous = nullptr);
 
 } // namespace oomlint::syntax
