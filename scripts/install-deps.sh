@@ -24,15 +24,28 @@ command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "error: run as root, or install sudo, to install: ${missing[*]}" >&2; exit 2; }
+    sudo=sudo
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "error: run as root, or install sudo, to install: ${missing[*]}" >&2; exit 2; }
-  sudo=sudo
+# The VS Code extension's npm packages (vscode-languageclient, tsc, vsce, and the JSON-RPC
+# libraries its test drives the server with), exactly as package-lock.json pins them; installed
+# again only when the lock file changes.
+vscode="$(dirname "$0")/../editors/vscode"
+stamp="$vscode/node_modules/.oomlint-lock.sha256"
+want=$(sha256sum "$vscode/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "install-deps: npm ci in editors/vscode"
+  (cd "$vscode" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$stamp"
+else
+  echo "install-deps: editors/vscode npm packages present"
 fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
