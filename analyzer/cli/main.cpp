@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -68,6 +69,16 @@ struct CheckArgs {
   bool unsafe_fixes = false;
   bool diff = false;
   bool show_fixes = false;
+  std::vector<std::string> exclude;
+  std::vector<std::string> extend_exclude;
+  bool force_exclude = false;
+  bool no_force_exclude = false;
+  bool respect_gitignore = false;
+  bool no_respect_gitignore = false;
+  std::string output_file;
+  bool show_files = false;
+  bool add_noqa = false;
+  bool verbose = false;
 };
 
 struct RuleArgs {
@@ -76,20 +87,41 @@ struct RuleArgs {
   std::string output_format = "text";
 };
 
+// NO_COLOR counts when it is set to something (no-color.org): `NO_COLOR=` is not a request.
+bool no_color_requested() {
+  const char* v = std::getenv("NO_COLOR");
+  return v != nullptr && *v != '\0';
+}
+
 void print_error(const std::string& message) {
-  const bool color = ::isatty(STDERR_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr;
+  const bool color = ::isatty(STDERR_FILENO) != 0 && !no_color_requested();
   fmt::print(stderr, "{}: {}\n", color ? "\033[1;31merror\033[0m" : "error", message);
 }
 
+// Where rule pages are linked from (JSON, SARIF, LSP): the configured base (OOMLINT_DOCS_URL_BASE),
+// else the pages installed beside the binary (`PREFIX/share/doc/oomlint/rules/`), else those of
+// the source tree it was built from; never a folder that does not exist.
 std::string docs_url_base() {
-  if (const char* env = std::getenv("OOMLINT_DOCS_URL_BASE")) {
+  if (const char* env = std::getenv("OOMLINT_DOCS_URL_BASE"); env != nullptr && *env != '\0') {
     return env;
   }
-  return OOMLINT_DOCS_URL_BASE;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / "share" / "doc" / "oomlint" / "rules";
+    if (std::filesystem::is_directory(installed, ec)) {
+      return "file://" + installed.string() + "/";
+    }
+  }
+  const std::string built = OOMLINT_DOCS_URL_BASE;
+  if (built.starts_with("file://") && std::filesystem::is_directory(built.substr(7), ec)) {
+    return built;
+  }
+  return built.starts_with("file://") ? std::string() : built;
 }
 
 bool use_color(bool no_color) {
-  if (no_color || std::getenv("NO_COLOR") != nullptr) {
+  if (no_color || no_color_requested()) {
     return false;
   }
   const char* term = std::getenv("TERM");
@@ -139,7 +171,182 @@ std::string fixes_listing(const std::vector<FixOutcome>& outcomes, const std::op
   return out;
 }
 
+// The check's inputs: stdin (`-`) and the files found under the paths, as one project.
+std::vector<LintInput> gather_inputs(const CheckArgs& args, const service::Settings& settings, bool& had_error) {
+  std::vector<LintInput> inputs;
+  std::vector<std::string> files;
+  for (const std::string& p : args.paths) {
+    if (p == "-") {
+      std::string bytes((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+      const std::string name = args.stdin_filename.empty() ? "-" : args.stdin_filename;
+      inputs.push_back(LintInput{name, std::make_shared<const SourceFile>(name, std::move(bytes))});
+    } else {
+      files.push_back(p);
+    }
+  }
+  if (!files.empty()) {
+    const Discovery discovery = discover(files, settings.config());
+    for (const Error& e : discovery.errors) {
+      print_error(e.describe());
+      had_error = true;
+    }
+    for (const std::string& f : discovery.files) {
+      inputs.push_back(LintInput{f, nullptr});
+    }
+  }
+  return inputs;
+}
+
+// The findings in the chosen format (or counts per rule with --statistics).
+std::string render(const std::vector<FileReport>& reports, const CheckArgs& args, const EmitOptions& emit,
+                   const std::vector<const RuleMeta*>& catalog) {
+  const std::string& format = args.output_format;
+  if (args.statistics) {
+    return emit_statistics(reports, format == "json" || format == "json-lines");
+  }
+  if (format == "json") {
+    return emit_json(reports, emit);
+  }
+  if (format == "sarif") {
+    return emit_sarif(reports, catalog, emit, OOMLINT_VERSION);
+  }
+  if (format == "github") {
+    return emit_github(reports);
+  }
+  if (format == "junit") {
+    return emit_junit(reports);
+  }
+  if (format == "gitlab") {
+    return emit_gitlab(reports);
+  }
+  if (format == "grouped") {
+    return emit_grouped(reports, emit);
+  }
+  return format == "concise" ? emit_concise(reports, emit) : emit_text(reports, emit);
+}
+
+// Writes the report to --output-file or to `stream`.
+bool deliver(const std::string& out, const CheckArgs& args, std::FILE* stream) {
+  if (!args.output_file.empty()) {
+    std::ofstream file(args.output_file, std::ios::binary | std::ios::trunc);
+    file << out;
+    file.close();
+    if (!file) {
+      print_error(
+          fmt::format("cannot write the report to {}; check the folder exists and is writable", args.output_file));
+      return false;
+    }
+    return true;
+  }
+  std::fwrite(out.data(), 1, out.size(), stream);
+  std::fflush(stream);
+  return true;
+}
+
+// `--add-noqa`: a `# noqa: CODE` directive for every finding, written to the files.
+int add_noqa(const service::LintService& lint_service, const service::Settings& settings,
+             const std::vector<LintInput>& inputs, const ProjectRun& run, bool had_error, bool quiet) {
+  std::size_t added = 0;
+  syntax::Parser parser;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const FileReport& r = run.reports[i];
+    if (r.error) {
+      print_error(r.error->describe());
+      had_error = true;
+      continue;
+    }
+    const auto outcome = lint_service.add_noqa(r, parser, settings, &run.contexts[i]);
+    if (outcome.refused) {
+      print_error(fmt::format("{}: {}", r.path, *outcome.refused));
+      had_error = true;
+      continue;
+    }
+    if (!outcome.text || inputs[i].source) { // stdin is never written back
+      continue;
+    }
+    auto written = write_file_atomically(r.path, outcome.text->bytes(), r.source->bytes());
+    if (!written) {
+      print_error(written.error().describe());
+      had_error = true;
+      continue;
+    }
+    added += outcome.added;
+  }
+  if (!quiet) {
+    fmt::print(stderr, "Added {} noqa directive{}.\n", added, added == 1 ? "" : "s");
+  }
+  return had_error ? kExitError : kExitClean;
+}
+
+// Applies the fixes: writes each changed file (or adds its diff to `diff_text`); returns how
+// many fixes were applied.
+std::size_t write_fixes(std::vector<FixOutcome>& outcomes, const CheckArgs& args, std::string& diff_text,
+                        bool& had_error) {
+  std::size_t count = 0;
+  for (FixOutcome& o : outcomes) {
+    for (const std::string& why : o.dropped) {
+      print_error(why);
+    }
+    if (!o.changed() || o.report.error) {
+      continue;
+    }
+    const std::string before = o.original ? o.original->bytes() : std::string();
+    if (args.diff) {
+      count += o.applied.size();
+      diff_text += unified_diff(before, o.fixed->bytes(), o.report.path, o.report.path);
+      continue;
+    }
+    auto written = write_file_atomically(o.report.path, o.fixed->bytes(), before);
+    if (!written) {
+      print_error(written.error().describe());
+      had_error = true;
+      continue;
+    }
+    count += o.applied.size();
+  }
+  return count;
+}
+
+void print_verbose(const service::Settings& settings, const std::vector<LintInput>& inputs,
+                   const std::vector<FileReport>& reports, double seconds) {
+  fmt::print(stderr, "oomlint {}: configuration: {}\n", OOMLINT_VERSION,
+             settings.source().empty() ? std::string("none (defaults)") : settings.source());
+  std::string rules;
+  for (const std::string& code : settings.lint().enabled) {
+    rules += (rules.empty() ? "" : ",") + code;
+  }
+  fmt::print(stderr, "oomlint: rules: {}\n", rules);
+  std::size_t findings = 0;
+  for (const FileReport& r : reports) {
+    findings += r.findings.size();
+  }
+  fmt::print(stderr, "oomlint: {} file{} checked, {} finding{}, in {:.3f} s\n", inputs.size(),
+             inputs.size() == 1 ? "" : "s", findings, findings == 1 ? "" : "s", seconds);
+}
+
+service::Overrides overrides_of(const CheckArgs& args) {
+  service::Overrides o;
+  o.select = args.select;
+  o.extend_select = args.extend_select;
+  o.ignore = args.ignore;
+  if (!args.exclude.empty()) {
+    o.exclude = args.exclude;
+  }
+  o.extend_exclude = args.extend_exclude;
+  if (args.force_exclude || args.no_force_exclude) {
+    o.force_exclude = args.force_exclude && !args.no_force_exclude;
+  }
+  if (args.no_respect_gitignore || args.respect_gitignore) {
+    o.respect_gitignore = !args.no_respect_gitignore;
+  }
+  o.config_file = args.config;
+  o.isolated = args.isolated;
+  o.unsafe_fixes = args.unsafe_fixes;
+  return o;
+}
+
 int run_check(CheckArgs args) {
+  const auto started = std::chrono::steady_clock::now();
   service::LintService lint_service = make_service();
   const std::vector<const RuleMeta*>& catalog = lint_service.catalog();
   for (const auto& [codes, flag] :
@@ -153,51 +360,32 @@ int run_check(CheckArgs args) {
   if (args.paths.empty()) {
     args.paths.emplace_back(".");
   }
-  service::Overrides overrides;
-  overrides.select = args.select;
-  overrides.extend_select = args.extend_select;
-  overrides.ignore = args.ignore;
-  overrides.config_file = args.config;
-  overrides.isolated = args.isolated;
-  overrides.unsafe_fixes = args.unsafe_fixes;
-  auto resolved = lint_service.settings_for(config_start(args), overrides);
+  auto resolved = lint_service.settings_for(config_start(args), overrides_of(args));
   if (!resolved) {
     print_error(resolved.error().describe());
     return kExitError;
   }
   const service::Settings& settings = **resolved;
-  const bool fixing = args.fix || args.diff;
-
   bool had_error = false;
-  // stdin and the files named are one project, as `check` sees them, whatever the mode.
-  std::vector<LintInput> inputs;
-  std::vector<std::string> files;
-  for (const std::string& p : args.paths) {
-    if (p == "-") {
-      std::string bytes((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-      const std::string name = args.stdin_filename.empty() ? "-" : args.stdin_filename;
-      inputs.push_back(LintInput{name, std::make_shared<const SourceFile>(name, std::move(bytes))});
-    } else {
-      files.push_back(p);
+  const std::vector<LintInput> inputs = gather_inputs(args, settings, had_error);
+  if (args.show_files) {
+    std::string out;
+    for (const LintInput& in : inputs) {
+      out += in.path + "\n";
     }
+    return deliver(out, args, stdout) && !had_error ? kExitClean : kExitError;
   }
-  const std::size_t stdin_inputs = inputs.size();
+  const std::size_t stdin_inputs =
+      static_cast<std::size_t>(std::count(args.paths.begin(), args.paths.end(), std::string("-")));
   const int jobs = args.jobs > 0 ? args.jobs : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  if (!files.empty()) {
-    const Discovery discovery = discover(files, settings.config());
-    for (const Error& e : discovery.errors) {
-      print_error(e.describe());
-      had_error = true;
-    }
-    for (const std::string& f : discovery.files) {
-      inputs.push_back(LintInput{f, nullptr});
-    }
-  }
   ProjectRun run = lint_service.lint(inputs, settings, jobs);
+  if (args.add_noqa) {
+    return add_noqa(lint_service, settings, inputs, run, had_error, args.quiet);
+  }
   std::vector<FileReport> reports;
   std::vector<FixOutcome> outcomes; // parallel to reports when fixing
   std::optional<FixOutcome> stdin_fixed;
-  if (fixing) {
+  if (args.fix || args.diff) {
     outcomes = lint_service.fix(inputs, run, settings, jobs);
     for (FixOutcome& o : outcomes) {
       reports.push_back(o.report);
@@ -210,31 +398,8 @@ int run_check(CheckArgs args) {
   } else {
     reports = std::move(run.reports);
   }
-  size_t fixed_count = 0;
-  size_t would_fix = 0;
   std::string diff_text;
-  for (FixOutcome& o : outcomes) {
-    for (const std::string& why : o.dropped) {
-      print_error(why);
-    }
-    if (!o.changed() || o.report.error) {
-      continue;
-    }
-    if (args.diff) {
-      would_fix += o.applied.size();
-      diff_text += unified_diff((o.original ? o.original->bytes() : std::string()), o.fixed->bytes(), o.report.path,
-                                o.report.path);
-      continue;
-    }
-    const std::string bytes = o.fixed->bytes();
-    auto written = write_file_atomically(o.report.path, bytes, (o.original ? o.original->bytes() : std::string()));
-    if (!written) {
-      print_error(written.error().describe());
-      had_error = true;
-      continue;
-    }
-    fixed_count += o.applied.size();
-  }
+  std::size_t fixed_count = write_fixes(outcomes, args, diff_text, had_error);
   if (stdin_fixed) {
     fixed_count += stdin_fixed->applied.size();
     const std::string bytes = stdin_fixed->fixed->bytes();
@@ -247,37 +412,30 @@ int run_check(CheckArgs args) {
       had_error = true;
     }
   }
-  EmitOptions emit;
-  emit.color = use_color(args.no_color);
-  emit.docs_url_base = docs_url_base();
-  size_t findings = 0;
-  for (const FileReport& r : reports) {
-    findings += r.findings.size();
+  if (args.verbose) {
+    print_verbose(settings, inputs, reports,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   if (args.diff) {
     std::fwrite(diff_text.data(), 1, diff_text.size(), stdout);
     std::fflush(stdout);
     if (!args.quiet) {
       fmt::print(stderr, "{}\n",
-                 would_fix == 0 ? std::string("No fixes available.")
-                                : fmt::format("Would fix {} finding{}.", would_fix, would_fix == 1 ? "" : "s"));
+                 fixed_count == 0 ? std::string("No fixes available.")
+                                  : fmt::format("Would fix {} finding{}.", fixed_count, fixed_count == 1 ? "" : "s"));
     }
     if (had_error) {
       return kExitError;
     }
-    return would_fix > 0 && !args.exit_zero ? kExitFindings : kExitClean;
+    return fixed_count > 0 && !args.exit_zero ? kExitFindings : kExitClean;
   }
-  std::string out;
-  if (args.statistics) {
-    out = emit_statistics(reports, args.output_format == "json");
-  } else if (args.output_format == "json") {
-    out = emit_json(reports, emit);
-  } else if (args.output_format == "sarif") {
-    out = emit_sarif(reports, catalog, emit, OOMLINT_VERSION);
-  } else if (args.output_format == "github") {
-    out = emit_github(reports);
-  } else {
-    out = args.output_format == "concise" ? emit_concise(reports, emit) : emit_text(reports, emit);
+  EmitOptions emit;
+  emit.color = args.output_file.empty() && use_color(args.no_color);
+  emit.docs_url_base = lint_service.docs_url_base();
+  std::string out = render(reports, args, emit, catalog);
+  const bool human = !args.statistics && (args.output_format == "text" || args.output_format == "full" ||
+                                          args.output_format == "concise" || args.output_format == "grouped");
+  if (human) {
     if (args.show_fixes && fixed_count > 0) {
       out += fixes_listing(outcomes, stdin_fixed);
     }
@@ -289,11 +447,12 @@ int run_check(CheckArgs args) {
     }
   }
   // With `--fix` on stdin, stdout carries the fixed source; findings go to stderr.
-  std::FILE* stream = stdin_fixed ? stderr : stdout;
-  std::fwrite(out.data(), 1, out.size(), stream);
-  std::fflush(stream);
-  if (had_error) {
+  if (!deliver(out, args, stdin_fixed ? stderr : stdout) || had_error) {
     return kExitError;
+  }
+  std::size_t findings = 0;
+  for (const FileReport& r : reports) {
+    findings += r.findings.size();
   }
   return findings > 0 && !args.exit_zero ? kExitFindings : kExitClean;
 }
@@ -396,6 +555,8 @@ int run_verify_command(VerifyArgs args) {
 // `oomlint server`: LSP over stdin/stdout. Nothing but protocol may reach stdout.
 int run_server() {
   std::ios::sync_with_stdio(false);
+  // Reading stdin flushes a tied stdout; the reader thread would race the writers over its buffer.
+  std::cin.tie(nullptr);
   service::LintService lint_service = make_service();
   lsp::FrameWriter out(std::cout);
   lsp::ServerOptions options;
@@ -477,8 +638,21 @@ int run(int argc, char** argv) {
   add_list_option(*check_cmd, "--ignore", check.ignore, "Rule codes or prefixes to disable");
   check_cmd->add_option("--config", check.config, "Use this configuration file (pyproject.toml or oomlint.toml)");
   check_cmd->add_flag("--isolated", check.isolated, "Ignore all configuration files");
-  check_cmd->add_option("--output-format", check.output_format, "text, concise, json, sarif or github")
-      ->check(CLI::IsMember({"text", "concise", "json", "sarif", "github"}));
+  check_cmd
+      ->add_option("--output-format", check.output_format,
+                   "full (or text), concise, grouped, json, sarif, github, junit or gitlab")
+      ->check(CLI::IsMember({"text", "full", "concise", "grouped", "json", "sarif", "github", "junit", "gitlab"}));
+  check_cmd->add_option("--output-file,-o", check.output_file, "Write the report to this file instead of stdout");
+  add_list_option(*check_cmd, "--exclude", check.exclude, "Glob patterns to exclude (replaces `exclude`)");
+  add_list_option(*check_cmd, "--extend-exclude", check.extend_exclude, "Glob patterns to exclude as well");
+  check_cmd->add_flag("--force-exclude", check.force_exclude,
+                      "Apply the excludes to files named on the command line too (for pre-commit)");
+  check_cmd->add_flag("--no-force-exclude", check.no_force_exclude, "Lint files named explicitly even if excluded");
+  check_cmd->add_flag("--respect-gitignore", check.respect_gitignore, "Skip what .gitignore files ignore (default)");
+  check_cmd->add_flag("--no-respect-gitignore", check.no_respect_gitignore, "Lint files .gitignore ignores too");
+  check_cmd->add_flag("--show-files", check.show_files, "List the files that would be linted, and stop");
+  check_cmd->add_flag("--add-noqa", check.add_noqa, "Add `# noqa: CODE` to every line with a finding");
+  check_cmd->add_flag("--verbose,-v", check.verbose, "Say which configuration and rules were used, and the time");
   check_cmd->add_flag("--fix", check.fix, "Apply safe fixes (and unsafe ones with --unsafe-fixes)");
   check_cmd->add_flag("--unsafe-fixes", check.unsafe_fixes, "Also apply fixes that may change behaviour");
   check_cmd->add_flag("--diff", check.diff, "Print the fixes as a unified diff and change nothing");

@@ -103,6 +103,12 @@ Expected<Config> read_table(Config config, const toml::table& table, const std::
       } else {
         config.model.extra_grad_disabled_decorators = *list;
       }
+    } else if (key == "respect-gitignore" || key == "force-exclude") {
+      const auto* flag = value.as_boolean();
+      if (flag == nullptr) {
+        return node_error(config, value, fmt::format("`{}` must be true or false", key));
+      }
+      (key == "respect-gitignore" ? config.respect_gitignore : config.force_exclude) = flag->get();
     } else if (key == "per-file-ignores") {
       const toml::table* t = value.as_table();
       if (t == nullptr) {

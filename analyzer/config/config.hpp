@@ -30,6 +30,8 @@ struct Config {
   std::vector<std::string> unfixable;
   std::vector<std::string> exclude;
   std::vector<std::string> extend_exclude;
+  bool respect_gitignore = true; // skip what .gitignore files ignore while searching folders
+  bool force_exclude = false;    // apply the excludes to files named explicitly too
   std::vector<PerFileIgnore> per_file_ignores;
   model::ModelOptions model;
   std::map<std::string, RuleOptionValues> rule_options; // code -> option -> values

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "analyzer/driver/gitignore.hpp"
+
 namespace oomlint {
 
 namespace {
@@ -54,8 +56,13 @@ bool is_python_file(const fs::path& p) {
 
 } // namespace
 
-Discovery discover(const std::vector<std::string>& paths, const Config& config) {
+Discovery discover(const std::vector<std::string>& paths, const Config& config, bool force_exclude) {
   Discovery out;
+  GitIgnore gitignore;
+  const auto skipped = [&](const fs::path& path, const fs::path& walk_root, bool is_dir) {
+    return excluded(path, walk_root, config) || (config.respect_gitignore && gitignore.ignored(path, is_dir));
+  };
+  const bool forced = force_exclude || config.force_exclude;
   for (const std::string& given : paths) {
     std::error_code ec;
     const fs::path path(given);
@@ -63,6 +70,10 @@ Discovery discover(const std::vector<std::string>& paths, const Config& config) 
     if (ec || !fs::exists(st)) {
       out.errors.push_back(
           Error{describe_status_error(ec ? ec : std::make_error_code(std::errc::no_such_file_or_directory)), given});
+      continue;
+    }
+    const fs::path named = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    if (forced && skipped(path, named, fs::is_directory(st))) {
       continue;
     }
     if (!fs::is_directory(st)) {
@@ -83,7 +94,7 @@ Discovery discover(const std::vector<std::string>& paths, const Config& config) 
       const fs::directory_entry& entry = *it;
       std::error_code entry_ec;
       if (entry.is_directory(entry_ec)) {
-        if (excluded(entry.path(), path, config) || entry.is_symlink(entry_ec)) {
+        if (entry.is_symlink(entry_ec) || skipped(entry.path(), path, true)) {
           it.disable_recursion_pending();
         }
         continue;
@@ -101,10 +112,15 @@ Discovery discover(const std::vector<std::string>& paths, const Config& config) 
         }
         continue;
       }
-      if (excluded(entry.path(), path, config)) {
+      if (skipped(entry.path(), path, false)) {
         continue;
       }
-      out.files.push_back(entry.path().string());
+      // Found under `.`: printed as `train.py`, not `./train.py`, as the user would write it.
+      std::string found = entry.path().string();
+      if (found.starts_with("./") && found.size() > 2) {
+        found.erase(0, 2);
+      }
+      out.files.push_back(std::move(found));
     }
   }
   std::sort(out.files.begin(), out.files.end());

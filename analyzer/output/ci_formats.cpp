@@ -1,4 +1,5 @@
-// Formats CI systems read: SARIF 2.1.0 (code scanning) and GitHub workflow annotations.
+// Formats CI systems read: SARIF 2.1.0 (code scanning), GitHub workflow annotations, JUnit XML and
+// GitLab Code Quality.
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -186,6 +187,104 @@ std::string emit_github(const std::vector<FileReport>& reports) {
     }
   }
   return out;
+}
+
+namespace {
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    switch (c) {
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    default:
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// FNV-1a: a fingerprint that stays the same across runs, machines and compilers.
+std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ULL) {
+  for (const char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+} // namespace
+
+std::string emit_junit(const std::vector<FileReport>& reports) {
+  std::string suites;
+  size_t total = 0;
+  for (const FileReport& r : reports) {
+    if (!r.source || r.findings.empty()) {
+      continue;
+    }
+    std::string cases;
+    for (const Finding& f : r.findings) {
+      const RowCol at = r.source->position(f.start);
+      cases += fmt::format("    <testcase name=\"org.oomlint.{}\" classname=\"{}\" file=\"{}\" line=\"{}\">\n"
+                           "      <failure message=\"{}\">line {}, column {}: {}</failure>\n    </testcase>\n",
+                           f.code, xml_escape(r.path), xml_escape(r.path), at.row + 1, xml_escape(f.message),
+                           at.row + 1, at.column + 1, xml_escape(f.message));
+    }
+    suites += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\">\n{}  </testsuite>\n",
+                          xml_escape(r.path), r.findings.size(), r.findings.size(), cases);
+    total += r.findings.size();
+  }
+  return fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"oomlint\" tests=\"{}\" "
+                     "failures=\"{}\" errors=\"0\">\n{}</testsuites>\n",
+                     total, total, suites);
+}
+
+std::string emit_gitlab(const std::vector<FileReport>& reports) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const FileReport& r : reports) {
+    if (!r.source) {
+      continue;
+    }
+    std::map<std::uint64_t, int> seen; // the same finding twice on equal lines stays two entries
+    for (const Finding& f : r.findings) {
+      const RowCol a = r.source->position(f.start);
+      const RowCol b = r.source->position(std::max(f.start, f.end));
+      // The line's text rather than its number: a finding keeps its fingerprint when lines move.
+      std::uint64_t h = fnv1a(r.path);
+      h = fnv1a(f.code, h);
+      h = fnv1a(trimmed(r.source->line_text(a.row)), h);
+      h = fnv1a(std::to_string(seen[h]++), h);
+      const std::string_view severity = f.severity == Severity::Error     ? "major"
+                                        : f.severity == Severity::Warning ? "minor"
+                                                                          : "info";
+      out.push_back({{"description", fmt::format("{}: {}", f.code, f.message)},
+                     {"check_name", f.code},
+                     {"fingerprint", fmt::format("{:016x}", h)},
+                     {"severity", severity},
+                     {"location", {{"path", r.path}, {"lines", {{"begin", a.row + 1}, {"end", b.row + 1}}}}}});
+    }
+  }
+  return out.dump(2) + "\n";
 }
 
 } // namespace oomlint

@@ -153,6 +153,23 @@ std::string emit_concise(const std::vector<FileReport>& reports, const EmitOptio
   return out;
 }
 
+std::string emit_grouped(const std::vector<FileReport>& reports, const EmitOptions& options) {
+  std::string out;
+  for (const FileReport& r : reports) {
+    if (!r.source || r.findings.empty()) {
+      continue;
+    }
+    out += paint(options.color, kBold, r.path) + ":\n";
+    for (const Finding& f : r.findings) {
+      const RowCol at = r.source->position(f.start);
+      out += fmt::format("  {}:{} {}{} {}\n", at.row + 1, at.column + 1, paint(options.color, kBold, f.code),
+                         fix_label(f), f.message);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 std::string emit_json(const std::vector<FileReport>& reports, const EmitOptions& options) {
   nlohmann::json list = nlohmann::json::array();
   for (const FileReport& r : reports) {

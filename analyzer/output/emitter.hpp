@@ -24,6 +24,12 @@ std::string emit_sarif(const std::vector<FileReport>& reports, const std::vector
                        const EmitOptions& options, std::string_view version);
 // GitHub workflow annotations (`::error file=...,line=...::message`).
 std::string emit_github(const std::vector<FileReport>& reports);
+// JUnit XML: a test suite per file, a failed test case per finding.
+std::string emit_junit(const std::vector<FileReport>& reports);
+// GitLab Code Quality JSON, with fingerprints that survive lines moving.
+std::string emit_gitlab(const std::vector<FileReport>& reports);
+// Findings under a header per file (`  41:9 OOM101 [-] message`).
+std::string emit_grouped(const std::vector<FileReport>& reports, const EmitOptions& options);
 // "Found 3 findings (1 error, 2 warnings)." or "All checks passed!"
 std::string summary_line(const std::vector<FileReport>& reports, const EmitOptions& options);
 // Counts per rule, most frequent first.

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <exception>
+#include <set>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "analyzer/fix/noqa.hpp"
 #include "analyzer/output/rule_docs.hpp"
 
 namespace oomlint::service {
@@ -25,6 +27,13 @@ std::vector<const RuleMeta*> metas_of(const std::vector<Rule>& rules) {
 
 Settings::Settings(Config config, const std::vector<Rule>& rules, const Overrides& overrides)
     : m_config(std::move(config)) {
+  if (overrides.exclude) {
+    m_config.exclude = *overrides.exclude;
+  }
+  m_config.extend_exclude.insert(m_config.extend_exclude.end(), overrides.extend_exclude.begin(),
+                                 overrides.extend_exclude.end());
+  m_config.force_exclude = overrides.force_exclude.value_or(m_config.force_exclude);
+  m_config.respect_gitignore = overrides.respect_gitignore.value_or(m_config.respect_gitignore);
   const std::vector<const RuleMeta*> catalog = metas_of(rules);
   SelectionFlags flags;
   if (!overrides.select.empty()) {
@@ -132,6 +141,41 @@ FixOutcome LintService::fix_buffer(std::shared_ptr<const SourceFile> source, syn
                                    const Settings& settings, const FixPolicy& policy,
                                    const model::ProjectContext* project) const {
   return fix_source(std::move(source), parser, settings.lint(), policy, project);
+}
+
+LintService::NoqaOutcome LintService::add_noqa(const FileReport& report, syntax::Parser& parser,
+                                               const Settings& settings, const model::ProjectContext* project) const {
+  NoqaOutcome out;
+  if (!report.source || report.error || report.findings.empty()) {
+    return out;
+  }
+  const auto is_syntax_error = [](const Finding& f) { return f.code == "OOM000"; };
+  if (std::any_of(report.findings.begin(), report.findings.end(), is_syntax_error)) {
+    out.refused = "the file does not parse; fix the syntax error first";
+    return out;
+  }
+  std::map<std::uint32_t, std::set<std::string>> by_row;
+  for (const Finding& f : report.findings) {
+    by_row[f.noqa_row].insert(f.code);
+  }
+  std::vector<Edit> edits;
+  for (const auto& [row, codes] : by_row) {
+    edits.push_back(noqa_edit(*report.source, row, codes));
+  }
+  std::string text(report.source->text());
+  for (auto it = edits.rbegin(); it != edits.rend(); ++it) { // from the end: offsets stay valid
+    text.insert(it->start, it->content);
+  }
+  auto edited = std::make_shared<const SourceFile>(report.source->with_text(std::move(text)));
+  const FileReport again = lint_source(edited, parser, settings.lint(), project);
+  if (again.error || !again.findings.empty()) {
+    out.refused = "a `# noqa` comment at the end of a finding's line would not silence it here (the line "
+                  "ends inside a string?); add it by hand";
+    return out;
+  }
+  out.text = std::move(edited);
+  out.added = by_row.size();
+  return out;
 }
 
 const RuleMeta* LintService::rule(std::string_view code_or_name) const {

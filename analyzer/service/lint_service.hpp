@@ -27,6 +27,10 @@ struct Overrides {
   std::vector<std::string> select; // empty: the configuration's own selection
   std::vector<std::string> extend_select;
   std::vector<std::string> ignore;
+  std::optional<std::vector<std::string>> exclude; // replaces the configuration's `exclude`
+  std::vector<std::string> extend_exclude;
+  std::optional<bool> force_exclude;
+  std::optional<bool> respect_gitignore;
   std::string config_file; // use this file instead of looking for one
   bool isolated = false;   // ignore every configuration file
   bool unsafe_fixes = false;
@@ -43,6 +47,8 @@ public:
   [[nodiscard]] const Config& config() const { return m_config; }
   [[nodiscard]] const LintSettings& lint() const { return m_lint; }
   [[nodiscard]] const FixPolicy& fix_policy() const { return m_fix; }
+  // The configuration file these settings came from; empty for the defaults.
+  [[nodiscard]] const std::string& source() const { return m_config.source_path; }
 
 private:
   Config m_config;
@@ -94,6 +100,17 @@ public:
   [[nodiscard]] FixOutcome fix_buffer(std::shared_ptr<const SourceFile> source, syntax::Parser& parser,
                                       const Settings& settings, const FixPolicy& policy,
                                       const model::ProjectContext* project) const;
+
+  // `--add-noqa`: the buffer with a `# noqa: CODES` directive on the line of each finding. The
+  // result is linted again; it is refused (`refused` says why) unless exactly those findings are
+  // gone and it still parses.
+  struct NoqaOutcome {
+    std::shared_ptr<const SourceFile> text; // null when nothing was added
+    std::size_t added = 0;                  // directives written or extended
+    std::optional<std::string> refused;
+  };
+  [[nodiscard]] NoqaOutcome add_noqa(const FileReport& report, syntax::Parser& parser, const Settings& settings,
+                                     const model::ProjectContext* project) const;
 
   // A rule by code or name, its documentation (Markdown) and the address of its page.
   [[nodiscard]] const RuleMeta* rule(std::string_view code_or_name) const;

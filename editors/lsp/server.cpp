@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "analyzer/driver/discovery.hpp"
+#include "analyzer/fix/noqa.hpp"
 #include "analyzer/model/project.hpp"
 
 namespace oomlint::lsp {
@@ -598,19 +599,12 @@ Json Server::fix_action(const Document& doc, const Finding& f) const {
 
 Json Server::noqa_action(const Document& doc, const Finding& f) const {
   const SourceFile& source = *doc.report.source;
-  const std::string_view line = source.line_text(f.noqa_row);
-  const std::uint32_t line_end = source.lines().line_start(f.noqa_row) + static_cast<std::uint32_t>(line.size());
-  // Extend a `# noqa: X` already there; otherwise add one.
-  const std::size_t existing = line.find("# noqa:");
-  const std::string text =
-      existing != std::string_view::npos ? fmt::format(", {}", f.code) : fmt::format("  # noqa: {}", f.code);
-  const RowCol at = source.position(line_end, m_unit);
-  const Json position = {{"line", at.row}, {"character", at.column}};
-  return {
-      {"title", fmt::format("Disable {} for this line", f.code)},
-      {"kind", "quickfix"},
-      {"diagnostics", Json::array({diagnostic(doc, f)})},
-      {"edit", {{"changes", {{doc.uri, {{{"range", {{"start", position}, {"end", position}}}, {"newText", text}}}}}}}}};
+  const Edit edit = noqa_edit(source, f.noqa_row, {f.code});
+  return {{"title", fmt::format("Disable {} for this line", f.code)},
+          {"kind", "quickfix"},
+          {"diagnostics", Json::array({diagnostic(doc, f)})},
+          {"edit",
+           {{"changes", {{doc.uri, {{{"range", range(source, edit.start, edit.end)}, {"newText", edit.content}}}}}}}}};
 }
 
 std::optional<Json> Server::fix_all_action(Document& doc) {

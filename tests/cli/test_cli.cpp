@@ -240,7 +240,7 @@ TEST_F(Cli, ConfigSelectsAndExcludes) {
   const auto list = nlohmann::json::parse(run({"check", "--output-format", "json", "."}, m_dir).out);
   ASSERT_EQ(list.size(), 1U);
   EXPECT_EQ(list[0]["code"], "OOM101");
-  EXPECT_EQ(list[0]["filename"], "./a.py");
+  EXPECT_EQ(list[0]["filename"], "a.py");
 }
 
 TEST_F(Cli, JobsGiveTheSameResult) {
@@ -277,11 +277,11 @@ TEST_F(Cli, BadInputIsReportedAndOtherFilesAreStillChecked) {
   for (const auto& f : list) {
     by_file[f["filename"]].push_back(f["code"]);
   }
-  EXPECT_EQ(by_file["./syntax.py"], (std::vector<std::string>{"OOM000", "OOM401"}));
-  EXPECT_EQ(by_file["./bom_crlf.py"], (std::vector<std::string>{"OOM401"}));
-  EXPECT_EQ(by_file["./tabs.py"], (std::vector<std::string>{"OOM401"}));
-  EXPECT_EQ(by_file["./good.py"], (std::vector<std::string>{"OOM101", "OOM401"}));
-  EXPECT_EQ(by_file.count("./empty.py"), 0U);
+  EXPECT_EQ(by_file["syntax.py"], (std::vector<std::string>{"OOM000", "OOM401"}));
+  EXPECT_EQ(by_file["bom_crlf.py"], (std::vector<std::string>{"OOM401"}));
+  EXPECT_EQ(by_file["tabs.py"], (std::vector<std::string>{"OOM401"}));
+  EXPECT_EQ(by_file["good.py"], (std::vector<std::string>{"OOM101", "OOM401"}));
+  EXPECT_EQ(by_file.count("empty.py"), 0U);
 }
 
 TEST_F(Cli, SymlinkLoopAsArgument) {
@@ -551,12 +551,12 @@ TEST_F(Cli, HelpersInOtherModulesAreUnderstood) {
                  f["code"].get<std::string>());
   }
   // The loss comes from `.losses`: the accumulation keeps every iteration's graph.
-  EXPECT_TRUE(found.count("./pkg/train.py:10:OOM101")) << r.out;
+  EXPECT_TRUE(found.count("pkg/train.py:10:OOM101")) << r.out;
   // `run_eval` is only called under no_grad from train.py: no graph, but device outputs gathered.
-  EXPECT_TRUE(found.count("./pkg/evaluation.py:4:OOM601")) << r.out;
-  EXPECT_FALSE(found.count("./pkg/evaluation.py:4:OOM102")) << r.out;
+  EXPECT_TRUE(found.count("pkg/evaluation.py:4:OOM601")) << r.out;
+  EXPECT_FALSE(found.count("pkg/evaluation.py:4:OOM102")) << r.out;
   // `predict` (in utils.py) returns a forward's output with its graph.
-  EXPECT_TRUE(found.count("./main.py:7:OOM102")) << r.out;
+  EXPECT_TRUE(found.count("main.py:7:OOM102")) << r.out;
 
   // Alone, train.py cannot know what compute_loss returns: oomlint stays quiet rather than guess.
   const Result alone = run({"check", "--isolated", "--output-format", "json", "pkg/train.py"}, m_dir);
@@ -873,4 +873,101 @@ TEST_F(Cli, VerifyUnderTorchrunProbesEveryRank) {
     }
   }
   EXPECT_TRUE(seen) << r.out;
+}
+
+namespace {
+
+std::string sorted_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const std::string& l : lines) {
+    out += l + "\n";
+  }
+  return out;
+}
+
+} // namespace
+
+// What .gitignore ignores is not searched (inside a git repository), `--no-respect-gitignore`
+// searches it, and `--force-exclude` drops an excluded file even when it is named, as a
+// pre-commit hook names it.
+TEST_F(Cli, DiscoveryRespectsGitignoreAndForcedExcludes) {
+  write(".git/HEAD", "ref: refs/heads/main\n");
+  write(".gitignore", "generated/\n*_gen.py\n!keep_gen.py\n");
+  write("train.py", kLeaky);
+  write("generated/model.py", kLeaky);
+  write("layer_gen.py", kLeaky);
+  write("keep_gen.py", kLeaky);
+  write("pyproject.toml", "[tool.oomlint]\nextend-exclude = [\"legacy/*\"]\n");
+  write("legacy/old.py", kLeaky);
+  EXPECT_EQ(sorted_lines(run({"check", "--show-files", "."}, m_dir).out), "keep_gen.py\ntrain.py\n");
+  EXPECT_EQ(sorted_lines(run({"check", "--show-files", "--no-respect-gitignore", "."}, m_dir).out),
+            "generated/model.py\nkeep_gen.py\nlayer_gen.py\ntrain.py\n");
+  // Named explicitly, an excluded file is linted, unless excludes are forced.
+  EXPECT_EQ(run({"check", "--show-files", "legacy/old.py"}, m_dir).out, "legacy/old.py\n");
+  const Result forced = run({"check", "--force-exclude", "legacy/old.py", "layer_gen.py"}, m_dir);
+  EXPECT_EQ(forced.exit_code, 0) << forced.out << forced.err;
+  EXPECT_EQ(run({"check", "--show-files", "--exclude", "train.py", "."}, m_dir).out, "keep_gen.py\n");
+}
+
+// Reports go where `-o` says, in every format; a finding's file is named as the user wrote it.
+TEST_F(Cli, OutputFileAndTheCiFormats) {
+  write("train.py", kLeaky);
+  const Result junit = run({"check", "--isolated", "--output-format", "junit", "-o", "report.xml", "."}, m_dir);
+  EXPECT_EQ(junit.exit_code, 1) << junit.err;
+  EXPECT_TRUE(junit.out.empty()) << junit.out;
+  std::ifstream xml(m_dir / "report.xml");
+  const std::string report((std::istreambuf_iterator<char>(xml)), std::istreambuf_iterator<char>());
+  EXPECT_NE(report.find("<testcase name=\"org.oomlint.OOM101\" classname=\"train.py\""), std::string::npos) << report;
+  EXPECT_NE(report.find("<failure message="), std::string::npos);
+
+  const auto gitlab = nlohmann::json::parse(run({"check", "--isolated", "--output-format", "gitlab", "."}, m_dir).out);
+  ASSERT_FALSE(gitlab.empty());
+  EXPECT_EQ(gitlab[0]["location"]["path"], "train.py");
+  EXPECT_EQ(gitlab[0]["fingerprint"].get<std::string>().size(), 16U);
+  // A line added above moves the finding, not its fingerprint.
+  write("train.py", std::string("# header\n") + kLeaky);
+  const auto moved = nlohmann::json::parse(run({"check", "--isolated", "--output-format", "gitlab", "."}, m_dir).out);
+  EXPECT_EQ(moved[0]["fingerprint"], gitlab[0]["fingerprint"]);
+  EXPECT_EQ(moved[0]["location"]["lines"]["begin"].get<int>(), gitlab[0]["location"]["lines"]["begin"].get<int>() + 1);
+
+  const Result grouped = run({"check", "--isolated", "--output-format", "grouped", "."}, m_dir);
+  EXPECT_TRUE(grouped.out.starts_with("train.py:\n  9:9 OOM101")) << grouped.out;
+  const Result full = run({"check", "--isolated", "--output-format", "full", "./train.py"}, m_dir);
+  EXPECT_NE(full.out.find("./train.py:9:9: OOM101"), std::string::npos) << full.out;
+  const Result stats = run({"check", "--isolated", "--statistics", "--output-format", "grouped", "."}, m_dir);
+  EXPECT_NE(stats.out.find("OOM101"), std::string::npos) << stats.out;
+}
+
+// `--add-noqa` silences every finding where it is, and the file then passes.
+TEST_F(Cli, AddNoqaSilencesEachFindingOnItsLine) {
+  write("train.py", kLeaky);
+  write("keep.py", "x = 1  # noqa: OOM101\n");
+  const Result added = run({"check", "--isolated", "--add-noqa", "."}, m_dir);
+  EXPECT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_NE(added.err.find("Added 2 noqa directives."), std::string::npos) << added.err;
+  std::ifstream in(m_dir / "train.py");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("        running += loss  # noqa: OOM101\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("    state = torch.load('ckpt.pt')  # noqa: OOM401\n"), std::string::npos) << text;
+  EXPECT_EQ(run({"check", "--isolated", "."}, m_dir).exit_code, 0);
+}
+
+// Rule pages are linked from a configured base, or from pages that exist; never from a folder
+// that does not.
+TEST_F(Cli, RuleUrlsPointAtPagesThatExist) {
+  write("train.py", kLeaky);
+  const auto json = nlohmann::json::parse(run({"check", "--isolated", "--output-format", "json", "."}, m_dir, "",
+                                              {"OOMLINT_DOCS_URL_BASE=https://docs.example.org/rules/"})
+                                              .out);
+  EXPECT_EQ(json[0]["url"], "https://docs.example.org/rules/" + json[0]["code"].get<std::string>() + ".md");
+  const auto local = nlohmann::json::parse(run({"check", "--isolated", "--output-format", "json", "."}, m_dir).out);
+  const std::string url = local[0]["url"];
+  ASSERT_TRUE(url.starts_with("file://")) << url;
+  EXPECT_TRUE(fs::exists(url.substr(7))) << url;
 }

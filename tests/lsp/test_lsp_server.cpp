@@ -195,7 +195,11 @@ TEST_F(LspServer, BuffersAreLintedWithTheWorkspacesFacts) {
   ASSERT_TRUE(server.wait_for([](const Json& m) { return m.contains("id") && m["id"] == 2; }));
   server.send({{"jsonrpc", "2.0"}, {"method", "exit"}});
   EXPECT_EQ(server.wait_exit(), 0);
-  EXPECT_TRUE(server.unread().empty()) << server.unread();
+  std::string seen;
+  for (const Json& m : server.seen) {
+    seen += m.dump() + "\n";
+  }
+  EXPECT_TRUE(server.unread().empty()) << server.unread() << "\nseen:\n" << seen;
 }
 
 // Garbage in any shape gets JSON-RPC errors, never a crash, and the session goes on.
