@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev googletest
   clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14
   neovim       # the language server's real-client test (headless Neovim)
+  pre-commit   # the pre-commit hooks' test
   python3-torch  # the verifier's CPU tests run programs with Debian's PyTorch
 )
 
