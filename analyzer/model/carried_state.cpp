@@ -32,40 +32,40 @@ Read read_of(TSNode n) {
   return Read{ts_node_start_byte(n), ts_node_end_byte(n)};
 }
 
-// The first place in `body` where `name` (a plain name or a `self.` path) is read; assignment
-// targets are writes, not reads.
-Read first_read(const Model& m, TSNode body, const std::string& name) {
+// Where each name of `reads` (plain names and `self.` paths) is first read in `body`, in one walk;
+// assignment targets are writes, not reads.
+using FirstReads = std::map<std::string, Read, std::less<>>;
+
+void first_reads(const Model& m, TSNode body, FirstReads& reads) {
   const auto& g = syntax::grammar();
-  Read first;
   syntax::walk_named(body, [&](TSNode n) {
-    if (ts_node_start_byte(n) >= first.start) {
-      return false;
-    }
     const TSSymbol s = ts_node_symbol(n);
     if (s == g.sym.string || s == g.sym.comment || s == g.sym.function_definition || s == g.sym.class_definition) {
       return false;
     }
     if ((s == g.sym.assignment || s == g.sym.augmented_assignment)) {
       // Reads on the right first; the left side is a target (unless it subscripts the name).
-      first.keep_earlier(first_read(m, ts_node_child_by_field_id(n, g.field.right), name));
+      first_reads(m, ts_node_child_by_field_id(n, g.field.right), reads);
       TSNode left = ts_node_child_by_field_id(n, g.field.left);
-      if (s == g.sym.augmented_assignment && m.text(left) == name) {
-        first.keep_earlier(Read{ts_node_start_byte(n), ts_node_end_byte(left)});
+      if (s == g.sym.augmented_assignment) {
+        if (auto it = reads.find(m.text(left)); it != reads.end()) {
+          it->second.keep_earlier(Read{ts_node_start_byte(n), ts_node_end_byte(left)});
+        }
       }
       return false;
     }
-    if ((s == g.sym.identifier || s == g.sym.attribute) && m.text(n) == name) {
-      first.keep_earlier(read_of(n));
-      return false;
-    }
-    if (s == g.sym.attribute) {
+    if (s == g.sym.identifier || s == g.sym.attribute) {
+      if (auto it = reads.find(m.text(n)); it != reads.end()) {
+        it->second.keep_earlier(read_of(n));
+      }
       // `outputs.loss` reads `outputs`, not a variable called `loss`.
-      first.keep_earlier(first_read(m, ts_node_child_by_field_id(n, g.field.object), name));
+      if (s == g.sym.attribute) {
+        first_reads(m, ts_node_child_by_field_id(n, g.field.object), reads);
+      }
       return false;
     }
     return true;
   });
-  return first;
 }
 
 // A call's result, possibly indexed: `model(x, h)`, `model(x, h)[1]`.
@@ -102,10 +102,13 @@ bool assigned_from_call(const Model& m, const Binding& last, std::uint32_t pass_
   const std::string_view name = m.text(last.value);
   const ScopeId fn = m.function_at(last.stmt_start);
   const Binding* source = nullptr;
-  for (const Binding& b : m.bindings()) {
-    if (b.name == name && b.stmt_start >= pass_from && b.stmt_start < last.stmt_start &&
-        m.function_at(b.stmt_start) == fn) {
-      source = &b; // bindings are in source order: the last one before the assignment
+  // Bindings are in source order: only those of the pass are looked at, the last one wins.
+  const auto& all = m.bindings();
+  auto it = std::lower_bound(all.begin(), all.end(), pass_from,
+                             [](const Binding& b, std::uint32_t at) { return b.stmt_start < at; });
+  for (; it != all.end() && it->stmt_start < last.stmt_start; ++it) {
+    if (it->name == name && m.function_at(it->stmt_start) == fn) {
+      source = &*it;
     }
   }
   return source != nullptr && source->kind == BindingKind::Assign && is_call_result(source->value);
@@ -168,10 +171,14 @@ bool repackaged(const Model& m, const std::vector<BindingId>& ids, const Binding
       return true;
     }
   }
-  for (const Call& c : m.calls()) {
-    const std::uint32_t at = ts_node_start_byte(c.node);
-    if (at >= from && at < last.stmt_start && (c.method == "detach_" || c.method == "detach") &&
-        !ts_node_is_null(c.receiver) && (m.text(c.receiver) == last.name || element_of(m, c.receiver, last.name)) &&
+  // Calls are in source order: only those between the pass's start and the assignment.
+  const auto& calls = m.calls();
+  auto first = std::lower_bound(calls.begin(), calls.end(), from,
+                                [](const Call& c, std::uint32_t at) { return ts_node_start_byte(c.node) < at; });
+  for (auto c_it = first; c_it != calls.end() && ts_node_start_byte(c_it->node) < last.stmt_start; ++c_it) {
+    const Call& c = *c_it;
+    if ((c.method == "detach_" || c.method == "detach") && !ts_node_is_null(c.receiver) &&
+        (m.text(c.receiver) == last.name || element_of(m, c.receiver, last.name)) &&
         ts_node_symbol(ts_node_parent(c.node)) == syntax::grammar().sym.expression_statement) {
       return true;
     }
@@ -191,6 +198,11 @@ struct Pass {
 
 void collect_carried(const Model& m, const PassBindings& names, const Pass& pass, std::vector<CarriedState>& out) {
   const auto& bindings = m.bindings();
+  FirstReads reads;
+  for (const auto& [name, ids] : names) {
+    reads.emplace(name, Read{});
+  }
+  first_reads(m, pass.body, reads);
   for (const auto& [name, ids] : names) {
     if ((pass.skip != nullptr && std::find(pass.skip->begin(), pass.skip->end(), name) != pass.skip->end()) ||
         names::is_decoding_cache_name(name) || name == "_") {
@@ -200,7 +212,7 @@ void collect_carried(const Model& m, const PassBindings& names, const Pass& pass
     for (BindingId id : ids) {
       first_bound = std::min(first_bound, bindings[static_cast<size_t>(id)].visible_from);
     }
-    const Read read = first_read(m, pass.body, name);
+    const Read read = reads.at(name);
     if (read.start >= first_bound) {
       continue; // (re)bound before it is used in each pass
     }
@@ -216,38 +228,30 @@ void collect_carried(const Model& m, const PassBindings& names, const Pass& pass
   }
 }
 
-// A method that runs one training step per call: a per-step method by its name, or any method
+// The methods that run one training step per call: a per-step method by its name, or any method
 // whose own body back-propagates outside a loop (a trainer's `step(self, batch)`).
-bool steps_per_call(const Model& m, ScopeId s) {
-  const Scope& sc = m.scope(s);
-  if (!sc.is_function() || sc.facts.grad_disabled) {
-    return false;
-  }
-  if (sc.facts.per_step_method) {
-    return true;
-  }
-  return sc.class_scope != kNone && std::any_of(m.calls().begin(), m.calls().end(), [&](const Call& c) {
-           return c.is_backward && c.loop == kNone && c.scope == s;
-         });
-}
-
-bool has_step_code(const Model& m) {
-  if (std::any_of(m.loops().begin(), m.loops().end(), [](const Loop& l) { return l.is_step; })) {
-    return true;
-  }
-  for (ScopeId s = 0; s < static_cast<ScopeId>(m.scopes().size()); ++s) {
-    if (steps_per_call(m, s)) {
-      return true;
+std::vector<bool> steps_per_call(const Model& m) {
+  std::vector<bool> out(m.scopes().size(), false);
+  for (const Call& c : m.calls()) {
+    if (c.is_backward && c.loop == kNone && c.scope != kNone && m.scope(c.scope).class_scope != kNone) {
+      out[static_cast<size_t>(c.scope)] = true;
     }
   }
-  return false;
+  for (ScopeId s = 0; s < static_cast<ScopeId>(out.size()); ++s) {
+    const Scope& sc = m.scope(s);
+    out[static_cast<size_t>(s)] =
+        sc.is_function() && !sc.facts.grad_disabled && (sc.facts.per_step_method || out[static_cast<size_t>(s)]);
+  }
+  return out;
 }
 
 } // namespace
 
 std::vector<CarriedState> Model::carried_states() const {
   std::vector<CarriedState> result;
-  if (!has_step_code(*this)) {
+  const std::vector<bool> steppers = steps_per_call(*this);
+  if (std::none_of(m_loops.begin(), m_loops.end(), [](const Loop& l) { return l.is_step; }) &&
+      std::none_of(steppers.begin(), steppers.end(), [](bool b) { return b; })) {
     return result;
   }
   const auto& all = bindings();
@@ -277,7 +281,7 @@ std::vector<CarriedState> Model::carried_states() const {
   // Per-step methods: `self.` state read before it is re-assigned in the same call.
   for (ScopeId s = 0; s < static_cast<ScopeId>(m_scopes.size()); ++s) {
     const Scope& sc = scope(s);
-    if (!steps_per_call(*this, s)) {
+    if (!steppers[static_cast<size_t>(s)]) {
       continue;
     }
     PassBindings names;
