@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Diagnostics latency of `oomlint server` after a one-line edit, through the real protocol.
 
-usage: lsp_latency.py OOMLINT [--lines 5000] [--edits 200]
+usage: lsp_latency.py OOMLINT [--lines 5000] [--edits 200] [--file PATH]
 
 Generates a training module of about LINES lines (many functions, each with a training loop),
-opens it, then makes EDITS one-line edits (typing a character into a statement, then deleting
+or takes a real one (--file), opens it, then makes EDITS one-line edits (typing a character into a statement, then deleting
 it, at lines spread over the file), each sent as an incremental didChange. It waits for the
 publishDiagnostics of that version, and times the interval from the write to the read. It
 prints the median, the 95th percentile and the maximum. Beside them, for comparison, it prints
@@ -95,8 +95,13 @@ def main():
     ap.add_argument("oomlint")
     ap.add_argument("--lines", type=int, default=5000)
     ap.add_argument("--edits", type=int, default=200)
+    ap.add_argument("--file", help="a real module to edit instead of the generated one")
     args = ap.parse_args()
-    text = module_text(args.lines)
+    if args.file:
+        with open(args.file, encoding="utf-8") as f:
+            text = f.read()
+    else:
+        text = module_text(args.lines)
     lines = text.splitlines()
     folder = tempfile.mkdtemp(prefix="oomlint-lsp-bench-")
     path = os.path.join(folder, "train.py")
@@ -115,7 +120,10 @@ def main():
 
     times = []
     version = 1
-    targets = [i for i, l in enumerate(lines) if l.strip().startswith("running +=")]
+    # Lines of code (not blank, not comments, not inside a docstring's first line) to type at.
+    targets = [i for i, l in enumerate(lines) if l.strip().startswith("running +=")] or \
+              [i for i, l in enumerate(lines) if l.strip() and not l.strip().startswith(("#", '"', "'"))
+               and l.rstrip().endswith(")")]
     for k in range(args.edits):
         row = targets[(k * 7919) % len(targets)]
         col = len(lines[row])

@@ -458,13 +458,14 @@ int run_check(CheckArgs args) {
 }
 
 int run_rule(const RuleArgs& args) {
-  const std::vector<const RuleMeta*> catalog = rules::catalog();
+  const service::LintService lint_service = make_service();
+  const std::vector<const RuleMeta*>& catalog = lint_service.catalog();
   if (args.all) {
     std::string out = args.output_format == "json"       ? rule_catalog_json(catalog)
                       : args.output_format == "markdown" ? [&] {
                           std::string all;
                           for (const RuleMeta* m : catalog) {
-                            all += rule_markdown(*m) + "\n";
+                            all += lint_service.rule_docs(*m) + "\n";
                           }
                           return all;
                         }()
@@ -476,12 +477,12 @@ int run_rule(const RuleArgs& args) {
     print_error("`oomlint rule` needs a rule code or name, or --all");
     return kExitError;
   }
-  const Rule* rule = rules::find_rule(args.code);
-  if (rule == nullptr) {
+  const RuleMeta* meta = lint_service.rule(args.code);
+  if (meta == nullptr) {
     print_error(fmt::format("unknown rule `{}`; `oomlint rule --all` lists the codes", args.code));
     return kExitError;
   }
-  const std::string out = args.output_format == "json" ? rule_json(*rule->meta) : rule_markdown(*rule->meta);
+  const std::string out = args.output_format == "json" ? rule_json(*meta) : lint_service.rule_docs(*meta);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return kExitClean;
 }
@@ -509,8 +510,7 @@ std::string probe_dir() {
 }
 
 int run_verify_command(VerifyArgs args) {
-  const std::vector<const RuleMeta*> catalog = rules::catalog();
-  const service::LintService lint_service = make_service();
+  service::LintService lint_service = make_service();
   for (const auto& [codes, flag] :
        {std::pair{&args.options.select, "--select"}, std::pair{&args.options.ignore, "--ignore"}}) {
     if (auto problem = lint_service.unknown_selector(*codes, flag)) {
@@ -518,24 +518,24 @@ int run_verify_command(VerifyArgs args) {
       return kExitError;
     }
   }
-  Config config;
-  SelectionFlags flags;
-  if (!args.options.select.empty()) {
-    flags.select = args.options.select;
+  // The verifier measures the rules as they ship: configuration files are not read.
+  service::Overrides overrides;
+  overrides.select = args.options.select;
+  overrides.ignore = args.options.ignore;
+  overrides.isolated = true;
+  auto settings = lint_service.settings_for({}, overrides);
+  if (!settings) {
+    print_error(settings.error().describe());
+    return kExitError;
   }
-  flags.ignore = args.options.ignore;
-  LintSettings settings;
-  settings.rules = rules::all_rules();
-  settings.enabled = enabled_codes(config, flags, catalog);
-  settings.config = &config;
   args.options.probe_dir = probe_dir();
   args.options.progress = ::isatty(STDERR_FILENO) != 0;
-  auto result = verify::run_verify(args.options, settings);
+  auto result = verify::run_verify(args.options, (*settings)->lint());
   if (!result) {
     print_error(result.error().describe());
     return kExitError;
   }
-  const std::string out = args.output_format == "json" ? verify::verify_json(*result, docs_url_base())
+  const std::string out = args.output_format == "json" ? verify::verify_json(*result, lint_service.docs_url_base())
                                                        : verify::verify_text(*result, use_color(args.no_color));
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyzer/output/emitter.hpp"
+#include "analyzer/support/strings.hpp"
 
 namespace oomlint {
 
@@ -191,29 +192,6 @@ std::string emit_github(const std::vector<FileReport>& reports) {
 
 namespace {
 
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    default:
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 // FNV-1a: a fingerprint that stays the same across runs, machines and compilers.
 std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ULL) {
   for (const char c : s) {
@@ -247,11 +225,11 @@ std::string emit_junit(const std::vector<FileReport>& reports) {
       const RowCol at = r.source->position(f.start);
       cases += fmt::format("    <testcase name=\"org.oomlint.{}\" classname=\"{}\" file=\"{}\" line=\"{}\">\n"
                            "      <failure message=\"{}\">line {}, column {}: {}</failure>\n    </testcase>\n",
-                           f.code, xml_escape(r.path), xml_escape(r.path), at.row + 1, xml_escape(f.message),
-                           at.row + 1, at.column + 1, xml_escape(f.message));
+                           f.code, escape_markup(r.path), escape_markup(r.path), at.row + 1, escape_markup(f.message),
+                           at.row + 1, at.column + 1, escape_markup(f.message));
     }
     suites += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\">\n{}  </testsuite>\n",
-                          xml_escape(r.path), r.findings.size(), r.findings.size(), cases);
+                          escape_markup(r.path), r.findings.size(), r.findings.size(), cases);
     total += r.findings.size();
   }
   return fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"oomlint\" tests=\"{}\" "

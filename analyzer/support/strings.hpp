@@ -79,6 +79,31 @@ inline std::string one_line_excerpt(std::string_view text, std::size_t max_chars
   return out;
 }
 
+// Text safe inside HTML or XML elements and double-quoted attributes.
+inline std::string escape_markup(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    switch (c) {
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    default:
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 inline std::string to_lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),

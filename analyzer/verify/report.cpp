@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "analyzer/support/strings.hpp"
 #include "analyzer/verify/verifier.hpp"
 
 namespace oomlint::verify {
@@ -34,29 +35,6 @@ nlohmann::json figures_json(const RunFigures& f) {
           {"peak_reserved_bytes", f.peak_reserved},
           {"step_seconds", f.step_seconds},
           {"load_allocated_delta_bytes", f.load_delta}};
-}
-
-std::string escape_html(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '&':
-      out += "&amp;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out;
 }
 
 // An inline SVG line chart of two series over pass number.
@@ -192,8 +170,8 @@ std::string verify_html(const VerifyResult& r) {
     const bool gpu = !v.baseline_series.allocated.empty();
     body += fmt::format("<section><h2>{}:{} <code>{}</code> &mdash; <span class=\"v {}\">{}</span></h2>"
                         "<p>{}</p><p class=\"why\">{}</p><p>Fix measured: {}</p>",
-                        escape_html(v.path), v.row, v.finding.code, v.verdict, v.verdict, escape_html(v.reason),
-                        escape_html(v.finding.message), escape_html(v.fix_used.empty() ? "none" : v.fix_used));
+                        escape_markup(v.path), v.row, v.finding.code, v.verdict, v.verdict, escape_markup(v.reason),
+                        escape_markup(v.finding.message), escape_markup(v.fix_used.empty() ? "none" : v.fix_used));
     body += chart(gpu ? v.baseline_series.allocated : v.baseline_series.rss,
                   gpu ? v.fixed_series.allocated : v.fixed_series.rss, gpu ? "GPU allocated" : "host RSS");
     body += fmt::format("<table><tr><th></th><th>GPU growth/step</th><th>host growth/step</th><th>peak allocated</th>"
@@ -213,8 +191,8 @@ code{{background:#eee;padding:0 .3em}} .v{{padding:0 .4em;border-radius:3px}}
 table{{border-collapse:collapse;margin:.5em 0 2em}} td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}
 .why{{color:#555}}</style></head><body><h1>oomlint verify</h1><p>device: {} &middot; torch {} &middot; {}</p>{}{}</body></html>
 )",
-                     escape_html(r.device), escape_html(r.torch_version), escape_html(r.nvml_note),
-                     r.alloc_conf_note.empty() ? "" : "<p>" + escape_html(r.alloc_conf_note) + "</p>", body);
+                     escape_markup(r.device), escape_markup(r.torch_version), escape_markup(r.nvml_note),
+                     r.alloc_conf_note.empty() ? "" : "<p>" + escape_markup(r.alloc_conf_note) + "</p>", body);
 }
 
 } // namespace oomlint::verify

@@ -11,6 +11,7 @@
 #include "analyzer/driver/discovery.hpp"
 #include "analyzer/fix/noqa.hpp"
 #include "analyzer/model/project.hpp"
+#include "analyzer/support/crash_guard.hpp"
 
 namespace oomlint::lsp {
 
@@ -240,23 +241,20 @@ void Server::handle_notification(const Message& m) {
   if (!m_initialized || m_shutdown) {
     return; // notifications before initialize (or after shutdown) are dropped
   }
-  const Json params = m.params.is_object() ? m.params : Json::object();
-  if (m.method == "initialized") {
-    initialized();
-  } else if (m.method == "textDocument/didOpen") {
-    did_open(params);
-  } else if (m.method == "textDocument/didChange") {
-    did_change(params);
-  } else if (m.method == "textDocument/didClose") {
-    did_close(params);
-  } else if (m.method == "textDocument/didSave") {
-    did_save(params);
-  } else if (m.method == "workspace/didChangeConfiguration") {
-    did_change_configuration(params);
-  } else if (m.method == "workspace/didChangeWatchedFiles") {
-    did_change_watched_files(params);
-  }
+  using Handler = void (Server::*)(const Json&);
+  static const std::map<std::string_view, Handler> kHandlers = {
+      {"initialized", &Server::initialized},
+      {"textDocument/didOpen", &Server::did_open},
+      {"textDocument/didChange", &Server::did_change},
+      {"textDocument/didClose", &Server::did_close},
+      {"textDocument/didSave", &Server::did_save},
+      {"workspace/didChangeConfiguration", &Server::did_change_configuration},
+      {"workspace/didChangeWatchedFiles", &Server::did_change_watched_files},
+  };
   // Other notifications (`$/setTrace`, `$/progress`, ...) need nothing from a linter.
+  if (auto it = kHandlers.find(m.method); it != kHandlers.end()) {
+    (this->*(it->second))(m.params.is_object() ? m.params : Json::object());
+  }
 }
 
 // ---- lifecycle --------------------------------------------------------------------------
@@ -296,7 +294,7 @@ Json Server::initialize(const Json& params) {
   return Json{{"capabilities", capabilities}, {"serverInfo", {{"name", "oomlint"}, {"version", m_options.version}}}};
 }
 
-void Server::initialized() {
+void Server::initialized(const Json& /*params*/) {
   if (m_watch_registration) {
     Json watchers = Json::array();
     for (const char* glob : {"**/pyproject.toml", "**/oomlint.toml", "**/.oomlint.toml", "**/*.py"}) {
@@ -518,11 +516,25 @@ void Server::lint(Document& doc) {
   const model::ProjectContext context = context_for(doc.path);
   // A BOM shifts every offset of the analysed text against the buffer's: parse afresh then.
   const bool reuse = doc.tree && !source->had_bom();
-  service::BufferLint result =
-      m_service.lint_buffer(source, m_parser, *settings, reuse ? &doc.tree : nullptr, &context);
+  service::BufferLint result;
+  // A buffer that crashes the analyzer costs its diagnostics, not the editor's session.
+  const bool finished = run_guarded(
+      [&] { result = m_service.lint_buffer(source, m_parser, *settings, reuse ? &doc.tree : nullptr, &context); });
+  doc.stale = false;
+  if (!finished) {
+    // The parser and the old tree may be half-updated: they are abandoned, never freed.
+    static_cast<void>(new syntax::Parser(std::move(m_parser)));
+    static_cast<void>(new syntax::Tree(std::move(doc.tree)));
+    m_parser = syntax::Parser();
+    doc.report = FileReport{};
+    doc.report.path = source->path();
+    doc.report.source = source;
+    doc.report.error =
+        Error{"internal error while linting this buffer; please report it with the file", source->path()};
+    return;
+  }
   doc.tree = source->had_bom() ? syntax::Tree() : std::move(result.tree);
   doc.report = std::move(result.report);
-  doc.stale = false;
 }
 
 void Server::lint_stale_documents() {

@@ -57,7 +57,7 @@ private:
   void handle_request(const Message& m);
   void handle_notification(const Message& m);
   Json initialize(const Json& params);
-  void initialized();
+  void initialized(const Json& params);
   void did_open(const Json& params);
   void did_change(const Json& params);
   void did_close(const Json& params);
