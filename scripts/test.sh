@@ -15,13 +15,17 @@ echo "== tests"
 ctest --test-dir build-ci -j"$jobs" --output-on-failure
 
 echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer (clang-14)"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOOMLINT_WERROR=ON \
-  -DOOMLINT_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
+# The same build carries libFuzzer's coverage instrumentation, for the fuzz targets below.
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOOMLINT_WERROR=ON -DOOMLINT_FUZZ=ON \
+  -DOOMLINT_SANITIZE=address,undefined,fuzzer-no-link -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
 cmake --build build-asan
 echo "== tests under sanitizers"
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 ctest --test-dir build-asan -j"$jobs" --output-on-failure
+
+echo "== fuzzing (libFuzzer, ${OOMLINT_FUZZ_SECONDS:=60} s a target, seeded from the fixtures)"
+scripts/fuzz.sh build-asan "$OOMLINT_FUZZ_SECONDS"
 
 echo "== formatting"
 scripts/check-format.sh
