@@ -75,6 +75,17 @@ std::string id_key(const Json& id) {
   return id.dump();
 }
 
+// `obj[key]` without copying it (a didOpen's member holds the whole buffer); an empty object
+// when there is no such member.
+const Json& member(const Json& obj, std::string_view key) {
+  static const Json kEmpty = Json::object();
+  if (!obj.is_object()) {
+    return kEmpty;
+  }
+  auto it = obj.find(key);
+  return it == obj.end() ? kEmpty : *it;
+}
+
 } // namespace
 
 // The project as the workspace folders hold it on disk: each module's facts, so that an open
@@ -253,7 +264,8 @@ void Server::handle_notification(const Message& m) {
   };
   // Other notifications (`$/setTrace`, `$/progress`, ...) need nothing from a linter.
   if (auto it = kHandlers.find(m.method); it != kHandlers.end()) {
-    (this->*(it->second))(m.params.is_object() ? m.params : Json::object());
+    static const Json kNoParams = Json::object();
+    (this->*(it->second))(m.params.is_object() ? m.params : kNoParams);
   }
 }
 
@@ -454,7 +466,7 @@ model::ProjectContext Server::context_for(const std::string& path) const {
 // ---- documents --------------------------------------------------------------------------
 
 Document* Server::document(const Json& params) {
-  const Json td = params.value("textDocument", Json::object());
+  const Json& td = member(params, "textDocument");
   if (!td.is_object()) {
     return nullptr;
   }
@@ -463,7 +475,7 @@ Document* Server::document(const Json& params) {
 }
 
 void Server::did_open(const Json& params) {
-  const Json td = params.value("textDocument", Json::object());
+  const Json& td = member(params, "textDocument");
   if (!td.is_object() || !td.contains("uri") || !td["uri"].is_string() || !td.contains("text") ||
       !td["text"].is_string()) {
     return;
@@ -481,9 +493,10 @@ void Server::did_change(const Json& params) {
   if (doc == nullptr) {
     return;
   }
-  const Json td = params.value("textDocument", Json::object());
-  for (const Json& change : params.value("contentChanges", Json::array())) {
-    if (!apply_change(*doc, change, m_unit)) {
+  const Json& td = member(params, "textDocument");
+  const Json& changes = member(params, "contentChanges");
+  for (const Json& change : changes) { // an object member holds no changes: apply_change refuses it
+    if (!changes.is_array() || !apply_change(*doc, change, m_unit)) {
       m_out.write(notification("window/logMessage", {{"type", 2},
                                                      {"message", "oomlint: a malformed change was ignored; the buffer "
                                                                  "may be out of step until it is reopened"}}));
@@ -493,7 +506,7 @@ void Server::did_change(const Json& params) {
 }
 
 void Server::did_close(const Json& params) {
-  const Json td = params.value("textDocument", Json::object());
+  const Json& td = member(params, "textDocument");
   const std::string uri = td.is_object() ? td.value("uri", "") : "";
   if (m_documents.erase(uri) != 0) {
     m_out.write(notification("textDocument/publishDiagnostics", {{"uri", uri}, {"diagnostics", Json::array()}}));
@@ -501,7 +514,7 @@ void Server::did_close(const Json& params) {
 }
 
 void Server::did_save(const Json& params) {
-  const Json td = params.value("textDocument", Json::object());
+  const Json& td = member(params, "textDocument");
   const std::string path = uri_to_path(td.is_object() ? td.value("uri", "") : "");
   if (is_configuration_file(path)) {
     configuration_changed();
