@@ -14,16 +14,8 @@ end
 local ok, err = pcall(function()
   vim.fn.mkdir(work, "p")
   local path = work .. "/train.py"
-  vim.fn.writefile({
-    "def train(model, loader, opt):",
-    "    total = 0",
-    "    for x, y in loader:",
-    "        loss = (model(x) - y).pow(2).mean()",
-    "        loss.backward()",
-    "        opt.step()",
-    "        total += loss",
-    "    return total",
-  }, path)
+  -- The leaking program both real-client tests open (tests/editors/leaking_train.py).
+  vim.fn.writefile(vim.fn.readfile(source_dir .. "/tests/editors/leaking_train.py"), path)
   vim.fn.writefile({ "[tool.oomlint]", 'select = ["OOM1"]' }, work .. "/pyproject.toml")
 
   require("oomlint").setup({ cmd = { os.getenv("OOMLINT"), "server" }, settings = { unsafeFixes = true } })

@@ -2,6 +2,7 @@
 // (vscode-jsonrpc and vscode-languageserver-protocol): open, change, code action, hover, an
 // unknown method, shutdown and exit. Usage: node test/server.test.mjs /path/to/oomlint
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import rpc from "vscode-jsonrpc/node.js";
 import protocol from "vscode-languageserver-protocol/node.js";
@@ -38,17 +39,8 @@ function diagnostics(pred, what) {
 connection.listen();
 
 const uri = "file:///nonexistent-oomlint-node/train.py";
-const text = [
-  "def train(model, loader, opt):",
-  "    total = 0",
-  "    for x, y in loader:",
-  "        loss = (model(x) - y).pow(2).mean()",
-  "        loss.backward()",
-  "        opt.step()",
-  "        total += loss",
-  "    return total",
-  "",
-].join("\n");
+// The leaking program both real-client tests open.
+const text = readFileSync(new URL("../../../tests/editors/leaking_train.py", import.meta.url), "utf8");
 
 try {
   const init = await connection.sendRequest(protocol.InitializeRequest.type, {
