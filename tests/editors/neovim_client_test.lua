@@ -14,7 +14,7 @@ end
 local ok, err = pcall(function()
   vim.fn.mkdir(work, "p")
   local path = work .. "/train.py"
-  -- The leaking program both real-client tests open (tests/editors/leaking_train.py).
+  -- The leaking program the real-client and pre-commit tests share (tests/editors/leaking_train.py).
   vim.fn.writefile(vim.fn.readfile(source_dir .. "/tests/editors/leaking_train.py"), path)
   vim.fn.writefile({ "[tool.oomlint]", 'select = ["OOM1"]' }, work .. "/pyproject.toml")
 

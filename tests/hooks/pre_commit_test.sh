@@ -35,16 +35,8 @@ git add . && git commit -qm "config"
 pre-commit install >/dev/null
 
 fail() { echo "pre-commit test: $*" >&2; exit 1; }
-leak='def train(model, loader, opt):
-    total = 0
-    for x, y in loader:
-        loss = (model(x) - y).pow(2).mean()
-        loss.backward()
-        opt.step()
-        total += loss
-    return total
-'
-printf '%s' "$leak" >train.py
+leak="$source_dir/tests/editors/leaking_train.py"
+cp "$leak" train.py
 git add train.py
 if out=$(git commit -m "leak" 2>&1); then fail "a commit with a leak went through: $out"; fi
 grep -q "OOM101" <<<"$out" || fail "the refused commit did not print the finding: $out"
@@ -54,7 +46,7 @@ printf 'def train(model, loader):\n    return [float(model(x).item()) for x in l
 git add clean.py
 out=$(git commit -m "clean" 2>&1) || fail "a clean commit was refused: $out"
 
-printf '%s' "$leak" >vendored/copied.py
+cp "$leak" vendored/copied.py
 git add vendored/copied.py
 out=$(git commit -m "vendored" 2>&1) || fail "a commit of an excluded file was refused: $out"
 # `oomlint-fix` applies the safe fix: the commit stops (the hook changed a file), and the file
