@@ -1,6 +1,7 @@
 #include "editors/lsp/server.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <thread>
@@ -397,6 +398,20 @@ std::shared_ptr<const service::Settings> Server::settings_for(Document& doc) {
 void Server::scan_workspace() {
   if (m_roots.empty()) {
     return;
+  }
+  // An editor opened on `/` or a home folder is not a project: walking it would lint the disk.
+  const char* home = std::getenv("HOME");
+  for (const std::string& root : m_roots) {
+    const std::string norm = std::filesystem::path(root).lexically_normal().string();
+    if (norm == "/" ||
+        (home != nullptr && *home != '\0' && norm == std::filesystem::path(home).lexically_normal().string())) {
+      m_out.write(notification("window/logMessage",
+                               {{"type", 3},
+                                {"message", fmt::format("oomlint: {} is not scanned for workspace facts (it is `/` or "
+                                                        "the home folder); open a project folder for them",
+                                                        root)}}));
+      return;
+    }
   }
   const int generation = ++m_scan_generation;
   auto settings = m_service.settings_for(m_roots.front(), m_overrides);

@@ -241,6 +241,23 @@ TEST_F(LspTranscript, LifecycleAndErrors) {
   EXPECT_EQ(code, 0);
 }
 
+// A workspace of `/` is not walked for workspace facts: the server says so and goes on.
+TEST_F(LspTranscript, TheFilesystemRootIsNotScanned) {
+  const auto out = run({frame(Json{{"jsonrpc", "2.0"},
+                                   {"id", 1},
+                                   {"method", "initialize"},
+                                   {"params", {{"rootUri", "file:///"}, {"capabilities", Json::object()}}}}),
+                        notify("initialized", Json::object()), open(kLeak), shutdown_and_exit()});
+  bool told = false;
+  for (const Json& m : out) {
+    told = told || (m.value("method", "") == "window/logMessage" &&
+                    m["params"]["message"].get<std::string>().find("not scanned") != std::string::npos);
+  }
+  EXPECT_TRUE(told);
+  ASSERT_FALSE(diagnostics(out).empty());
+  EXPECT_EQ(diagnostics(out).back()["diagnostics"].size(), 1U);
+}
+
 TEST_F(LspTranscript, ExitWithoutShutdownIsAnError) {
   int code = -1;
   run({initialize(), notify("exit", nullptr)}, &code);
