@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <array>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -179,6 +180,15 @@ const std::vector<std::string>& default_excludes() {
   return kExcludes;
 }
 
+namespace {
+constexpr std::array<const char*, 2> kOwnConfigNames = {".oomlint.toml", "oomlint.toml"};
+} // namespace
+
+bool is_configuration_file_name(std::string_view filename) {
+  return filename == "pyproject.toml" ||
+         std::any_of(kOwnConfigNames.begin(), kOwnConfigNames.end(), [&](const char* n) { return filename == n; });
+}
+
 std::optional<fs::path> find_config_file(const fs::path& start) {
   std::error_code ec;
   fs::path dir = fs::absolute(start, ec);
@@ -189,7 +199,7 @@ std::optional<fs::path> find_config_file(const fs::path& start) {
     dir = dir.parent_path();
   }
   while (true) {
-    for (const char* name : {".oomlint.toml", "oomlint.toml"}) {
+    for (const char* name : kOwnConfigNames) {
       if (fs::is_regular_file(dir / name, ec)) {
         return dir / name;
       }

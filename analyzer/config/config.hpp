@@ -44,6 +44,10 @@ const std::vector<std::string>& default_excludes();
 // [tool.oomlint] table; empty when none.
 std::optional<std::filesystem::path> find_config_file(const std::filesystem::path& start);
 
+// Whether a file name is one that find_config_file() reads (`pyproject.toml`, `oomlint.toml`,
+// `.oomlint.toml`): editing such a file may change the configuration.
+bool is_configuration_file_name(std::string_view filename);
+
 // Parses and validates a configuration file against the rule catalog.
 Expected<Config> load_config(const std::filesystem::path& path, const std::vector<const RuleMeta*>& catalog);
 

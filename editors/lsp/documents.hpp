@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyzer/driver/linter.hpp"
+#include "analyzer/model/project.hpp"
 #include "analyzer/service/lint_service.hpp"
 #include "analyzer/source/line_index.hpp"
 #include "analyzer/syntax/parser.hpp"
@@ -27,6 +28,7 @@ struct Document {
   bool stale = true;                                 // `text` changed since `report` was made
   FileReport report;                                 // the last lint's findings, over `report.source`
   std::shared_ptr<const service::Settings> settings; // resolved on first use
+  std::optional<model::ProjectContext> context;      // its place in the project; reset with the workspace facts
 };
 
 // Applies one `TextDocumentContentChangeEvent`: a whole new text, or a range replaced. Returns

@@ -21,8 +21,7 @@ namespace {
 constexpr std::string_view kFixAllKind = "source.fixAll.oomlint";
 
 bool is_configuration_file(std::string_view path) {
-  const std::string_view name = path.substr(path.find_last_of('/') + 1);
-  return name == "pyproject.toml" || name == "oomlint.toml" || name == ".oomlint.toml";
+  return is_configuration_file_name(path.substr(path.find_last_of('/') + 1));
 }
 
 int lsp_severity(Severity s) {
@@ -454,11 +453,20 @@ void Server::scan_workspace() {
                  }
                  m_workspace = facts;
                  for (auto& [uri, doc] : m_documents) {
+                   doc.context.reset();
                    doc.stale = true;
                  }
                },
                false});
   });
+}
+
+// Worked out once per buffer (module names come from the folders around it), not on every edit.
+const model::ProjectContext& Server::context_of(Document& doc) {
+  if (!doc.context) {
+    doc.context = context_for(doc.path);
+  }
+  return *doc.context;
 }
 
 model::ProjectContext Server::context_for(const std::string& path) const {
@@ -541,7 +549,7 @@ void Server::did_save(const Json& params) {
 void Server::lint(Document& doc) {
   const auto settings = settings_for(doc);
   auto source = std::make_shared<const SourceFile>(doc.path.empty() ? doc.uri : doc.path, doc.text);
-  const model::ProjectContext context = context_for(doc.path);
+  const model::ProjectContext& context = context_of(doc);
   // A BOM shifts every offset of the analysed text against the buffer's: parse afresh then.
   const bool reuse = doc.tree && !source->had_bom();
   service::BufferLint result;
@@ -649,7 +657,7 @@ Json Server::noqa_action(const Document& doc, const Finding& f) const {
 
 std::optional<Json> Server::fix_all_action(Document& doc) {
   const auto settings = settings_for(doc);
-  const model::ProjectContext context = context_for(doc.path);
+  const model::ProjectContext& context = context_of(doc);
   const FixOutcome outcome =
       m_service.fix_buffer(doc.report.source, m_parser, *settings, settings->fix_policy(), &context);
   if (!outcome.changed()) {

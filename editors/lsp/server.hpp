@@ -75,6 +75,7 @@ private:
   void lint_stale_documents();
   void publish(const Document& doc);
   model::ProjectContext context_for(const std::string& path) const;
+  const model::ProjectContext& context_of(Document& doc);
   std::shared_ptr<const service::Settings> settings_for(Document& doc);
 
   Json diagnostic(const Document& doc, const Finding& f) const;
