@@ -57,6 +57,11 @@ std::vector<std::string> parameter_names(const Model& m, TSNode definition, int 
         name = ts_node_named_child(p, 0);
       }
     }
+    // A parameter with no name (an ERROR node in a definition that does not parse) is no
+    // parameter to read.
+    if (ts_node_is_null(name)) {
+      continue;
+    }
     const std::string text(m.text(name));
     if (position == 0 && text == "self") {
       continue;
