@@ -11,7 +11,9 @@ rm -rf "$work" && mkdir -p "$work"
 fail() { echo "deb test: $*" >&2; exit 1; }
 (cd "$build" && cpack -G DEB -B "$work/pkg" >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log" >&2; fail "cpack failed"; }
 deb=$(ls "$work"/pkg/oomlint_*.deb)
-dpkg-deb -I "$deb" | grep -q "Depends: .*libtree-sitter0" || fail "the package does not depend on libtree-sitter0"
+# Read whole before matching: `grep -q` stopping early would fail the pipe under pipefail.
+info=$(dpkg-deb -I "$deb")
+grep -q "Depends: .*libtree-sitter0" <<<"$info" || fail "the package does not depend on libtree-sitter0"
 
 if [ "$(id -u)" -eq 0 ] && command -v dpkg >/dev/null; then
   had_before=no
@@ -26,7 +28,8 @@ else
   root="$work/root"
 fi
 bin="$root/usr/bin/oomlint"
-"$bin" --version | grep -q "^oomlint " || fail "--version printed: $("$bin" --version)"
+version=$("$bin" --version)
+grep -q "^oomlint " <<<"$version" || fail "--version printed: $("$bin" --version)"
 mkdir -p "$work/project"
 printf 'def train(model, loader, opt):\n    total = 0\n    for x, y in loader:\n        loss = (model(x) - y).pow(2).mean()\n        loss.backward()\n        opt.step()\n        total += loss\n    return total\n' >"$work/project/train.py"
 set +e
@@ -37,7 +40,8 @@ set -e
 url=$(python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["url"])' <<<"$out")
 [ "$url" = "file://$root/usr/share/doc/oomlint/rules/OOM101.md" ] || fail "the rule page is linked as $url"
 [ -f "${url#file://}" ] || fail "$url does not exist"
-"$bin" rule OOM101 | grep -q "graph-retaining-accumulation" || fail "oomlint rule OOM101 printed nothing useful"
+rule=$("$bin" rule OOM101)
+grep -q "graph-retaining-accumulation" <<<"$rule" || fail "oomlint rule OOM101 printed nothing useful"
 [ -f "$root/usr/share/man/man1/oomlint.1" ] || fail "no man page"
 [ -d "$root/usr/share/oomlint/probe/oomlint_probe" ] || fail "no probe"
 echo "deb test: passed ($deb)"
