@@ -30,6 +30,7 @@
 #include "analyzer/output/emitter.hpp"
 #include "analyzer/output/rule_docs.hpp"
 #include "analyzer/service/lint_service.hpp"
+#include "analyzer/support/strings.hpp"
 #include "analyzer/syntax/parser.hpp"
 #include "analyzer/syntax/python_grammar.hpp"
 #include "analyzer/verify/verifier.hpp"
@@ -95,7 +96,12 @@ bool no_color_requested() {
 
 void print_error(const std::string& message) {
   const bool color = ::isatty(STDERR_FILENO) != 0 && !no_color_requested();
-  fmt::print(stderr, "{}: {}\n", color ? "\033[1;31merror\033[0m" : "error", message);
+  fmt::print(stderr, "{}: {}\n", color ? "\033[1;31merror\033[0m" : "error", printable(message));
+}
+
+void print_warning(const std::string& message) {
+  const bool color = ::isatty(STDERR_FILENO) != 0 && !no_color_requested();
+  fmt::print(stderr, "{}: {}\n", color ? "\033[1;33mwarning\033[0m" : "warning", printable(message));
 }
 
 // Where rule pages are linked from (JSON, SARIF, LSP): the configured base (OOMLINT_DOCS_URL_BASE),
@@ -193,6 +199,12 @@ std::vector<LintInput> gather_inputs(const CheckArgs& args, const service::Setti
     for (const std::string& f : discovery.files) {
       inputs.push_back(LintInput{f, nullptr});
     }
+    if (!discovery.notebooks.empty() && !args.quiet) {
+      const std::size_t n = discovery.notebooks.size();
+      print_warning(fmt::format("skipped {} Jupyter notebook{} (`{}`{}): oomlint checks .py and .pyi files; "
+                                "`jupyter nbconvert --to script` makes a notebook checkable",
+                                n, n == 1 ? "" : "s", discovery.notebooks.front(), n > 1 ? ", ..." : ""));
+    }
   }
   return inputs;
 }
@@ -279,11 +291,13 @@ int add_noqa(const service::LintService& lint_service, const service::Settings& 
 }
 
 // Applies the fixes: writes each changed file (or adds its diff to `diff_text`); returns how
-// many fixes were applied.
+// many fixes were applied. `unwritten` receives the indices of the outcomes that could not be
+// written: their files keep the findings they had.
 std::size_t write_fixes(std::vector<FixOutcome>& outcomes, const CheckArgs& args, std::string& diff_text,
-                        bool& had_error) {
+                        bool& had_error, std::vector<std::size_t>& unwritten) {
   std::size_t count = 0;
-  for (FixOutcome& o : outcomes) {
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    FixOutcome& o = outcomes[i];
     for (const std::string& why : o.dropped) {
       print_error(why);
     }
@@ -300,6 +314,7 @@ std::size_t write_fixes(std::vector<FixOutcome>& outcomes, const CheckArgs& args
     if (!written) {
       print_error(written.error().describe());
       had_error = true;
+      unwritten.push_back(i);
       continue;
     }
     count += o.applied.size();
@@ -357,6 +372,15 @@ int run_check(CheckArgs args) {
       return kExitError;
     }
   }
+  for (const auto& [globs, flag] :
+       {std::pair{&args.exclude, "--exclude"}, std::pair{&args.extend_exclude, "--extend-exclude"}}) {
+    for (const std::string& glob : *globs) {
+      if (auto problem = glob_problem(glob)) {
+        print_error(fmt::format("invalid glob `{}` in {}: {}", glob, flag, *problem));
+        return kExitError;
+      }
+    }
+  }
   if (args.paths.empty()) {
     args.paths.emplace_back(".");
   }
@@ -399,17 +423,28 @@ int run_check(CheckArgs args) {
     reports = std::move(run.reports);
   }
   std::string diff_text;
-  std::size_t fixed_count = write_fixes(outcomes, args, diff_text, had_error);
+  std::vector<std::size_t> unwritten;
+  std::size_t fixed_count = write_fixes(outcomes, args, diff_text, had_error, unwritten);
+  for (const std::size_t i : unwritten) { // what is on disk still has its findings
+    const std::size_t at = i + (stdin_fixed ? 1 : 0);
+    reports[at] = run.reports[at];
+  }
   if (stdin_fixed) {
     fixed_count += stdin_fixed->applied.size();
     const std::string bytes = stdin_fixed->fixed->bytes();
     std::fwrite(bytes.data(), 1, bytes.size(), stdout);
     std::fflush(stdout);
   }
+  const bool errors_beyond_reports = had_error; // a path missing, a fix not written
   for (const FileReport& r : reports) {
     if (r.error) {
       print_error(r.error->describe());
       had_error = true;
+    }
+    for (const std::string& notice : r.notices) {
+      if (!args.quiet) {
+        print_warning(notice);
+      }
     }
   }
   if (args.verbose) {
@@ -443,7 +478,7 @@ int run_check(CheckArgs args) {
       if (fixed_count > 0) {
         out += fmt::format("Fixed {} finding{}.\n", fixed_count, fixed_count == 1 ? "" : "s");
       }
-      out += summary_line(reports, emit);
+      out += summary_line(reports, emit, errors_beyond_reports);
     }
   }
   // With `--fix` on stdin, stdout carries the fixed source; findings go to stderr.

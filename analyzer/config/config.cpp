@@ -52,6 +52,76 @@ std::string toml_value_text(const toml::node& node) {
   return out.str();
 }
 
+} // namespace
+
+// fnmatch() treats these as literal text (or nothing) without a word, so the exclude would
+// silently do nothing.
+std::optional<std::string> glob_problem(std::string_view pattern) {
+  if (pattern.empty()) {
+    return "an empty glob matches nothing";
+  }
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      if (i + 1 == pattern.size()) {
+        return "the glob ends in a lone backslash";
+      }
+      ++i;
+    } else if (pattern[i] == '[') {
+      size_t k = i + 1;
+      if (k < pattern.size() && (pattern[k] == '!' || pattern[k] == '^')) {
+        ++k;
+      }
+      if (k < pattern.size() && pattern[k] == ']') {
+        ++k; // a `]` first in the set is a member
+      }
+      while (k < pattern.size() && pattern[k] != ']') {
+        ++k;
+      }
+      if (k >= pattern.size()) {
+        return "the glob opens a `[` character set that never closes (write `[[]` for a literal `[`)";
+      }
+      i = k;
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+std::optional<Error> check_globs(const Config& config, const toml::node& node, const std::vector<std::string>& globs,
+                                 std::string_view key) {
+  const toml::array* arr = node.as_array();
+  for (size_t i = 0; i < globs.size(); ++i) {
+    if (auto problem = glob_problem(globs[i])) {
+      const toml::node& where = (arr != nullptr && i < arr->size()) ? *arr->get(i) : node;
+      return node_error(config, where, fmt::format("invalid glob `{}` in `{}`: {}", globs[i], key, *problem));
+    }
+  }
+  return std::nullopt;
+}
+
+// A rule option's value must have the type the rule declares (`bool`, `int`, `str`, `list[str]`).
+std::optional<Error> check_option_type(const Config& config, const toml::node& value, const RuleOption& option,
+                                       std::string_view code) {
+  bool ok = true;
+  if (option.type == "bool") {
+    ok = value.is_boolean();
+  } else if (option.type == "int") {
+    ok = value.is_integer();
+  } else if (option.type == "str") {
+    ok = value.is_string();
+  } else if (option.type == "list[str]") {
+    const toml::array* arr = value.as_array();
+    ok = arr != nullptr && std::all_of(arr->begin(), arr->end(), [](const toml::node& n) { return n.is_string(); });
+  }
+  if (ok) {
+    return std::nullopt;
+  }
+  return node_error(config, value,
+                    fmt::format("`options.{}.{}` must be a {} (default: {}); `oomlint rule {}` describes it", code,
+                                option.name, option.type, option.default_value, code));
+}
+
 Expected<Config> read_table(Config config, const toml::table& table, const std::vector<const RuleMeta*>& catalog) {
   auto check_codes = [&](const toml::node& node, const std::vector<std::string>& codes,
                          std::string_view key) -> std::optional<Error> {
@@ -93,6 +163,11 @@ Expected<Config> read_table(Config config, const toml::table& table, const std::
       if (!list) {
         return list.error();
       }
+      if (key == "exclude" || key == "extend-exclude") {
+        if (auto err = check_globs(config, value, *list, key)) {
+          return *err;
+        }
+      }
       if (key == "exclude") {
         config.exclude = *list;
       } else if (key == "extend-exclude") {
@@ -110,6 +185,12 @@ Expected<Config> read_table(Config config, const toml::table& table, const std::
         return node_error(config, value, fmt::format("`{}` must be true or false", key));
       }
       (key == "respect-gitignore" ? config.respect_gitignore : config.force_exclude) = flag->get();
+    } else if (key == "max-file-size-mb") {
+      const auto* size = value.as_integer();
+      if (size == nullptr || size->get() < 1) {
+        return node_error(config, value, "`max-file-size-mb` must be a whole number of megabytes, at least 1");
+      }
+      config.max_file_bytes = static_cast<std::uint64_t>(size->get()) * 1024 * 1024;
     } else if (key == "per-file-ignores") {
       const toml::table* t = value.as_table();
       if (t == nullptr) {
@@ -122,6 +203,10 @@ Expected<Config> read_table(Config config, const toml::table& table, const std::
         }
         if (auto err = check_codes(codes_node, *codes, "per-file-ignores")) {
           return *err;
+        }
+        if (auto problem = glob_problem(glob.str())) {
+          return node_error(config, codes_node,
+                            fmt::format("invalid glob `{}` in `per-file-ignores`: {}", glob.str(), *problem));
         }
         config.per_file_ignores.push_back(PerFileIgnore{std::string(glob.str()), *codes});
       }
@@ -145,10 +230,15 @@ Expected<Config> read_table(Config config, const toml::table& table, const std::
         for (const auto& [opt_key, opt_value] : *opts) {
           const std::string opt(opt_key.str());
           const auto& declared = (*meta)->options;
-          if (std::none_of(declared.begin(), declared.end(), [&](const RuleOption& o) { return o.name == opt; })) {
+          const auto option =
+              std::find_if(declared.begin(), declared.end(), [&](const RuleOption& o) { return o.name == opt; });
+          if (option == declared.end()) {
             return node_error(
                 config, opt_value,
                 fmt::format("{} has no option `{}`; `oomlint rule {}` lists its options", code, opt, code));
+          }
+          if (auto err = check_option_type(config, opt_value, *option, code)) {
+            return *err;
           }
           std::vector<std::string> values;
           if (const toml::array* arr = opt_value.as_array()) {

@@ -11,6 +11,7 @@
 
 #include "analyzer/model/model.hpp"
 #include "analyzer/rule_api.hpp"
+#include "analyzer/source/source_file.hpp"
 #include "analyzer/support/expected.hpp"
 
 namespace oomlint {
@@ -33,6 +34,7 @@ struct Config {
   bool respect_gitignore = true; // skip what .gitignore files ignore while searching folders
   bool force_exclude = false;    // apply the excludes to files named explicitly too
   std::vector<PerFileIgnore> per_file_ignores;
+  std::uint64_t max_file_bytes = kDefaultMaxFileBytes; // larger files are skipped with a message
   model::ModelOptions model;
   std::map<std::string, RuleOptionValues> rule_options; // code -> option -> values
 };
@@ -72,5 +74,8 @@ std::set<std::string> ignored_for_file(const Config& config, const std::filesyst
                                        const std::vector<const RuleMeta*>& catalog);
 
 bool glob_matches(std::string_view pattern, std::string_view path);
+
+// Why a glob cannot match what its author meant (an unclosed `[`, a trailing backslash), if so.
+std::optional<std::string> glob_problem(std::string_view pattern);
 
 } // namespace oomlint

@@ -54,6 +54,15 @@ bool is_python_file(const fs::path& p) {
   return ext == ".py" || ext == ".pyi";
 }
 
+// Found under `.`: printed as `train.py`, not `./train.py`, as the user would write it.
+std::string as_written(const fs::path& found) {
+  std::string text = found.string();
+  if (text.starts_with("./") && text.size() > 2) {
+    text.erase(0, 2);
+  }
+  return text;
+}
+
 } // namespace
 
 Discovery discover(const std::vector<std::string>& paths, const Config& config, bool force_exclude) {
@@ -77,7 +86,11 @@ Discovery discover(const std::vector<std::string>& paths, const Config& config, 
       continue;
     }
     if (!fs::is_directory(st)) {
-      out.files.push_back(given);
+      if (path.extension() == ".ipynb") {
+        out.notebooks.push_back(given);
+      } else {
+        out.files.push_back(given);
+      }
       continue;
     }
     fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec);
@@ -100,6 +113,9 @@ Discovery discover(const std::vector<std::string>& paths, const Config& config, 
         continue;
       }
       if (!is_python_file(entry.path())) {
+        if (entry.path().extension() == ".ipynb" && !skipped(entry.path(), path, false)) {
+          out.notebooks.push_back(as_written(entry.path()));
+        }
         continue;
       }
       if (!entry.is_regular_file(entry_ec)) {
@@ -115,16 +131,13 @@ Discovery discover(const std::vector<std::string>& paths, const Config& config, 
       if (skipped(entry.path(), path, false)) {
         continue;
       }
-      // Found under `.`: printed as `train.py`, not `./train.py`, as the user would write it.
-      std::string found = entry.path().string();
-      if (found.starts_with("./") && found.size() > 2) {
-        found.erase(0, 2);
-      }
-      out.files.push_back(std::move(found));
+      out.files.push_back(as_written(entry.path()));
     }
   }
-  std::sort(out.files.begin(), out.files.end());
-  out.files.erase(std::unique(out.files.begin(), out.files.end()), out.files.end());
+  for (std::vector<std::string>* list : {&out.files, &out.notebooks}) {
+    std::sort(list->begin(), list->end());
+    list->erase(std::unique(list->begin(), list->end()), list->end());
+  }
   return out;
 }
 

@@ -10,6 +10,8 @@ namespace oomlint {
 struct Discovery {
   std::vector<std::string> files; // sorted, as the user would write them
   std::vector<Error> errors;      // paths that do not exist, link loops, unreadable folders
+  // Jupyter notebooks found in folders (or named): oomlint does not read them yet, and says so.
+  std::vector<std::string> notebooks;
 };
 
 // Expands the command line's paths into Python files. Folders are searched for `*.py` and

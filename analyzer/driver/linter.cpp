@@ -32,6 +32,12 @@ const RuleOptionValues& options_for(const LintSettings& settings, std::string_vi
 namespace {
 
 std::optional<Error> encoding_error(const SourceFile& source) {
+  if (!source.unsupported_encoding().empty()) {
+    return Error{fmt::format("declares the encoding `{}` (PEP 263), which oomlint cannot read yet (it reads UTF-8 "
+                             "and Latin-1); skipped: re-save the file as UTF-8 to check it",
+                             source.unsupported_encoding()),
+                 source.path()};
+  }
   if (const auto& bad = source.utf8_problem()) {
     const RowCol pos = source.position(bad->byte, ColumnUnit::Byte);
     return Error{fmt::format("not valid UTF-8 (byte 0x{:02X}); Python 3 reads source as UTF-8: "
@@ -54,6 +60,27 @@ std::optional<model::SyntaxProblem> syntax_problem(const syntax::RecoveredParse&
   return std::nullopt;
 }
 
+// `# noqa: OOM999` silences nothing: most likely a typo of a real code. Other tools' codes
+// (`E501`) are theirs to judge.
+void note_unknown_noqa_codes(const ParsedComment& parsed, std::uint32_t row, const LintSettings& settings,
+                             FileReport& report) {
+  for (const auto* directive : {parsed.line ? &*parsed.line : nullptr, parsed.file ? &*parsed.file : nullptr}) {
+    if (directive == nullptr) {
+      continue;
+    }
+    for (const std::string& code : directive->codes) {
+      const bool ours = code.size() > 3 && code.starts_with("OOM");
+      const bool known = std::any_of(settings.rules.begin(), settings.rules.end(),
+                                     [&](const Rule& r) { return r.meta->code == code; });
+      if (ours && !known) {
+        report.notices.push_back(fmt::format("{}:{}: `# noqa` names `{}`, which is not an oomlint rule, so it "
+                                             "silences nothing; `oomlint rule --all` lists the codes",
+                                             report.path, row + 1, code));
+      }
+    }
+  }
+}
+
 // Runs the enabled rules on a built model and drops what `# noqa` suppresses.
 void run_rules(const model::Model& model, const SourceFile& source, const LintSettings& settings, FileReport& report) {
   Reporter reporter(model);
@@ -74,8 +101,11 @@ void run_rules(const model::Model& model, const SourceFile& source, const LintSe
     rule.check(ctx);
   }
   Suppressions suppressions;
+  report.notices.clear();
   for (TSNode comment : model.comments()) {
-    suppressions.add_comment(ts_node_start_point(comment).row, model.text(comment));
+    const std::uint32_t row = ts_node_start_point(comment).row;
+    suppressions.add_comment(row, model.text(comment));
+    note_unknown_noqa_codes(parse_noqa_comment(model.text(comment)), row, settings, report);
   }
   report.findings.clear();
   for (Finding& f : reporter.findings()) {
@@ -173,12 +203,12 @@ ProjectRun lint_project(const std::vector<LintInput>& inputs, const LintSettings
   std::vector<FileReport>& reports = run.reports;
   reports.resize(inputs.size());
   std::vector<Unit> units(inputs.size());
-  std::unordered_set<std::string> roots;
+  auto roots = std::make_shared<std::unordered_set<std::string>>();
   for (size_t i = 0; i < inputs.size(); ++i) {
     bool is_package = false;
     units[i].context.module = model::module_name_for(inputs[i].path, is_package);
     units[i].context.is_package = is_package;
-    roots.insert(units[i].context.module.substr(0, units[i].context.module.find('.')));
+    roots->insert(units[i].context.module.substr(0, units[i].context.module.find('.')));
   }
   auto internal_error = [&](size_t i, const std::exception& e) {
     reports[i].error = Error{fmt::format("internal error while linting ({}); please report it with the file", e.what()),
@@ -192,7 +222,8 @@ ProjectRun lint_project(const std::vector<LintInput>& inputs, const LintSettings
       if (inputs[i].source) {
         unit.source = inputs[i].source;
       } else {
-        auto source = read_source_file(inputs[i].path);
+        auto source = read_source_file(inputs[i].path, settings.config != nullptr ? settings.config->max_file_bytes
+                                                                                  : kDefaultMaxFileBytes);
         if (!source) {
           out.error = source.error();
           return;

@@ -29,6 +29,8 @@ struct FileReport {
   std::shared_ptr<const SourceFile> source; // null when the file could not be read
   std::vector<Finding> findings;
   std::optional<Error> error;
+  // Worth a warning, not a failure: a `# noqa` naming an oomlint code that does not exist.
+  std::vector<std::string> notices;
 };
 
 // Lints one source on its own (stdin, fixes); `project` adds the run's facts when given.

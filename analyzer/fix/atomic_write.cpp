@@ -30,6 +30,18 @@ bool write_all(int fd, std::string_view bytes) {
   return true;
 }
 
+bool write_in_place(const std::string& path, std::string_view bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  bool ok = write_all(fd, bytes) && ::fsync(fd) == 0;
+  const int saved = errno;
+  ok = (::close(fd) == 0) && ok;
+  errno = saved;
+  return ok;
+}
+
 } // namespace
 
 Expected<bool> write_file_atomically(const std::string& path, std::string_view bytes, std::string_view expected_bytes) {
@@ -47,6 +59,12 @@ Expected<bool> write_file_atomically(const std::string& path, std::string_view b
       return Error{"the file changed on disk while oomlint ran; nothing was written: run oomlint again", path};
     }
   }
+  if ((st.st_mode & 0222) == 0) {
+    return Error{fmt::format("is read-only (mode {:04o}); the fix was not written: make it writable (chmod u+w) "
+                             "to apply fixes",
+                             st.st_mode & 07777),
+                 path};
+  }
   // A symlink is fixed in its target, so the link itself stays a link.
   std::error_code ec;
   const std::filesystem::path target = std::filesystem::canonical(path, ec);
@@ -59,15 +77,30 @@ Expected<bool> write_file_atomically(const std::string& path, std::string_view b
     return Error{
         fmt::format("cannot create a temporary file beside it ({}); nothing was written", std::strerror(errno)), path};
   }
+  // Owner and group first (as root, or unchanged for the file's owner): chown clears the
+  // setuid and setgid bits, so the mode is set after it.
+  if (::fchown(fd, st.st_uid, st.st_gid) != 0) {
+    (void)0; // not allowed for other users' files: the new file keeps ours, like any editor
+  }
   bool ok = write_all(fd, bytes) && ::fchmod(fd, st.st_mode & 07777) == 0 && ::fsync(fd) == 0;
-  const int saved = errno;
+  int saved = errno;
   ok = (::close(fd) == 0) && ok;
-  if (ok) {
-    // Owner and group are kept when we may (as root, or unchanged for the file's owner).
-    if (::chown(temp.c_str(), st.st_uid, st.st_gid) != 0) {
-      (void)0; // not allowed for other users' files: the new file keeps ours, like any editor
+  if (ok && st.st_nlink > 1) {
+    // Renaming over a hard-linked file would split it from its other names. Write it in place
+    // instead; the complete new text stays in the temporary file until that has succeeded.
+    ok = write_in_place(real, bytes);
+    saved = errno;
+    if (ok) {
+      ::unlink(temp.c_str());
+      return true;
     }
+    return Error{
+        fmt::format("cannot write the fix in place ({}); the fixed text is kept in {}", std::strerror(saved), temp),
+        path};
+  }
+  if (ok) {
     ok = ::rename(temp.c_str(), real.c_str()) == 0;
+    saved = ok ? saved : errno;
   }
   if (!ok) {
     ::unlink(temp.c_str());

@@ -829,17 +829,60 @@ bool Model::Impl::is_term_of_backpropagated_loss(std::string_view name, ScopeId 
   return false;
 }
 
-bool Model::Impl::any_binding_computed_from(std::string_view name, ScopeId owner, std::uint32_t after,
-                                            const std::function<bool(const Binding&)>& test) const {
+const std::unordered_map<std::string_view, std::vector<BindingId>>& Model::Impl::mentions_in(ScopeId owner) const {
+  if (mention_index.size() < scope_names.size()) {
+    mention_index.resize(scope_names.size());
+  }
+  auto& slot = mention_index[static_cast<size_t>(owner)];
+  if (slot) {
+    return *slot;
+  }
+  slot.emplace();
+  const auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
   for (const auto& [bound, ids] : scope_names[static_cast<size_t>(owner)]) {
-    if (bound == name) {
-      continue;
-    }
     for (BindingId id : ids) {
       const Binding& b = bindings[static_cast<size_t>(id)];
-      if (b.stmt_start >= after && !null(b.value) && mentions_identifier(text(b.value), name) && test(b)) {
-        return true;
+      if (null(b.value)) {
+        continue;
       }
+      const std::string_view value = text(b.value);
+      for (size_t i = 0; i < value.size();) {
+        if (!word(value[i])) {
+          ++i;
+          continue;
+        }
+        size_t end = i;
+        while (end < value.size() && word(value[end])) {
+          ++end;
+        }
+        if (i == 0 || value[i - 1] != '.') {
+          std::vector<BindingId>& list = (*slot)[value.substr(i, end - i)];
+          if (list.empty() || list.back() != id) {
+            list.push_back(id);
+          }
+        }
+        i = end;
+      }
+    }
+  }
+  return *slot;
+}
+
+// Looked up by the name's first word in an index of what each binding's value mentions, so that
+// a loop with thousands of statements is not scanned once per question.
+bool Model::Impl::any_binding_computed_from(std::string_view name, ScopeId owner, std::uint32_t after,
+                                            const std::function<bool(const Binding&)>& test) const {
+  const auto& index = mentions_in(owner);
+  const auto it = index.find(name.substr(0, name.find('.')));
+  if (it == index.end()) {
+    return false;
+  }
+  for (BindingId id : it->second) {
+    const Binding& b = bindings[static_cast<size_t>(id)];
+    if (b.name != name && b.stmt_start >= after && mentions_identifier(text(b.value), name) && test(b)) {
+      return true;
     }
   }
   return false;

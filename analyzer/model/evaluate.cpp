@@ -340,7 +340,7 @@ void Model::Impl::add_external_bases(ScopeId cls, const ProjectContext& context,
     }
     std::string q = resolve_qualified(base, sc.parent);
     const std::string root = q.substr(0, q.find('.'));
-    if (!q.empty() && context.local_roots.count(root) != 0 && !q.starts_with(context.module + ".")) {
+    if (!q.empty() && context.is_local_root(root) && !q.starts_with(context.module + ".")) {
       out.push_back(std::move(q));
     }
   }

@@ -86,7 +86,7 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
       continue;
     }
     const std::string root = c.qualified.substr(0, c.qualified.find('.'));
-    if (project.local_roots.count(root) == 0 || c.qualified.starts_with(project.module + ".")) {
+    if (!project.is_local_root(root) || c.qualified.starts_with(project.module + ".")) {
       continue;
     }
     // A call in a per-step method runs once per step, like one in a loop.

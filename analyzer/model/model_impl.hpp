@@ -207,6 +207,9 @@ struct Model::Impl {
   [[nodiscard]] bool is_module_forward(ScopeId fn) const;
   // Some binding of `owner` after `after`, computed from `name` (other than `name` itself),
   // passes `test`.
+  // Per scope: the words each binding's value mentions (not after a dot) -> those bindings.
+  mutable std::vector<std::optional<std::unordered_map<std::string_view, std::vector<BindingId>>>> mention_index;
+  [[nodiscard]] const std::unordered_map<std::string_view, std::vector<BindingId>>& mentions_in(ScopeId owner) const;
   [[nodiscard]] bool any_binding_computed_from(std::string_view name, ScopeId owner, std::uint32_t after,
                                                const std::function<bool(const Binding&)>& test) const;
   // `name` (bound in function `owner`) is returned after `after`, directly or through up to

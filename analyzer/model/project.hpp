@@ -4,6 +4,7 @@
 // makes into other modules of the run, so that a helper imported from `.losses` or `utils` is
 // understood as well as one in the same file.
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -75,10 +76,15 @@ private:
 
 // What a model needs to know about the run it is part of.
 struct ProjectContext {
-  std::string module;                          // this file's dotted module name (`pkg.train`)
-  bool is_package = false;                     // an `__init__.py`
-  std::unordered_set<std::string> local_roots; // first components of the run's module names
+  std::string module;      // this file's dotted module name (`pkg.train`)
+  bool is_package = false; // an `__init__.py`
+  // First components of the run's module names: one set shared by every module of the run (a
+  // copy each would grow with the square of the number of files).
+  std::shared_ptr<const std::unordered_set<std::string>> local_roots;
   const ProjectFacts* facts = nullptr;
+  [[nodiscard]] bool is_local_root(const std::string& root) const {
+    return local_roots != nullptr && local_roots->count(root) != 0;
+  }
 };
 
 // The dotted module name of a file: its path below the first folder without `__init__.py`.

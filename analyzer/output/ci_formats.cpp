@@ -167,7 +167,7 @@ std::string emit_sarif(const std::vector<FileReport>& reports, const std::vector
                                {"rules", rules}}}}},
                            {"columnKind", "unicodeCodePoints"},
                            {"results", results}}}}};
-  return log.dump(2) + "\n";
+  return log.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string emit_github(const std::vector<FileReport>& reports) {
@@ -262,7 +262,7 @@ std::string emit_gitlab(const std::vector<FileReport>& reports) {
                      {"location", {{"path", r.path}, {"lines", {{"begin", a.row + 1}, {"end", b.row + 1}}}}}});
     }
   }
-  return out.dump(2) + "\n";
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 } // namespace oomlint

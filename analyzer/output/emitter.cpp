@@ -1,9 +1,12 @@
 #include "analyzer/output/emitter.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "analyzer/support/strings.hpp"
 
 namespace oomlint {
 
@@ -35,10 +38,11 @@ std::string_view severity_style(Severity s) {
   return kYellow;
 }
 
-// Tabs become four spaces so carets line up with what a terminal shows.
+// Tabs become four spaces so carets line up with what a terminal shows; control characters
+// become visible pictures of one column, so nothing in a file can drive the terminal.
 std::string expand_tabs(std::string_view line) {
   std::string out;
-  for (char c : line) {
+  for (char c : printable(line)) {
     if (c == '\t') {
       out += "    ";
     } else {
@@ -63,7 +67,7 @@ std::uint32_t display_width(std::string_view bytes) {
 
 std::string location_prefix(const FileReport& r, const Finding& f, bool color) {
   const RowCol pos = r.source->position(f.start);
-  return fmt::format("{}:{}:{}:", paint(color, kBold, r.path), pos.row + 1, pos.column + 1);
+  return fmt::format("{}:{}:{}:", paint(color, kBold, printable(r.path)), pos.row + 1, pos.column + 1);
 }
 
 std::string fix_label(const Finding& f) {
@@ -113,11 +117,11 @@ std::string code_frame(const SourceFile& source, const Finding& finding, bool co
   for (const Related& note : finding.related) {
     const RowCol at = source.position(note.start);
     out += fmt::format("{:>{}} = {} {}:{}: {}\n", "", gutter, paint(color, kCyan, "note:"), at.row + 1, at.column + 1,
-                       note.message);
+                       printable(note.message));
   }
   if (finding.fix) {
     out += fmt::format("{:>{}} = {} ({}): {}\n", "", gutter, paint(color, kCyan, "fix"),
-                       to_string(finding.fix->applicability), finding.fix->message);
+                       to_string(finding.fix->applicability), printable(finding.fix->message));
   }
   return out;
 }
@@ -129,9 +133,9 @@ std::string emit_text(const std::vector<FileReport>& reports, const EmitOptions&
       continue;
     }
     for (const Finding& f : r.findings) {
-      out +=
-          fmt::format("{} {} {}{} {}\n", location_prefix(r, f, options.color), paint(options.color, kBold, f.code),
-                      paint(options.color, severity_style(f.severity), to_string(f.severity)), fix_label(f), f.message);
+      out += fmt::format("{} {} {}{} {}\n", location_prefix(r, f, options.color), paint(options.color, kBold, f.code),
+                         paint(options.color, severity_style(f.severity), to_string(f.severity)), fix_label(f),
+                         printable(f.message));
       out += code_frame(*r.source, f, options.color);
       out += "\n";
     }
@@ -147,7 +151,7 @@ std::string emit_concise(const std::vector<FileReport>& reports, const EmitOptio
     }
     for (const Finding& f : r.findings) {
       out += fmt::format("{} {}{} {}\n", location_prefix(r, f, options.color), paint(options.color, kBold, f.code),
-                         fix_label(f), f.message);
+                         fix_label(f), printable(f.message));
     }
   }
   return out;
@@ -159,11 +163,11 @@ std::string emit_grouped(const std::vector<FileReport>& reports, const EmitOptio
     if (!r.source || r.findings.empty()) {
       continue;
     }
-    out += paint(options.color, kBold, r.path) + ":\n";
+    out += paint(options.color, kBold, printable(r.path)) + ":\n";
     for (const Finding& f : r.findings) {
       const RowCol at = r.source->position(f.start);
       out += fmt::format("  {}:{} {}{} {}\n", at.row + 1, at.column + 1, paint(options.color, kBold, f.code),
-                         fix_label(f), f.message);
+                         fix_label(f), printable(f.message));
     }
     out += "\n";
   }
@@ -210,10 +214,25 @@ std::string emit_json(const std::vector<FileReport>& reports, const EmitOptions&
       list.push_back(std::move(item));
     }
   }
-  return list.dump(2) + "\n";
+  return list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-std::string summary_line(const std::vector<FileReport>& reports, const EmitOptions& options) {
+std::string summary_line(const std::vector<FileReport>& reports, const EmitOptions& options, bool other_errors) {
+  size_t unchecked = 0;
+  for (const FileReport& r : reports) {
+    unchecked += r.error ? 1 : 0;
+  }
+  auto count = [](size_t n, std::string_view word) { return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s"); };
+  std::string trouble;
+  if (unchecked > 0) {
+    trouble = fmt::format("{} could not be checked", count(unchecked, "file"));
+  }
+  if (other_errors) {
+    trouble += trouble.empty() ? "there were errors" : " and there were other errors";
+  }
+  if (!trouble.empty()) {
+    trouble += " (see above)";
+  }
   size_t errors = 0;
   size_t warnings = 0;
   size_t infos = 0;
@@ -230,6 +249,9 @@ std::string summary_line(const std::vector<FileReport>& reports, const EmitOptio
   }
   const size_t total = errors + warnings + infos;
   if (total == 0) {
+    if (!trouble.empty()) {
+      return paint(options.color, kBold, fmt::format("No findings in what was checked, but {}.", trouble)) + "\n";
+    }
     return paint(options.color, kBold, "All checks passed!") + "\n";
   }
   std::vector<std::string> parts;
@@ -247,6 +269,10 @@ std::string summary_line(const std::vector<FileReport>& reports, const EmitOptio
       fmt::format("Found {} ({}) in {}.", plural(total, "finding"), fmt::join(parts, ", "), plural(files, "file"));
   if (fixable > 0) {
     line += fmt::format(" {} with a suggested fix ([*] safe, [-] unsafe).", fixable);
+  }
+  if (!trouble.empty()) {
+    line += fmt::format(" {}{}.", static_cast<char>(std::toupper(static_cast<unsigned char>(trouble[0]))),
+                        trouble.substr(1));
   }
   return paint(options.color, kBold, line) + "\n";
 }
@@ -278,7 +304,7 @@ std::string emit_statistics(const std::vector<FileReport>& reports, bool json) {
     for (const Row& r : sorted) {
       list.push_back({{"code", r.code}, {"name", r.name}, {"count", r.count}, {"fixable", r.fixable > 0}});
     }
-    return list.dump(2) + "\n";
+    return list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
   std::string out;
   for (const Row& r : sorted) {

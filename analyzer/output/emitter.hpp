@@ -30,8 +30,9 @@ std::string emit_junit(const std::vector<FileReport>& reports);
 std::string emit_gitlab(const std::vector<FileReport>& reports);
 // Findings under a header per file (`  41:9 OOM101 [-] message`).
 std::string emit_grouped(const std::vector<FileReport>& reports, const EmitOptions& options);
-// "Found 3 findings (1 error, 2 warnings)." or "All checks passed!"
-std::string summary_line(const std::vector<FileReport>& reports, const EmitOptions& options);
+// "Found 3 findings (1 error, 2 warnings)." or "All checks passed!" — never the latter when a
+// file could not be checked or something else failed (a path missing, a fix not written).
+std::string summary_line(const std::vector<FileReport>& reports, const EmitOptions& options, bool other_errors = false);
 // Counts per rule, most frequent first.
 std::string emit_statistics(const std::vector<FileReport>& reports, bool json);
 

@@ -80,7 +80,54 @@ inline std::string one_line_excerpt(std::string_view text, std::size_t max_chars
 }
 
 // Text safe inside HTML or XML elements and double-quoted attributes.
-inline std::string escape_markup(std::string_view s) {
+// Text safe to print on a terminal: control characters (an ESC that would start an escape
+// sequence, NUL, a carriage return that would overwrite the line) shown as their Unicode control
+// pictures (U+2400 + code, U+2421 for DEL), one column each like the byte they stand for; bytes
+// that are not UTF-8 (a file name) as U+FFFD. Tabs are kept.
+inline std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 && c != '\t') {
+      out += "\xE2\x90";
+      out.push_back(static_cast<char>(0x80 + c));
+      ++i;
+      continue;
+    }
+    if (c == 0x7F) {
+      out += "\xE2\x90\xA1";
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool valid = len != 0 && i + len <= s.size();
+    for (size_t k = 1; valid && k < len; ++k) {
+      valid = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    }
+    if (!valid) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
+    if (c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) { // C1 controls, U+0080..U+009F
+      out += "\xEF\xBF\xBD";
+    } else {
+      out.append(s.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
+}
+
+inline std::string escape_markup(std::string_view raw) {
+  const std::string s = printable(raw); // XML allows no control characters, even escaped
   std::string out;
   out.reserve(s.size());
   for (const char c : s) {

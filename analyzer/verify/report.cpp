@@ -161,7 +161,7 @@ std::string verify_json(const VerifyResult& r, const std::string& docs_url_base)
            {"nvml_peak_bytes_baseline", r.nvml_peak_baseline},
            {"nvml_peak_bytes_fixed", v.fixed_nvml_peak}}}});
   }
-  return list.dump(2) + "\n";
+  return list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string verify_html(const VerifyResult& r) {

@@ -474,12 +474,14 @@ model::ProjectContext Server::context_for(const std::string& path) const {
   bool is_package = false;
   context.module = model::module_name_for(path.empty() ? std::string("untitled.py") : path, is_package);
   context.is_package = is_package;
-  context.local_roots.insert(context.module.substr(0, context.module.find('.')));
+  auto roots = std::make_shared<std::unordered_set<std::string>>();
+  roots->insert(context.module.substr(0, context.module.find('.')));
+  context.local_roots = roots;
   if (m_workspace && m_workspace->run.facts) {
     if (auto it = m_workspace->index.find(path); it != m_workspace->index.end()) {
       context = m_workspace->run.contexts[it->second];
     } else {
-      context.local_roots.insert(m_workspace->roots.begin(), m_workspace->roots.end());
+      roots->insert(m_workspace->roots.begin(), m_workspace->roots.end());
     }
     context.facts = m_workspace->run.facts.get();
   }

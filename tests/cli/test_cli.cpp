@@ -19,116 +19,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/cli/cli_harness.hpp"
+
+using oomlint::test::Cli;
+using oomlint::test::kLeaky;
+using oomlint::test::Result;
+using oomlint::test::run;
 namespace fs = std::filesystem;
-
-namespace {
-
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-void drain(int fd, std::string& into) {
-  std::array<char, 65536> buf{};
-  ssize_t n = 0;
-  while ((n = ::read(fd, buf.data(), buf.size())) > 0) {
-    into.append(buf.data(), static_cast<size_t>(n));
-  }
-  ::close(fd);
-}
-
-Result run(const std::vector<std::string>& args, const fs::path& cwd = fs::current_path(),
-           const std::string& input = "", const std::vector<std::string>& env_extra = {}) {
-  int in_pipe[2];
-  int out_pipe[2];
-  int err_pipe[2];
-  if (::pipe(in_pipe) != 0 || ::pipe(out_pipe) != 0 || ::pipe(err_pipe) != 0) {
-    return {};
-  }
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in_pipe[0], 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
-      ::close(fd);
-    }
-    if (::chdir(cwd.c_str()) != 0) {
-      ::_exit(127);
-    }
-    for (const std::string& e : env_extra) {
-      ::putenv(const_cast<char*>(e.c_str()));
-    }
-    std::vector<char*> argv;
-    std::string binary = OOMLINT_BINARY;
-    argv.push_back(binary.data());
-    std::vector<std::string> copy = args;
-    for (std::string& a : copy) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(in_pipe[0]);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  Result r;
-  std::thread out_reader([&] { drain(out_pipe[0], r.out); });
-  std::thread err_reader([&] { drain(err_pipe[0], r.err); });
-  if (!input.empty()) {
-    const ssize_t written = ::write(in_pipe[1], input.data(), input.size());
-    (void)written;
-  }
-  ::close(in_pipe[1]);
-  out_reader.join();
-  err_reader.join();
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
-const char* kLeaky = "import torch\n"
-                     "def train(model, loader, criterion, optimizer):\n"
-                     "    running = 0.0\n"
-                     "    for x, y in loader:\n"
-                     "        loss = criterion(model(x), y)\n"
-                     "        loss.backward()\n"
-                     "        optimizer.step()\n"
-                     "        running += loss\n"
-                     "    state = torch.load('ckpt.pt')\n";
-
-class Cli : public ::testing::Test {
-protected:
-  void SetUp() override {
-    m_dir = fs::temp_directory_path() /
-            (std::string("oomlint-cli-") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" +
-             std::to_string(::getpid()));
-    fs::remove_all(m_dir);
-    fs::create_directories(m_dir);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::permissions(m_dir, fs::perms::all, ec);
-    fs::remove_all(m_dir, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text) {
-    fs::create_directories((m_dir / name).parent_path());
-    std::ofstream(m_dir / name, std::ios::binary) << text;
-    return m_dir / name;
-  }
-  // A stand-in program (a fake Python): written, then made executable.
-  fs::path write_executable(const std::string& name, const std::string& text) {
-    const fs::path path = write(name, text);
-    fs::permissions(path, fs::perms::owner_all);
-    return path;
-  }
-  fs::path m_dir;
-};
-
-} // namespace
 
 TEST_F(Cli, ExitCodesSayWhatHappened) {
   write("clean.py", "x = 1\n");
@@ -323,8 +220,19 @@ TEST_F(Cli, DeepNestingDoesNotCrash) {
   }
   calls += "loss" + std::string(10000, ')') + "\n";
   write("calls.py", calls);
-  const Result r = run({"check", "brackets.py", "blocks.py", "calls.py"}, m_dir);
+  const Result r = run({"check", "brackets.py", "calls.py"}, m_dir);
   EXPECT_LT(r.exit_code, 2) << r.err;
+  // 10,000 nested blocks take 48 MB of indentation: over the size limit, skipped with a message
+  // that says how to check it, and the rest of the run goes on.
+  const Result skipped = run({"check", "blocks.py", "brackets.py"}, m_dir);
+  EXPECT_EQ(skipped.exit_code, 2);
+  EXPECT_NE(skipped.err.find("blocks.py: skipped: 47.7 MB is over the 10.0 MB limit"), std::string::npos)
+      << skipped.err;
+  EXPECT_NE(skipped.err.find("max-file-size-mb"), std::string::npos) << skipped.err;
+  EXPECT_NE(skipped.out.find("1 file could not be checked"), std::string::npos) << skipped.out;
+  write("pyproject.toml", "[tool.oomlint]\nmax-file-size-mb = 64\n");
+  const Result raised = run({"check", "blocks.py"}, m_dir);
+  EXPECT_LT(raised.exit_code, 2) << raised.err;
 }
 
 TEST_F(Cli, LargeFile) {
@@ -333,6 +241,10 @@ TEST_F(Cli, LargeFile) {
     big += kLeaky;
   }
   write("big.py", big);
+  const Result skipped = run({"check", "--statistics", "big.py"}, m_dir);
+  EXPECT_EQ(skipped.exit_code, 2);
+  EXPECT_NE(skipped.err.find("over the 10.0 MB limit"), std::string::npos) << skipped.err;
+  write("pyproject.toml", "[tool.oomlint]\nmax-file-size-mb = 32\n");
   const Result r = run({"check", "--statistics", "big.py"}, m_dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("OOM401"), std::string::npos);
