@@ -23,6 +23,7 @@
 
 #include "analyzer/config/config.hpp"
 #include "analyzer/driver/discovery.hpp"
+#include "analyzer/driver/lint_cache.hpp"
 #include "analyzer/driver/linter.hpp"
 #include "analyzer/fix/atomic_write.hpp"
 #include "analyzer/fix/fixer.hpp"
@@ -54,6 +55,8 @@ constexpr int kExitError = 2;
 
 struct CheckArgs {
   std::vector<std::string> paths;
+  bool no_cache = false;
+  std::string cache_dir;
   std::vector<std::string> select;
   std::vector<std::string> extend_select;
   std::vector<std::string> ignore;
@@ -339,6 +342,38 @@ void print_verbose(const service::Settings& settings, const std::vector<LintInpu
              inputs.size() == 1 ? "" : "s", findings, findings == 1 ? "" : "s", seconds);
 }
 
+// Where results of earlier runs are kept: --cache-dir, else OOMLINT_CACHE_DIR, else
+// `.oomlint_cache` beside the configuration file (the project's root), else in the current folder.
+std::filesystem::path cache_root(const std::string& flag, const service::Settings& settings) {
+  if (!flag.empty()) {
+    return flag;
+  }
+  if (const char* env = std::getenv("OOMLINT_CACHE_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  if (!settings.source().empty()) {
+    return std::filesystem::path(settings.source()).parent_path() / ".oomlint_cache";
+  }
+  return ".oomlint_cache";
+}
+
+int run_clean(const std::string& cache_dir) {
+  service::LintService lint_service = make_service();
+  auto resolved = lint_service.settings_for(std::filesystem::current_path(), service::Overrides{});
+  if (!resolved) {
+    print_error(resolved.error().describe());
+    return kExitError;
+  }
+  std::string message;
+  const bool ok = remove_cache(cache_root(cache_dir, **resolved), message);
+  if (!ok) {
+    print_error(message);
+    return kExitError;
+  }
+  fmt::print(stderr, "{}\n", message);
+  return kExitClean;
+}
+
 service::Overrides overrides_of(const CheckArgs& args) {
   service::Overrides o;
   o.select = args.select;
@@ -402,7 +437,11 @@ int run_check(CheckArgs args) {
   const std::size_t stdin_inputs =
       static_cast<std::size_t>(std::count(args.paths.begin(), args.paths.end(), std::string("-")));
   const int jobs = args.jobs > 0 ? args.jobs : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  ProjectRun run = lint_service.lint(inputs, settings, jobs);
+  std::optional<LintCache> cache;
+  if (!args.no_cache) {
+    cache.emplace(cache_root(args.cache_dir, settings), settings.lint());
+  }
+  ProjectRun run = lint_service.lint(inputs, settings, jobs, cache ? &*cache : nullptr);
   if (args.add_noqa) {
     return add_noqa(lint_service, settings, inputs, run, had_error, args.quiet);
   }
@@ -601,8 +640,9 @@ int run_server() {
 }
 
 bool is_command(std::string_view word) {
-  return word == "check" || word == "rule" || word == "verify" || word == "server" || word == "--verify" ||
-         word == "--version" || word == "-V" || word == "--help" || word == "-h" || word == "version";
+  return word == "check" || word == "rule" || word == "verify" || word == "server" || word == "clean" ||
+         word == "--verify" || word == "--version" || word == "-V" || word == "--help" || word == "-h" ||
+         word == "version";
 }
 
 void add_list_option(CLI::App& app, const std::string& name, std::vector<std::string>& into, const std::string& help) {
@@ -625,7 +665,7 @@ std::optional<std::string> unknown_command(std::string_view word) {
     return std::nullopt;
   }
   return fmt::format("unknown command `{}` (and no file or folder of that name exists); the commands are "
-                     "check, rule, verify and server: see `oomlint --help`",
+                     "check, rule, verify, server and clean: see `oomlint --help`",
                      word);
 }
 
@@ -698,6 +738,9 @@ int run(int argc, char** argv) {
   check_cmd->add_option("--stdin-filename", check.stdin_filename, "The name to report for `-` (stdin)");
   check_cmd->add_flag("--quiet,-q", check.quiet, "Print findings only, no summary");
   check_cmd->add_flag("--no-color", check.no_color, "Never colour the output (NO_COLOR does the same)");
+  check_cmd->add_flag("--no-cache", check.no_cache, "Lint every file again; read and write no cache");
+  check_cmd->add_option("--cache-dir", check.cache_dir,
+                        "Keep results of earlier runs here (default: .oomlint_cache beside the configuration)");
 
   RuleArgs rule;
   CLI::App* rule_cmd = app.add_subcommand("rule", "Explain a rule, or list them all");
@@ -734,6 +777,9 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
 
   CLI::App* server_cmd = app.add_subcommand("server", "Run the language server (LSP over stdin and stdout)");
+  std::string clean_cache_dir;
+  CLI::App* clean_cmd = app.add_subcommand("clean", "Remove the cache of earlier runs (.oomlint_cache)");
+  clean_cmd->add_option("--cache-dir", clean_cache_dir, "The cache to remove (default: this project's)");
 
   std::vector<const char*> cargv{argv[0]};
   for (const std::string& a : args) {
@@ -755,6 +801,9 @@ int run(int argc, char** argv) {
   }
   if (server_cmd->parsed()) {
     return run_server();
+  }
+  if (clean_cmd->parsed()) {
+    return run_clean(clean_cache_dir);
   }
   if (!check.stdin_filename.empty() && check.paths.empty()) {
     check.paths.emplace_back("-");

@@ -264,9 +264,10 @@ Expected<Config> read_table(Config config, const toml::table& table, const std::
 
 const std::vector<std::string>& default_excludes() {
   static const std::vector<std::string> kExcludes = {
-      ".git",          ".hg",           ".svn",        ".venv",          "venv",         ".tox",   ".nox",
-      ".mypy_cache",   ".pytest_cache", ".ruff_cache", "__pycache__",    "node_modules", "build",  "dist",
-      "site-packages", ".eggs",         "*.egg-info",  "__pypackages__", ".direnv",      "_build", "buck-out"};
+      ".git",           ".hg",         ".svn",          ".venv",         "venv",           ".tox",
+      ".nox",           ".mypy_cache", ".pytest_cache", ".ruff_cache",   ".oomlint_cache", "__pycache__",
+      "node_modules",   "build",       "dist",          "site-packages", ".eggs",          "*.egg-info",
+      "__pypackages__", ".direnv",     "_build",        "buck-out"};
   return kExcludes;
 }
 

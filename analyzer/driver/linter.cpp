@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "analyzer/diagnostics/suppression.hpp"
+#include "analyzer/driver/lint_cache.hpp"
 #include "analyzer/model/model.hpp"
 #include "analyzer/support/crash_guard.hpp"
 #include "analyzer/syntax/parser.hpp"
@@ -183,134 +184,207 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
   return std::move(lint_project(inputs, settings, jobs).reports);
 }
 
-ProjectRun lint_project(const std::vector<LintInput>& inputs, const LintSettings& settings, int jobs) {
-  // Phase 1: parse, build each module's model, lint it alone and summarise its functions. The
-  // trees stay in memory so that phase 2 never parses a file twice.
+namespace {
+
+// One run over a project, in two phases. Phase 1 parses each module, builds its model, lints it
+// alone and summarises its functions (or takes all that from the cache). Phase 2 gathers the
+// run's facts and takes a second look at the modules they change, on the trees phase 1 kept.
+class ProjectLinter {
+public:
+  ProjectLinter(const std::vector<LintInput>& inputs, const LintSettings& settings)
+      : m_inputs(inputs), m_settings(settings), m_units(inputs.size()) {
+    m_run.facts = std::make_unique<model::ProjectFacts>();
+    m_run.reports.resize(inputs.size());
+    auto roots = std::make_shared<std::unordered_set<std::string>>();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      bool is_package = false;
+      m_units[i].context.module = model::module_name_for(inputs[i].path, is_package);
+      m_units[i].context.is_package = is_package;
+      roots->insert(m_units[i].context.module.substr(0, m_units[i].context.module.find('.')));
+    }
+    for (Unit& unit : m_units) {
+      unit.context.local_roots = roots;
+    }
+  }
+
+  ProjectRun run(int jobs) {
+    for_each_parallel(m_inputs.size(), jobs, [&](size_t i, syntax::Parser& parser) {
+      if (!run_guarded([&] { guarded(i, [&] { first_look(i, parser); }); })) {
+        crashed(i);
+      }
+    });
+    model::ProjectFacts& facts = *m_run.facts;
+    std::vector<const model::ModuleSummary*> summaries;
+    for (const Unit& unit : m_units) {
+      facts.add(unit.summary);
+      summaries.push_back(&unit.summary);
+    }
+    if (m_settings.cache != nullptr) {
+      m_facts_hash = LintCache::hash_facts(summaries);
+    }
+    // Phase 2 runs over every module that still holds a tree (or may need one), so that trees
+    // are also freed in parallel (freeing a large run's trees on one thread costs as much as
+    // analysing them), and cache entries are written in parallel.
+    std::vector<size_t> kept;
+    for (size_t i = 0; i < m_units.size(); ++i) {
+      const Unit& u = m_units[i];
+      if ((u.parsed || u.reparse || u.dirty) && !u.crashed) {
+        kept.push_back(i);
+      }
+    }
+    for_each_parallel(kept.size(), jobs, [&](size_t k, syntax::Parser& parser) {
+      if (!run_guarded([&] { guarded(kept[k], [&] { second_look(kept[k], parser); }); })) {
+        crashed(kept[k]);
+      }
+    });
+    m_run.contexts.reserve(m_units.size());
+    for (Unit& unit : m_units) {
+      unit.context.facts = &facts;
+      m_run.contexts.push_back(std::move(unit.context));
+    }
+    return std::move(m_run);
+  }
+
+private:
   struct Unit {
     std::shared_ptr<const SourceFile> source;
     std::optional<syntax::RecoveredParse> parsed;
     model::ProjectContext context;
     model::ModuleSummary summary;
-    bool reparse = false; // its tree was not kept (memory budget)
-    bool crashed = false; // its analysis died of a fatal signal: its state is abandoned
+    std::optional<CachedLint> cached; // what the cache holds (or will) for this text
+    bool reparse = false;             // its tree was not kept (memory budget, or taken from the cache)
+    bool crashed = false;             // its analysis died of a fatal signal: its state is abandoned
+    bool dirty = false;               // its cache entry is to be written
   };
   // Trees cost about 15 times their source in memory; past this much source the candidates'
   // trees are dropped and the few modules that turn out to matter are parsed again.
-  constexpr size_t kRetainedSourceBudget = 4U << 20U;
-  std::atomic<size_t> retained_bytes{0};
-  ProjectRun run;
-  run.facts = std::make_unique<model::ProjectFacts>();
-  std::vector<FileReport>& reports = run.reports;
-  reports.resize(inputs.size());
-  std::vector<Unit> units(inputs.size());
-  auto roots = std::make_shared<std::unordered_set<std::string>>();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    bool is_package = false;
-    units[i].context.module = model::module_name_for(inputs[i].path, is_package);
-    units[i].context.is_package = is_package;
-    roots->insert(units[i].context.module.substr(0, units[i].context.module.find('.')));
-  }
-  auto internal_error = [&](size_t i, const std::exception& e) {
-    reports[i].error = Error{fmt::format("internal error while linting ({}); please report it with the file", e.what()),
-                             inputs[i].path};
-  };
-  auto lint_alone = [&](size_t i, syntax::Parser& parser) {
-    FileReport& out = reports[i];
-    out.path = inputs[i].path;
+  static constexpr size_t kRetainedSourceBudget = 4U << 20U;
+
+  template <typename Work> void guarded(size_t i, Work work) {
     try {
-      Unit& unit = units[i];
-      if (inputs[i].source) {
-        unit.source = inputs[i].source;
-      } else {
-        auto source = read_source_file(inputs[i].path, settings.config != nullptr ? settings.config->max_file_bytes
-                                                                                  : kDefaultMaxFileBytes);
-        if (!source) {
-          out.error = source.error();
-          return;
-        }
-        unit.source = std::make_shared<const SourceFile>(std::move(*source));
-      }
-      out.source = unit.source;
-      if (auto bad = encoding_error(*unit.source)) {
-        out.error = std::move(bad);
-        return;
-      }
-      unit.parsed.emplace(syntax::parse_with_recovery(parser, unit.source->text()));
-      if (!unit.parsed->original) {
-        out.error = Error{"the parser gave up on this file; please report it with the file attached", inputs[i].path};
-        unit.parsed.reset();
-        return;
-      }
-      unit.context.local_roots = roots;
-      const model::Model model(*unit.source, unit.parsed->best().root(), model_options(settings),
-                               syntax_problem(*unit.parsed), &unit.context);
-      run_rules(model, *unit.source, settings, out);
-      unit.summary = model.summarize(unit.context);
-      unit.summary.had_findings = !out.findings.empty();
-      if (!unit.summary.may_need_second_look()) {
-        unit.parsed.reset(); // no fact from another module can change this file: free its tree now
-      } else if (retained_bytes.fetch_add(unit.source->text().size()) + unit.source->text().size() >
-                 kRetainedSourceBudget) {
-        unit.parsed.reset(); // over the memory budget: parsed again in phase 2 if it turns out to matter
-        unit.reparse = true;
-      }
+      work();
     } catch (const std::exception& e) {
-      internal_error(i, e);
-    }
-  };
-  auto crashed = [&](size_t i) {
-    reports[i].findings.clear();
-    reports[i].error = Error{"internal error: oomlint crashed on this file, so its findings are missing; the rest "
-                             "of the run is complete; please report it with the file",
-                             inputs[i].path};
-    units[i].crashed = true;
-  };
-  for_each_parallel(inputs.size(), jobs, [&](size_t i, syntax::Parser& parser) {
-    if (!run_guarded([&] { lint_alone(i, parser); })) {
-      crashed(i);
-    }
-  });
-  // Phase 2: the run's facts, then a second look (same trees) at the modules they change.
-  model::ProjectFacts& facts = *run.facts;
-  for (const Unit& unit : units) {
-    facts.add(unit.summary);
-  }
-  // Phase 2 runs over every module that still holds a tree, so that trees are also freed in
-  // parallel (freeing a large run's trees on one thread costs as much as analysing them).
-  std::vector<size_t> kept;
-  for (size_t i = 0; i < units.size(); ++i) {
-    if ((units[i].parsed || units[i].reparse) && !units[i].crashed) {
-      kept.push_back(i);
+      m_run.reports[i].error = Error{
+          fmt::format("internal error while linting ({}); please report it with the file", e.what()), m_inputs[i].path};
     }
   }
-  auto second_look = [&](size_t i, syntax::Parser& parser) {
-    Unit& unit = units[i];
-    try {
-      if (!reports[i].error && facts.matters_for(unit.summary)) {
+
+  void crashed(size_t i) {
+    m_run.reports[i].findings.clear();
+    m_run.reports[i].error = Error{"internal error: oomlint crashed on this file, so its findings are missing; the "
+                                   "rest of the run is complete; please report it with the file",
+                                   m_inputs[i].path};
+    m_units[i].crashed = true;
+    m_units[i].dirty = false;
+  }
+
+  bool read(size_t i) {
+    FileReport& out = m_run.reports[i];
+    Unit& unit = m_units[i];
+    out.path = m_inputs[i].path;
+    if (m_inputs[i].source) {
+      unit.source = m_inputs[i].source;
+    } else {
+      auto source = read_source_file(m_inputs[i].path, m_settings.config != nullptr ? m_settings.config->max_file_bytes
+                                                                                    : kDefaultMaxFileBytes);
+      if (!source) {
+        out.error = source.error();
+        return false;
+      }
+      unit.source = std::make_shared<const SourceFile>(std::move(*source));
+    }
+    out.source = unit.source;
+    if (auto bad = encoding_error(*unit.source)) {
+      out.error = std::move(bad);
+      return false;
+    }
+    return true;
+  }
+
+  // Files on disk only: a buffer or stdin has no stable place in the cache.
+  [[nodiscard]] bool cacheable(size_t i) const { return m_settings.cache != nullptr && !m_inputs[i].source; }
+
+  void first_look(size_t i, syntax::Parser& parser) {
+    FileReport& out = m_run.reports[i];
+    Unit& unit = m_units[i];
+    if (!read(i)) {
+      return;
+    }
+    std::uint64_t content = 0;
+    if (cacheable(i)) {
+      content = LintCache::hash_text(unit.source->text());
+      unit.cached = m_settings.cache->load(out.path, content);
+      if (unit.cached) {
+        out.findings = unit.cached->findings;
+        out.notices = unit.cached->notices;
+        unit.summary = unit.cached->summary;
+        unit.reparse = unit.summary.may_need_second_look(); // parsed in phase 2 only if the facts matter
+        return;
+      }
+    }
+    unit.parsed.emplace(syntax::parse_with_recovery(parser, unit.source->text()));
+    if (!unit.parsed->original) {
+      out.error = Error{"the parser gave up on this file; please report it with the file attached", out.path};
+      unit.parsed.reset();
+      return;
+    }
+    const model::Model model(*unit.source, unit.parsed->best().root(), model_options(m_settings),
+                             syntax_problem(*unit.parsed), &unit.context);
+    run_rules(model, *unit.source, m_settings, out);
+    unit.summary = model.summarize(unit.context);
+    unit.summary.had_findings = !out.findings.empty();
+    if (cacheable(i)) {
+      unit.cached = CachedLint{content, unit.summary, out.findings, out.notices, std::nullopt, {}};
+      unit.dirty = true;
+    }
+    if (!unit.summary.may_need_second_look()) {
+      unit.parsed.reset(); // no fact from another module can change this file: free its tree now
+    } else if (m_retained_bytes.fetch_add(unit.source->text().size()) + unit.source->text().size() >
+               kRetainedSourceBudget) {
+      unit.parsed.reset(); // over the memory budget: parsed again in phase 2 if it turns out to matter
+      unit.reparse = true;
+    }
+  }
+
+  void second_look(size_t i, syntax::Parser& parser) {
+    Unit& unit = m_units[i];
+    FileReport& report = m_run.reports[i];
+    if (!report.error && m_run.facts->matters_for(unit.summary)) {
+      if (unit.cached && unit.cached->facts == m_facts_hash && cacheable(i)) {
+        report.findings = unit.cached->second_findings;
+      } else {
         if (!unit.parsed) {
           unit.parsed.emplace(syntax::parse_with_recovery(parser, unit.source->text()));
         }
-        unit.context.facts = &facts;
-        const model::Model model(*unit.source, unit.parsed->best().root(), model_options(settings),
+        unit.context.facts = m_run.facts.get();
+        const model::Model model(*unit.source, unit.parsed->best().root(), model_options(m_settings),
                                  syntax_problem(*unit.parsed), &unit.context);
-        run_rules(model, *unit.source, settings, reports[i]);
+        run_rules(model, *unit.source, m_settings, report);
+        if (unit.cached) {
+          unit.cached->facts = m_facts_hash;
+          unit.cached->second_findings = report.findings;
+          unit.dirty = true;
+        }
       }
-    } catch (const std::exception& e) {
-      internal_error(i, e);
     }
     unit.parsed.reset();
-  };
-  for_each_parallel(kept.size(), jobs, [&](size_t k, syntax::Parser& parser) {
-    if (!run_guarded([&] { second_look(kept[k], parser); })) {
-      crashed(kept[k]);
+    if (unit.dirty && !report.error) {
+      m_settings.cache->store(report.path, *unit.cached);
     }
-  });
-  run.contexts.reserve(units.size());
-  for (Unit& unit : units) {
-    unit.context.facts = &facts;
-    run.contexts.push_back(std::move(unit.context));
   }
-  return run;
+
+  const std::vector<LintInput>& m_inputs;
+  const LintSettings& m_settings;
+  std::vector<Unit> m_units;
+  ProjectRun m_run;
+  std::atomic<size_t> m_retained_bytes{0};
+  std::uint64_t m_facts_hash = 0;
+};
+
+} // namespace
+
+ProjectRun lint_project(const std::vector<LintInput>& inputs, const LintSettings& settings, int jobs) {
+  return ProjectLinter(inputs, settings).run(jobs);
 }
 
 } // namespace oomlint

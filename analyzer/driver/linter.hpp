@@ -18,10 +18,13 @@
 
 namespace oomlint {
 
+class LintCache;
+
 struct LintSettings {
   std::vector<Rule> rules;       // the whole catalog
   std::set<std::string> enabled; // codes to run
   const Config* config = nullptr;
+  const LintCache* cache = nullptr; // results of earlier runs (`oomlint check`); none: lint everything
 };
 
 struct FileReport {

@@ -116,8 +116,11 @@ void ModelBuilder::visit_with(TSNode node, Frame& frame) {
   for (uint32_t i = 0; i < items; ++i) {
     TSNode item = ts_node_named_child(clause, i);
     TSNode value = d.field(item, g.field.value);
+    if (null(value)) {
+      continue; // a `\` line continuation between the items is a named child too
+    }
     TSNode expr = value;
-    if (!null(value) && ts_node_symbol(value) == g.sym.as_pattern) {
+    if (ts_node_symbol(value) == g.sym.as_pattern) {
       expr = ts_node_named_child(value, 0);
       TSNode alias = d.field(value, g.field.alias);
       if (!null(alias)) {

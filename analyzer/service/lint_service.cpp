@@ -100,8 +100,14 @@ void LintService::forget_configuration() {
   m_loaded.clear();
 }
 
-ProjectRun LintService::lint(const std::vector<LintInput>& inputs, const Settings& settings, int jobs) const {
-  return lint_project(inputs, settings.lint(), jobs);
+ProjectRun LintService::lint(const std::vector<LintInput>& inputs, const Settings& settings, int jobs,
+                             const LintCache* cache) const {
+  if (cache == nullptr) {
+    return lint_project(inputs, settings.lint(), jobs);
+  }
+  LintSettings with_cache = settings.lint();
+  with_cache.cache = cache;
+  return lint_project(inputs, with_cache, jobs);
 }
 
 std::vector<FixOutcome> LintService::fix(const std::vector<LintInput>& inputs, const ProjectRun& run,

@@ -83,7 +83,9 @@ public:
   void forget_configuration();
 
   // Lints inputs (files to read, or texts under their paths) as one project.
-  [[nodiscard]] ProjectRun lint(const std::vector<LintInput>& inputs, const Settings& settings, int jobs) const;
+  // `cache`: results of earlier runs to read and keep up to date (the CLI's `check`); none by default.
+  [[nodiscard]] ProjectRun lint(const std::vector<LintInput>& inputs, const Settings& settings, int jobs,
+                                const LintCache* cache = nullptr) const;
 
   // Fixes each input of a run that has something to fix, re-linted with the run's facts; nothing
   // is written.

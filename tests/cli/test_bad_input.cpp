@@ -153,6 +153,23 @@ TEST_F(BadInput, PythonThreeTwelveSyntaxIsNotAnError) {
   EXPECT_EQ(codes_by_file(check({"new.py"}))["new.py"], (std::vector<std::string>{"OOM401"}));
 }
 
+// Found on real code: a `\` between a `with` statement's items is a node of its own.
+TEST_F(BadInput, LineContinuationBetweenWithItems) {
+  write("split.py", "import torch\n"
+                    "def train(model, loader, opt, path):\n"
+                    "    with open(path) as log, \\\n"
+                    "            torch.no_grad():\n"
+                    "        pass\n"
+                    "    total = 0\n"
+                    "    for x in loader:\n"
+                    "        loss = model(x)\n"
+                    "        loss.backward()\n"
+                    "        total += loss\n");
+  const Result r = check({"split.py"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(codes_by_file(r)["split.py"], (std::vector<std::string>{"OOM101"}));
+}
+
 TEST_F(BadInput, DirectoryNamedLikeAPythonFileIsSearched) {
   write("x.py/inner.py", kLeaky);
   const Result r = check({"."});
