@@ -319,6 +319,9 @@ private:
         out.notices = unit.cached->notices;
         unit.summary = unit.cached->summary;
         unit.reparse = unit.summary.may_need_second_look(); // parsed in phase 2 only if the facts matter
+        if (!unit.reparse) {
+          finish(i);
+        }
         return;
       }
     }
@@ -339,10 +342,27 @@ private:
     }
     if (!unit.summary.may_need_second_look()) {
       unit.parsed.reset(); // no fact from another module can change this file: free its tree now
+      finish(i);
     } else if (m_retained_bytes.fetch_add(unit.source->text().size()) + unit.source->text().size() >
                kRetainedSourceBudget) {
       unit.parsed.reset(); // over the memory budget: parsed again in phase 2 if it turns out to matter
       unit.reparse = true;
+    }
+  }
+
+  // The file's findings are final: write its cache entry, and keep its text only if the report
+  // needs it (positions and code frames of findings), so that memory does not grow with the run.
+  void finish(size_t i) {
+    Unit& unit = m_units[i];
+    FileReport& report = m_run.reports[i];
+    if (unit.dirty && !report.error) {
+      m_settings.cache->store(report.path, *unit.cached);
+    }
+    unit.dirty = false;
+    unit.cached.reset();
+    if (report.findings.empty() && !report.error) {
+      report.source.reset();
+      unit.source.reset();
     }
   }
 
@@ -368,9 +388,7 @@ private:
       }
     }
     unit.parsed.reset();
-    if (unit.dirty && !report.error) {
-      m_settings.cache->store(report.path, *unit.cached);
-    }
+    finish(i);
   }
 
   const std::vector<LintInput>& m_inputs;

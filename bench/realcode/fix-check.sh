@@ -9,8 +9,9 @@
 #
 # Copies the corpus to WORK/corpus, saves every edit as a unified diff (WORK/diffs/NAME.diff,
 # from `--diff`), applies the fixes, then checks: every changed file still parses (Python's
-# ast), a second `--fix` run changes nothing, and file modes and line endings are kept. Prints
-# the number of edits per rule code and the figures; exits 1 if any check fails.
+# ast), a second `--fix` run changes nothing, file modes and line endings are kept, and only
+# the lines that the findings' fixes name changed. Prints the number of edits per rule code and
+# the figures; exits 1 if any check fails.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -54,15 +55,32 @@ for r in "${repos[@]}"; do
 done
 
 python3 - "$WORK" "$second" <<'PY'
-import ast, collections, glob, json, os, sys
+import ast, collections, difflib, glob, json, os, sys
 work, second = sys.argv[1], int(sys.argv[2])
 before, after = os.path.join(work, "before"), os.path.join(work, "corpus")
 edits = collections.Counter()
+flagged = collections.defaultdict(list)  # file (relative to the corpus) -> [(first row, last row)] of fix edits
 for f in glob.glob(os.path.join(work, "json", "*.json")):
     for d in json.load(open(f)):
         if d.get("fix"):
             edits[(d["code"], d["fix"]["applicability"])] += 1
-changed, bad_parse, bad_mode, bad_eol = [], [], [], []
+            for e in d["fix"]["edits"]:
+                flagged[os.path.normpath(d["filename"])].append((e["location"]["row"], e["end_location"]["row"]))
+
+def unflagged_changes(rel, old, new):
+    """Rows (1-based, of the file before) changed where no fix edit of a finding points."""
+    spans = flagged.get(os.path.normpath(rel), [])
+    near = lambda row: any(lo - 1 <= row <= hi + 1 for lo, hi in spans)
+    out = []
+    matcher = difflib.SequenceMatcher(None, old.splitlines(), new.splitlines(), autojunk=False)
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        rows = range(i1 + 1, i2 + 1) if i2 > i1 else [i1]
+        out += [r for r in rows if not near(r)]
+    return out
+
+changed, bad_parse, bad_mode, bad_eol, bad_lines = [], [], [], [], []
 for dirpath, _, files in os.walk(after):
     for name in files:
         a = os.path.join(dirpath, name)
@@ -79,6 +97,9 @@ for dirpath, _, files in os.walk(after):
             bad_parse.append(f"{a}: {e}")
         if os.stat(a).st_mode != os.stat(b).st_mode:
             bad_mode.append(a)
+        rows = unflagged_changes(os.path.relpath(a, after), tb.decode("utf-8", "replace"), ta.decode("utf-8", "replace"))
+        if rows:
+            bad_lines.append(f"{a}: rows {rows[:5]}")
         crlf = lambda t: t.count(b"\r\n") * 2 > t.count(b"\n")
         if crlf(ta) != crlf(tb) or ta.startswith(b"\xef\xbb\xbf") != tb.startswith(b"\xef\xbb\xbf"):
             bad_eol.append(a)
@@ -94,6 +115,8 @@ print(f"changed files that do not parse: {len(bad_parse)}")
 for x in bad_parse: print("  " + x)
 print(f"changed files whose mode changed: {len(bad_mode)}")
 print(f"changed files whose line endings or BOM changed: {len(bad_eol)}")
+print(f"changed files with edits outside the flagged lines: {len(bad_lines)}")
+for x in bad_lines: print("  " + x)
 print(f"repositories with edits left after the fix (second run): {second}")
-sys.exit(1 if bad_parse or bad_mode or bad_eol or second else 0)
+sys.exit(1 if bad_parse or bad_mode or bad_eol or bad_lines or second else 0)
 PY
