@@ -187,8 +187,8 @@ std::vector<FileReport> lint_files(const std::vector<std::string>& paths, const 
 namespace {
 
 // One run over a project, in two phases. Phase 1 parses each module, builds its model, lints it
-// alone and summarises its functions (or takes all that from the cache). Phase 2 gathers the
-// run's facts and takes a second look at the modules they change, on the trees phase 1 kept.
+// alone and summarises its functions (or takes all that from the cache), and frees its tree.
+// Phase 2 gathers the run's facts and takes a second look at the modules they change.
 class ProjectLinter {
 public:
   ProjectLinter(const std::vector<LintInput>& inputs, const LintSettings& settings)
@@ -228,7 +228,7 @@ public:
     std::vector<size_t> kept;
     for (size_t i = 0; i < m_units.size(); ++i) {
       const Unit& u = m_units[i];
-      if ((u.parsed || u.reparse || u.dirty) && !u.crashed) {
+      if ((u.reparse || u.dirty) && !u.crashed) {
         kept.push_back(i);
       }
     }
@@ -248,18 +248,13 @@ public:
 private:
   struct Unit {
     std::shared_ptr<const SourceFile> source;
-    std::optional<syntax::RecoveredParse> parsed;
     model::ProjectContext context;
     model::ModuleSummary summary;
     std::optional<CachedLint> cached; // what the cache holds (or will) for this text
-    bool reparse = false;             // its tree was not kept (memory budget, or taken from the cache)
+    bool reparse = false;             // may need a second look, on a tree parsed again
     bool crashed = false;             // its analysis died of a fatal signal: its state is abandoned
     bool dirty = false;               // its cache entry is to be written
   };
-  // Trees cost about 15 times their source in memory; past this much source the candidates'
-  // trees are dropped and the few modules that turn out to matter are parsed again.
-  static constexpr size_t kRetainedSourceBudget = 4U << 20U;
-
   template <typename Work> void guarded(size_t i, Work work) {
     try {
       work();
@@ -325,14 +320,15 @@ private:
         return;
       }
     }
-    unit.parsed.emplace(syntax::parse_with_recovery(parser, unit.source->text()));
-    if (!unit.parsed->original) {
+    // The tree lives only as long as this look: keeping the trees of the modules that might
+    // need a second look cost more memory (15 times their text) than parsing the few that do again.
+    const syntax::RecoveredParse parsed = syntax::parse_with_recovery(parser, unit.source->text());
+    if (!parsed.original) {
       out.error = Error{"the parser gave up on this file; please report it with the file attached", out.path};
-      unit.parsed.reset();
       return;
     }
-    const model::Model model(*unit.source, unit.parsed->best().root(), model_options(m_settings),
-                             syntax_problem(*unit.parsed), &unit.context);
+    const model::Model model(*unit.source, parsed.best().root(), model_options(m_settings), syntax_problem(parsed),
+                             &unit.context);
     run_rules(model, *unit.source, m_settings, out);
     unit.summary = model.summarize(unit.context);
     unit.summary.had_findings = !out.findings.empty();
@@ -340,13 +336,9 @@ private:
       unit.cached = CachedLint{content, unit.summary, out.findings, out.notices, std::nullopt, {}};
       unit.dirty = true;
     }
-    if (!unit.summary.may_need_second_look()) {
-      unit.parsed.reset(); // no fact from another module can change this file: free its tree now
-      finish(i);
-    } else if (m_retained_bytes.fetch_add(unit.source->text().size()) + unit.source->text().size() >
-               kRetainedSourceBudget) {
-      unit.parsed.reset(); // over the memory budget: parsed again in phase 2 if it turns out to matter
-      unit.reparse = true;
+    unit.reparse = unit.summary.may_need_second_look();
+    if (!unit.reparse) {
+      finish(i); // no fact from another module can change this file
     }
   }
 
@@ -373,12 +365,10 @@ private:
       if (unit.cached && unit.cached->facts == m_facts_hash && cacheable(i)) {
         report.findings = unit.cached->second_findings;
       } else {
-        if (!unit.parsed) {
-          unit.parsed.emplace(syntax::parse_with_recovery(parser, unit.source->text()));
-        }
+        const syntax::RecoveredParse parsed = syntax::parse_with_recovery(parser, unit.source->text());
         unit.context.facts = m_run.facts.get();
-        const model::Model model(*unit.source, unit.parsed->best().root(), model_options(m_settings),
-                                 syntax_problem(*unit.parsed), &unit.context);
+        const model::Model model(*unit.source, parsed.best().root(), model_options(m_settings), syntax_problem(parsed),
+                                 &unit.context);
         run_rules(model, *unit.source, m_settings, report);
         if (unit.cached) {
           unit.cached->facts = m_facts_hash;
@@ -387,7 +377,6 @@ private:
         }
       }
     }
-    unit.parsed.reset();
     finish(i);
   }
 
@@ -395,7 +384,6 @@ private:
   const LintSettings& m_settings;
   std::vector<Unit> m_units;
   ProjectRun m_run;
-  std::atomic<size_t> m_retained_bytes{0};
   std::uint64_t m_facts_hash = 0;
 };
 
