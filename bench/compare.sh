@@ -12,8 +12,9 @@
 # floor: read and parse every file on JOBS threads, nothing else), `oomlint check --no-cache`,
 # `oomlint check` with an empty cache (it writes the cache), `oomlint check` again (warm), and
 # Ruff compiled to WebAssembly (npm @astral-sh/ruff-wasm-nodejs, its default rules, JOBS
-# processes). flake8 -jJOBS (Debian's) runs FLAKE8_ROUNDS times: it is slow. Medians are
-# printed with their ratio to the floor, and each command's peak resident memory.
+# processes). Each gets the whole list at once (one process, one project). flake8 -jJOBS
+# (Debian's) runs FLAKE8_ROUNDS times: it is slow. Medians are printed with their ratio to the
+# floor, and each command's peak resident memory (of its largest process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${1:-debian}
@@ -50,52 +51,59 @@ cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DOOMLINT_BUILD_TE
 cmake --build build-bench >/dev/null
 oomlint=build-bench/analyzer/cli/oomlint
 files=$(wc -l < "$list")
-bytes=$(xargs cat < "$list" | wc -c)
-xargs cat < "$list" > /dev/null # the page cache, warm for every contestant alike
+bytes=$(xargs -d '\n' cat < "$list" | wc -c)
+xargs -d '\n' cat < "$list" > /dev/null # the page cache, warm for every contestant alike
 
 declare -A times
 now() { date +%s.%N; }
-timed() { # NAME COMMAND...: appends the wall time of one run
-  local name=$1; shift
+declare -A peaks
+timed() { # NAME: appends the wall time of one run of command[NAME]; keeps its peak memory (MiB)
   local t0; t0=$(now)
-  "$@" > /dev/null 2>&1 || true
-  times[$name]+="$(echo "$(now) - $t0" | bc) "
+  /usr/bin/time -f '%M' -o "$work/rss" bash -c "${command[$1]}" > /dev/null 2>&1 || true
+  times[$1]+="$(echo "$(now) - $t0" | bc) "
+  local mib=$(( $(tail -1 "$work/rss") / 1024 ))
+  (( mib > ${peaks[$1]:-0} )) && peaks[$1]=$mib
+  return 0
 }
-lint() { xargs "$oomlint" check --jobs "$jobs" --exit-zero --quiet --output-format concise "$@" < "$list"; }
-parse_only() { build-bench/oomlint_parse_only "$jobs" "$list"; }
-cold() { rm -rf "$work/cache"; lint --cache-dir "$work/cache"; }
-warm() { lint --cache-dir "$work/cache"; }
-nocache() { lint --no-cache; }
-ruff_wasm() { node bench/ruff-wasm/ruff_wasm.mjs "$jobs" "$list"; }
-flake8_run() { xargs flake8 -j "$jobs" --exit-zero < "$list"; }
+# Each contestant is one command line (run through bash, so that /usr/bin/time can measure it).
+lint="xargs -d '\\n' -s 2000000 $oomlint check --jobs $jobs --exit-zero --quiet --output-format concise"
+declare -A command=(
+  [parse]="build-bench/oomlint_parse_only $jobs $list"
+  [nocache]="$lint --no-cache < $list"
+  [cold]="$lint --cache-dir $work/cache < $list"
+  [warm]="$lint --cache-dir $work/cache < $list"
+  [ruff]="node bench/ruff-wasm/ruff_wasm.mjs $jobs $list"
+  [flake8]="xargs -d '\\n' -s 2000000 flake8 -j $jobs --exit-zero < $list"
+)
 
 for ((r = 0; r < rounds; r++)); do
-  timed parse parse_only
-  timed nocache nocache
-  timed cold cold
-  timed warm warm
-  timed ruff ruff_wasm
+  timed parse
+  timed nocache
+  rm -rf "$work/cache"
+  timed cold
+  timed warm
+  timed ruff
 done
 for ((r = 0; r < flake8_rounds; r++)); do
-  timed flake8 flake8_run
+  timed flake8
 done
 
-peak() { /usr/bin/time -f '%M' -o "$work/rss" "$@" > /dev/null 2>&1 || true; echo $(( $(tail -1 "$work/rss") / 1024 )); }
 median() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 floor=$(median "${times[parse]}")
 
 echo "corpus: $corpus, $files files, $((bytes / 1024 / 1024)) MB; $jobs jobs; medians of $rounds rounds (flake8: $flake8_rounds)"
 printf '%-36s %10s %12s %14s\n' "" "wall (s)" "/ parse-only" "peak RSS (MiB)"
-row() { # LABEL KEY PEAK
+row() { # LABEL KEY
+  [[ -n "${times[$2]:-}" ]] || return 0
   local m; m=$(median "${times[$2]}")
-  printf '%-36s %10.2f %12.2f %14s\n' "$1" "$m" "$(echo "scale=4; $m / $floor" | bc)" "$3"
+  printf '%-36s %10.2f %12.2f %14s\n' "$1" "$m" "$(echo "scale=4; $m / $floor" | bc)" "${peaks[$2]}"
 }
-row "tree-sitter parse only (the floor)" parse "$(peak parse_only)"
-row "oomlint check --no-cache" nocache "$(peak nocache)"
-row "oomlint check, empty cache" cold "$(peak cold)"
-row "oomlint check, warm cache" warm "$(peak warm)"
-row "Ruff 0.17.4 (WebAssembly)" ruff "$(peak ruff_wasm)"
-row "flake8 (Debian)" flake8 "-"
+row "tree-sitter parse only (the floor)" parse
+row "oomlint check --no-cache" nocache
+row "oomlint check, empty cache" cold
+row "oomlint check, warm cache" warm
+row "Ruff 0.17.4 (WebAssembly)" ruff
+row "flake8 (Debian)" flake8
 echo "warm cache vs --no-cache: $(echo "scale=2; $(median "${times[nocache]}") / $(median "${times[warm]}")" | bc)x faster"
 echo "oomlint --no-cache vs Ruff-WASM: $(echo "scale=2; $(median "${times[ruff]}") / $(median "${times[nocache]}")" | bc)x faster"
 echo "(peak RSS is that of the largest single process: Ruff-WASM runs $jobs workers, each with its own heap)"
