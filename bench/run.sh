@@ -34,7 +34,7 @@ for ((r = 0; r < rounds; r++)); do
   t0=$(now)
   build-bench/oomlint_parse_only "$jobs" "$list" > /dev/null
   t1=$(now)
-  xargs build-bench/analyzer/cli/oomlint check --jobs "$jobs" --exit-zero --quiet --output-format concise < "$list" > /dev/null
+  xargs build-bench/analyzer/cli/oomlint check --jobs "$jobs" --no-cache --exit-zero --quiet --output-format concise < "$list" > /dev/null
   t2=$(now)
   parse_times+=("$(echo "$t1 - $t0" | bc)")
   lint_times+=("$(echo "$t2 - $t1" | bc)")

@@ -5,6 +5,10 @@
 namespace oomlint::model {
 
 void Model::Impl::build(TSNode root) {
+  // Typical training code binds a name every 60 bytes and calls something every 50; growing the
+  // vectors from nothing moved every binding and call about twice.
+  bindings.reserve(src.size() / 60 + 16);
+  m.m_calls.reserve(src.size() / 50 + 16);
   ModelBuilder(*this).build(root);
 }
 
