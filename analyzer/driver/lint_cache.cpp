@@ -314,19 +314,17 @@ std::uint64_t LintCache::hash_text(std::string_view text) {
   return avalanche(fnv1a(text) ^ text.size());
 }
 
-std::uint64_t LintCache::hash_facts(const std::vector<const model::ModuleSummary*>& summaries) {
-  std::vector<std::string> texts;
-  texts.reserve(summaries.size());
-  for (const model::ModuleSummary* s : summaries) {
-    Json j = to_json(*s);
-    j.erase("had_findings"); // the driver's own note, not a fact other modules read
-    texts.push_back(j.dump(-1, ' ', false, Json::error_handler_t::replace));
-  }
-  std::sort(texts.begin(), texts.end());
+std::uint64_t LintCache::hash_summary(const model::ModuleSummary& summary) {
+  Json j = to_json(summary);
+  j.erase("had_findings"); // the driver's own note, not a fact other modules read
+  return avalanche(fnv1a(j.dump(-1, ' ', false, Json::error_handler_t::replace)));
+}
+
+std::uint64_t LintCache::hash_facts(std::vector<std::uint64_t> summary_hashes) {
+  std::sort(summary_hashes.begin(), summary_hashes.end());
   std::uint64_t h = kFnvOffset;
-  for (const std::string& t : texts) {
-    h = fnv1a(t, h);
-    h = fnv1a("\n", h);
+  for (const std::uint64_t one : summary_hashes) {
+    h = avalanche(h ^ one) * kFnvPrime;
   }
   return avalanche(h);
 }

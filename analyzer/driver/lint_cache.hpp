@@ -43,9 +43,11 @@ public:
   void store(const std::string& path, const CachedLint& entry) const;
   [[nodiscard]] const std::filesystem::path& folder() const { return m_folder; }
 
-  // A stable hash of a file's text, and of the facts of a whole run.
+  // A stable hash of a file's text; of the facts one module gives the others; and of a whole
+  // run's facts, from its modules' hashes in any order.
   static std::uint64_t hash_text(std::string_view text);
-  static std::uint64_t hash_facts(const std::vector<const model::ModuleSummary*>& summaries);
+  static std::uint64_t hash_summary(const model::ModuleSummary& summary);
+  static std::uint64_t hash_facts(std::vector<std::uint64_t> summary_hashes);
 
 private:
   [[nodiscard]] std::filesystem::path entry_path(const std::string& path) const;

@@ -213,14 +213,20 @@ public:
         crashed(i);
       }
     });
+    // In the units' order, so that a module name two files share resolves the same way every
+    // run; a module that cannot need a second look gives its summary away.
     model::ProjectFacts& facts = *m_run.facts;
-    std::vector<const model::ModuleSummary*> summaries;
-    for (const Unit& unit : m_units) {
-      facts.add(unit.summary);
-      summaries.push_back(&unit.summary);
+    std::vector<std::uint64_t> summary_hashes;
+    for (Unit& unit : m_units) {
+      summary_hashes.push_back(unit.summary_hash);
+      if (unit.reparse) {
+        facts.add(unit.summary);
+      } else {
+        facts.add(std::move(unit.summary));
+      }
     }
     if (m_settings.cache != nullptr) {
-      m_facts_hash = LintCache::hash_facts(summaries);
+      m_facts_hash = LintCache::hash_facts(std::move(summary_hashes));
     }
     // Phase 2 runs over every module that still holds a tree (or may need one), so that trees
     // are also freed in parallel (freeing a large run's trees on one thread costs as much as
@@ -254,6 +260,8 @@ private:
     bool reparse = false;             // may need a second look, on a tree parsed again
     bool crashed = false;             // its analysis died of a fatal signal: its state is abandoned
     bool dirty = false;               // its cache entry is to be written
+    std::uint64_t summary_hash = 0;   // of the facts it gives other modules (with a cache)
+    std::uint64_t content_hash = 0;   // of its text, while the text is not held
   };
   template <typename Work> void guarded(size_t i, Work work) {
     try {
@@ -313,9 +321,12 @@ private:
         out.findings = unit.cached->findings;
         out.notices = unit.cached->notices;
         unit.summary = unit.cached->summary;
+        unit.summary_hash = LintCache::hash_summary(unit.summary);
         unit.reparse = unit.summary.may_need_second_look(); // parsed in phase 2 only if the facts matter
         if (!unit.reparse) {
           finish(i);
+        } else {
+          release_text(i);
         }
         return;
       }
@@ -332,6 +343,9 @@ private:
     run_rules(model, *unit.source, m_settings, out);
     unit.summary = model.summarize(unit.context);
     unit.summary.had_findings = !out.findings.empty();
+    if (m_settings.cache != nullptr) { // stdin's facts count too: other files' second looks read them
+      unit.summary_hash = LintCache::hash_summary(unit.summary);
+    }
     if (cacheable(i)) {
       unit.cached = CachedLint{content, unit.summary, out.findings, out.notices, std::nullopt, {}};
       unit.dirty = true;
@@ -339,7 +353,34 @@ private:
     unit.reparse = unit.summary.may_need_second_look();
     if (!unit.reparse) {
       finish(i); // no fact from another module can change this file
+    } else {
+      release_text(i);
     }
+  }
+
+  // A file from disk without findings so far lets its text go until a second look needs it.
+  void release_text(size_t i) {
+    Unit& unit = m_units[i];
+    if (m_inputs[i].source || !m_run.reports[i].findings.empty()) {
+      return;
+    }
+    unit.content_hash = LintCache::hash_text(unit.source->text());
+    unit.source.reset();
+    m_run.reports[i].source.reset();
+  }
+
+  // The text of a module whose second look turns out to be needed, read again: the few that
+  // are cost less than holding the text of every module that might be until phase 2.
+  bool read_again(size_t i) {
+    if (!read(i)) {
+      return false;
+    }
+    if (LintCache::hash_text(m_units[i].source->text()) != m_units[i].content_hash) {
+      m_run.reports[i].findings.clear();
+      m_run.reports[i].error = Error{"changed while oomlint ran; run it again", m_inputs[i].path};
+      return false;
+    }
+    return true;
   }
 
   // The file's findings are final: write its cache entry, and keep its text only if the report
@@ -364,7 +405,15 @@ private:
     if (!report.error && m_run.facts->matters_for(unit.summary)) {
       if (unit.cached && unit.cached->facts == m_facts_hash && cacheable(i)) {
         report.findings = unit.cached->second_findings;
+        if (!report.findings.empty() && !unit.source && !read_again(i)) { // the report shows its lines
+          finish(i);
+          return;
+        }
       } else {
+        if (!unit.source && !read_again(i)) {
+          finish(i);
+          return;
+        }
         const syntax::RecoveredParse parsed = syntax::parse_with_recovery(parser, unit.source->text());
         unit.context.facts = m_run.facts.get();
         const model::Model model(*unit.source, parsed.best().root(), model_options(m_settings), syntax_problem(parsed),

@@ -15,6 +15,18 @@ void ProjectFacts::add(const ModuleSummary& summary) {
   }
 }
 
+void ProjectFacts::add(ModuleSummary&& summary) {
+  for (auto& [name, f] : summary.functions) {
+    m_functions[summary.module + "." + name] = std::move(f);
+  }
+  for (const CallSite& c : summary.external_calls) {
+    Incoming& in = m_incoming[c.target];
+    ++in.sites;
+    in.disabled += c.disabled ? 1 : 0;
+  }
+  summary = ModuleSummary{};
+}
+
 const FunctionSummary* ProjectFacts::function(std::string_view qualified) const {
   auto it = m_functions.find(std::string(qualified));
   return it == m_functions.end() ? nullptr : &it->second;

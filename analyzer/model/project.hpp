@@ -63,6 +63,8 @@ public:
     int disabled = 0;
   };
   void add(const ModuleSummary& summary);
+  // The same, taking the module's function summaries rather than copying them.
+  void add(ModuleSummary&& summary);
   [[nodiscard]] const FunctionSummary* function(std::string_view qualified) const;
   [[nodiscard]] Incoming incoming(std::string_view qualified) const;
   // Whether this module would be analysed differently with the project's facts than alone.
