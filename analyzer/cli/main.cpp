@@ -97,14 +97,19 @@ bool no_color_requested() {
   return v != nullptr && *v != '\0';
 }
 
-void print_error(const std::string& message) {
+// `error: ...` / `warning: ...` on stderr, the label coloured on a terminal.
+void print_labelled(std::string_view label, std::string_view colour, const std::string& message) {
   const bool color = ::isatty(STDERR_FILENO) != 0 && !no_color_requested();
-  fmt::print(stderr, "{}: {}\n", color ? "\033[1;31merror\033[0m" : "error", printable(message));
+  fmt::print(stderr, "{}: {}\n", color ? fmt::format("\033[1;{}m{}\033[0m", colour, label) : std::string(label),
+             printable(message));
+}
+
+void print_error(const std::string& message) {
+  print_labelled("error", "31", message);
 }
 
 void print_warning(const std::string& message) {
-  const bool color = ::isatty(STDERR_FILENO) != 0 && !no_color_requested();
-  fmt::print(stderr, "{}: {}\n", color ? "\033[1;33mwarning\033[0m" : "warning", printable(message));
+  print_labelled("warning", "33", message);
 }
 
 // Where rule pages are linked from (JSON, SARIF, LSP): the configured base (OOMLINT_DOCS_URL_BASE),

@@ -255,18 +255,17 @@ std::string summary_line(const std::vector<FileReport>& reports, const EmitOptio
     return paint(options.color, kBold, "All checks passed!") + "\n";
   }
   std::vector<std::string> parts;
-  auto plural = [](size_t n, std::string_view word) { return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s"); };
   if (errors > 0) {
-    parts.push_back(plural(errors, "error"));
+    parts.push_back(count(errors, "error"));
   }
   if (warnings > 0) {
-    parts.push_back(plural(warnings, "warning"));
+    parts.push_back(count(warnings, "warning"));
   }
   if (infos > 0) {
     parts.push_back(fmt::format("{} info", infos));
   }
   std::string line =
-      fmt::format("Found {} ({}) in {}.", plural(total, "finding"), fmt::join(parts, ", "), plural(files, "file"));
+      fmt::format("Found {} ({}) in {}.", count(total, "finding"), fmt::join(parts, ", "), count(files, "file"));
   if (fixable > 0) {
     line += fmt::format(" {} with a suggested fix ([*] safe, [-] unsafe).", fixable);
   }
