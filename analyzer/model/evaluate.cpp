@@ -231,6 +231,21 @@ std::string Model::Impl::resolve_qualified(TSNode n, ScopeId scope) const {
   return implicit.empty() ? std::string() : implicit + rest;
 }
 
+std::string Model::Impl::class_of_instance(const Call& call) const {
+  if (!call.is_method_call() || std::string_view(ts_node_type(call.receiver)) != "identifier") {
+    return {};
+  }
+  const Binding* b = lookup(text(call.receiver), call.scope, ts_node_start_byte(call.receiver));
+  if (b == nullptr || b->kind != BindingKind::Assign || b->element != -1 || !b->has_value()) {
+    return {};
+  }
+  const TSNode value = unparen(b->value);
+  if (null(value) || std::string_view(ts_node_type(value)) != "call") {
+    return {};
+  }
+  return resolve_qualified(ts_node_child_by_field_name(value, "function", 8), b->scope);
+}
+
 bool Model::Impl::disabled_at(std::uint32_t byte, ScopeId scope) const {
   auto it = std::upper_bound(regions.begin(), regions.end(), byte,
                              [](std::uint32_t b, const GradRegion& r) { return b < r.start; });

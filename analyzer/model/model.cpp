@@ -82,17 +82,20 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     out.functions[sc.name] = f;
   }
   for (const Call& c : m_calls) {
-    if (c.qualified.empty()) {
+    // `agent.act(x)` on `agent = Agent()` of another module is a use of that class here: what
+    // the class is (an nn.Module) decides what `act` returns.
+    const std::string target = c.qualified.empty() ? m_impl->class_of_instance(c) : c.qualified;
+    if (target.empty()) {
       continue;
     }
-    const std::string root = c.qualified.substr(0, c.qualified.find('.'));
-    if (!project.is_local_root(root) || c.qualified.starts_with(project.module + ".")) {
+    const std::string root = target.substr(0, target.find('.'));
+    if (!project.is_local_root(root) || target.starts_with(project.module + ".")) {
       continue;
     }
     // A call in a per-step method runs once per step, like one in a loop.
     const ScopeId fn = m_impl->enclosing_function(c.scope);
     const bool per_step = fn != kNone && m_scopes[static_cast<size_t>(fn)].facts.per_step_method;
-    out.external_calls.push_back(CallSite{c.qualified, c.grad_disabled, c.loop != kNone || per_step});
+    out.external_calls.push_back(CallSite{target, c.grad_disabled, c.loop != kNone || per_step});
   }
   out.value_sensitive = !m_accumulations.empty() || !m_stores.empty();
   for (const Loop& l : m_loops) {
@@ -467,11 +470,13 @@ bool Model::consumed_differentiably(std::string_view key, ScopeId scope_id, Loop
     // An evaluation loop over batches returns what it gathered; a loop over a few boxes or
     // tokens returns per-call terms, and a caller that back-propagates frees them.
     // A forward's outputs (skip connections, per-layer states) belong to the caller's step.
-    // A module's forward (a loss module's too) returns its terms' reduction for the caller's step.
+    // A module's forward (a loss module's too) returns its terms' reduction for the caller's step,
+    // as does an object's `__call__` (`ComputeLoss(model)(preds, targets)`).
     // Micro-batches of one call (`for i in range(ceil(bs / mbs))`) returned with no caller in sight
     // (a library calls it: an override, an API): what becomes of them is unknown.
     return returned && !loop(loop_id).iterates_data &&
-           (m_impl->is_module_forward(owner) || m_impl->result_back_propagated_by_caller(owner, 0) ||
+           (m_impl->is_module_forward(owner) || scope(owner).name == "__call__" ||
+            m_impl->result_back_propagated_by_caller(owner, 0) ||
             (!m_impl->has_callers(owner) && m_impl->iterates_a_range(loop(loop_id))));
   }
   return returned;

@@ -143,6 +143,9 @@ struct Model::Impl {
   [[nodiscard]] const Binding* lookup(std::string_view name, ScopeId scope, std::uint32_t pos) const;
   [[nodiscard]] std::vector<const Binding*> self_attribute_bindings(std::string_view key, ScopeId scope) const;
   [[nodiscard]] std::string resolve_qualified(TSNode n, ScopeId scope) const;
+  // The qualified name of the callee that made the receiver of `x.m(...)` (`x = Agent(...)`),
+  // empty when the receiver is not a name bound to a call.
+  [[nodiscard]] std::string class_of_instance(const Call& call) const;
   [[nodiscard]] Value eval(TSNode n, ScopeId scope, int depth) const;
   [[nodiscard]] Value eval_binding(BindingId id, int depth) const;
   [[nodiscard]] Value eval_call(TSNode call, ScopeId scope, int depth) const;

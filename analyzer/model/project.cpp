@@ -68,7 +68,9 @@ bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
         ((f->backprops || f->steps_optimizer || f->has_loop || f->module_class) && c.in_loop &&
          summary.loop_sensitive) ||
         ((f->grad_disabled || f->needs_grad) && summary.had_findings) || f->empties_cache ||
-        (f->callable_class && summary.value_sensitive)) {
+        // An instance of another module's class: what its methods return reaches this
+        // module's values through `obj.method(...)`, which is not a call site of its own.
+        ((f->callable_class || f->module_class) && (summary.value_sensitive || summary.loop_sensitive))) {
       return true;
     }
   }

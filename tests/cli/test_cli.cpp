@@ -539,6 +539,22 @@ TEST_F(Cli, FixAndDiffUseTheProjectWideFacts) {
   EXPECT_NE(text.find("compute_loss(model, x, y).detach()"), std::string::npos) << text;
 }
 
+// A method called on an instance of another module's nn.Module is seen by `check` as by `--diff`:
+// the module that only makes the instance and calls its methods still gets a second look.
+TEST_F(Cli, CheckAndDiffAgreeOnMethodsOfAnotherModulesModel) {
+  write("agent.py", "import torch\nfrom torch import nn\n\n\nclass Agent(nn.Module):\n"
+                    "    def __init__(self):\n        super().__init__()\n        self.net = nn.Linear(4, 4)\n\n"
+                    "    def get_action(self, x):\n        return self.net(x)\n");
+  write("play.py", "import torch\nfrom agent import Agent\n\nif __name__ == \"__main__\":\n    agent = Agent()\n"
+                   "    memory = torch.zeros(10, 4)\n    obs = env.reset()\n    done = False\n    t = 0\n"
+                   "    while not done:\n        out = agent.get_action(torch.Tensor(obs))\n        memory[t] = out\n"
+                   "        obs, done = env.step(out.numpy())\n        t += 1\n");
+  const Result check = run({"check", "--isolated", "--output-format", "concise", "."}, m_dir);
+  const Result diff = run({"check", "--isolated", "--diff", "--unsafe-fixes", "."}, m_dir);
+  EXPECT_NE(check.out.find("play.py:12:9: OOM102"), std::string::npos) << check.out;
+  EXPECT_NE(diff.out.find("+        memory[t] = out.detach()"), std::string::npos) << diff.out;
+}
+
 // Every leak finding says why: the chain from the flagged use back to where the graph was made,
 // as notes in text, `related` in JSON and `relatedLocations` in SARIF.
 TEST_F(Cli, FindingsCarryTheirEvidenceChain) {
