@@ -26,15 +26,18 @@ const RuleMeta kMeta{
     .example = "state = torch.load(\"checkpoint.pt\")\nmodel.load_state_dict(state[\"model\"])\n",
     .use_instead = "state = torch.load(\"checkpoint.pt\", map_location=\"cpu\")\n"
                    "model.load_state_dict(state[\"model\"])\n",
-    .fine_when = "`map_location` is given (by keyword or as the second argument), or the arguments come from "
-                 "`**kwargs` that may carry it. `torch.jit.load` and a project's own `load` are not `torch.load`. "
-                 "Files that hold data rather than a model's state (features, labels, datasets, metadata, a "
-                 "GradScaler's state) are left alone: they are usually saved from the CPU. So are loads in a module "
-                 "that shows it writes its checkpoints from the CPU (FSDP state gathered with `offload_to_cpu=True`, "
-                 "or a model moved with `.cpu()` before its `state_dict()` is saved), and a load of a path the same "
-                 "module saves to when nothing in that module puts tensors on an accelerator. Test code (`test*` "
-                 "functions, methods of `Test*` classes and helpers nested in them) is left alone too: a test "
-                 "holds a small checkpoint for a moment and exits.",
+    .fine_when =
+        "`map_location` is given (by keyword or as the second argument), or the arguments come from "
+        "`**kwargs` that may carry it. `torch.jit.load` and a project's own `load` are not `torch.load`. "
+        "Files that hold data rather than a model's state (features, labels, datasets, metadata, a "
+        "GradScaler's state) are left alone: they are usually saved from the CPU. So are loads in a module "
+        "that shows it writes its checkpoints from the CPU (FSDP state gathered with `offload_to_cpu=True`, "
+        "or a model moved with `.cpu()` before its `state_dict()` is saved), and a load of a path the same "
+        "module saves to when nothing in that module puts tensors on an accelerator. So is a published file the "
+        "code downloads (`path = hf_hub_download(...)`, or `if not os.path.exists(path):` followed by a "
+        "download): weights published for everyone are saved from the CPU. Test code (`test*` "
+        "functions, methods of `Test*` classes and helpers nested in them) is left alone too: a test "
+        "holds a small checkpoint for a moment and exits.",
     .fix_safety = "Unsafe: code that relies on the loaded tensors being on the GPU (without `.to(device)` or "
                   "`load_state_dict`) would now get CPU tensors. No edit is offered where the load is bound to a "
                   "name for a whole module or tensors used as they come back (`model = torch.load(f)`, "
@@ -73,7 +76,7 @@ void check(RuleContext& ctx) {
                                     m.reaches_load_state_dict(to.bound_name, call.scope, ts_node_end_byte(call.node))));
     // The project's own checkpoints written from the CPU come back on the CPU.
     if (!state || m.restores_only_small_state(to.bound_name, call.scope, ts_node_end_byte(call.node)) ||
-        m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_only_save(call)) {
+        m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_only_save(call) || m.loads_a_published_download(call)) {
       continue;
     }
     // A whole module or tensors used as loaded would stay on the CPU: moving them is the user's call.

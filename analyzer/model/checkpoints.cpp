@@ -245,4 +245,54 @@ bool Model::reads_back_a_cpu_only_save(const Call& load) const {
   return m_impl->cpu_only_saves_memo->count(std::string(text(m_impl->unparen(*path)))) != 0;
 }
 
+namespace {
+
+bool is_download(std::string_view callee) {
+  return callee.find("download") != std::string_view::npos || callee == "urlretrieve" || callee == "load_file_from_url";
+}
+
+} // namespace
+
+// Weights published for everyone to fetch are saved so that a machine without that GPU can load
+// them: from the CPU. A file this code downloads when missing is such a file.
+bool Model::loads_a_published_download(const Call& load) const {
+  const auto path = load.argument("f", 0, source().text());
+  if (!path) {
+    return false;
+  }
+  const TSNode p = m_impl->unparen(path->value);
+  if (ts_node_is_null(p) || ts_node_symbol(p) != m_impl->g.sym.identifier) {
+    return false;
+  }
+  const std::string_view name = text(p);
+  if (const Binding* b = m_impl->lookup(name, load.scope, ts_node_start_byte(p));
+      b != nullptr && b->kind == BindingKind::Assign && b->element == -1 && b->has_value()) {
+    if (const Call* made = call_at(m_impl->unparen(b->value)); made != nullptr && is_download(made->method)) {
+      return true;
+    }
+  }
+  // `if not os.path.exists(path): load_file_from_url(url, model_dir=...)` before the load, in
+  // the same function.
+  const ScopeId fn = m_impl->enclosing_function(load.scope);
+  const TSNode body = scope(fn == kNone ? 0 : fn).node;
+  for (auto [i, end] = m_impl->calls_in(ts_node_start_byte(body), ts_node_start_byte(load.node)); i < end; ++i) {
+    const Call& c = m_calls[i];
+    if (!is_download(c.method) || m_impl->enclosing_function(c.scope) != fn) {
+      continue;
+    }
+    for (TSNode up = ts_node_parent(c.node); !ts_node_is_null(up); up = ts_node_parent(up)) {
+      if (ts_node_symbol(up) != m_impl->g.sym.if_statement) {
+        continue;
+      }
+      const std::string_view condition = text(ts_node_child_by_field_name(up, "condition", 9));
+      if ((condition.find("exists") != std::string_view::npos || condition.find("isfile") != std::string_view::npos) &&
+          mentions_identifier(condition, name)) {
+        return true;
+      }
+      break;
+    }
+  }
+  return false;
+}
+
 } // namespace oomlint::model

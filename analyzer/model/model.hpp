@@ -476,6 +476,9 @@ public:
   // The load reads a path this module saves to with `torch.save`, and nothing in the module
   // puts tensors on an accelerator (no `.cuda()`, `.to(device)`, `device=`, CUDA init).
   [[nodiscard]] bool reads_back_a_cpu_only_save(const Call& load) const;
+  // The load reads a published file fetched on first use: its path is a download's result
+  // (`path = hf_hub_download(...)`), or an earlier `if not os.path.exists(path):` downloads it.
+  [[nodiscard]] bool loads_a_published_download(const Call& load) const;
   [[nodiscard]] bool may_place_on_a_device(const Call& c) const;
   // First line (0-based) of the statement that holds the node: where `# noqa` works.
   [[nodiscard]] std::uint32_t statement_row(TSNode node) const;
