@@ -21,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "analyzer/cli/explain_command.hpp"
 #include "analyzer/config/config.hpp"
 #include "analyzer/driver/discovery.hpp"
 #include "analyzer/driver/lint_cache.hpp"
@@ -646,8 +647,8 @@ int run_server() {
 
 bool is_command(std::string_view word) {
   return word == "check" || word == "rule" || word == "verify" || word == "server" || word == "clean" ||
-         word == "--verify" || word == "--version" || word == "-V" || word == "--help" || word == "-h" ||
-         word == "version";
+         word == "explain" || word == "--verify" || word == "--version" || word == "-V" || word == "--help" ||
+         word == "-h" || word == "version";
 }
 
 void add_list_option(CLI::App& app, const std::string& name, std::vector<std::string>& into, const std::string& help) {
@@ -670,7 +671,7 @@ std::optional<std::string> unknown_command(std::string_view word) {
     return std::nullopt;
   }
   return fmt::format("unknown command `{}` (and no file or folder of that name exists); the commands are "
-                     "check, rule, verify, server and clean: see `oomlint --help`",
+                     "check, rule, verify, server, clean and explain: see `oomlint --help`",
                      word);
 }
 
@@ -781,6 +782,14 @@ int run(int argc, char** argv) {
   verify_cmd->add_option("--nproc", verify_args.options.nproc, "Ranks to start with --launcher (default 1)")
       ->check(CLI::Range(1, 64));
 
+  ExplainArgs explain_args;
+  CLI::App* explain_cmd =
+      app.add_subcommand("explain", "Read a CUDA out-of-memory error (a log, or `-` for stdin) and say what to do");
+  explain_cmd->add_option("log", explain_args.input, "The log to read (default: stdin)");
+  explain_cmd->add_option("--output-format", explain_args.output_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  explain_cmd->add_flag("--no-lint", explain_args.no_lint, "Do not lint the files the traceback names");
+
   CLI::App* server_cmd = app.add_subcommand("server", "Run the language server (LSP over stdin and stdout)");
   std::string clean_cache_dir;
   CLI::App* clean_cmd = app.add_subcommand("clean", "Remove the cache of earlier runs (.oomlint_cache)");
@@ -803,6 +812,15 @@ int run(int argc, char** argv) {
   }
   if (verify_cmd->parsed()) {
     return run_verify_command(std::move(verify_args));
+  }
+  if (explain_cmd->parsed()) {
+    service::LintService lint_service = make_service();
+    const ExplainOutcome outcome = run_explain(explain_args, lint_service);
+    if (outcome.error) {
+      print_error(*outcome.error);
+    }
+    std::fwrite(outcome.output.data(), 1, outcome.output.size(), stdout);
+    return outcome.exit_code;
   }
   if (server_cmd->parsed()) {
     return run_server();

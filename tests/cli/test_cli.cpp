@@ -644,7 +644,7 @@ TEST_F(Cli, ListFlagsTakeOneValueAndLeaveThePaths) {
 // A first word that is neither a command nor an existing path is a usage error, not a missing
 // file linted into "All checks passed!".
 TEST_F(Cli, AnUnknownCommandIsAUsageError) {
-  for (const char* word : {"explain", "chek"}) {
+  for (const char* word : {"explian", "chek"}) {
     const Result r = run({word}, m_dir);
     EXPECT_EQ(r.exit_code, 2) << word;
     EXPECT_NE(r.err.find(std::string("unknown command `") + word + "`"), std::string::npos) << r.err;
