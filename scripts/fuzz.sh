@@ -9,11 +9,13 @@ build=$1
 seconds=${2:-30}
 artifacts="$build/fuzz-artifacts"
 mkdir -p "$artifacts"
-for target in lint lsp; do
+for target in lint lsp explain; do
   corpus="$build/fuzz-corpus/$target"
   mkdir -p "$corpus"
-  # Seeds: every fixture, under a name of its own.
-  find tests/fixtures -name '*.py' | while read -r f; do cp "$f" "$corpus/$(echo "$f" | tr '/' '_')"; done
+  # Seeds: every fixture, under a name of its own (logs for explain: its kept inputs).
+  if [ "$target" != explain ]; then
+    find tests/fixtures -name '*.py' | while read -r f; do cp "$f" "$corpus/$(echo "$f" | tr '/' '_')"; done
+  fi
   cp tests/fuzz/regressions/$target/* "$corpus/" 2>/dev/null || true
   log="$build/fuzz-$target.log"
   if ! "$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \

@@ -182,8 +182,10 @@ std::size_t one_prefix(std::string_view s, bool first, std::string& rank) {
   }
   // Separators and quoting: `- `, `| ` (after another prefix: a line that starts with `|` is a
   // table's), `> `, `# `, `: `, pytest's `E   `.
-  if ((s.front() == '-' || (s.front() == '|' && !first) || s.front() == '>' || s.front() == '#' || s.front() == ':' ||
-       s.front() == '*') &&
+  const bool table_row =
+      s.front() == '|' && s.find_last_not_of(" \t") != std::string_view::npos && s[s.find_last_not_of(" \t")] == '|';
+  if ((s.front() == '-' || (s.front() == '|' && !first && !table_row) || s.front() == '>' || s.front() == '#' ||
+       s.front() == ':' || s.front() == '*') &&
       (s.size() == 1 || s[1] == ' ' || s[1] == '\t')) {
     return 1;
   }

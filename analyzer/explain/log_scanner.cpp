@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace oomlint::explain {
@@ -212,6 +215,7 @@ void LogScanner::logical_line(std::string_view raw) {
   }
   RankState& state = found->second;
   const std::string_view text = line.text;
+  check_form_c(line.rank, text);
   if (state.pending && continue_pending(state, text)) {
     return;
   }
@@ -370,9 +374,29 @@ const std::vector<Frame>& LogScanner::traceback_of(const RankState& state) const
 }
 
 void LogScanner::record(OomMessage message, const std::vector<Frame>& frames) {
+  if (message.complete()) {
+    // torchrun's failure summary repeats a rank's error without the rank's prefix: that rank
+    // printed one OOM, not two.
+    const std::string signature = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}", message.format, message.gpu.value_or(0),
+                                              *message.requested, *message.total, *message.free, *message.allocated,
+                                              *message.reserved, message.process_in_use.value_or(0));
+    if (message.rank.empty() && m_ranked_signatures.count(signature) != 0) {
+      return;
+    }
+    if (!message.rank.empty() && m_ranked_signatures.size() < kMaxRanks) {
+      m_ranked_signatures.insert(signature);
+    }
+  }
   ++m_result.oom_count;
+  std::size_t kept = SIZE_MAX;
   if (m_result.messages.size() < kMaxKept) {
+    kept = m_result.messages.size();
     m_result.messages.push_back(message);
+  }
+  // Form B's message may end on this line and its max_split_size_mb advice (form C) on the next.
+  m_maybe_c.reset();
+  if (message.format == "B") {
+    m_maybe_c = MaybeC{message.rank, kept};
   }
   if (message.complete()) {
     m_result.last_complete = message;
@@ -380,6 +404,26 @@ void LogScanner::record(OomMessage message, const std::vector<Frame>& frames) {
   }
   m_result.last = std::move(message);
   m_result.last_frames = frames;
+}
+
+// The line after a form-B message, from the same rank: the advice that makes it form C?
+void LogScanner::check_form_c(const std::string& rank, std::string_view text) {
+  if (!m_maybe_c || m_maybe_c->rank != rank) {
+    return;
+  }
+  const MaybeC maybe = *m_maybe_c;
+  m_maybe_c.reset();
+  if (!contains(text, "max_split_size_mb")) {
+    return;
+  }
+  if (maybe.index < m_result.messages.size()) {
+    m_result.messages[maybe.index].format = "C";
+  }
+  for (std::optional<OomMessage>* m : {&m_result.last, &m_result.last_complete}) {
+    if (*m && (*m)->format == "B" && (*m)->rank == rank) {
+      (*m)->format = "C";
+    }
+  }
 }
 
 void LogScanner::close_table(RankState& state) {

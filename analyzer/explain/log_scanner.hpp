@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "analyzer/explain/log_line.hpp"
@@ -63,6 +64,7 @@ private:
   void finalize(RankState& state);
   void record(OomMessage message, const std::vector<Frame>& frames);
   [[nodiscard]] const std::vector<Frame>& traceback_of(const RankState& state) const;
+  void check_form_c(const std::string& rank, std::string_view text);
   void close_table(RankState& state);
   void decode_json(std::string_view text);
 
@@ -72,6 +74,12 @@ private:
   std::map<std::string, RankState> m_ranks;
   int m_active = 0; // ranks with a pending message or an open table: every line matters then
   int m_json_depth = 0;
+  struct MaybeC {
+    std::string rank;
+    std::size_t index = 0; // in m_result.messages, SIZE_MAX when not kept
+  };
+  std::optional<MaybeC> m_maybe_c;
+  std::unordered_set<std::string> m_ranked_signatures; // complete messages printed with a rank prefix
 };
 
 } // namespace oomlint::explain

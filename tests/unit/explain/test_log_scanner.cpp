@@ -125,6 +125,31 @@ TEST(LogScanner, SeveralErrorsTheLastCutOffAtTheEnd) {
   EXPECT_EQ(r.last->requested, 2147483648ULL);
 }
 
+TEST(LogScanner, FormCWhenTheAdviceIsOnTheNextLine) {
+  const ScanResult r =
+      scan("RuntimeError: CUDA out of memory. Tried to allocate 2.00 MiB (GPU 1; 7.79 GiB total "
+           "capacity; 5.40 GiB already allocated; 1.06 MiB free; 5.44 GiB reserved in total by "
+           "PyTorch)\nIf reserved memory is >> allocated memory try setting max_split_size_mb to "
+           "avoid fragmentation.  See documentation for Memory Management and PYTORCH_CUDA_ALLOC_CONF\n"
+           "RuntimeError: CUDA out of memory. Tried to allocate 2.00 MiB (GPU 1; 7.79 GiB total "
+           "capacity; 5.40 GiB already allocated; 1.06 MiB free; 5.44 GiB reserved in total by "
+           "PyTorch)\nepoch 2\n");
+  ASSERT_EQ(r.messages.size(), 2U);
+  EXPECT_EQ(r.messages[0].format, "C");
+  EXPECT_EQ(r.messages[1].format, "B");
+}
+
+TEST(LogScanner, TorchrunsSummaryDoesNotCountARanksErrorTwice) {
+  const std::string log = "[rank0]: " + kFragmented + "\n[rank1]: " + kFragmented +
+                          "\n============================================================\nRoot Cause (first observed "
+                          "failure):\n[0]:\n  rank      : 0 (local_rank: 0)\n  traceback : Traceback (most recent "
+                          "call last):\n    File \"train.py\", line 3, in <module>\n  " +
+                          kFragmented + "\n";
+  EXPECT_EQ(scan(log).oom_count, 2U);
+  // Without prefixes, two ranks' identical messages are two.
+  EXPECT_EQ(scan(kFragmented + "\n" + kFragmented + "\n").oom_count, 2U);
+}
+
 TEST(LogScanner, TheDriverErrorHasNoFigures) {
   const ScanResult r =
       scan("RuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at some "

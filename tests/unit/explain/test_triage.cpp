@@ -112,6 +112,22 @@ TEST(MemorySummaryTable, ReadsCurrentUsageAndCounters) {
   EXPECT_EQ(diagnose_summary(*r.last_summary), Diagnosis::Fragmentation);
 }
 
+TEST(MemorySummaryTable, ReadsATableBehindRankPrefixes) {
+  std::string prefixed;
+  std::string table = kTable2x;
+  for (std::size_t at = 0; at < table.size();) {
+    const std::size_t nl = table.find('\n', at);
+    prefixed += "[rank3]: " + table.substr(at, nl - at + 1);
+    at = nl + 1;
+  }
+  LogScanner scanner;
+  scanner.feed(prefixed);
+  const ScanResult r = scanner.finish();
+  ASSERT_TRUE(r.last_summary.has_value());
+  EXPECT_EQ(r.last_summary->rank, "rank3");
+  EXPECT_EQ(r.last_summary->reserved, 22210ULL << 20U);
+}
+
 TEST(MemorySummaryTable, ReadsThe113CellUnits) {
   EXPECT_EQ(parse_summary_cell("   12345 MB"), 12345ULL << 20U);
   EXPECT_EQ(parse_summary_cell("      0 B "), 0ULL);
