@@ -1,5 +1,7 @@
 #include "analyzer/cli/explain_command.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -162,8 +164,19 @@ std::vector<explain::LinkedFinding> findings_near(const std::vector<explain::Fra
 
 } // namespace
 
-ExplainOutcome run_explain(const ExplainArgs& args, service::LintService& lint_service) {
+ExplainOutcome run_explain(const ExplainArgs& given, service::LintService& lint_service) {
   ExplainOutcome outcome;
+  ExplainArgs args = given;
+  if (args.input.empty()) {
+    // Waiting for a log to be typed in is never what was meant.
+    if (::isatty(STDIN_FILENO) != 0) {
+      outcome.exit_code = 2;
+      outcome.error = "give the log to read: `oomlint explain train.log`, or pipe it: `python train.py 2>&1 | "
+                      "oomlint explain -`";
+      return outcome;
+    }
+    args.input = "-";
+  }
   explain::LogScanner scanner;
   if (auto problem = scan_log(args.input, scanner)) {
     outcome.exit_code = 2;

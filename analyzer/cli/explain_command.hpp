@@ -9,7 +9,7 @@
 namespace oomlint::cli {
 
 struct ExplainArgs {
-  std::string input = "-"; // a log file, or `-` for stdin
+  std::string input; // a log file, `-` for stdin; empty: stdin, unless it is a terminal
   std::string output_format = "text";
   bool no_lint = false; // do not lint the files of the traceback
 };

@@ -126,7 +126,7 @@ public:
       return Match::Incomplete;
     }
     if (whole == 0 || (m_s[end - 1] == '.')) {
-      return Match::Mismatch;
+      return skip_malformed(start);
     }
     std::string digits(m_s.substr(start, whole));
     digits += m_s.substr(start + whole + (decimals > 0 ? 1 : 0), decimals);
@@ -144,15 +144,38 @@ public:
       }
       into = scaled(digits, decimals, u.bytes);
       if (!into) {
-        return Match::Mismatch;
+        return skip_malformed(start);
       }
       m_pos = end + u.name.size();
       return Match::Done;
     }
-    return Match::Mismatch;
+    return skip_malformed(start);
   }
 
 private:
+  // A figure printed wrong (`2.0.0 GiB`, `60..94 MiB`, `-1.00 GiB`): stepped over with its unit,
+  // so that the figures after it are still read; it stays unknown.
+  Match skip_malformed(std::size_t start) {
+    std::size_t end = start;
+    while (end < m_s.size() &&
+           (is_digit(m_s[end]) || m_s[end] == '.' || m_s[end] == ',' || m_s[end] == '-' || m_s[end] == '+')) {
+      ++end;
+    }
+    if (end == start) {
+      return Match::Mismatch;
+    }
+    if (end >= m_s.size()) {
+      return Match::Incomplete;
+    }
+    for (const Unit& u : kUnits) {
+      if (m_s.substr(end, u.name.size()) == u.name) {
+        m_pos = end + u.name.size();
+        return Match::Done;
+      }
+    }
+    return Match::Mismatch;
+  }
+
   std::string_view m_s;
   std::size_t m_pos = 0;
 };
@@ -195,11 +218,15 @@ MatchResult match_parenthesised(Cursor& c, OomMessage& out) {
   if (which == 1) {
     out.format = "A"; // `cached` is what is reserved and not allocated
     out.reserved_unallocated = figure;
-    out.reserved = *out.allocated + *figure;
+    if (out.allocated && figure) {
+      out.reserved = *out.allocated + *figure;
+    }
   } else {
     out.format = "B";
     out.reserved = figure;
-    out.reserved_unallocated = saturating_sub(*figure, *out.allocated);
+    if (out.allocated && figure) {
+      out.reserved_unallocated = saturating_sub(*figure, *out.allocated);
+    }
   }
   return {Match::Done, c.pos()};
 }
@@ -218,7 +245,9 @@ MatchResult match_allocated_sentence(Cursor& c, OomMessage& out) {
   }
   OOMLINT_STEP(c.size(out.reserved_unallocated));
   OOMLINT_STEP(c.literal("isreservedbyPyTorchbutunallocated."));
-  out.reserved = *out.allocated + *out.reserved_unallocated;
+  if (out.allocated && out.reserved_unallocated) {
+    out.reserved = *out.allocated + *out.reserved_unallocated;
+  }
   return {Match::Done, c.pos()};
 }
 
@@ -260,7 +289,7 @@ MatchResult match_sentences(Cursor& c, OomMessage& out) {
     OOMLINT_STEP(c.literal("memoryinuse."));
     if (which == 0) {
       out.process_in_use = used;
-    } else {
+    } else if (used) {
       out.other_processes.push_back(OtherProcess{*pid, *used});
     }
   }

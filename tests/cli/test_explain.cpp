@@ -10,6 +10,7 @@ namespace {
 
 using oomlint::test::Result;
 using oomlint::test::run;
+namespace fs = std::filesystem;
 
 class Explain : public oomlint::test::Cli {};
 
@@ -97,6 +98,35 @@ TEST_F(Explain, LintsTheFilesOfTheTraceback) {
   EXPECT_NE(text.out.find("proj/train.py:10:9: OOM101"), std::string::npos) << text.out;
   const Result quiet = run({"explain", "--no-lint", "--output-format", "json", "run.log"}, m_dir);
   EXPECT_TRUE(nlohmann::json::parse(quiet.out)["findings"].empty());
+}
+
+// Logs written by someone else, with every figure, the count and the diagnosis they expect
+// (tests/explain/README.md): each must be read exactly.
+TEST_F(Explain, HandWrittenLogsReadExactly) {
+  const fs::path dir = fs::path(OOMLINT_SOURCE_DIR) / "tests" / "explain";
+  std::ifstream in(dir / "expected.json");
+  const auto expected = nlohmann::json::parse(in);
+  ASSERT_GE(expected.size(), 40U);
+  for (const auto& [name, want] : expected.items()) {
+    const Result r =
+        run({"explain", "--no-lint", "--output-format", "json", (dir / "logs" / (name + ".log")).string()}, m_dir);
+    ASSERT_EQ(r.exit_code, want["oom_count"].get<int>() > 0 ? 1 : 0) << name << r.err;
+    const auto got = nlohmann::json::parse(r.out);
+    EXPECT_EQ(got["oom_count"], want["oom_count"]) << name;
+    EXPECT_EQ(got["diagnosis"], want["diagnosis"]) << name;
+    ASSERT_EQ(got["messages"].size(), want["messages"].size()) << name;
+    for (std::size_t i = 0; i < want["messages"].size(); ++i) {
+      for (const auto& [field, value] : want["messages"][i].items()) {
+        nlohmann::json actual = got["messages"][i][field];
+        if (field == "other_processes") {
+          for (auto& p : actual) {
+            p = nlohmann::json{{"pid", p["pid"]}, {"bytes", p["bytes"]}};
+          }
+        }
+        EXPECT_EQ(actual, value) << name << " message " << i << " " << field;
+      }
+    }
+  }
 }
 
 } // namespace

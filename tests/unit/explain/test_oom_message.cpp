@@ -126,12 +126,20 @@ TEST(AllocatorMessage, CutShortIsIncompleteWithWhatWasRead) {
   EXPECT_EQ(read(" Tried to allocate 2.00 Gi", n).match, Match::Incomplete);
 }
 
-TEST(AllocatorMessage, MalformedFiguresAreAMismatch) {
+TEST(AllocatorMessage, AMalformedFigureIsUnknownAndTheOthersAreRead) {
   OomMessage m;
-  const auto r = read(" Tried to allocate 2.0.0 GiB (GPU 0; 23.69 GiB total capacity)", m);
-  EXPECT_EQ(r.match, Match::Mismatch);
-  EXPECT_GT(r.consumed, 0U); // it is an allocator message, with figures that cannot be read
+  const auto r = read(" Tried to allocate 2.0.0 GiB (GPU 0; 23.69 GiB total capacity; 4.21 GiB already allocated; "
+                      "60..94 MiB free; 4.39 GiB reserved in total by PyTorch)",
+                      m);
+  EXPECT_EQ(r.match, Match::Done);
   EXPECT_FALSE(m.requested.has_value());
+  EXPECT_FALSE(m.free.has_value());
+  EXPECT_EQ(m.total, 25436943811ULL);
+  EXPECT_EQ(m.reserved, 4713726607ULL);
+  EXPECT_EQ(m.reserved_unallocated, 4713726607ULL - 4520453079ULL);
+  EXPECT_FALSE(m.complete());
+  OomMessage garbled;
+  EXPECT_EQ(read(" Tried to allocate nan GiB (GPU 0", garbled).match, Match::Mismatch);
   OomMessage advice;
   EXPECT_EQ(read(" Try a smaller batch size.", advice).consumed, 0U);
 }
