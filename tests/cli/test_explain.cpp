@@ -129,4 +129,32 @@ TEST_F(Explain, HandWrittenLogsReadExactly) {
   }
 }
 
+// Errors PyTorch 2.11 really raised on an H100 (bench/explain/make_real_ooms.py), with what the
+// allocator's counters said at the failure: each read as its problem, each figure within the
+// rounding of the two decimals printed.
+TEST_F(Explain, RealErrorsFromAGpuReadAsTheirProblem) {
+  const fs::path dir = fs::path(OOMLINT_SOURCE_DIR) / "tests" / "explain" / "real";
+  std::ifstream in(dir / "truth.json");
+  const auto truth = nlohmann::json::parse(in);
+  const std::map<std::string, std::string> problem = {
+      {"too_large", "request-exceeds-capacity"}, {"full", "genuinely-full"}, {"fragmented", "fragmentation"}};
+  for (const auto& [name, want] : problem) {
+    const Result r = run({"explain", "--no-lint", "--output-format", "json", (dir / (name + ".log")).string()}, m_dir);
+    const auto got = nlohmann::json::parse(r.out);
+    EXPECT_EQ(got["diagnosis"], want) << name;
+    EXPECT_EQ(got["oom_count"], 1) << name;
+    const auto& m = got["messages"][0];
+    const auto& t = truth[name];
+    for (const char* field : {"total_bytes", "free_bytes", "allocated_bytes", "reserved_bytes"}) {
+      const double printed = m[field].get<double>();
+      const double actual = t[field].get<double>();
+      // Two decimals of the unit PyTorch chose: at most half a hundredth of a GiB off.
+      EXPECT_NEAR(printed, actual, 0.005 * 1073741824.0) << name << " " << field;
+    }
+    ASSERT_EQ(got["summaries"].size(), 1U) << name;
+    EXPECT_EQ(got["summaries"][0]["allocated_bytes"], t["allocated_bytes"]) << name;
+    EXPECT_EQ(got["summaries"][0]["reserved_bytes"], t["reserved_bytes"]) << name;
+  }
+}
+
 } // namespace
