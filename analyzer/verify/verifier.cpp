@@ -278,6 +278,9 @@ struct Runner {
       const std::string path = options.probe_dir + (old != nullptr && *old != '\0' ? ":" + std::string(old) : "");
       ::setenv("PYTHONPATH", path.c_str(), 1);
       ::setenv("PYTHONUNBUFFERED", "1", 1);
+      // Blocks of 64 KiB and more (tensors' storage) mapped on their own and given back when
+      // freed: resident memory then follows what is alive, not malloc's high-water mark.
+      ::setenv("MALLOC_MMAP_THRESHOLD_", "65536", 1);
       if (options.device == "cpu") {
         ::setenv("CUDA_VISIBLE_DEVICES", "", 1);
       }
@@ -401,18 +404,21 @@ Series series_of(const nlohmann::json& results, int id) {
     return s;
   }
   for (const auto& row : results["samples"][key]) {
+    const int entry = row.size() > 5 ? row[5].get<int>() : 0;
     s.seconds.push_back(row[0].get<double>());
     s.rss.push_back(row[1].get<double>());
+    s.entry.push_back(entry);
     if (row[2].get<double>() >= 0) {
       s.allocated.push_back(row[2].get<double>());
       s.reserved.push_back(row[3].get<double>());
       s.peak.push_back(row[4].get<double>());
+      s.gpu_entry.push_back(entry);
     }
   }
   return s;
 }
 
-std::vector<double> after_warmup(const std::vector<double>& v) {
+template <typename T> std::vector<T> after_warmup(const std::vector<T>& v) {
   if (v.size() <= static_cast<size_t>(kWarmup) + 1) {
     return v;
   }
@@ -440,8 +446,8 @@ RunFigures figures(const Series& s, bool load) {
     }
     f.passes = static_cast<int>(s.seconds.size() / 2);
   }
-  f.gpu_growth = slope(after_warmup(s.allocated));
-  f.host_growth = slope(after_warmup(s.rss));
+  f.gpu_growth = growth_within_entries(after_warmup(s.allocated), after_warmup(s.gpu_entry));
+  f.host_growth = growth_within_entries(after_warmup(s.rss), after_warmup(s.entry));
   for (double p : s.peak) {
     f.peak_allocated = std::max(f.peak_allocated, p);
   }
@@ -491,7 +497,8 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
                            f.passes);
     return;
   }
-  const std::vector<double> bd = diffs(after_warmup(v.baseline_series.allocated));
+  const std::vector<double> bd =
+      diffs_within_entries(after_warmup(v.baseline_series.allocated), after_warmup(v.baseline_series.gpu_entry));
   const double positive =
       bd.empty() ? 0
                  : static_cast<double>(std::count_if(bd.begin(), bd.end(), [](double d) { return d > 0; })) /
@@ -588,6 +595,40 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
 }
 
 } // namespace
+
+std::vector<double> diffs_within_entries(const std::vector<double>& ys, const std::vector<int>& entries) {
+  std::vector<double> d;
+  for (size_t i = 1; i < ys.size(); ++i) {
+    if (i >= entries.size() || entries[i] == entries[i - 1]) {
+      d.push_back(ys[i] - ys[i - 1]);
+    }
+  }
+  return d;
+}
+
+double growth_within_entries(const std::vector<double>& ys, const std::vector<int>& entries) {
+  // Each run of samples with one entry number is one entry into the loop; its slope, weighted
+  // by its number of steps, tells how a pass grows memory whatever the loop's caller frees.
+  double weighted = 0;
+  double steps = 0;
+  size_t start = 0;
+  for (size_t i = 1; i <= ys.size(); ++i) {
+    const bool ends = i == ys.size() || i >= entries.size() || entries[i] != entries[start];
+    if (!ends) {
+      continue;
+    }
+    const size_t n = i - start;
+    if (n >= 3) {
+      weighted +=
+          slope({ys.begin() + static_cast<std::ptrdiff_t>(start), ys.begin() + static_cast<std::ptrdiff_t>(i)}) *
+          static_cast<double>(n - 1);
+      steps += static_cast<double>(n - 1);
+    }
+    start = i;
+  }
+  // Entries of one or two passes each: the growth across them is the signal.
+  return steps > 0 ? weighted / steps : slope(ys);
+}
 
 double slope(const std::vector<double>& ys) {
   const size_t n = ys.size();
@@ -694,12 +735,18 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
       Planned p;
       p.finding = f;
       p.path = path;
-      auto point = [&](std::uint32_t at) {
+      // `entered`: the start of the loop's own line, where each entry into the loop is marked, so
+      // that growth is measured within entries (an accumulator reset per call saw-tooths).
+      auto point = [&](std::uint32_t at, std::optional<std::uint32_t> entered) {
         auto key = std::make_pair(path, at);
         if (!ids.count(key)) {
           ids[key] = next_id++;
           ticks[path].push_back(
               Insertion{at, indentation_at(text, at) + fmt::format("__oomlint_probe__.tick({})\n", ids[key])});
+          if (entered) {
+            ticks[path].push_back(Insertion{*entered, indentation_at(text, *entered) +
+                                                          fmt::format("__oomlint_probe__.enter({})\n", ids[key])});
+          }
         }
         return ids[key];
       };
@@ -723,13 +770,18 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
         const model::ScopeId scope = m.scope_at(anchor);
         const model::LoopId loop = m.loop_at(anchor, scope);
         std::optional<std::uint32_t> at;
+        std::optional<std::uint32_t> entered;
         if (loop != model::kNone && m.loop(loop).kind != model::LoopKind::Comprehension) {
           at = block_line_start(text, ts_node_child_by_field_id(m.loop(loop).node, syntax::grammar().field.body));
+          const std::uint32_t loop_line = line_start_of(text, ts_node_start_byte(m.loop(loop).node));
+          if (at && *at > loop_line) { // a loop on a line of its own
+            entered = loop_line;
+          }
         } else if (const model::ScopeId fn = m.function_at(anchor); fn != model::kNone) {
           at = block_line_start(text, m.scope(fn).body);
         }
         if (at) {
-          p.probe = point(*at);
+          p.probe = point(*at, entered);
         } else {
           p.skip_reason = "no loop or function body to put the probe in";
         }

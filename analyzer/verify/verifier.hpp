@@ -37,6 +37,8 @@ struct Series {
   std::vector<double> allocated; // empty on the CPU path
   std::vector<double> reserved;
   std::vector<double> peak;
+  std::vector<int> entry;     // per sample: which entry into the flagged loop (0: not marked)
+  std::vector<int> gpu_entry; // the same, for the samples with allocator figures
 };
 
 struct RunFigures {
@@ -99,6 +101,11 @@ std::string verify_html(const VerifyResult& result);
 
 // Least-squares slope of ys over their index.
 double slope(const std::vector<double>& ys);
+// Growth per pass measured within each entry into the loop (runs of equal `entries`) and
+// combined, weighted by steps; the plain slope when no entry has three passes.
+double growth_within_entries(const std::vector<double>& ys, const std::vector<int>& entries);
+// Differences between consecutive samples of the same entry.
+std::vector<double> diffs_within_entries(const std::vector<double>& ys, const std::vector<int>& entries);
 double median(std::vector<double> xs);
 // `1.5 GiB`, `328.1 MiB`, `24.4 KiB`, `512 B`.
 std::string format_bytes(double bytes);

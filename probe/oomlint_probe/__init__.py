@@ -42,6 +42,7 @@ class Probe:
             self.out = f"{self.out}.rank{self.rank}"
         self.ids = [str(i) for i in config.get("ids", [])]
         self.samples = {}
+        self.entries = {}  # probe id -> how many times its loop was entered
         self.started = time.perf_counter()
         self.stopping = False
         self.stop_reason = ""
@@ -70,9 +71,14 @@ class Probe:
             return None
         return self._cuda
 
+    def enter(self, probe_id):
+        """Called just before a flagged loop starts: its passes from here on are one entry."""
+        key = str(probe_id)
+        self.entries[key] = self.entries.get(key, 0) + 1
+
     def tick(self, probe_id):
         now = time.perf_counter()
-        sample = [now - self.started, _rss_bytes(), -1, -1, -1]
+        sample = [now - self.started, _rss_bytes(), -1, -1, -1, self.entries.get(str(probe_id), 0)]
         reader = self._cuda_reader()
         if reader is not None:
             stats, reset, device = reader
@@ -111,7 +117,7 @@ class Probe:
         torch = sys.modules.get("torch")
         result = {
             "samples": self.samples,
-            "columns": ["seconds", "rss_bytes", "allocated_bytes", "reserved_bytes", "peak_allocated_bytes"],
+            "columns": ["seconds", "rss_bytes", "allocated_bytes", "reserved_bytes", "peak_allocated_bytes", "entry"],
             "stop_reason": self.stop_reason or "finished",
             "torch": getattr(torch, "__version__", None),
             "cuda": bool(self._cuda),

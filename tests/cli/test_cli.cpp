@@ -715,6 +715,31 @@ TEST_F(Cli, VerifyConfirmsALeakAndNotItsFixedTwin) {
   EXPECT_NE(fixed.out.find("nothing to verify"), std::string::npos) << fixed.out;
 }
 
+// An evaluation function called once per epoch that sums its loss with the graph: the sum is
+// reset at every call, so memory saw-tooths across calls; growth measured within each entry into
+// the loop confirms it every time.
+TEST_F(Cli, VerifyConfirmsAnAccumulatorResetAtEveryCall) {
+  REQUIRE_SYSTEM_TORCH();
+  write("epochs.py", "import torch\nfrom torch import nn\n\ntorch.manual_seed(0)\n"
+                     "model = nn.Sequential(nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 10))\n"
+                     "criterion = nn.CrossEntropyLoss()\n"
+                     "batches = [(torch.randn(64, 256), torch.randint(0, 10, (64,))) for _ in range(6)]\n\n\n"
+                     "def evaluate(model, loader):\n    total = 0.0\n    for x, y in loader:\n"
+                     "        with torch.no_grad():\n            out = model(x)\n"
+                     "        loss = criterion(model(x), y)\n        total += loss\n"
+                     "    return float(total) / len(loader)\n\n\n"
+                     "for epoch in range(12):\n    print(epoch, evaluate(model, batches))\n");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const Result r = run({"verify", "--device", "cpu", "--python", "/usr/bin/python3", "--select", "OOM101",
+                          "--output-format", "json", "--", "python3", "epochs.py"},
+                         m_dir);
+    ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+    const auto findings = nlohmann::json::parse(r.out);
+    ASSERT_EQ(findings.size(), 1U) << r.out;
+    EXPECT_EQ(findings[0]["verdict"], "confirmed") << "run " << attempt << ": " << r.out;
+  }
+}
+
 TEST_F(Cli, VerifyReportsALoopThatNeverRuns) {
   REQUIRE_SYSTEM_TORCH();
   write("never.py", "import torch\nimport torch.nn as nn\n\n\ndef evaluate(model, loader):\n    outs = []\n"
