@@ -34,7 +34,8 @@ nlohmann::json figures_json(const RunFigures& f) {
           {"peak_allocated_bytes", f.peak_allocated},
           {"peak_reserved_bytes", f.peak_reserved},
           {"step_seconds", f.step_seconds},
-          {"load_allocated_delta_bytes", f.load_delta}};
+          {"load_allocated_delta_bytes", f.load_delta},
+          {"load_peak_delta_bytes", f.load_peak_delta}};
 }
 
 // An inline SVG line chart of two series over pass number.

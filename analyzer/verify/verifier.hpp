@@ -47,8 +47,9 @@ struct RunFigures {
   double host_growth = 0; // bytes per pass
   double peak_allocated = 0;
   double peak_reserved = 0;
-  double step_seconds = 0; // median
-  double load_delta = 0;   // OOM401: allocated after - before the load call
+  double step_seconds = 0;    // median
+  double load_delta = 0;      // OOM401: allocated after - before the load call
+  double load_peak_delta = 0; // OOM401: the peak inside the load statement - allocated before it
   double host_load_delta = 0;
 };
 
