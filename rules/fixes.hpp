@@ -14,6 +14,7 @@ namespace oomlint::rules {
 using fix::add_decorator;
 using fix::add_keyword_argument;
 using fix::append_method_call;
+using fix::detach_to_cpu;
 using fix::enclosing_statement;
 using fix::insert_line_after;
 using fix::method_call_text;

@@ -96,6 +96,22 @@ Fix append_method_call(const model::Model& model, TSNode expr, std::string_view 
   return fix;
 }
 
+Fix detach_to_cpu(const model::Model& model, TSNode expr, Applicability applicability, std::string message) {
+  if (!ts_node_eq(before_copies_and_casts(model, expr), expr)) {
+    return append_method_call(model, expr, "detach", applicability, std::move(message));
+  }
+  Fix fix = empty_fix(applicability, std::move(message));
+  const std::uint32_t start = ts_node_start_byte(expr);
+  const std::uint32_t end = ts_node_end_byte(expr);
+  if (is_primary(expr)) {
+    fix.edits.push_back(Edit{end, end, ".detach().cpu()"});
+  } else {
+    fix.edits.push_back(Edit{start, start, "("});
+    fix.edits.push_back(Edit{end, end, ").detach().cpu()"});
+  }
+  return fix;
+}
+
 Fix add_keyword_argument(const model::Model& /*model*/, const model::Call& call, std::string_view keyword,
                          Applicability applicability, std::string message) {
   Fix fix = empty_fix(applicability, std::move(message));

@@ -17,6 +17,10 @@ namespace oomlint::fix {
 Fix append_method_call(const model::Model& model, TSNode expr, std::string_view method, Applicability applicability,
                        std::string message);
 
+// `expr` -> `expr.detach().cpu()`: a kept tensor without its graph and off the accelerator. Where
+// `expr` already ends in a copy or cast (`logits.cpu()`), only `.detach()` goes in before it.
+Fix detach_to_cpu(const model::Model& model, TSNode expr, Applicability applicability, std::string message);
+
 // What `append_method_call` makes of `text` (the expression's text, shortened for a message):
 // `loss.item()`, `(a + b).detach()`.
 std::string method_call_text(TSNode expr, std::string_view text, std::string_view method);
