@@ -27,6 +27,44 @@ nlohmann::json ranks_json(const VerifiedFinding& v) {
   return ranks;
 }
 
+// What nvidia-smi saw next to what PyTorch's allocator held: the process's whole GPU memory
+// (CUDA context, cuBLAS/cuDNN workspaces, NCCL buffers) against the allocator's reserve at the
+// probe points. Each figure is stated with the part the allocator explains, so that a difference
+// between runs is read as what it is.
+std::string nvml_line(const char* run, std::uint64_t nvml, double reserved) {
+  const double outside = static_cast<double>(nvml) - reserved;
+  if (reserved <= 0) {
+    return fmt::format("{} {}", run, format_bytes(static_cast<double>(nvml)));
+  }
+  return fmt::format("{} {} (the allocator reserved at most {} at the probe points{})", run,
+                     format_bytes(static_cast<double>(nvml)), format_bytes(reserved),
+                     outside > 0 ? fmt::format(": {} outside it, the CUDA context and libraries", format_bytes(outside))
+                                 : std::string());
+}
+
+std::string nvml_view(const VerifyResult& r) {
+  double reserved = 0;
+  for (const VerifiedFinding& v : r.findings) {
+    reserved = std::max(reserved, v.baseline.peak_reserved);
+  }
+  std::string out =
+      "\nnvidia-smi view (NVML), each run's peak: " + nvml_line("as written", r.nvml_peak_baseline, reserved);
+  for (const VerifiedFinding& v : r.findings) {
+    if (v.fixed_nvml_peak == 0) {
+      continue;
+    }
+    out += "; " +
+           nvml_line(fmt::format("with the {} fix", v.finding.code).c_str(), v.fixed_nvml_peak, v.fixed.peak_reserved);
+    const double nvml_change = static_cast<double>(v.fixed_nvml_peak) - static_cast<double>(r.nvml_peak_baseline);
+    const double allocator_change = v.fixed.peak_reserved - reserved;
+    if (std::fabs(nvml_change) >= 64 * 1024.0 * 1024.0 && std::fabs(allocator_change) < 0.5 * std::fabs(nvml_change)) {
+      out += " -- the difference is not in the allocator's reserve at the probe points: the fixed run reached "
+             "memory outside them (a phase the probe points do not see, or another library's)";
+    }
+  }
+  return out + "\n";
+}
+
 nlohmann::json figures_json(const RunFigures& f) {
   return {{"passes", f.passes},
           {"gpu_growth_bytes_per_step", f.gpu_growth},
@@ -111,15 +149,7 @@ std::string verify_text(const VerifyResult& r, bool color) {
     }
   }
   if (r.nvml_peak_baseline > 0) {
-    out += fmt::format("\nnvidia-smi view (NVML): peak {} as written",
-                       format_bytes(static_cast<double>(r.nvml_peak_baseline)));
-    for (const VerifiedFinding& v : r.findings) {
-      if (v.fixed_nvml_peak > 0) {
-        out +=
-            fmt::format(", {} with the {} fix", format_bytes(static_cast<double>(v.fixed_nvml_peak)), v.finding.code);
-      }
-    }
-    out += "\n";
+    out += nvml_view(r);
   }
   if (!r.alloc_conf_note.empty()) {
     out += "\n" + r.alloc_conf_note + "\n";

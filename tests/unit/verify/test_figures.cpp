@@ -1,4 +1,5 @@
-// Growth per pass from recorded samples: within each entry into the flagged loop.
+// The verifier's figures from recorded samples: growth within each entry into the flagged loop, and
+// the NVML view beside the allocator's.
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -40,6 +41,35 @@ TEST(Growth, EntriesOfOnePassMeasureAcrossEntries) {
 TEST(Growth, FlatEntriesDoNotGrow) {
   const std::vector<double> ys = {500, 500, 500, 900, 900, 900, 300, 300, 300};
   EXPECT_DOUBLE_EQ(growth_within_entries(ys, {1, 1, 1, 2, 2, 2, 3, 3, 3}), 0.0);
+}
+
+} // namespace
+} // namespace oomlint::verify
+
+namespace oomlint::verify {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+// What nvidia-smi saw is stated with the part PyTorch's allocator explains, and a difference
+// between runs that the allocator does not show is said to be outside it.
+TEST(NvmlView, SaysWhatTheAllocatorExplains) {
+  VerifyResult r;
+  r.device = "cuda";
+  r.nvml_peak_baseline = static_cast<std::uint64_t>(950 * kMiB);
+  VerifiedFinding v;
+  v.finding.code = "OOM401";
+  v.verdict = "confirmed";
+  v.baseline.peak_reserved = 812 * kMiB;
+  v.fixed.peak_reserved = 812 * kMiB;
+  v.fixed_nvml_peak = static_cast<std::uint64_t>(3328 * kMiB);
+  r.findings.push_back(v);
+  const std::string text = verify_text(r, false);
+  EXPECT_NE(text.find("as written 950.0 MiB (the allocator reserved at most 812.0 MiB at the probe points: 138.0 MiB "
+                      "outside it"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("the difference is not in the allocator's reserve"), std::string::npos) << text;
 }
 
 } // namespace
