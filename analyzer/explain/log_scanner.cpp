@@ -143,7 +143,8 @@ void LogScanner::segment(std::string_view text) {
     text = cleaned;
   }
   // Most lines of a log say nothing about memory: leave them at a glance.
-  if (m_active == 0 && !contains(text, "memory") && !contains(text, "Traceback") && !contains(text, "File ")) {
+  if (m_active == 0 && !contains(text, "memory") && !contains(text, "Traceback") && !contains(text, "File ") &&
+      !contains(text, "Error:")) {
     return;
   }
   if (m_json_depth == 0) {
@@ -216,6 +217,9 @@ void LogScanner::logical_line(std::string_view raw) {
   RankState& state = found->second;
   const std::string_view text = line.text;
   check_form_c(line.rank, text);
+  if (state.split_anchor && complete_split_anchor(state, text)) {
+    return;
+  }
   if (state.pending && continue_pending(state, text)) {
     return;
   }
@@ -248,6 +252,9 @@ void LogScanner::logical_line(std::string_view raw) {
     start_message(state, line.rank, text, anchor);
     return;
   }
+  if (note_split_anchor(state, line.rank, text)) {
+    return;
+  }
   if (const std::size_t driver = text.find(kDriver); driver != std::string_view::npos) {
     // Printed by the CUDA runtime's error check: at the start of the text, or after an exception
     // name. Advice that quotes it is neither.
@@ -274,7 +281,47 @@ void LogScanner::start_message(RankState& state, const std::string& rank, std::s
   m.rank = rank;
   m.line = m_result.lines + 1;
   m.exception = exception_before(text.substr(0, anchor));
-  std::string rest = compact(text.substr(anchor + anchor_length));
+  begin_message(state, std::move(m), compact(text.substr(anchor + anchor_length)));
+}
+
+// A hard wrap that cut the anchor itself (`...OutOfMemoryError: CUDA out of mem` / `ory. Tried
+// ...`): the line's end is kept, and the next line of the same rank may complete it.
+bool LogScanner::note_split_anchor(RankState& state, const std::string& rank, std::string_view text) {
+  static constexpr std::string_view kCompactAnchor = "CUDAoutofmemory";
+  const std::string c = compact(text);
+  const std::size_t error = c.rfind("Error:");
+  if (error == std::string::npos) {
+    return false;
+  }
+  const std::string tail = c.substr(error + 6);
+  if (tail.size() < 2 || tail.size() >= kCompactAnchor.size() || !kCompactAnchor.starts_with(tail)) {
+    return false;
+  }
+  OomMessage m;
+  m.rank = rank;
+  m.line = m_result.lines + 1;
+  m.exception = exception_before(text.substr(0, text.rfind("Error:") + 6));
+  if (!state.split_anchor) {
+    ++m_active; // the next line completes it whatever it says
+  }
+  state.split_anchor = SplitAnchor{std::move(m), tail};
+  return true;
+}
+
+bool LogScanner::complete_split_anchor(RankState& state, std::string_view text) {
+  static constexpr std::string_view kCompactAnchor = "CUDAoutofmemory";
+  SplitAnchor split = std::move(*state.split_anchor);
+  state.split_anchor.reset();
+  --m_active;
+  std::string joined = split.tail + compact(text);
+  if (!std::string_view(joined).starts_with(kCompactAnchor)) {
+    return false;
+  }
+  begin_message(state, std::move(split.message), joined.substr(kCompactAnchor.size()));
+  return true;
+}
+
+void LogScanner::begin_message(RankState& state, OomMessage m, std::string rest) {
   if (rest.empty() || rest == ".") {
     // The line ends at the anchor: an exception's message goes on below; a heading does not.
     if (!m.exception.empty()) {

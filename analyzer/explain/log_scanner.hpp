@@ -48,8 +48,13 @@ private:
     std::string compact; // the text after `CUDA out of memory.`, whitespace removed
     int lines = 0;
   };
+  struct SplitAnchor {
+    OomMessage message;
+    std::string tail; // the start of `CUDA out of memory` that ended the line, whitespace removed
+  };
   struct RankState {
     std::optional<Pending> pending;
+    std::optional<SplitAnchor> split_anchor;
     std::optional<MemorySummary> table;
     int table_lines = 0;
     std::vector<Frame> traceback;
@@ -61,6 +66,9 @@ private:
   bool continue_pending(RankState& state, std::string_view text);
   bool continue_table(RankState& state, std::string_view text);
   void start_message(RankState& state, const std::string& rank, std::string_view text, std::size_t anchor);
+  void begin_message(RankState& state, OomMessage message, std::string rest);
+  bool note_split_anchor(RankState& state, const std::string& rank, std::string_view text);
+  bool complete_split_anchor(RankState& state, std::string_view text);
   void finalize(RankState& state);
   void record(OomMessage message, const std::vector<Frame>& frames);
   [[nodiscard]] const std::vector<Frame>& traceback_of(const RankState& state) const;

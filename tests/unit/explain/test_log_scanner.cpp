@@ -54,6 +54,22 @@ TEST(LogScanner, WrappedInsideWordsWithAndWithoutPrefixes) {
   }
 }
 
+TEST(LogScanner, AHardWrapThatCutsTheAnchorItself) {
+  for (std::size_t cut = 26; cut < 42; ++cut) { // inside `CUDA out of memory`, after the exception
+    const std::string log = "[rank1]: " + kFragmented.substr(0, cut) + "\n[rank1]: " + kFragmented.substr(cut) + "\n";
+    const ScanResult r = scan(log);
+    EXPECT_EQ(r.oom_count, 1U) << cut;
+    ASSERT_TRUE(r.last_complete.has_value()) << cut;
+    EXPECT_EQ(r.last_complete->exception, "torch.OutOfMemoryError") << cut;
+  }
+  EXPECT_EQ(scan("ValueError: CUDA out of mem\nthe next line\n").oom_count, 0U);
+  // The old form has no `memory` after the anchor: the second line is read all the same.
+  const ScanResult old = scan("RuntimeError: CUDA out of mem\nory. Tried to allocate 20.00 MiB (GPU 0; 10.92 GiB total "
+                              "capacity; 10.06 GiB already allocated; 17.50 MiB free; 179.00 KiB cached)\n");
+  EXPECT_EQ(old.oom_count, 1U);
+  EXPECT_TRUE(old.last_complete.has_value());
+}
+
 TEST(LogScanner, AnsiColoursCrlfAndTqdmCarriageReturns) {
   std::string coloured = kFragmented;
   coloured.replace(coloured.find("2.00 GiB"), 8, "\x1b[1;31m2.00 GiB\x1b[0m");
