@@ -1,6 +1,7 @@
 #pragma once
 // The interface between the analyzer and the rules: a rule is metadata plus a check that
 // asks the semantic model questions and reports findings. The analyzer never names a rule.
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -22,6 +23,32 @@ struct RuleOption {
   std::string_view doc;
 };
 
+// How `oomlint verify` measures a rule's findings: declared by each rule, read by the verifier,
+// which names no rule.
+enum class VerifyMeasure : std::uint8_t {
+  None,   // not measured
+  Growth, // memory growth per pass of the flagged loop, as written against fixed
+  Peak,   // the per-pass peak of allocated memory
+  Time,   // the time per pass
+  Load,   // what the flagged statement needs, its own peak included
+};
+
+// What a finding without a fix of its own is measured against.
+enum class VerifyTransform : std::uint8_t {
+  None,             // only the rule's fix
+  DropStatement,    // the flagged statement replaced by `pass`
+  StoreDetachedCpu, // the stored value (the finding's first note) stored `.detach().cpu()`, and `.detach()` alone
+};
+
+struct Verification {
+  VerifyMeasure measure = VerifyMeasure::None;
+  VerifyTransform transform = VerifyTransform::None;
+  // Probe where the finding's first note points (a hook's store), not where the finding is.
+  bool at_first_note = false;
+};
+
+std::string_view to_string(VerifyMeasure m);
+
 struct RuleMeta {
   std::string_view code;
   std::string_view name;
@@ -38,6 +65,7 @@ struct RuleMeta {
   std::vector<RuleOption> options;
   std::string_view measured;
   std::string_view references;
+  Verification verify{};
 };
 
 // Per-rule option values from configuration, as TOML-ish strings lists.

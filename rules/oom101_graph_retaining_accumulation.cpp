@@ -60,6 +60,7 @@ const RuleMeta kMeta{
         "+24.4 KiB per step and no GPU growth (312 B per step with `.item()`); examples/gpu/eval_accumulate.py "
         "(evaluation) confirmed by GPU memory, +328 MiB per step, 0 with the fix.",
     .references = "https://pytorch.org/docs/stable/notes/faq.html#my-model-reports-cuda-runtime-error-2-out-of-memory",
+    .verify = {.measure = VerifyMeasure::Growth},
 };
 
 void check(RuleContext& ctx) {

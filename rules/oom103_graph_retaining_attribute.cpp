@@ -50,6 +50,7 @@ const RuleMeta kMeta{
     .options = {},
     .measured = "",
     .references = "https://pytorch.org/docs/stable/notes/faq.html",
+    .verify = {.measure = VerifyMeasure::Growth},
 };
 
 // Kept on purpose, or OOM106's case: back-propagated later in the step or by back-propagating

@@ -47,6 +47,7 @@ const RuleMeta kMeta{
                 "step with `.detach()` (fix-ineffective), 0 with `.detach().cpu()` (step 9.8 -> 16.6 ms).",
     .references =
         "https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.register_forward_hook",
+    .verify = {.measure = VerifyMeasure::Growth, .transform = VerifyTransform::StoreDetachedCpu, .at_first_note = true},
 };
 
 void check(RuleContext& ctx) {

@@ -46,6 +46,7 @@ const RuleMeta kMeta{
                 " `oomlint verify` on an H200 (examples/gpu/retain_graph.py): peak allocated per step 1.18 GiB as "
                 "written, 921 MiB without the argument; nvidia-smi's view 2.08 vs 1.75 GiB.",
     .references = "https://pytorch.org/docs/stable/generated/torch.Tensor.backward.html",
+    .verify = {.measure = VerifyMeasure::Peak},
 };
 
 // Why the kept graph is never used: what repeats every step with no backward after this one,

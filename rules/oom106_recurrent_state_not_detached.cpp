@@ -50,6 +50,7 @@ const RuleMeta kMeta{
     .options = {},
     .measured = "",
     .references = "https://pytorch.org/tutorials/intermediate/char_rnn_generation_tutorial.html",
+    .verify = {.measure = VerifyMeasure::Growth},
 };
 
 void check(RuleContext& ctx) {

@@ -43,6 +43,7 @@ const RuleMeta kMeta{
                 " `oomlint verify` on an H200 (examples/gpu/empty_cache.py): 11.28 ms per step as written, 9.82 ms "
                 "without the call (+14.8%).",
     .references = "https://pytorch.org/docs/stable/notes/cuda.html#memory-management",
+    .verify = {.measure = VerifyMeasure::Time, .transform = VerifyTransform::DropStatement},
 };
 
 bool option_enabled(const RuleContext& ctx, const char* name, bool fallback) {

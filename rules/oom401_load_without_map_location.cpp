@@ -49,6 +49,7 @@ const RuleMeta kMeta{
                 " `oomlint verify` on an H200 (examples/gpu/load_checkpoint.py): allocated memory rose by 132 MiB "
                 "across the load call (the whole checkpoint), 0 with `map_location=\"cpu\"`.",
     .references = "https://pytorch.org/docs/stable/generated/torch.load.html",
+    .verify = {.measure = VerifyMeasure::Load},
 };
 
 void check(RuleContext& ctx) {

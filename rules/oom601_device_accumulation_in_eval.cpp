@@ -47,6 +47,7 @@ const RuleMeta kMeta{
     .measured = "`oomlint verify` on an H200 (examples/gpu/eval_gather.py): GPU memory grows 8.0 MiB per step under "
                 "`no_grad`, 0 with `.cpu()` (which makes the step synchronous: 0.31 -> 8.5 ms).",
     .references = "https://pytorch.org/docs/stable/notes/faq.html",
+    .verify = {.measure = VerifyMeasure::Growth},
 };
 
 bool device_tensor(const model::Value& v) {

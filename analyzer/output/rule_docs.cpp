@@ -5,7 +5,41 @@
 
 namespace oomlint {
 
+std::string_view to_string(VerifyMeasure m) {
+  switch (m) {
+  case VerifyMeasure::None:
+    return "none";
+  case VerifyMeasure::Growth:
+    return "growth";
+  case VerifyMeasure::Peak:
+    return "peak";
+  case VerifyMeasure::Time:
+    return "time";
+  case VerifyMeasure::Load:
+    return "load";
+  }
+  return "none";
+}
+
 namespace {
+
+// What `oomlint verify` measures for the rule, in a sentence.
+std::string verification_sentence(const RuleMeta& m) {
+  switch (m.verify.measure) {
+  case VerifyMeasure::None:
+    return "not measured by `oomlint verify`";
+  case VerifyMeasure::Growth:
+    return "`oomlint verify` measures memory growth per pass of the flagged loop, as written and fixed";
+  case VerifyMeasure::Peak:
+    return "`oomlint verify` measures the peak allocated memory per pass, as written and fixed";
+  case VerifyMeasure::Time:
+    return "`oomlint verify` measures the time per pass, as written and fixed";
+  case VerifyMeasure::Load:
+    return "`oomlint verify` measures what the flagged statement needs on the GPU (its own peak included), as "
+           "written and fixed";
+  }
+  return {};
+}
 
 std::string code_block(std::string_view code) {
   std::string body(code);
@@ -34,7 +68,8 @@ nlohmann::json meta_json(const RuleMeta& m) {
           {"fix_safety", m.fix_safety},
           {"options", options},
           {"measured", m.measured},
-          {"references", m.references}};
+          {"references", m.references},
+          {"verify", to_string(m.verify.measure)}};
 }
 
 } // namespace
@@ -63,6 +98,7 @@ std::string rule_markdown(const RuleMeta& m) {
     out += "\n";
   }
   out += fmt::format("## Measured impact\n\n{}\n\n", m.measured.empty() ? "Not measured yet." : m.measured);
+  out += fmt::format("Verification: {}.\n\n", verification_sentence(m));
   out += fmt::format("## References\n\n- {}\n", m.references);
   return out;
 }

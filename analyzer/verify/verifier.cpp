@@ -125,18 +125,27 @@ std::string failure_excerpt(const std::string& output) {
 
 enum class Measure { Growth, Peak, Time, Load };
 
-std::optional<Measure> measure_for(std::string_view code) {
-  if (code == "OOM101" || code == "OOM102" || code == "OOM103" || code == "OOM104" || code == "OOM106" ||
-      code == "OOM601") {
+// What the finding's rule declares (its metadata's `verify`); none for a rule the catalog lacks.
+Verification verification_of(const LintSettings& settings, std::string_view code) {
+  for (const Rule& r : settings.rules) {
+    if (r.meta != nullptr && r.meta->code == code) {
+      return r.meta->verify;
+    }
+  }
+  return {};
+}
+
+std::optional<Measure> measure_for(const LintSettings& settings, std::string_view code) {
+  switch (verification_of(settings, code).measure) {
+  case VerifyMeasure::None:
+    return std::nullopt;
+  case VerifyMeasure::Growth:
     return Measure::Growth;
-  }
-  if (code == "OOM201" || code == "OOM105") {
+  case VerifyMeasure::Peak:
     return Measure::Peak;
-  }
-  if (code == "OOM301") {
+  case VerifyMeasure::Time:
     return Measure::Time;
-  }
-  if (code == "OOM401") {
+  case VerifyMeasure::Load:
     return Measure::Load;
   }
   return std::nullopt;
@@ -159,7 +168,7 @@ struct Planned {
   int probe = -1; // probe id
   std::vector<Edit> fix_edits;
   std::string fix_used;
-  std::vector<Edit> alt_edits; // a second fix measured for comparison (OOM104: `.detach()` alone)
+  std::vector<Edit> alt_edits; // a second fix measured for comparison (a hook's store: `.detach()` alone)
   std::string alt_used;
   std::string skip_reason;
 };
@@ -736,7 +745,8 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
     const syntax::Tree tree = parser.parse(text);
     const model::Model m(*r.source, tree.root(), settings.config ? settings.config->model : model::ModelOptions{});
     for (const Finding& f : r.findings) {
-      const auto measure = measure_for(f.code);
+      const auto measure = measure_for(settings, f.code);
+      const Verification how = verification_of(settings, f.code);
       if (!measure) {
         continue;
       }
@@ -774,7 +784,7 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
         }
       } else {
         // A hook finding is measured where the hook stores, once per call of the hook.
-        const std::uint32_t anchor = f.code == "OOM104" ? stored_statement(f).start : f.start;
+        const std::uint32_t anchor = how.at_first_note ? stored_statement(f).start : f.start;
         const model::ScopeId scope = m.scope_at(anchor);
         const model::LoopId loop = m.loop_at(anchor, scope);
         std::optional<std::uint32_t> at;
@@ -797,10 +807,10 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
       if (f.fix) {
         p.fix_edits = f.fix->edits;
         p.fix_used = f.fix->message;
-      } else if (f.code == "OOM301") {
+      } else if (how.transform == VerifyTransform::DropStatement) {
         p.fix_edits = {Edit{f.start, f.end, "pass"}};
-        p.fix_used = "verification transform: drop the `empty_cache()` call";
-      } else if (f.code == "OOM104") {
+        p.fix_used = "verification transform: drop the flagged statement";
+      } else if (how.transform == VerifyTransform::StoreDetachedCpu) {
         p.fix_edits = suffix_stored_argument(text, f, ".detach().cpu()");
         p.fix_used = "verification transform: store `.detach().cpu()`";
         const Related store = stored_statement(f);
@@ -956,7 +966,7 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
       result.findings.push_back(std::move(v));
       continue;
     }
-    const Measure measure = *measure_for(p.finding.code);
+    const Measure measure = *measure_for(settings, p.finding.code);
     RunOutcome fixed;
     if (!p.fix_edits.empty()) {
       fixed = runner.run(fmt::format("fixed {}", p.finding.code), fixed_sources_for(p.path, p.fix_edits), all_ids, "");
@@ -987,7 +997,7 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
       std::vector<std::string> partners;
       for (const Planned& q : planned) {
         if (q.probe == p.probe && q.path == p.path && &q != &p && !q.fix_edits.empty() &&
-            measure_for(q.finding.code) == Measure::Growth) {
+            measure_for(settings, q.finding.code) == Measure::Growth) {
           together.insert(together.end(), q.fix_edits.begin(), q.fix_edits.end());
           partners.push_back(q.finding.code);
         }

@@ -79,3 +79,30 @@ TEST(Registry, FindByCodeOrName) {
   EXPECT_EQ(oomlint::rules::find_rule("graph-retaining-accumulation"), oomlint::rules::find_rule("OOM101"));
   EXPECT_EQ(oomlint::rules::find_rule("OOM999"), nullptr);
 }
+
+// How each finding is verified is the rule's own declaration: the verifier's sources name no
+// rule code, and a rule whose findings may come without a fix declares what to measure instead.
+TEST(Registry, TheVerifierReadsRulesMetadataAndNamesNoRule) {
+  const std::regex code("\"OOM[0-9]{3}\"");
+  for (const char* file :
+       {"analyzer/verify/verifier.cpp", "analyzer/verify/report.cpp", "analyzer/verify/nvml_sampler.cpp"}) {
+    std::ifstream in(fs::path(OOMLINT_SOURCE_DIR) / file);
+    ASSERT_TRUE(in.good()) << file;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    EXPECT_FALSE(std::regex_search(text, code)) << file << " names a rule code";
+  }
+  int measured = 0;
+  for (const auto* m : oomlint::rules::catalog()) {
+    if (m->verify.measure == oomlint::VerifyMeasure::None) {
+      continue;
+    }
+    ++measured;
+    if (m->fix == oomlint::FixAvailability::Never && m->verify.measure != oomlint::VerifyMeasure::Peak) {
+      EXPECT_NE(m->verify.transform, oomlint::VerifyTransform::None)
+          << m->code << " has no fix: it must declare what its findings are measured against";
+    }
+  }
+  EXPECT_GE(measured, 10);
+}
