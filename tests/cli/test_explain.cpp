@@ -157,4 +157,23 @@ TEST_F(Explain, RealErrorsFromAGpuReadAsTheirProblem) {
   }
 }
 
+// A real torchrun log (PyTorch 2.11, two ranks on one H100, bench/explain/torchrun_oom.py): both
+// ranks' errors behind `[defaultN]:[rankN]:` prefixes, each naming the other rank's process, and
+// torchrun's failure summary after them.
+TEST_F(Explain, RealTorchrunLogWithTwoRanks) {
+  const fs::path log = fs::path(OOMLINT_SOURCE_DIR) / "tests" / "explain" / "real" / "torchrun_two_ranks.log";
+  const Result r = run({"explain", "--no-lint", "--output-format", "json", log.string()}, m_dir);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto got = nlohmann::json::parse(r.out);
+  EXPECT_EQ(got["oom_count"], 2);
+  EXPECT_EQ(got["diagnosis"], "held-elsewhere");
+  ASSERT_EQ(got["messages"].size(), 2U);
+  EXPECT_EQ(got["messages"][0]["rank"], "rank0");
+  EXPECT_EQ(got["messages"][1]["rank"], "rank1");
+  EXPECT_EQ(got["messages"][0]["other_processes"][0]["pid"], 540);
+  EXPECT_EQ(got["messages"][1]["other_processes"][0]["pid"], 539);
+  ASSERT_FALSE(got["frames"].empty());
+  EXPECT_EQ(got["frames"].back()["line"], 10);
+}
+
 } // namespace
