@@ -3,19 +3,11 @@
 #include <array>
 #include <vector>
 
+#include "analyzer/support/strings.hpp"
+
 namespace oomlint::explain {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 std::optional<std::uint64_t> whole_number(std::string_view s) {
   s = trim(s);

@@ -123,8 +123,6 @@ std::string failure_excerpt(const std::string& output) {
 
 // ---- which findings the verifier can measure, and how
 
-enum class Measure { Growth, Peak, Time, Load };
-
 // What the finding's rule declares (its metadata's `verify`); none for a rule the catalog lacks.
 Verification verification_of(const LintSettings& settings, std::string_view code) {
   for (const Rule& r : settings.rules) {
@@ -135,20 +133,10 @@ Verification verification_of(const LintSettings& settings, std::string_view code
   return {};
 }
 
-std::optional<Measure> measure_for(const LintSettings& settings, std::string_view code) {
-  switch (verification_of(settings, code).measure) {
-  case VerifyMeasure::None:
-    return std::nullopt;
-  case VerifyMeasure::Growth:
-    return Measure::Growth;
-  case VerifyMeasure::Peak:
-    return Measure::Peak;
-  case VerifyMeasure::Time:
-    return Measure::Time;
-  case VerifyMeasure::Load:
-    return Measure::Load;
-  }
-  return std::nullopt;
+// How the finding is measured; nullopt when its rule is not measured.
+std::optional<VerifyMeasure> measure_for(const LintSettings& settings, std::string_view code) {
+  const VerifyMeasure m = verification_of(settings, code).measure;
+  return m == VerifyMeasure::None ? std::nullopt : std::optional<VerifyMeasure>(m);
 }
 
 struct Insertion {
@@ -477,10 +465,10 @@ double median_peak(const Series& s) {
 
 // The verdict from the two runs' figures; thresholds from ../shared/GROUND-TRUTH.md, see
 // docs/verify.md.
-void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
+void judge(VerifiedFinding& v, VerifyMeasure measure, bool cuda, bool have_fixed) {
   const RunFigures& b = v.baseline;
   const RunFigures& f = v.fixed;
-  if (measure == Measure::Load) {
+  if (measure == VerifyMeasure::Load) {
     if (cuda) {
       const double needed = std::max(b.load_delta, b.load_peak_delta);
       const double needed_fixed = have_fixed ? std::max(f.load_delta, f.load_peak_delta) : 0;
@@ -556,14 +544,14 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
     return false;
   };
   switch (measure) {
-  case Measure::Growth:
+  case VerifyMeasure::Growth:
     if (!growth_verdict()) {
       v.verdict = "not-confirmed";
       v.reason = fmt::format("no growth: {} GPU and {} host memory per pass", format_bytes(b.gpu_growth),
                              format_bytes(b.host_growth));
     }
     return;
-  case Measure::Peak: {
+  case VerifyMeasure::Peak: {
     if (growth_verdict() && v.verdict == "confirmed") {
       return;
     }
@@ -585,7 +573,7 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
     }
     return;
   }
-  case Measure::Time: {
+  case VerifyMeasure::Time: {
     const double ratio = f.step_seconds > 0 ? b.step_seconds / f.step_seconds : 0;
     v.projected_seconds_10k = (b.step_seconds - f.step_seconds) * 10000;
     if (!cuda) {
@@ -606,7 +594,8 @@ void judge(VerifiedFinding& v, Measure measure, bool cuda, bool have_fixed) {
     }
     return;
   }
-  case Measure::Load:
+  case VerifyMeasure::Load:
+  case VerifyMeasure::None:
     return;
   }
 }
@@ -768,7 +757,7 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
         }
         return ids[key];
       };
-      if (*measure == Measure::Load) {
+      if (*measure == VerifyMeasure::Load) {
         const std::uint32_t line = line_start_of(text, f.start);
         {
           const int id = next_id++;
@@ -966,7 +955,7 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
       result.findings.push_back(std::move(v));
       continue;
     }
-    const Measure measure = *measure_for(settings, p.finding.code);
+    const VerifyMeasure measure = *measure_for(settings, p.finding.code);
     RunOutcome fixed;
     if (!p.fix_edits.empty()) {
       fixed = runner.run(fmt::format("fixed {}", p.finding.code), fixed_sources_for(p.path, p.fix_edits), all_ids, "");
@@ -983,8 +972,8 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
     }
     v.baseline_series = series_of(baseline.results, p.probe);
     v.fixed_series = series_of(fixed.results, p.probe);
-    v.baseline = figures(v.baseline_series, measure == Measure::Load);
-    v.fixed = figures(v.fixed_series, measure == Measure::Load);
+    v.baseline = figures(v.baseline_series, measure == VerifyMeasure::Load);
+    v.fixed = figures(v.fixed_series, measure == VerifyMeasure::Load);
     if (v.baseline_series.seconds.empty()) {
       v.verdict = "not-reached";
       v.reason = fmt::format("the flagged code never ran within the budget ({} passes or {} s)",
@@ -997,7 +986,7 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
       std::vector<std::string> partners;
       for (const Planned& q : planned) {
         if (q.probe == p.probe && q.path == p.path && &q != &p && !q.fix_edits.empty() &&
-            measure_for(settings, q.finding.code) == Measure::Growth) {
+            measure_for(settings, q.finding.code) == VerifyMeasure::Growth) {
           together.insert(together.end(), q.fix_edits.begin(), q.fix_edits.end());
           partners.push_back(q.finding.code);
         }
@@ -1023,8 +1012,8 @@ Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettin
         VerifiedFinding rank = v;
         rank.baseline_series = series_of(baseline.rank_results[r], p.probe);
         rank.fixed_series = r < fixed.rank_results.size() ? series_of(fixed.rank_results[r], p.probe) : Series{};
-        rank.baseline = figures(rank.baseline_series, measure == Measure::Load);
-        rank.fixed = figures(rank.fixed_series, measure == Measure::Load);
+        rank.baseline = figures(rank.baseline_series, measure == VerifyMeasure::Load);
+        rank.fixed = figures(rank.fixed_series, measure == VerifyMeasure::Load);
         if (rank.baseline_series.seconds.empty()) {
           rank.verdict = "not-reached";
           rank.reason = "this rank never ran the flagged code";
