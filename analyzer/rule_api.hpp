@@ -37,7 +37,8 @@ enum class VerifyMeasure : std::uint8_t {
 enum class VerifyTransform : std::uint8_t {
   None,             // only the rule's fix
   DropStatement,    // the flagged statement replaced by `pass`
-  StoreDetachedCpu, // the stored value (the finding's first note) stored `.detach().cpu()`, and `.detach()` alone
+  StoreDetachedCpu, // the stored value (the finding, or its first note with at_first_note) stored
+                    // `.detach().cpu()`, and `.detach()` alone for comparison
 };
 
 struct Verification {

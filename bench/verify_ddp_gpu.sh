@@ -13,7 +13,7 @@ if [ -x build-device/oomlint ]; then
 else
   oomlint=build/analyzer/cli/oomlint
 fi
-export OOMLINT_PROBE_DIR="$PWD/probe" NCCL_NVLS_ENABLE=0
+export OOMLINT_PROBE_DIR="$PWD/verifier/probe" NCCL_NVLS_ENABLE=0
 for f in examples/ddp/load_checkpoint_ddp.py examples/ddp/fixed/load_checkpoint_ddp.py; do
   name=$(echo "$f" | tr / _)
   "$oomlint" verify --launcher torchrun --nproc 2 --device cuda --steps 3 --timeout 300 --python "$python" \

@@ -18,7 +18,7 @@ else
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DOOMLINT_BUILD_TESTS=OFF >/dev/null && cmake --build build >/dev/null
   oomlint=build/analyzer/cli/oomlint
 fi
-export OOMLINT_PROBE_DIR="$PWD/probe"
+export OOMLINT_PROBE_DIR="$PWD/verifier/probe"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
 "$python" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" >> "$out/gpu.txt"
 

@@ -57,7 +57,7 @@ const RuleMeta kMeta{
                 "(the outputs themselves). On an H100 (2026-12-06) the fix now offered, `.detach().cpu()`, takes "
                 "eval_collect.py from 328.1 MiB per step to 0.",
     .references = "https://pytorch.org/docs/stable/notes/faq.html",
-    .verify = {.measure = VerifyMeasure::Growth},
+    .verify = {.measure = VerifyMeasure::Growth, .transform = VerifyTransform::StoreDetachedCpu},
 };
 
 std::string verb(model::StoreKind kind) {

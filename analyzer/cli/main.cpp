@@ -35,9 +35,9 @@
 #include "analyzer/support/strings.hpp"
 #include "analyzer/syntax/parser.hpp"
 #include "analyzer/syntax/python_grammar.hpp"
-#include "analyzer/verify/verifier.hpp"
 #include "editors/lsp/server.hpp"
 #include "rules/registry.hpp"
+#include "verifier/verifier.hpp"
 
 #ifndef OOMLINT_VERSION
 #define OOMLINT_VERSION "0.0.0"
@@ -610,7 +610,7 @@ int run_verify_command(VerifyArgs args) {
   }
   args.options.probe_dir = probe_dir();
   args.options.progress = ::isatty(STDERR_FILENO) != 0;
-  auto result = verify::run_verify(args.options, (*settings)->lint());
+  auto result = verify::run_verify(args.options, lint_service, **settings);
   if (!result) {
     print_error(result.error().describe());
     return kExitError;
@@ -775,6 +775,8 @@ int run(int argc, char** argv) {
   add_list_option(*verify_cmd, "--select", verify_args.options.select, "Only these rule codes or prefixes");
   add_list_option(*verify_cmd, "--ignore", verify_args.options.ignore, "Rule codes or prefixes to leave out");
   verify_cmd->add_flag("--no-color", verify_args.no_color, "Never colour the output");
+  verify_cmd->add_option("--keep-runs", verify_args.options.keep_runs,
+                         "Keep each run's probe configuration, samples and output in this folder");
   verify_cmd
       ->add_option("--launcher", verify_args.options.launcher,
                    "Run the program under a launcher, every rank probed: torchrun")

@@ -108,6 +108,20 @@ std::string apply_fixes(std::string_view text, const std::vector<const Fix*>& fi
   return out;
 }
 
+Expected<std::string> apply_exactly(const SourceFile& source, const std::vector<const Fix*>& fixes,
+                                    syntax::Parser& parser) {
+  const std::string_view newline = source.line_ending() == LineEnding::CrLf ? "\r\n" : "\n";
+  std::vector<size_t> chosen;
+  std::string text = apply_fixes(source.text(), fixes, chosen, newline);
+  if (chosen.size() != fixes.size()) {
+    return Error{"these fixes overlap and cannot be applied together", source.path(), 0, 0};
+  }
+  if (parses_cleanly(parser, source.text()) && !parses_cleanly(parser, text)) {
+    return Error{"the fixed text would not parse", source.path(), 0, 0};
+  }
+  return text;
+}
+
 FixOutcome fix_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings,
                       const FixPolicy& policy, const model::ProjectContext* project) {
   FixOutcome outcome;

@@ -11,6 +11,7 @@
 #include "analyzer/diagnostics/finding.hpp"
 #include "analyzer/driver/linter.hpp"
 #include "analyzer/source/source_file.hpp"
+#include "analyzer/support/expected.hpp"
 
 namespace oomlint {
 
@@ -46,6 +47,12 @@ bool fix_allowed(const Finding& finding, const FixPolicy& policy);
 // fixing finds what `check` finds.
 FixOutcome fix_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings,
                       const FixPolicy& policy, const model::ProjectContext* project = nullptr);
+
+// Applies exactly these fixes to a source as `--fix` applies a pass (the file's own line
+// ending); an error when two of them overlap or the result would not parse. The verifier
+// measures a finding's fix through this, so what it runs is what `--fix` would write.
+Expected<std::string> apply_exactly(const SourceFile& source, const std::vector<const Fix*>& fixes,
+                                    syntax::Parser& parser);
 
 // Applies non-overlapping fixes to a text; `chosen` receives the indices of the fixes used.
 std::string apply_fixes(std::string_view text, const std::vector<const Fix*>& fixes, std::vector<size_t>& chosen,

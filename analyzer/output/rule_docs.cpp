@@ -41,6 +41,20 @@ std::string verification_sentence(const RuleMeta& m) {
   return {};
 }
 
+// What a finding without a fix of its own is measured against.
+std::string transform_clause(const RuleMeta& m) {
+  switch (m.verify.transform) {
+  case VerifyTransform::None:
+    return "";
+  case VerifyTransform::DropStatement:
+    return "; a finding without a fix is measured against the program without the flagged statement";
+  case VerifyTransform::StoreDetachedCpu:
+    return "; a finding without a fix is measured against storing `.detach().cpu()` (and `.detach()` alone, for "
+           "comparison)";
+  }
+  return "";
+}
+
 std::string code_block(std::string_view code) {
   std::string body(code);
   if (!body.empty() && body.back() != '\n') {
@@ -98,7 +112,7 @@ std::string rule_markdown(const RuleMeta& m) {
     out += "\n";
   }
   out += fmt::format("## Measured impact\n\n{}\n\n", m.measured.empty() ? "Not measured yet." : m.measured);
-  out += fmt::format("Verification: {}.\n\n", verification_sentence(m));
+  out += fmt::format("Verification: {}{}.\n\n", verification_sentence(m), transform_clause(m));
   out += fmt::format("## References\n\n- {}\n", m.references);
   return out;
 }

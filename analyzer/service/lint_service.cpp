@@ -149,6 +149,11 @@ FixOutcome LintService::fix_buffer(std::shared_ptr<const SourceFile> source, syn
   return fix_source(std::move(source), parser, settings.lint(), policy, project);
 }
 
+Expected<std::string> LintService::fixed_text(const SourceFile& source, const std::vector<const Fix*>& fixes,
+                                              syntax::Parser& parser) const {
+  return apply_exactly(source, fixes, parser);
+}
+
 LintService::NoqaOutcome LintService::add_noqa(const FileReport& report, syntax::Parser& parser,
                                                const Settings& settings, const model::ProjectContext* project) const {
   NoqaOutcome out;

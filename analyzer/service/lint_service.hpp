@@ -103,6 +103,11 @@ public:
                                       const Settings& settings, const FixPolicy& policy,
                                       const model::ProjectContext* project) const;
 
+  // The buffer with exactly these fixes applied, as `--fix` applies them (the verifier's fixed
+  // runs); an error when they overlap or the result would not parse.
+  [[nodiscard]] Expected<std::string> fixed_text(const SourceFile& source, const std::vector<const Fix*>& fixes,
+                                                 syntax::Parser& parser) const;
+
   // `--add-noqa`: the buffer with a `# noqa: CODES` directive on the line of each finding. The
   // result is linted again; it is refused (`refused` says why) unless exactly those findings are
   // gone and it still parses.

@@ -85,7 +85,8 @@ TEST(Registry, FindByCodeOrName) {
 TEST(Registry, TheVerifierReadsRulesMetadataAndNamesNoRule) {
   const std::regex code("\"OOM[0-9]{3}\"");
   for (const char* file :
-       {"analyzer/verify/verifier.cpp", "analyzer/verify/report.cpp", "analyzer/verify/nvml_sampler.cpp"}) {
+       {"verifier/verifier.cpp", "verifier/report.cpp", "verifier/nvml_sampler.cpp", "verifier/plan.cpp",
+        "verifier/process.cpp", "verifier/samples.cpp", "verifier/verdict.cpp"}) {
     std::ifstream in(fs::path(OOMLINT_SOURCE_DIR) / file);
     ASSERT_TRUE(in.good()) << file;
     std::stringstream ss;

@@ -1,4 +1,4 @@
-#include "analyzer/verify/nvml_sampler.hpp"
+#include "verifier/nvml_sampler.hpp"
 
 #include <dlfcn.h>
 #include <unistd.h>

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyzer/support/strings.hpp"
-#include "analyzer/verify/verifier.hpp"
+#include "verifier/verifier.hpp"
 
 namespace oomlint::verify {
 
@@ -69,6 +69,7 @@ nlohmann::json figures_json(const RunFigures& f) {
   return {{"passes", f.passes},
           {"gpu_growth_bytes_per_step", f.gpu_growth},
           {"host_growth_bytes_per_step", f.host_growth},
+          {"heap_growth_bytes_per_step", f.heap_growth},
           {"peak_allocated_bytes", f.peak_allocated},
           {"peak_reserved_bytes", f.peak_reserved},
           {"step_seconds", f.step_seconds},

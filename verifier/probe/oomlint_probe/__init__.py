@@ -27,6 +27,39 @@ def _rss_bytes():
         return 0
 
 
+class _Mallinfo2:
+    """glibc's count of the bytes malloc has handed out and not had back (arenas and mapped
+    chunks alike): exact, where the resident set moves by pages and by malloc's top pad, so a
+    few KiB of autograd nodes kept per step show as growth every step."""
+
+    def __init__(self):
+        import ctypes
+
+        class Info(ctypes.Structure):
+            _fields_ = [
+                (name, ctypes.c_size_t)
+                for name in (
+                    "arena", "ordblks", "smblks", "hblks", "hblkhd",
+                    "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+                )
+            ]
+
+        self._call = ctypes.CDLL(None).mallinfo2
+        self._call.restype = Info
+        self._call.argtypes = []
+
+    def __call__(self):
+        info = self._call()
+        return info.uordblks + info.hblkhd
+
+
+def _heap_reader():
+    try:
+        return _Mallinfo2()
+    except (ImportError, OSError, AttributeError):  # not glibc, or glibc before 2.33
+        return None
+
+
 class _StopProgram(SystemExit):
     """Raised from a tick to end the program cleanly once the budget is spent."""
 
@@ -41,6 +74,8 @@ class Probe:
         if config.get("per_rank") and self.rank is not None:
             self.out = f"{self.out}.rank{self.rank}"
         self.ids = [str(i) for i in config.get("ids", [])]
+        # Probe points around one statement (a load): measured once a before/after pair exists.
+        self.once = {str(i) for i in config.get("once_ids", [])}
         self.samples = {}
         self.entries = {}  # probe id -> how many times its loop was entered
         self.started = time.perf_counter()
@@ -49,6 +84,7 @@ class Probe:
         self._cuda = None  # (stats, reset, device) once torch.cuda is initialised
         self._written = False
         self.loaded = []  # the instrumented files the program imported (and its script)
+        self._heap = _heap_reader()
 
     # Allocator statistics straight from the C++ binding: torch.cuda.memory_allocated() builds
     # the whole statistics dict in Python (85 us measured); the binding call costs ~12 us.
@@ -78,7 +114,8 @@ class Probe:
 
     def tick(self, probe_id):
         now = time.perf_counter()
-        sample = [now - self.started, _rss_bytes(), -1, -1, -1, self.entries.get(str(probe_id), 0)]
+        heap = self._heap() if self._heap is not None else -1
+        sample = [now - self.started, _rss_bytes(), -1, -1, -1, self.entries.get(str(probe_id), 0), heap]
         reader = self._cuda_reader()
         if reader is not None:
             stats, reset, device = reader
@@ -101,11 +138,13 @@ class Probe:
         if now - self.started > self.timeout:
             self.stop_reason = "timeout"
             return True
-        counts = [len(self.samples.get(i, ())) for i in self.ids]
-        if counts and all(c > self.passes for c in counts):
+        counts = {i: len(self.samples.get(i, ())) for i in self.ids}
+        done = all(c >= 2 if i in self.once else c > self.passes for i, c in counts.items())
+        if counts and done:
             self.stop_reason = "passes"
             return True
-        if counts and max(counts) > 4 * self.passes:
+        loops = [c for i, c in counts.items() if i not in self.once]
+        if loops and max(loops) > 4 * self.passes:
             self.stop_reason = "passes"
             return True
         return False
@@ -117,7 +156,7 @@ class Probe:
         torch = sys.modules.get("torch")
         result = {
             "samples": self.samples,
-            "columns": ["seconds", "rss_bytes", "allocated_bytes", "reserved_bytes", "peak_allocated_bytes", "entry"],
+            "columns": ["seconds", "rss_bytes", "allocated_bytes", "reserved_bytes", "peak_allocated_bytes", "entry", "heap_bytes"],
             "stop_reason": self.stop_reason or "finished",
             "torch": getattr(torch, "__version__", None),
             "cuda": bool(self._cuda),

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "analyzer/verify/verifier.hpp"
+#include "verifier/verifier.hpp"
 
 namespace oomlint::verify {
 namespace {

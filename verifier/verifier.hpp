@@ -7,11 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "analyzer/config/config.hpp"
 #include "analyzer/diagnostics/finding.hpp"
-#include "analyzer/driver/linter.hpp"
-#include "analyzer/rule_api.hpp"
+#include "analyzer/service/lint_service.hpp"
 #include "analyzer/support/expected.hpp"
+#include "verifier/samples.hpp"
 
 namespace oomlint::verify {
 
@@ -28,29 +27,7 @@ struct VerifyOptions {
   bool progress = false; // a progress line on stderr
   std::string launcher;  // "" or "torchrun": run every rank under the probe
   int nproc = 1;         // ranks per node with a launcher
-};
-
-// One run's per-pass series for one probe point.
-struct Series {
-  std::vector<double> seconds;
-  std::vector<double> rss;
-  std::vector<double> allocated; // empty on the CPU path
-  std::vector<double> reserved;
-  std::vector<double> peak;
-  std::vector<int> entry;     // per sample: which entry into the flagged loop (0: not marked)
-  std::vector<int> gpu_entry; // the same, for the samples with allocator figures
-};
-
-struct RunFigures {
-  int passes = 0;
-  double gpu_growth = 0;  // bytes per pass (least-squares slope)
-  double host_growth = 0; // bytes per pass
-  double peak_allocated = 0;
-  double peak_reserved = 0;
-  double step_seconds = 0;    // median
-  double load_delta = 0;      // OOM401: allocated after - before the load call
-  double load_peak_delta = 0; // OOM401: the peak inside the load statement - allocated before it
-  double host_load_delta = 0;
+  std::string keep_runs; // --keep-runs: keep each run's configuration, results and output here
 };
 
 struct RankVerdict {
@@ -93,22 +70,13 @@ struct VerifyResult {
   std::vector<std::string> notes;
 };
 
-// Runs the whole verification; an Error is a usage or environment problem (exit status 2).
-Expected<VerifyResult> run_verify(const VerifyOptions& options, const LintSettings& settings);
+// Runs the whole verification: lints the script's folder and fixes through the lint service,
+// under `settings`; an Error is a usage or environment problem (exit status 2).
+Expected<VerifyResult> run_verify(const VerifyOptions& options, const service::LintService& service,
+                                  const service::Settings& settings);
 
 std::string verify_text(const VerifyResult& result, bool color);
 std::string verify_json(const VerifyResult& result, const std::string& docs_url_base);
 std::string verify_html(const VerifyResult& result);
-
-// Least-squares slope of ys over their index.
-double slope(const std::vector<double>& ys);
-// Growth per pass measured within each entry into the loop (runs of equal `entries`) and
-// combined, weighted by steps; the plain slope when no entry has three passes.
-double growth_within_entries(const std::vector<double>& ys, const std::vector<int>& entries);
-// Differences between consecutive samples of the same entry.
-std::vector<double> diffs_within_entries(const std::vector<double>& ys, const std::vector<int>& entries);
-double median(std::vector<double> xs);
-// `1.5 GiB`, `328.1 MiB`, `24.4 KiB`, `512 B`.
-std::string format_bytes(double bytes);
 
 } // namespace oomlint::verify
