@@ -39,6 +39,7 @@ enum class VerifyTransform : std::uint8_t {
   DropStatement,    // the flagged statement replaced by `pass`
   StoreDetachedCpu, // the stored value (the finding, or its first note with at_first_note) stored
                     // `.detach().cpu()`, and `.detach()` alone for comparison
+  NoGradStatement,  // the statement around the finding run under `torch.no_grad()`
 };
 
 struct Verification {

@@ -53,7 +53,7 @@ const RuleMeta kMeta{
                 " `oomlint verify` on an H200 (examples/gpu/eval_no_grad.py): peak allocated per step 885 MiB as "
                 "written, 309 MiB under `torch.inference_mode()`.",
     .references = "https://pytorch.org/docs/stable/generated/torch.inference_mode.html",
-    .verify = {.measure = VerifyMeasure::Peak},
+    .verify = {.measure = VerifyMeasure::Peak, .transform = VerifyTransform::NoGradStatement},
 };
 
 // Decorating is only a fix for a whole evaluation function that never trains (a `trainer.fit`

@@ -70,6 +70,34 @@ std::optional<Fix> suffix_stored_argument(std::string_view text, const Related& 
   return Fix{Applicability::Unsafe, std::string(suffix), {Edit{end - 1, end - 1, std::string(suffix)}}};
 }
 
+// `out = model(x)` -> `with __oomlint_probe__.no_grad(): out = model(x)`: the simple statement
+// around the finding, run without autograd (the probe's no_grad() is torch's). A compound
+// statement, or one that does not start its own line, has no such one-line form.
+std::optional<Fix> without_grad(std::string_view text, TSNode root, const Finding& f) {
+  const auto& g = syntax::grammar();
+  TSNode node = ts_node_named_descendant_for_byte_range(root, f.start, f.end);
+  while (!ts_node_is_null(node)) {
+    const TSNode parent = ts_node_parent(node);
+    if (ts_node_is_null(parent)) {
+      return std::nullopt;
+    }
+    if (ts_node_symbol(parent) == g.sym.block || ts_node_symbol(parent) == g.sym.module) {
+      break;
+    }
+    node = parent;
+  }
+  if (ts_node_is_null(node) ||
+      (ts_node_symbol(node) != g.sym.expression_statement && ts_node_symbol(node) != g.sym.return_statement)) {
+    return std::nullopt;
+  }
+  const std::uint32_t start = ts_node_start_byte(node);
+  const std::uint32_t line = line_start_of(text, start);
+  if (indentation_at(text, line).size() != start - line) {
+    return std::nullopt;
+  }
+  return Fix{Applicability::Unsafe, "no_grad", {Edit{start, start, "with __oomlint_probe__.no_grad(): "}}};
+}
+
 const Verification& verification_of(const LintSettings& settings, std::string_view code) {
   static const Verification none;
   for (const Rule& r : settings.rules) {
@@ -81,7 +109,7 @@ const Verification& verification_of(const LintSettings& settings, std::string_vi
 }
 
 // The rule's fix, or what its metadata says to measure against when the finding has none.
-void choose_fix(PlannedFinding& p, const Verification& how, std::string_view text) {
+void choose_fix(PlannedFinding& p, const Verification& how, std::string_view text, TSNode root) {
   const Finding& f = p.finding;
   if (f.fix) {
     p.fix = *f.fix;
@@ -97,6 +125,12 @@ void choose_fix(PlannedFinding& p, const Verification& how, std::string_view tex
       p.alternative = suffix_stored_argument(text, store, ".detach()");
       p.alternative_used = "`.detach()` alone";
     }
+  } else if (how.transform == VerifyTransform::NoGradStatement) {
+    p.fix = without_grad(text, root, f);
+    p.fix_used = "verification transform: the statement under `torch.no_grad()`";
+  }
+  if (!p.fix) {
+    p.fix_used.clear();
   }
 }
 
@@ -266,7 +300,7 @@ Plan plan_verification(const std::vector<FileReport>& reports, const LintSetting
       } else {
         place_loop_probe(plan, p, m, text, how);
       }
-      choose_fix(p, how, text);
+      choose_fix(p, how, text, tree.root());
       plan.findings.push_back(std::move(p));
     }
   }

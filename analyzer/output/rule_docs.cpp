@@ -51,6 +51,8 @@ std::string transform_clause(const RuleMeta& m) {
   case VerifyTransform::StoreDetachedCpu:
     return "; a finding without a fix is measured against storing `.detach().cpu()` (and `.detach()` alone, for "
            "comparison)";
+  case VerifyTransform::NoGradStatement:
+    return "; a finding without a fix is measured against its statement run under `torch.no_grad()`";
   }
   return "";
 }

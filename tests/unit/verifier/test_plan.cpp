@@ -106,3 +106,44 @@ TEST(Plan, ALoadIsProbedBeforeAndAfterItsStatement) {
 
 } // namespace
 } // namespace oomlint::verify
+
+namespace oomlint::verify {
+namespace {
+
+constexpr const char* kSampling = R"(import torch
+
+def train(gen, disc, opt, noise, steps):
+    for step in range(steps):
+        loss = disc(gen(torch.randn(8, 4))).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0:
+            gen.eval()
+            sample = gen(noise)
+            print(sample.shape)
+            gen.train()
+)";
+
+// A forward flagged for autograd with no fix of its own is measured with its statement under
+// `torch.no_grad()`, written on the statement's own line so nothing is re-indented.
+TEST(Plan, AForwardWithoutAFixIsMeasuredUnderNoGrad) {
+  Planned p(kSampling);
+  const PlannedFinding* f = nullptr;
+  for (const PlannedFinding& q : p.plan.findings) {
+    if (q.finding.code == "OOM201") {
+      f = &q;
+    }
+  }
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->fix.has_value()) << f->fix_used;
+  syntax::Parser parser;
+  const auto fixed = p.plan.instrumented_with(f->path, {&*f->fix}, p.service, parser);
+  ASSERT_TRUE(fixed) << fixed.error().message;
+  EXPECT_NE(fixed->begin()->second.find("            with __oomlint_probe__.no_grad(): sample = gen(noise)\n"),
+            std::string::npos)
+      << fixed->begin()->second;
+}
+
+} // namespace
+} // namespace oomlint::verify

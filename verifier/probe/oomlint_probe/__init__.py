@@ -112,6 +112,14 @@ class Probe:
         key = str(probe_id)
         self.entries[key] = self.entries.get(key, 0) + 1
 
+    def no_grad(self):
+        """The verification transform for a forward run with autograd on: the statement under
+        torch.no_grad() (the program has imported torch by the time the statement runs)."""
+        import contextlib
+
+        torch = sys.modules.get("torch")
+        return torch.no_grad() if torch is not None else contextlib.nullcontext()
+
     def tick(self, probe_id):
         now = time.perf_counter()
         heap = self._heap() if self._heap is not None else -1
