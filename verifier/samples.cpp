@@ -116,6 +116,11 @@ double median_peak(const Series& s) {
   return median(after_warmup(s.peak));
 }
 
+double max_peak(const Series& s) {
+  const std::vector<double> peaks = after_warmup(s.peak);
+  return peaks.empty() ? 0 : *std::max_element(peaks.begin(), peaks.end());
+}
+
 std::vector<double> diffs_within_entries(const std::vector<double>& ys, const std::vector<int>& entries) {
   std::vector<double> d;
   for (size_t i = 1; i < ys.size(); ++i) {

@@ -63,6 +63,8 @@ std::vector<double> diffs_within_entries(const std::vector<double>& ys, const st
 double median(std::vector<double> xs);
 // The median per-pass peak allocated after warm-up.
 double median_peak(const Series& s);
+// The highest per-pass peak allocated after warm-up.
+double max_peak(const Series& s);
 // `1.5 GiB`, `328.1 MiB`, `24.4 KiB`, `512 B`.
 std::string format_bytes(double bytes);
 

@@ -127,14 +127,29 @@ Verdict peak_verdict(bool cuda, const MeasuredRun& baseline, const MeasuredRun& 
   }
   const double bp = median_peak(baseline.series);
   const double fp = median_peak(fixed.series);
-  if (bp - fp >= std::max(64 * kMiB, 0.05 * fp)) {
+  const auto counts = [](double as_written, double with_fix) {
+    return as_written - with_fix >= std::max(64 * kMiB, 0.05 * with_fix);
+  };
+  if (counts(bp, fp)) {
     Verdict v = make("confirmed", fmt::format("peak allocated per pass {} as written, {} fixed (+{})", format_bytes(bp),
                                               format_bytes(fp), format_bytes(bp - fp)));
     v.projected_bytes_10k = bp - fp;
     return v;
   }
-  return make("not-confirmed",
-              fmt::format("peak allocated per pass {} as written, {} fixed", format_bytes(bp), format_bytes(fp)));
+  // A forward that runs every N steps (sampling, logging) raises a few passes' peaks, not the
+  // median's; the run dies at its highest pass, so that is compared too.
+  const double bmax = max_peak(baseline.series);
+  const double fmax = max_peak(fixed.series);
+  if (counts(bmax, fmax)) {
+    Verdict v = make("confirmed", fmt::format("the highest pass's peak allocated is {} as written, {} fixed (+{}); "
+                                              "the median pass's {} and {}",
+                                              format_bytes(bmax), format_bytes(fmax), format_bytes(bmax - fmax),
+                                              format_bytes(bp), format_bytes(fp)));
+    v.projected_bytes_10k = bmax - fmax;
+    return v;
+  }
+  return make("not-confirmed", fmt::format("peak allocated per pass {} as written, {} fixed (highest pass {} and {})",
+                                           format_bytes(bp), format_bytes(fp), format_bytes(bmax), format_bytes(fmax)));
 }
 
 Verdict time_verdict(bool cuda, const RunFigures& b, const RunFigures& f) {

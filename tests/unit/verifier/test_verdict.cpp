@@ -120,6 +120,32 @@ TEST(Verdict, ALoadThatOnlyPeaksInsideItsStatementIsConfirmedOnCuda) {
   EXPECT_EQ(judge(VerifyMeasure::Load, false, baseline, &fixed).verdict, "not-confirmed");
 }
 
+// A CUDA run whose passes peak at `base`, and at `every_n`-th pass at `high`.
+MeasuredRun gpu_run(int passes, double base, double high, int every_n) {
+  Series s;
+  for (int i = 0; i < passes; ++i) {
+    s.seconds.push_back(0.01 * i);
+    s.rss.push_back(500 * kMiB);
+    s.allocated.push_back(100 * kMiB);
+    s.reserved.push_back(2048 * kMiB);
+    s.peak.push_back(i % every_n == every_n - 1 ? high : base);
+    s.entry.push_back(1);
+    s.gpu_entry.push_back(1);
+  }
+  return measured(s, false);
+}
+
+TEST(Verdict, AForwardEveryFewPassesIsJudgedByTheHighestPeak) {
+  const MeasuredRun baseline = gpu_run(22, 400 * kMiB, 1400 * kMiB, 10); // sampling with autograd on
+  const MeasuredRun fixed = gpu_run(22, 400 * kMiB, 700 * kMiB, 10);
+  const Verdict v = judge(VerifyMeasure::Peak, true, baseline, &fixed);
+  EXPECT_EQ(v.verdict, "confirmed") << v.reason;
+  EXPECT_NE(v.reason.find("the highest pass's peak allocated is 1.37 GiB as written, 700.0 MiB fixed"),
+            std::string::npos)
+      << v.reason;
+  EXPECT_EQ(judge(VerifyMeasure::Peak, true, fixed, &fixed).verdict, "not-confirmed");
+}
+
 TEST(Verdict, TimeIsOnlyJudgedWithCuda) {
   MeasuredRun slow = host_run(22, 0);
   MeasuredRun fast = host_run(22, 0);
