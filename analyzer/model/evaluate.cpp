@@ -557,6 +557,71 @@ Value Model::Impl::function_returns(ScopeId fn, int depth) const {
   return out;
 }
 
+const std::vector<bool>& Model::Impl::params_reaching_return(ScopeId fn, int depth) const {
+  if (auto it = params_memo.find(fn); it != params_memo.end()) {
+    return it->second;
+  }
+  std::vector<std::pair<std::uint32_t, BindingId>> params;
+  for (size_t i = 0; i < bindings.size(); ++i) {
+    const Binding& b = bindings[i];
+    if (b.kind == BindingKind::Parameter && b.scope == fn) {
+      params.emplace_back(b.stmt_start, static_cast<BindingId>(i));
+    }
+  }
+  std::sort(params.begin(), params.end());
+  // Positional arguments fill the parameters up to a `*args` or `**kwargs`.
+  const std::string_view source = m.m_source.text();
+  const auto splat = std::find_if(params.begin(), params.end(),
+                                  [&](const auto& p) { return p.first < source.size() && source[p.first] == '*'; });
+  params.erase(splat, params.end());
+  std::vector<bool> flows(params.size(), false);
+  // Each parameter in turn taken as graph-carrying, everything else evaluated afresh: the
+  // memos hold values computed without that assumption, so they are set aside meanwhile.
+  auto saved_bindings = std::move(binding_memo);
+  auto saved_returns = std::move(returns_memo);
+  for (size_t i = 0; i < params.size(); ++i) {
+    binding_memo.clear();
+    returns_memo.clear();
+    tainted_param = params[i].second;
+    flows[i] = function_returns(fn, depth + 1).grad == Grad::Yes;
+  }
+  tainted_param = -1;
+  binding_memo = std::move(saved_bindings);
+  returns_memo = std::move(saved_returns);
+  return params_memo.emplace(fn, std::move(flows)).first->second;
+}
+
+std::optional<Value> Model::Impl::returned_through_arguments(ScopeId fn, TSNode args, ScopeId scope, int depth) const {
+  // One level deep, outside another function's parameter analysis, for plain positional calls.
+  if (tainted_param >= 0 || null(args) || ts_node_symbol(args) != g.sym.argument_list || depth > kMaxDepth / 2) {
+    return std::nullopt;
+  }
+  std::vector<Value> graph_args;
+  const uint32_t n = ts_node_named_child_count(args);
+  for (uint32_t i = 0; i < n; ++i) {
+    const TSNode arg = ts_node_named_child(args, i);
+    const TSSymbol s = ts_node_symbol(arg);
+    if (s == g.sym.keyword_argument || s == g.sym.list_splat || s == g.sym.dictionary_splat) {
+      break;
+    }
+    graph_args.push_back(eval(arg, scope, depth + 1));
+  }
+  if (std::none_of(graph_args.begin(), graph_args.end(), [](const Value& v) { return v.grad == Grad::Yes; })) {
+    return std::nullopt;
+  }
+  const std::vector<bool>& flows = params_reaching_return(fn, depth);
+  for (size_t i = 0; i < graph_args.size() && i < flows.size(); ++i) {
+    if (flows[i] && graph_args[i].grad == Grad::Yes) {
+      Value out = derived(graph_args[i], Kind::Tensor);
+      out.source = Source::Helper;
+      const TSNode call = ts_node_parent(args);
+      out.add_evidence(Evidence{ts_node_start_byte(call), ts_node_end_byte(call), Step::Helper, nullptr});
+      return out;
+    }
+  }
+  return std::nullopt;
+}
+
 // The expression a binding takes its value from: `b` in `a, b = x, y` is `y`.
 TSNode Model::Impl::element_node(const Binding& b) const {
   const TSNode whole = unparen(b.value);
@@ -626,7 +691,7 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
     v = Value{Grad::No, Kind::Class, Source::None, b.defines, {}, {}};
     break;
   case BindingKind::Parameter:
-    v = annotated_parameter(b);
+    v = id == tainted_param ? grad_tensor(Source::Helper, Kind::Tensor) : annotated_parameter(b);
     break;
   case BindingKind::AugAssign: {
     Value previous;
@@ -1037,8 +1102,15 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     return Value::unknown();
   }
   switch (callee.kind) {
-  case Kind::Function:
-    return when_enabled(function_returns(callee.scope, depth + 1));
+  case Kind::Function: {
+    const Value returned = when_enabled(function_returns(callee.scope, depth + 1));
+    if (returned.grad == Grad::Unknown && !disabled) {
+      if (auto through = returned_through_arguments(callee.scope, args, scope, depth)) {
+        return *through;
+      }
+    }
+    return returned;
+  }
   case Kind::Class: {
     if (callee.scope < 0) {
       return Value::unknown();

@@ -114,6 +114,9 @@ struct Model::Impl {
   mutable std::unordered_set<BindingId> binding_busy;
   mutable std::unordered_map<ScopeId, Value> returns_memo;
   mutable std::unordered_set<ScopeId> returns_busy;
+  mutable std::unordered_map<ScopeId, std::vector<bool>> params_memo;
+  // While params_reaching_return() evaluates a function: the parameter taken as graph-carrying.
+  mutable BindingId tainted_param = -1;
   mutable std::optional<bool> saves_from_cpu_memo;
   // Paths this module `torch.save`s to, when nothing in it puts tensors on an accelerator.
   mutable std::optional<std::unordered_set<std::string>> cpu_only_saves_memo;
@@ -151,6 +154,13 @@ struct Model::Impl {
   [[nodiscard]] Value eval_call(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value eval_call_kind(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value function_returns(ScopeId fn, int depth) const;
+  // Per positional parameter of `fn`: whether a graph-carrying argument there makes its return
+  // value carry the graph (`def soft_accuracy(logits, y): return logits.softmax(1)...`).
+  [[nodiscard]] const std::vector<bool>& params_reaching_return(ScopeId fn, int depth) const;
+  // The value of a call of local function `fn` whose own return is unknown, given its
+  // arguments: graph-carrying when such an argument reaches the return; nullopt otherwise.
+  [[nodiscard]] std::optional<Value> returned_through_arguments(ScopeId fn, TSNode args, ScopeId scope,
+                                                                int depth) const;
   [[nodiscard]] Value annotated_parameter(const Binding& b) const;
   [[nodiscard]] Value name_heuristic(std::string_view name) const;
   // `Model(...)` where `Model` is a parameter or unbound: a class being built, not a forward
