@@ -25,9 +25,9 @@ nlohmann::json recorded(const std::string& run, const std::string& file) {
 struct Recorded {
   MeasuredRun baseline;
   MeasuredRun fixed;
-  explicit Recorded(const std::string& run)
-      : baseline(measured(series_of(recorded(run, "baseline.results.json"), 0), false)),
-        fixed(measured(series_of(recorded(run, "fixed.results.json"), 0), false)) {}
+  explicit Recorded(const std::string& run, int probe = 0, bool load = false)
+      : baseline(measured(series_of(recorded(run, "baseline.results.json"), probe), load)),
+        fixed(measured(series_of(recorded(run, "fixed.results.json"), probe), load)) {}
 };
 
 TEST(Recorded, ASmallAccumulationAfterBackwardIsConfirmedFromTheHeap) {
@@ -45,6 +45,28 @@ TEST(Recorded, AnEvaluationResetAtEveryCallIsConfirmed) {
   EXPECT_GT(entries.size(), 2U) << "the samples span several calls of the evaluation";
   const Verdict v = judge(VerifyMeasure::Growth, false, r.baseline, &r.fixed);
   EXPECT_EQ(v.verdict, "confirmed") << v.reason;
+}
+
+// The loaded copy lives only inside `net.load_state_dict(torch.load(path))`: nothing is left
+// allocated after the statement, and its own peak shows what it needed.
+TEST(Recorded, ALoadIsMeasuredByItsStatementsPeakOnAGpu) {
+  const Recorded r("h100-resume-load", 7, true);
+  EXPECT_EQ(r.baseline.figures.load_delta, 0.0);
+  EXPECT_GT(r.baseline.figures.load_peak_delta, 20.0 * 1024 * 1024);
+  EXPECT_EQ(r.fixed.figures.load_peak_delta, 0.0);
+  const Verdict v = judge(VerifyMeasure::Load, true, r.baseline, &r.fixed);
+  EXPECT_EQ(v.verdict, "confirmed") << v.reason;
+  EXPECT_NE(v.reason.find("the load needed +28.1 MiB of GPU memory (0 B still allocated"), std::string::npos)
+      << v.reason;
+  EXPECT_EQ(judge(VerifyMeasure::Load, true, r.fixed, &r.fixed).verdict, "not-confirmed");
+}
+
+TEST(Recorded, AnEvaluationKeepingItsGraphGrowsOnTheGpu) {
+  const Recorded r("h100-eval-accumulate", 1);
+  ASSERT_FALSE(r.baseline.series.allocated.empty());
+  const Verdict v = judge(VerifyMeasure::Growth, true, r.baseline, &r.fixed);
+  EXPECT_EQ(v.verdict, "confirmed") << v.reason;
+  EXPECT_NE(v.reason.find("GPU memory grows 328.1 MiB per pass"), std::string::npos) << v.reason;
 }
 
 TEST(Recorded, SamplesWithoutHeapFiguresFallBackToTheResidentSet) {
