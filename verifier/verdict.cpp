@@ -38,12 +38,22 @@ Verdict load_verdict(bool cuda, const RunFigures& b, const RunFigures* f) {
                                            format_bytes(needed), format_bytes(needed_fixed)));
 }
 
-double share_positive(const std::vector<double>& diffs) {
-  if (diffs.empty()) {
-    return 0;
+// Whether per-pass differences (within entries) show memory kept rather than noise: most passes
+// grow, or the passes add up to at least half of what the slope says (a store every N steps
+// grows in one pass of N and holds still in the others).
+bool steady_growth(const std::vector<double>& diffs, double per_pass) {
+  if (diffs.empty() || per_pass <= 0) {
+    return false;
   }
   const auto up = std::count_if(diffs.begin(), diffs.end(), [](double d) { return d > 0; });
-  return static_cast<double>(up) / static_cast<double>(diffs.size());
+  if (static_cast<double>(up) >= 0.8 * static_cast<double>(diffs.size())) {
+    return true;
+  }
+  double rise = 0;
+  for (double d : diffs) {
+    rise += d;
+  }
+  return up >= 2 && rise >= 0.5 * per_pass * static_cast<double>(diffs.size());
 }
 
 // How the host's memory grows as written and fixed: malloc's bytes in use where the probe read
@@ -60,10 +70,9 @@ struct HostGrowth {
 HostGrowth host_growth(const MeasuredRun& baseline, const MeasuredRun& fixed) {
   const Series& s = baseline.series;
   if (!s.heap.empty() && !fixed.series.heap.empty()) {
-    const double positive = share_positive(diffs_within_entries(after_warmup(s.heap), after_warmup(s.entry)));
     const double per_pass = baseline.figures.heap_growth;
-    return {per_pass >= kKiB && positive >= 0.8, per_pass, fixed.figures.heap_growth, kKiB,
-            "host memory in use (malloc)"};
+    const bool steady = steady_growth(diffs_within_entries(after_warmup(s.heap), after_warmup(s.entry)), per_pass);
+    return {per_pass >= kKiB && steady, per_pass, fixed.figures.heap_growth, kKiB, "host memory in use (malloc)"};
   }
   const bool grows = baseline.figures.host_growth >= 10 * kKiB && s.rss.size() > static_cast<size_t>(kWarmupPasses) &&
                      (s.rss.back() - s.rss[static_cast<size_t>(kWarmupPasses)]) >= 256 * kKiB;
@@ -82,8 +91,9 @@ std::optional<Verdict> growth_verdict(bool cuda, const MeasuredRun& baseline, co
   const RunFigures& b = baseline.figures;
   const RunFigures& f = fixed.figures;
   const Series& s = baseline.series;
-  const double positive = share_positive(diffs_within_entries(after_warmup(s.allocated), after_warmup(s.gpu_entry)));
-  const bool gpu_grows = cuda && b.gpu_growth >= 512 && positive >= 0.8;
+  const bool gpu_grows =
+      cuda && b.gpu_growth >= 512 &&
+      steady_growth(diffs_within_entries(after_warmup(s.allocated), after_warmup(s.gpu_entry)), b.gpu_growth);
   const HostGrowth host = host_growth(baseline, fixed);
   // What the fix removes: the baseline's growth minus the fixed run's, on the GPU and on the host.
   const double gpu_left = std::max(0.0, f.gpu_growth);

@@ -295,6 +295,12 @@ Expected<VerifiedFinding> verify_finding(Session& s, const PlannedFinding& p) {
     return v;
   }
   take(v, judge(p.measure, s.cuda, baseline, p.fix ? &fixed : nullptr));
+  if (p.fix && !fixed_run.error.empty() && v.fixed.passes < kWarmupPasses + 3) {
+    // The figures cannot tell; what happened to the fixed program can.
+    v.verdict = "inconclusive";
+    v.reason = fmt::format("with the fix the program stopped with {} after {} passes: this fix alone does not run",
+                           fixed_run.error, v.fixed.passes);
+  }
   measure_with_partners(s, p, v);
   judge_ranks(s, p, fixed_run, v);
   if (p.alternative) {

@@ -51,6 +51,27 @@ TEST(Verdict, AFewKiBOfAutogradNodesPerPassAreConfirmedFromTheHeap) {
   EXPECT_EQ(judge(VerifyMeasure::Growth, false, fixed, &fixed).verdict, "not-confirmed");
 }
 
+// A preview stored every fifth pass: one pass in five grows, and they add up to the slope.
+TEST(Verdict, AStoreEveryFewPassesIsSteadyGrowth) {
+  Series s;
+  for (int i = 0; i < 22; ++i) {
+    s.seconds.push_back(0.01 * i);
+    s.rss.push_back(200 * kMiB);
+    s.heap.push_back(50 * kMiB + 1024.0 * 1024.0 * static_cast<double>(i / 5) + (i % 2 == 0 ? 512.0 : 0.0));
+    s.entry.push_back(1);
+  }
+  const MeasuredRun baseline = measured(s, false);
+  const MeasuredRun fixed = heap_run(22, 0);
+  const Verdict v = judge(VerifyMeasure::Growth, false, baseline, &fixed);
+  EXPECT_EQ(v.verdict, "confirmed") << v.reason;
+  // Noise around a level that does not rise is not growth, whatever one pass does.
+  Series flat = s;
+  for (size_t i = 0; i < flat.heap.size(); ++i) {
+    flat.heap[i] = 50 * kMiB + (i == 12 ? 256 * 1024.0 : 0.0) + (i % 2 == 0 ? 4096.0 : 0.0);
+  }
+  EXPECT_NE(judge(VerifyMeasure::Growth, false, measured(flat, false), &fixed).verdict, "confirmed");
+}
+
 TEST(Verdict, AConfirmedFixThatLeavesGrowthSaysSo) {
   const MeasuredRun baseline = heap_run(22, 400 * 1024);
   const MeasuredRun fixed = heap_run(22, 190 * 1024);
