@@ -17,7 +17,10 @@ const RuleMeta kMeta{
     .fix = FixAvailability::Always,
     .summary = "A tensor that carries an autograd graph is added into an accumulator that outlives the iteration",
     .what = "Finds `total += loss`, `total = total + loss`, `stats[\"loss\"] += loss` and `meter.update(loss)` "
-            "inside a loop (or a per-step method such as `training_step`) when the accumulator lives on after "
+            "(a receiver named as a meter, or built by a meter class: `losses = AverageMeter(\"Loss\")`; the "
+            "added value may come through a function of this file that returns what it is given, "
+            "`meter.update(accuracy(logits, y))`) inside a loop (or a per-step method such as `training_step`) when "
+            "the accumulator lives on after "
             "the iteration and the added value still carries an autograd graph.",
     .why = "Adding a graph-carrying tensor makes the accumulator a node of the graph, so it keeps every "
            "iteration's graph alive. Where no backward runs through the value in the iteration (evaluation "

@@ -644,6 +644,9 @@ void Model::Impl::finish_accumulations_and_stores() {
       continue;
     }
     const std::uint32_t at = ts_node_start_byte(a.statement);
+    if (!a.named_as_meter && !built_by_a_meter_class(a.target_key, a.scope, at)) {
+      continue; // `config.update(...)`, `seen.update(...)`: a dict's or a set's update
+    }
     a.grad_disabled = disabled_at(at, a.scope);
     const LoopId outlived = outlived_loop(a.target_key, a.scope, a.loop, at);
     if (outlived == kNone && !(a.loop == kNone && owner_allows_step_scope(a.scope, a.target_key, at))) {
@@ -674,6 +677,22 @@ void Model::Impl::finish_accumulations_and_stores() {
     s.loop = outlived;
     m.m_stores.push_back(s);
   }
+}
+
+// `losses = AverageMeter("Loss")`: a name bound, where it is used, to an object of a class whose
+// name says meter.
+bool Model::Impl::built_by_a_meter_class(const std::string& name, ScopeId scope, std::uint32_t at) const {
+  const Binding* b = lookup(name, scope, at);
+  if (b == nullptr || b->kind != BindingKind::Assign || b->element >= 0 || null(b->value)) {
+    return false;
+  }
+  const TSNode value = unparen(b->value);
+  if (ts_node_symbol(value) != g.sym.call) {
+    return false;
+  }
+  const TSNode callee = unparen(field(value, g.field.function));
+  const TSSymbol s = ts_node_symbol(callee);
+  return (s == g.sym.identifier || s == g.sym.attribute) && names::is_meter_name(last_name(callee));
 }
 
 // Calls are recorded in document order: the ones inside [start, end) are a contiguous run.

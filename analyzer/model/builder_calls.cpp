@@ -191,12 +191,15 @@ void ModelBuilder::record_call_candidates(const Call& c) {
       add_store(kind, c.node, c.receiver, ts_node_named_child(args, index));
     }
   }
-  if (!null(c.receiver) && ((c.method == "update" && names::is_meter_name(d.text(c.receiver))) || c.method == "add_")) {
+  const bool plain_update = c.method == "update" && !null(c.receiver) && ts_node_symbol(c.receiver) == g.sym.identifier;
+  const bool named = c.method == "update" && !null(c.receiver) && names::is_meter_name(d.text(c.receiver));
+  if (!null(c.receiver) && (named || plain_update || c.method == "add_")) {
     TSNode args = c.arguments;
     if (!null(args) && ts_node_named_child_count(args) > 0) {
       TSNode first = ts_node_named_child(args, 0);
       if (ts_node_symbol(first) != g.sym.keyword_argument) {
         add_accumulation(AccumulationKind::MeterUpdate, c.node, c.receiver, first);
+        d.accumulation_candidates.back().named_as_meter = named || c.method == "add_";
       }
     }
   }

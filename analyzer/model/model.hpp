@@ -164,6 +164,9 @@ struct Accumulation {
   ScopeId scope = kNone;
   LoopId loop = kNone; // the loop whose iterations the target outlives; kNone: a step method
   bool grad_disabled = false;
+  // MeterUpdate: the receiver's name says meter (`loss_meter.update(v)`); otherwise it must be
+  // built by a meter class (`losses = AverageMeter("Loss")`), as `dict.update` is not one.
+  bool named_as_meter = true;
 };
 
 enum class StoreKind : std::uint8_t { Append, Extend, Insert, ListAugment, SubscriptAssign, Concat };

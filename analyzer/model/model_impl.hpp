@@ -154,6 +154,7 @@ struct Model::Impl {
   [[nodiscard]] Value eval_call(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value eval_call_kind(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value function_returns(ScopeId fn, int depth) const;
+  [[nodiscard]] bool built_by_a_meter_class(const std::string& name, ScopeId scope, std::uint32_t at) const;
   // Per positional parameter of `fn`: whether a graph-carrying argument there makes its return
   // value carry the graph (`def soft_accuracy(logits, y): return logits.softmax(1)...`).
   [[nodiscard]] const std::vector<bool>& params_reaching_return(ScopeId fn, int depth) const;
