@@ -18,7 +18,9 @@ const RuleMeta kMeta{
     .summary = "A tensor that carries an autograd graph is stored in a container that outlives the iteration",
     .what = "Finds `outputs.append(logits)`, `losses.extend(...)`, `losses.insert(0, loss)`, `losses += [loss]` "
             "and `results[key] = loss` inside a loop, or on a `self.` container inside a per-step method "
-            "(`training_step`, `forward`, `*_step`), when the stored value still carries an autograd graph.",
+            "(`training_step`, `forward`, `*_step`), when the stored value still carries an autograd graph; also "
+            "a call in the loop of a function of this file that appends one of its parameters to another "
+            "(`record(losses, loss)` with `def record(history, value): history.append(value)`).",
     .why = "Each stored tensor keeps its whole autograd graph, and with it every saved activation that no "
            "backward has freed: in an evaluation loop without `torch.no_grad()` that is 1.3 GiB per iteration "
            "on an H200 MLP, until CUDA runs out. After a backward the graph's nodes still pile up in host "

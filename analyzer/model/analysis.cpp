@@ -618,7 +618,74 @@ LoopId Model::Impl::outlived_step_loop(std::string_view key, ScopeId scope, Loop
   return l;
 }
 
+// `log_step(history, loss)` whose body does `history.append(loss)` with both its parameters: the
+// store happens at the call, into the caller's container, with the caller's value.
+void Model::Impl::add_stores_through_helpers() {
+  std::unordered_map<ScopeId, std::vector<std::pair<size_t, size_t>>> through; // (container, value) indices
+  for (const Store& st : store_candidates) {
+    if (st.kind != StoreKind::Append || st.loop != kNone || enclosing_function(st.scope) != st.scope) {
+      continue;
+    }
+    const TSNode container = unparen(st.container);
+    const TSNode value = unparen(st.value);
+    if (ts_node_symbol(container) != g.sym.identifier || ts_node_symbol(value) != g.sym.identifier) {
+      continue;
+    }
+    const std::vector<std::string_view> params = positional_parameters(st.scope);
+    const auto index = [&](std::string_view name) {
+      return static_cast<size_t>(std::find(params.begin(), params.end(), name) - params.begin());
+    };
+    const size_t ci = index(text(container));
+    const size_t vi = index(text(value));
+    if (ci < params.size() && vi < params.size() && ci != vi) {
+      through[st.scope].emplace_back(ci, vi);
+    }
+  }
+  if (through.empty()) {
+    return;
+  }
+  std::vector<Store> at_calls;
+  for (const Call& c : m.m_calls) {
+    if (c.loop == kNone || c.is_method_call() || c.has_star_args()) {
+      continue;
+    }
+    const auto it = through.find(local_callee(c.function, c.scope));
+    if (it == through.end()) {
+      continue;
+    }
+    for (const auto& [ci, vi] : it->second) {
+      const auto container = c.positional(ci);
+      const auto value = c.positional(vi);
+      if (container && value && ts_node_symbol(unparen(*container)) == g.sym.identifier) {
+        at_calls.push_back(Store{StoreKind::Append, c.node, *container, *value, {}, c.scope, c.loop, false});
+      }
+    }
+  }
+  store_candidates.insert(store_candidates.end(), at_calls.begin(), at_calls.end());
+}
+
+// The names of a function's positional parameters, in order, up to `*args`.
+std::vector<std::string_view> Model::Impl::positional_parameters(ScopeId fn) const {
+  std::vector<std::pair<std::uint32_t, std::string_view>> found;
+  const std::string_view source = m.m_source.text();
+  for (const Binding& b : bindings) {
+    if (b.kind == BindingKind::Parameter && b.scope == fn) {
+      found.emplace_back(b.stmt_start, b.name);
+    }
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string_view> names;
+  for (const auto& [start, name] : found) {
+    if (start < source.size() && source[start] == '*') {
+      break;
+    }
+    names.push_back(name);
+  }
+  return names;
+}
+
 void Model::Impl::finish_accumulations_and_stores() {
+  add_stores_through_helpers();
   auto root_key = [&](TSNode n) {
     n = unparen(n);
     int guard = 0;

@@ -154,6 +154,8 @@ struct Model::Impl {
   [[nodiscard]] Value eval_call(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value eval_call_kind(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value function_returns(ScopeId fn, int depth) const;
+  void add_stores_through_helpers();
+  [[nodiscard]] std::vector<std::string_view> positional_parameters(ScopeId fn) const;
   [[nodiscard]] bool built_by_a_meter_class(const std::string& name, ScopeId scope, std::uint32_t at) const;
   // Per positional parameter of `fn`: whether a graph-carrying argument there makes its return
   // value carry the graph (`def soft_accuracy(logits, y): return logits.softmax(1)...`).
