@@ -715,13 +715,22 @@ void Model::Impl::finish_accumulations_and_stores() {
       continue; // `config.update(...)`, `seen.update(...)`: a dict's or a set's update
     }
     a.grad_disabled = disabled_at(at, a.scope);
-    const LoopId outlived = outlived_loop(a.target_key, a.scope, a.loop, at);
+    LoopId outlived = outlived_loop(a.target_key, a.scope, a.loop, at);
     if (outlived == kNone && !(a.loop == kNone && owner_allows_step_scope(a.scope, a.target_key, at))) {
       continue;
     }
-    if (outlived != kNone && !m.m_loops[static_cast<size_t>(outlived)].is_step &&
-        !m.m_loops[static_cast<size_t>(outlived)].is_phase) {
-      continue; // a loop over heads, layers or items inside one step: the sum dies with the step
+    // A loop over heads, layers or a dict's items inside one step: the sum dies with the step,
+    // unless it outlives the step loop around as well (`for k, v in losses.items(): meters[k] += v`).
+    while (outlived != kNone && !m.m_loops[static_cast<size_t>(outlived)].is_step &&
+           !m.m_loops[static_cast<size_t>(outlived)].is_phase) {
+      const LoopId parent = m.m_loops[static_cast<size_t>(outlived)].parent;
+      outlived = parent != kNone && outlived_loop(a.target_key, a.scope, parent, at) == parent ? parent : kNone;
+      if (outlived == kNone) {
+        break;
+      }
+    }
+    if (outlived == kNone && a.loop != kNone) {
+      continue;
     }
     a.loop = outlived;
     m.m_accumulations.push_back(a);
