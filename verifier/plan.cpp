@@ -140,7 +140,15 @@ void place_loop_probe(Plan& plan, PlannedFinding& p, const model::Model& m, std:
                       const Verification& how) {
   const std::uint32_t anchor = how.at_first_note ? stored_statement(p.finding).start : p.finding.start;
   const model::ScopeId scope = m.scope_at(anchor);
-  const model::LoopId loop = m.loop_at(anchor, scope);
+  model::LoopId loop = m.loop_at(anchor, scope);
+  // A loop over a dict's items or a model's heads inside the step: the passes to count are the
+  // step loop's around it.
+  for (model::LoopId up = loop; up != model::kNone; up = m.loop(up).parent) {
+    if (m.loop(up).is_step || m.loop(up).is_phase) {
+      loop = up;
+      break;
+    }
+  }
   std::optional<std::uint32_t> at;
   std::optional<std::uint32_t> entered;
   if (loop != model::kNone && m.loop(loop).kind != model::LoopKind::Comprehension) {

@@ -200,9 +200,10 @@ Verdict judge(VerifyMeasure measure, bool cuda, const MeasuredRun& baseline, con
     if (auto grows = growth_verdict(cuda, baseline, *fixed)) {
       return *grows;
     }
+    const HostGrowth host = host_growth(baseline, *fixed);
     return make("not-confirmed",
-                fmt::format("no growth: {} GPU and {} host memory per pass", format_bytes(baseline.figures.gpu_growth),
-                            format_bytes(baseline.figures.host_growth)));
+                fmt::format("no steady growth: {} GPU memory and {} {} per pass",
+                            format_bytes(baseline.figures.gpu_growth), format_bytes(host.baseline), host.what));
   }
   case VerifyMeasure::Peak:
     return peak_verdict(cuda, baseline, *fixed);

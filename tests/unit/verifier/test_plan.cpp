@@ -147,3 +147,33 @@ TEST(Plan, AForwardWithoutAFixIsMeasuredUnderNoGrad) {
 
 } // namespace
 } // namespace oomlint::verify
+
+namespace oomlint::verify {
+namespace {
+
+constexpr const char* kItems = R"(import torch
+
+def train(model, opt, loader):
+    meters = {}
+    for x, y in loader:
+        losses = model(x, y)
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        opt.step()
+        for name, value in losses.items():
+            meters[name] = meters.get(name, 0.0) + value
+)";
+
+// An accumulation inside a loop over a dict's items grows once per step: the probe counts the
+// step loop's passes, not the inner loop's.
+TEST(Plan, AnInnerLoopOverItemsIsProbedAtTheStepLoop) {
+  Planned p(kItems);
+  ASSERT_EQ(p.plan.findings.size(), 1u);
+  const std::string text = p.plan.instrumented().begin()->second;
+  EXPECT_NE(text.find("    __oomlint_probe__.enter(0)\n    for x, y in loader:\n        __oomlint_probe__.tick(0)\n"),
+            std::string::npos)
+      << text;
+}
+
+} // namespace
+} // namespace oomlint::verify
