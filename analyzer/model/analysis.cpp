@@ -720,8 +720,10 @@ void Model::Impl::finish_accumulations_and_stores() {
       continue;
     }
     // A loop over heads, layers or a dict's items inside one step: the sum dies with the step,
-    // unless it outlives the step loop around as well (`for k, v in losses.items(): meters[k] += v`).
-    while (outlived != kNone && !m.m_loops[static_cast<size_t>(outlived)].is_step &&
+    // unless it is a keyed container that outlives the step loop around as well (`for k, v in
+    // losses.items(): meters[k] += v`); a plain sum over levels is a loss term of the step.
+    const bool keyed = ts_node_symbol(unparen(a.target)) == g.sym.subscript;
+    while (outlived != kNone && keyed && !m.m_loops[static_cast<size_t>(outlived)].is_step &&
            !m.m_loops[static_cast<size_t>(outlived)].is_phase) {
       const LoopId parent = m.m_loops[static_cast<size_t>(outlived)].parent;
       outlived = parent != kNone && outlived_loop(a.target_key, a.scope, parent, at) == parent ? parent : kNone;
@@ -730,6 +732,10 @@ void Model::Impl::finish_accumulations_and_stores() {
       }
     }
     if (outlived == kNone && a.loop != kNone) {
+      continue;
+    }
+    if (outlived != kNone && !m.m_loops[static_cast<size_t>(outlived)].is_step &&
+        !m.m_loops[static_cast<size_t>(outlived)].is_phase) {
       continue;
     }
     a.loop = outlived;
