@@ -664,22 +664,30 @@ void Model::Impl::add_stores_through_helpers() {
   store_candidates.insert(store_candidates.end(), at_calls.begin(), at_calls.end());
 }
 
-// The names of a function's positional parameters, in order, up to `*args`.
-std::vector<std::string_view> Model::Impl::positional_parameters(ScopeId fn) const {
-  std::vector<std::pair<std::uint32_t, std::string_view>> found;
-  const std::string_view source = m.m_source.text();
-  for (const Binding& b : bindings) {
-    if (b.kind == BindingKind::Parameter && b.scope == fn) {
-      found.emplace_back(b.stmt_start, b.name);
+// A function's positional parameters, in order, up to `*args`.
+std::vector<BindingId> Model::Impl::positional_parameter_bindings(ScopeId fn) const {
+  std::vector<std::pair<std::uint32_t, BindingId>> found;
+  for (size_t i = 0; i < bindings.size(); ++i) {
+    if (bindings[i].kind == BindingKind::Parameter && bindings[i].scope == fn) {
+      found.emplace_back(bindings[i].stmt_start, static_cast<BindingId>(i));
     }
   }
   std::sort(found.begin(), found.end());
-  std::vector<std::string_view> names;
-  for (const auto& [start, name] : found) {
+  const std::string_view source = m.m_source.text();
+  std::vector<BindingId> out;
+  for (const auto& [start, id] : found) {
     if (start < source.size() && source[start] == '*') {
       break;
     }
-    names.push_back(name);
+    out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<std::string_view> Model::Impl::positional_parameters(ScopeId fn) const {
+  std::vector<std::string_view> names;
+  for (BindingId id : positional_parameter_bindings(fn)) {
+    names.push_back(bindings[static_cast<size_t>(id)].name);
   }
   return names;
 }

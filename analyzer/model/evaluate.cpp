@@ -561,19 +561,7 @@ const std::vector<bool>& Model::Impl::params_reaching_return(ScopeId fn, int dep
   if (auto it = params_memo.find(fn); it != params_memo.end()) {
     return it->second;
   }
-  std::vector<std::pair<std::uint32_t, BindingId>> params;
-  for (size_t i = 0; i < bindings.size(); ++i) {
-    const Binding& b = bindings[i];
-    if (b.kind == BindingKind::Parameter && b.scope == fn) {
-      params.emplace_back(b.stmt_start, static_cast<BindingId>(i));
-    }
-  }
-  std::sort(params.begin(), params.end());
-  // Positional arguments fill the parameters up to a `*args` or `**kwargs`.
-  const std::string_view source = m.m_source.text();
-  const auto splat = std::find_if(params.begin(), params.end(),
-                                  [&](const auto& p) { return p.first < source.size() && source[p.first] == '*'; });
-  params.erase(splat, params.end());
+  const std::vector<BindingId> params = positional_parameter_bindings(fn);
   std::vector<bool> flows(params.size(), false);
   // Each parameter in turn taken as graph-carrying, everything else evaluated afresh: the
   // memos hold values computed without that assumption, so they are set aside meanwhile.
@@ -582,7 +570,7 @@ const std::vector<bool>& Model::Impl::params_reaching_return(ScopeId fn, int dep
   for (size_t i = 0; i < params.size(); ++i) {
     binding_memo.clear();
     returns_memo.clear();
-    tainted_param = params[i].second;
+    tainted_param = params[i];
     flows[i] = function_returns(fn, depth + 1).grad == Grad::Yes;
   }
   tainted_param = -1;

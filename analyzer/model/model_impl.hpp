@@ -155,6 +155,7 @@ struct Model::Impl {
   [[nodiscard]] Value eval_call_kind(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value function_returns(ScopeId fn, int depth) const;
   void add_stores_through_helpers();
+  [[nodiscard]] std::vector<BindingId> positional_parameter_bindings(ScopeId fn) const;
   [[nodiscard]] std::vector<std::string_view> positional_parameters(ScopeId fn) const;
   [[nodiscard]] bool built_by_a_meter_class(const std::string& name, ScopeId scope, std::uint32_t at) const;
   // Per positional parameter of `fn`: whether a graph-carrying argument there makes its return
