@@ -36,11 +36,6 @@ void on_interrupt(int) {
   }
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // What to show of a program's output when it failed without results: the exception it died
 // of, then its last lines.
 std::string failure_excerpt(const std::string& output) {
@@ -54,13 +49,18 @@ std::string failure_excerpt(const std::string& output) {
 
 nlohmann::json read_json(const fs::path& path) {
   try {
-    return nlohmann::json::parse(read_file(path));
+    return nlohmann::json::parse(read_text(path));
   } catch (const std::exception&) {
     return nlohmann::json();
   }
 }
 
 } // namespace
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 void install_interrupt_handlers() {
   struct sigaction sa {};
@@ -152,7 +152,7 @@ RunOutcome ProbeRunner::run(const std::string& label, const std::map<std::string
   outcome.exit_status = wait_for(pid, label, outcome);
   g_child_group.store(0);
   outcome.nvml = sampler.stop();
-  outcome.output = read_file(log_path);
+  outcome.output = read_text(log_path);
   read_results(results_path, outcome);
   return outcome;
 }

@@ -66,6 +66,8 @@ bool interrupted();
 // The last exception line a Python traceback printed (`RecursionError: ...`), which a
 // launcher's closing banner would otherwise hide; empty when there is none.
 std::string last_exception_line(const std::string& text);
+// A file's whole content (empty when it cannot be read): the run's output, results and checks.
+std::string read_text(const std::filesystem::path& path);
 // The last `n` lines of a program's output.
 std::string last_lines(const std::string& text, int n);
 

@@ -38,11 +38,6 @@ bool is_python(std::string_view word) {
   return fs::path(word).filename().string().starts_with("python");
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // The program after `--`: its interpreter, script and arguments.
 struct Program {
   std::string python;
@@ -92,7 +87,7 @@ std::optional<Error> check_torch(const VerifyOptions& options, const std::string
                                         python, (work / "torch.txt").string());
   const std::string env = options.device == "cpu" ? "CUDA_VISIBLE_DEVICES= " : "";
   const int rc = std::system((env + check).c_str());
-  const std::string out = read_file(work / "torch.txt");
+  const std::string out = read_text(work / "torch.txt");
   if (rc != 0) {
     return failure(fmt::format("`{}` cannot import torch ({}); install PyTorch for it or pass --python", python,
                                last_lines(out, 1).substr(0, 200)));
