@@ -20,7 +20,9 @@ const RuleMeta kMeta{
             "`self.` state, in a per-step method or a method whose own body back-propagates, such as a trainer's "
             "`step`) and re-assigned from a forward pass, directly or through a name bound from it, so each step "
             "starts from the previous step's output: `output, hidden = model(x, hidden)` with no "
-            "`hidden.detach()`.",
+            "`hidden.detach()`. Also a rollout: a state chained the same way through a loop of a function that "
+            "never back-propagates, runs with autograd on, keeps nothing on `self` and returns only numbers "
+            "(`h = rnn(obs, h)` over an episode that returns its mean reward).",
     .why = "The carried state links every step's graph to the previous one: truncated back-propagation through "
            "time without repackaging. The second backward fails with \"Trying to backward through the graph a "
            "second time\"; adding `retain_graph=True` silences it and then every step's graph and saved "
@@ -39,7 +41,8 @@ const RuleMeta kMeta{
                    "    loss.backward()\n"
                    "    optimizer.step()\n",
     .fine_when = "The state is detached (`h = h.detach()`, `repackage_hidden(h)`) or re-initialised before it is "
-                 "used in each iteration, the loop does not back-propagate (generation under `no_grad`), or the "
+                 "used in each iteration, the loop runs under `no_grad` (generation), the unrolled state is returned "
+                 "to a caller (back-propagation through time) or kept on `self`, or the "
                  "value is an accumulation (OOM101's case). A decoder's key/value cache kept on its module "
                  "(`self.cache_k`, `self.kv_cache`) is carried between calls by design, and a value built once "
                  "under `if self.x is None:` is not a step's state."
@@ -64,13 +67,19 @@ void check(RuleContext& ctx) {
     const std::string repackage = state.tuple_state ? fmt::format("{0} = tuple(s.detach() for s in {0})", last.name)
                                                     : fmt::format("{0} = {0}.detach()", last.name);
     Fix fix = insert_line_after(m, last.target, repackage, Applicability::Unsafe, fmt::format("Add `{}`", repackage));
-    ctx.reporter.report(kMeta, last.target,
-                        fmt::format("`{}` is carried into the next {} with its autograd graph: each step's graph "
-                                    "chains onto the previous one, the second backward fails, and "
-                                    "`retain_graph=True` only turns that into every step's activations staying "
-                                    "alive; detach it once per step (`{}`)",
-                                    last.name, state.across_calls ? "call" : "iteration", repackage),
-                        std::move(fix));
+    const std::string message =
+        state.without_backward
+            ? fmt::format("`{}` is carried into the next iteration with its autograd graph, and this function "
+                          "never back-propagates and returns only numbers: every step's graph and saved "
+                          "activations stay chained to the state until the loop ends; run the loop under "
+                          "`torch.no_grad()` or detach the state once per step (`{}`)",
+                          last.name, repackage)
+            : fmt::format("`{}` is carried into the next {} with its autograd graph: each step's graph "
+                          "chains onto the previous one, the second backward fails, and "
+                          "`retain_graph=True` only turns that into every step's activations staying "
+                          "alive; detach it once per step (`{}`)",
+                          last.name, state.across_calls ? "call" : "iteration", repackage);
+    ctx.reporter.report(kMeta, last.target, message, std::move(fix));
     std::vector<Related> notes{Related{
         state.read_start, state.read_end,
         fmt::format("`{}` is read here before the {} re-assigns it: it is the previous step's value, graph and all",

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "analyzer/model/model.hpp"
@@ -68,14 +69,15 @@ void first_reads(const Model& m, TSNode body, FirstReads& reads) {
   });
 }
 
-// A call's result, possibly indexed: `model(x, h)`, `model(x, h)[1]`.
-bool is_call_result(TSNode value) {
+// The call whose result a value is, possibly indexed (`model(x, h)`, `model(x, h)[1]`), or a
+// null node.
+TSNode call_of_result(TSNode value) {
   const auto& g = syntax::grammar();
   int guard = 0;
   while (!ts_node_is_null(value) && guard++ < 8) {
     const TSSymbol s = ts_node_symbol(value);
     if (s == g.sym.call) {
-      return true;
+      return value;
     }
     if (s == g.sym.subscript) {
       value = ts_node_child_by_field_id(value, g.field.value);
@@ -85,19 +87,19 @@ bool is_call_result(TSNode value) {
       value = ts_node_named_child(value, 0);
       continue;
     }
-    return false;
+    return TSNode{};
   }
-  return false;
+  return TSNode{};
 }
 
-// The state is re-assigned from a call's result, directly (`h = model(x, h)[1]`) or through a
-// name the pass bound from one (`out, new_h = model(x, h)` ... `self.h = new_h`).
-bool assigned_from_call(const Model& m, const Binding& last, std::uint32_t pass_from) {
-  if (is_call_result(last.value)) {
-    return true;
+// The call the state is re-assigned from, directly (`h = model(x, h)[1]`) or through a name the
+// pass bound from one (`out, new_h = model(x, h)` ... `self.h = new_h`); a null node if none.
+TSNode producing_call(const Model& m, const Binding& last, std::uint32_t pass_from) {
+  if (const TSNode call = call_of_result(last.value); !ts_node_is_null(call)) {
+    return call;
   }
   if (ts_node_symbol(last.value) != syntax::grammar().sym.identifier) {
-    return false;
+    return TSNode{};
   }
   const std::string_view name = m.text(last.value);
   const ScopeId fn = m.function_at(last.stmt_start);
@@ -111,7 +113,7 @@ bool assigned_from_call(const Model& m, const Binding& last, std::uint32_t pass_
       source = &*it;
     }
   }
-  return source != nullptr && source->kind == BindingKind::Assign && is_call_result(source->value);
+  return source != nullptr && source->kind == BindingKind::Assign ? call_of_result(source->value) : TSNode{};
 }
 
 std::string lowercase(std::string_view s) {
@@ -218,8 +220,8 @@ void collect_carried(const Model& m, const PassBindings& names, const Pass& pass
     }
     const BindingId last_id = ids.back();
     const Binding& last = bindings[static_cast<size_t>(last_id)];
-    if (last.kind != BindingKind::Assign || !assigned_from_call(m, last, pass.from) ||
-        m.grad_disabled_at(last.target) || !m.binding_value(last_id).carries_graph() ||
+    const TSNode call = last.kind == BindingKind::Assign ? producing_call(m, last, pass.from) : TSNode{};
+    if (ts_node_is_null(call) || m.grad_disabled_at(last.target) || !m.binding_value(last_id).carries_graph() ||
         repackaged(m, ids, last, pass.from) || built_once_when_missing(m, last)) {
       continue;
     }
@@ -245,13 +247,68 @@ std::vector<bool> steps_per_call(const Model& m) {
   return out;
 }
 
+// A function whose loop can only be a rollout: it never back-propagates (itself or through a
+// helper), runs with autograd on, keeps nothing on `self`, and hands its callers nothing that
+// carries a graph. A state chained through its loop is never freed by a backward, and no caller
+// wants its graph (back-propagation through time returns the unrolled state).
+bool rollout_function(const Model& m, ScopeId fn, const std::vector<BindingId>& bindings, const Value& returns) {
+  if (fn == kNone || fn == 0 || !m.scope(fn).is_function() || m.in_test_code(fn)) {
+    return false;
+  }
+  const FunctionFacts& facts = m.scope(fn).facts;
+  if (facts.backprops || facts.needs_grad || facts.grad_disabled || facts.per_step_method || returns.grad != Grad::No) {
+    return false;
+  }
+  // Evaluation code with autograd on is OOM201's finding, whose `no_grad` covers the state too.
+  for (const EvalRegion& region : m.eval_regions()) {
+    if (region.scope == fn) {
+      return false;
+    }
+  }
+  return std::none_of(bindings.begin(), bindings.end(),
+                      [&](BindingId id) { return m.bindings()[static_cast<size_t>(id)].name.starts_with("self."); });
+}
+
+// `x = self.layers[i](x)`, `for block in self.blocks: x = block(x)`: each pass calls another
+// layer, so the loop is one forward through a stack as deep as the model, not a state carried
+// through time.
+bool calls_a_different_layer_each_pass(const Model& m, const Loop& loop) {
+  std::vector<std::string> targets;
+  for (const std::string& pattern : loop.targets) {
+    std::string word;
+    for (const char c : pattern + " ") {
+      if (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_') {
+        word += c;
+      } else if (!word.empty()) {
+        targets.push_back(std::exchange(word, {}));
+      }
+    }
+  }
+  const auto& calls = m.calls();
+  auto it = std::lower_bound(calls.begin(), calls.end(), loop.body_start,
+                             [](const Call& c, std::uint32_t at) { return ts_node_start_byte(c.node) < at; });
+  for (; it != calls.end() && ts_node_start_byte(it->node) < loop.body_end; ++it) {
+    const std::string_view callee = m.text(ts_node_child_by_field_id(it->node, syntax::grammar().field.function));
+    if (std::any_of(targets.begin(), targets.end(),
+                    [&](const std::string& target) { return target != "_" && mentions_word(callee, target); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The innermost loop of each rollout function that re-binds a name: outer loops over episodes
+// see the same binding, and it is one state.
+bool reported(const std::vector<CarriedState>& found, BindingId id) {
+  return std::any_of(found.begin(), found.end(), [&](const CarriedState& c) { return c.rebinding == id; });
+}
+
 } // namespace
 
 std::vector<CarriedState> Model::carried_states() const {
   std::vector<CarriedState> result;
   const std::vector<bool> steppers = steps_per_call(*this);
-  if (std::none_of(m_loops.begin(), m_loops.end(), [](const Loop& l) { return l.is_step; }) &&
-      std::none_of(steppers.begin(), steppers.end(), [](bool b) { return b; })) {
+  if (m_loops.empty() && std::none_of(steppers.begin(), steppers.end(), [](bool b) { return b; })) {
     return result;
   }
   const auto& all = bindings();
@@ -278,6 +335,7 @@ std::vector<CarriedState> Model::carried_states() const {
     const Pass pass{m_impl->field(lp.node, m_impl->g.field.body), lp.body_start, &lp.targets, false};
     collect_carried(*this, names, pass, result);
   }
+  add_rollout_states(by_function, result);
   // Per-step methods: `self.` state read before it is re-assigned in the same call.
   for (ScopeId s = 0; s < static_cast<ScopeId>(m_scopes.size()); ++s) {
     const Scope& sc = scope(s);
@@ -294,6 +352,40 @@ std::vector<CarriedState> Model::carried_states() const {
     collect_carried(*this, names, pass, result);
   }
   return result;
+}
+
+// Rollouts: a state chained through a loop of a function that never back-propagates and returns
+// only numbers (an RL episode, a stream scored step by step), innermost loops first.
+void Model::add_rollout_states(const std::vector<std::vector<BindingId>>& by_function,
+                               std::vector<CarriedState>& result) const {
+  const auto& all = bindings();
+  std::vector<LoopId> order;
+  for (LoopId l = 0; l < static_cast<LoopId>(m_loops.size()); ++l) {
+    order.push_back(l);
+  }
+  // An inner loop starts after its outer one: reversed source order visits it first.
+  std::sort(order.begin(), order.end(), [&](LoopId a, LoopId b) { return loop(a).body_start > loop(b).body_start; });
+  for (LoopId l : order) {
+    const Loop& lp = loop(l);
+    const ScopeId fn = function_at(lp.body_start);
+    if (lp.kind == LoopKind::Comprehension || fn == kNone || calls_a_different_layer_each_pass(*this, lp) ||
+        !rollout_function(*this, fn, by_function[static_cast<size_t>(fn)], m_impl->function_returns(fn, 0))) {
+      continue;
+    }
+    PassBindings names;
+    for (BindingId id : by_function[static_cast<size_t>(fn)]) {
+      const Binding& b = all[static_cast<size_t>(id)];
+      if (b.stmt_start >= lp.body_start && b.stmt_start < lp.body_end && !reported(result, id)) {
+        names[b.name].push_back(id);
+      }
+    }
+    const Pass pass{m_impl->field(lp.node, m_impl->g.field.body), lp.body_start, &lp.targets, false};
+    const size_t before = result.size();
+    collect_carried(*this, names, pass, result);
+    for (size_t i = before; i < result.size(); ++i) {
+      result[i].without_backward = true;
+    }
+  }
 }
 
 } // namespace oomlint::model

@@ -296,6 +296,9 @@ struct CarriedState {
   std::uint32_t read_end = 0;
   bool across_calls = false; // `self.` state of a per-step (or back-propagating) method, not a loop's variable
   bool tuple_state = false;  // an LSTM's `(h, c)`: detached element by element
+  // A rollout: the loop's function never back-propagates and returns only numbers, so nothing
+  // frees the chained graph until it returns.
+  bool without_backward = false;
 };
 
 struct SyntaxProblem {
@@ -589,6 +592,8 @@ public:
 
 private:
   friend class ModelBuilder; // the one traversal records into the model (builder.hpp)
+  void add_rollout_states(const std::vector<std::vector<BindingId>>& by_function,
+                          std::vector<CarriedState>& result) const; // carried_state.cpp
   const SourceFile& m_source;
   std::vector<Scope> m_scopes;
   std::vector<Loop> m_loops;
