@@ -30,7 +30,8 @@ const RuleMeta kMeta{
         "`map_location` is given (by keyword or as the second argument), or the arguments come from "
         "`**kwargs` that may carry it. `torch.jit.load` and a project's own `load` are not `torch.load`. "
         "Files that hold data rather than a model's state (features, labels, datasets, metadata, a "
-        "GradScaler's state) are left alone: they are usually saved from the CPU. So are loads in a module "
+        "GradScaler's state, a load passed straight to a scheduler's `load_state_dict` or read from "
+        "`scheduler.pt`) are left alone: they are usually saved from the CPU. So are loads in a module "
         "that shows it writes its checkpoints from the CPU (FSDP state gathered with `offload_to_cpu=True`, "
         "or a model moved with `.cpu()` before its `state_dict()` is saved), and a load of a path the same "
         "module saves to when nothing in that module puts tensors on an accelerator. So is a published file the "
@@ -76,7 +77,8 @@ void check(RuleContext& ctx) {
         (!to.bound_name.empty() && (model::Model::is_checkpoint_name(to.bound_name) ||
                                     m.reaches_load_state_dict(to.bound_name, call.scope, ts_node_end_byte(call.node))));
     // The project's own checkpoints written from the CPU come back on the CPU.
-    if (!state || m.restores_only_small_state(to.bound_name, call.scope, ts_node_end_byte(call.node)) ||
+    if (!state || m.loads_straight_into_small_state(call) ||
+        m.restores_only_small_state(to.bound_name, call.scope, ts_node_end_byte(call.node)) ||
         m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_only_save(call) || m.loads_a_published_download(call)) {
       continue;
     }

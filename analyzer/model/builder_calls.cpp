@@ -129,7 +129,8 @@ void ModelBuilder::mark_backprop_names(TSNode expr, Scope& owner) const {
 
 // `x.requires_grad_()`, `torch.zeros(..., requires_grad=True)`, `optimizer.step()`.
 void ModelBuilder::record_function_facts(const Call& c, Scope& owner) {
-  if (c.method == "requires_grad_") {
+  // `requires_grad_(False)` freezes a module: that needs no gradients (frozen_modules.cpp).
+  if (c.method == "requires_grad_" && d.text(c.arguments).find("False") == std::string_view::npos) {
     owner.facts.needs_grad = true;
     d.needs_grad_points.push_back(ts_node_start_byte(c.node));
   }

@@ -168,22 +168,6 @@ bool Model::restores_only_small_state(std::string_view name, ScopeId scope_id, s
   return std::any_of(kSmallState.begin(), kSmallState.end(), [&](std::string_view w) { return words.contains(w); });
 }
 
-// What pytest and unittest collect: `test_*` functions of a module, and methods of a `Test*` class
-// or a `TestCase`. `Exp.test(self, setting)`, the test phase of a trainer class, is no test case.
-bool Model::Impl::is_test_function(ScopeId fn) const {
-  const Scope& s = m.scope(fn);
-  if (!names::is_test_case_name(s.name)) {
-    return false;
-  }
-  return s.class_scope == kNone || is_test_class(s.class_scope);
-}
-
-bool Model::Impl::is_test_class(ScopeId cls) const {
-  const Scope& c = m.scope(cls);
-  return c.name.starts_with("Test") ||
-         std::any_of(c.bases.begin(), c.bases.end(), [](const std::string& b) { return b.ends_with("TestCase"); });
-}
-
 namespace {
 
 // pytest collects `test_*.py` and `*_test.py` (and reads `conftest.py`): a script's
@@ -196,6 +180,54 @@ bool is_test_file(std::string_view path) {
 }
 
 } // namespace
+
+// `self.lr_scheduler.load_state_dict(torch.load(os.path.join(ckpt, "scheduler.pt")))`: the load goes
+// straight into a scheduler, scaler or sampler, or its path names such a file: counters and
+// step sizes, no tensors on a device.
+bool Model::loads_straight_into_small_state(const Call& load) const {
+  const auto& g = syntax::grammar();
+  const TSNode list = ts_node_parent(load.node);
+  const TSNode consumer = ts_node_is_null(list) ? TSNode{} : ts_node_parent(list);
+  if (!ts_node_is_null(consumer) && ts_node_symbol(list) == g.sym.argument_list &&
+      ts_node_symbol(consumer) == g.sym.call) {
+    const TSNode fn = ts_node_child_by_field_id(consumer, g.field.function);
+    if (ts_node_symbol(fn) == g.sym.attribute &&
+        names_data_not_state(text(ts_node_child_by_field_id(fn, g.field.object)))) {
+      return true;
+    }
+  }
+  const auto path = load.argument("f", 0, source().text());
+  if (!path) {
+    return false;
+  }
+  const std::string_view p = text(path->value);
+  for (std::string_view file : {"scheduler.pt", "scaler.pt", "rng_state", "sampler.pt", "scheduler.bin"}) {
+    if (p.find(file) != std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// What pytest and unittest collect: `test_*` functions of a module, and methods of a `Test*` class
+// or a `TestCase`. `Exp.test(self, setting)`, the test phase of a trainer class, is no test case.
+// In a test file, a `test_*` method of any class is one too: a mixin's tests
+// (`class ModelTesterMixin: def test_save_load(self)`) run in every TestCase that inherits them.
+bool Model::Impl::is_test_function(ScopeId fn) const {
+  const Scope& s = m.scope(fn);
+  if (!names::is_test_case_name(s.name)) {
+    return false;
+  }
+  return s.class_scope == kNone || is_test_class(s.class_scope) || is_test_file(m.source().path());
+}
+
+bool Model::Impl::is_test_class(ScopeId cls) const {
+  const Scope& c = m.scope(cls);
+  return c.name.starts_with("Test") ||
+         std::any_of(c.bases.begin(), c.bases.end(), [](const std::string& b) { return b.ends_with("TestCase"); });
+}
+
+namespace {} // namespace
 
 bool Model::in_test_code(ScopeId scope_id) const {
   if (!is_test_file(source().path())) {

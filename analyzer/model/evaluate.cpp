@@ -866,6 +866,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
   if (null(fn)) {
     return Value::unknown();
   }
+  if (forward_of_a_frozen_module(fn, scope, at)) {
+    return when_enabled(join_args()); // what its inputs carry, and nothing of its own
+  }
   const std::string q = resolve_qualified(fn, scope);
   if (!q.empty()) {
     if (const library::Fact* fact = library::qualified_fact(q)) {

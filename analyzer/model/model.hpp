@@ -475,6 +475,7 @@ public:
   // The value bound to `name` at `at` is restored into a scheduler, a scaler or a sampler
   // (`lr_scheduler.load_state_dict(state_dict)`), or, restored nowhere, is loaded by a function
   // that says it loads random states (`load_random_states`): numbers, not a model's tensors.
+  [[nodiscard]] bool loads_straight_into_small_state(const Call& load) const;
   [[nodiscard]] bool restores_only_small_state(std::string_view name, ScopeId scope, std::uint32_t at) const;
   // `c` empties the cache through a function of this file (`self.grpo_step()`) whose own
   // `empty_cache()` runs every step: that call is where it is reported.

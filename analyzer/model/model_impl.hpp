@@ -99,8 +99,9 @@ struct Model::Impl {
       return qualified == root ||
              (qualified.starts_with(root) && qualified.size() > root.size() && qualified[root.size()] == '.');
     };
-    if (root_is("torch") || root_is("lightning") || root_is("pytorch_lightning") || root_is("transformers") ||
-        root_is("diffusers") || root_is("accelerate") || root_is("timm") || root_is("torchvision")) {
+    // transformers and diffusers serve JAX and TensorFlow too: they say nothing about the framework.
+    if (root_is("torch") || root_is("lightning") || root_is("pytorch_lightning") || root_is("accelerate") ||
+        root_is("timm") || root_is("torchvision")) {
       imports_torch = true;
     } else if (root_is("jax") || root_is("flax") || root_is("tensorflow") || root_is("keras") || root_is("mlx") ||
                root_is("paddle") || root_is("optax") || root_is("haiku")) {
@@ -125,6 +126,19 @@ struct Model::Impl {
   [[nodiscard]] bool find_saves_from_cpu() const; // checkpoints.cpp
   // Built on first use by alloc_conf.cpp: most rules never ask.
   mutable std::optional<std::vector<AllocConfSetting>> alloc_conf_memo;
+
+  // Modules whose parameters the code freezes (frozen_modules.cpp): found on the first question.
+  struct FreezeMark {
+    std::uint32_t at = 0;
+    ScopeId owner = 0; // the function (0: the module) that freezes or unfreezes it
+    bool frozen = false;
+  };
+  mutable std::optional<std::unordered_map<std::string, std::vector<FreezeMark>>> freeze_memo;
+  [[nodiscard]] const std::unordered_map<std::string, std::vector<FreezeMark>>& freeze_marks() const;
+  [[nodiscard]] std::string module_key(TSNode expr) const;
+  [[nodiscard]] bool frozen_module(TSNode expr, std::uint32_t at) const;
+  [[nodiscard]] bool forward_of_a_frozen_module(TSNode fn, ScopeId scope, std::uint32_t at) const;
+  [[nodiscard]] bool unpickled_network(TSNode fn, ScopeId scope, std::uint32_t at) const;
 
   // --- small syntax helpers (model_impl.cpp)
   [[nodiscard]] std::string_view text(TSNode n) const;

@@ -60,7 +60,10 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
       "accelerator", "trainer",   "weights",    "ckpt",       "checkpoint",  "sd",        "num",    "grads",
       "lr",          "version",   "tok",        "tokenizers", "dump",        "json",      "schema", "fields",
       "validate",    "time",      "times",      "profile"};
-  if (any_word_in(words, kNotModule)) {
+  // `tf_model`, `flax_model`, `keras_net`: another framework's model beside a torch one.
+  static constexpr std::array<std::string_view, 5> kOtherFrameworks = {"tf", "flax", "jax", "keras", "onnx"};
+  if (any_word_in(words, kNotModule) ||
+      std::find(kOtherFrameworks.begin(), kOtherFrameworks.end(), words.front()) != kOtherFrameworks.end()) {
     return false;
   }
   // `get_model`, `fuse_model`, `make_transformer`: a verb first names a function, not a module.
