@@ -35,7 +35,9 @@ const RuleMeta kMeta{
                    "    for x, y in val_loader:\n"
                    "        logits = model(x)\n"
                    "        val_preds.append(logits.cpu())\n",
-    .fine_when = "The value is detached or a number (`.detach()`, `.item()`, `.tolist()`), the code runs under "
+    .fine_when = "The value is detached or a number (`.detach()`, `.item()`, `.tolist()`), the output of a "
+                 "frozen module (`requires_grad_(False)`, or its parameters' `requires_grad = False`) or of a "
+                 "network unpickled as saved, fed with data, the code runs under "
                  "`no_grad`/`inference_mode` (or in a function only ever called from such code), the container "
                  "is back-propagated later (`torch.stack(losses).sum().backward()`) or returned to a caller, or "
                  "it is re-created in each iteration. A forward over the pieces of one input (tiles over "

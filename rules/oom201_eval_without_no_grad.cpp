@@ -37,7 +37,10 @@ const RuleMeta kMeta{
                    "    for x, y in loader:\n"
                    "        preds = model(x)\n",
     .fine_when = "The evaluation needs gradients (adversarial examples, Grad-CAM, `torch.autograd.grad`, "
-                 "`requires_grad_()`); `model.eval()` is used to freeze batch norm while training goes on; "
+                 "`requires_grad_()`); the module is frozen (`requires_grad_(False)`) or unpickled as it was saved "
+                 "(`pickle.load(f)[\"ema\"]`), so its forward on data builds no graph; the model is another "
+                 "framework's (`tf_model`, a Flax script that imports transformers); `model.eval()` is used to freeze "
+                 "batch norm while training goes on; "
                  "Lightning's `validation_step`/`test_step`/`predict_step` (already grad-disabled), and the same "
                  "hooks (and `valid_step`) overridden in a class with a framework base, such as a fairseq or LAVIS "
                  "task, whose trainer runs them with autograd off; Hugging Face "
