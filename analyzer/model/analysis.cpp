@@ -1236,7 +1236,8 @@ void Model::Impl::drop_helpers_reported_in_their_own_region() {
       return !c.is_forward && own.count(local_callee(c.function, c.scope)) != 0;
     });
   }
-  std::erase_if(m.m_eval_regions, [](const EvalRegion& r) { return r.forward_calls.empty(); });
+  std::erase_if(m.m_eval_regions,
+                [&](const EvalRegion& r) { return r.forward_calls.empty() || uncalled_test_helper(r.scope); });
 }
 
 } // namespace oomlint::model

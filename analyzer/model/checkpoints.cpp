@@ -2,6 +2,7 @@
 // state from one that puts a GPU-saved checkpoint back on the GPU.
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <string_view>
 #include <utility>
@@ -207,6 +208,39 @@ bool Model::loads_straight_into_small_state(const Call& load) const {
     }
   }
   return false;
+}
+
+// A tester's `create_and_check_*` method that nothing calls never runs: in a test file, the
+// callers of a test helper are the file's own tests. Set-up and tear-down hooks are the framework's.
+bool Model::Impl::uncalled_test_helper(ScopeId fn) const {
+  if (fn == kNone || !is_test_file(m.source().path())) {
+    return false;
+  }
+  const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
+  const std::string_view name = sc.name;
+  if (sc.class_scope == kNone || is_test_function(fn) || is_test_class(sc.class_scope) || name.starts_with("_") ||
+      name.starts_with("setUp") || name.starts_with("tearDown") || name.starts_with("setup") ||
+      name.starts_with("teardown") || name.starts_with("on_")) {
+    return false;
+  }
+  // A plain tester class (no base) has no framework calling its methods by their names.
+  const std::vector<std::string>& bases = m.m_scopes[static_cast<size_t>(sc.class_scope)].bases;
+  if (!bases.empty() && !(bases.size() == 1 && bases.front() == "object")) {
+    return false;
+  }
+  // Its name written once, where it is defined: no call, no `getattr` string, no reference.
+  const std::string_view text = m.source().text();
+  int mentions = 0;
+  for (std::size_t at = text.find(name); at != std::string_view::npos && mentions < 2;
+       at = text.find(name, at + name.size())) {
+    const bool word_start =
+        at == 0 || (std::isalnum(static_cast<unsigned char>(text[at - 1])) == 0 && text[at - 1] != '_');
+    const std::size_t after = at + name.size();
+    const bool word_end =
+        after >= text.size() || (std::isalnum(static_cast<unsigned char>(text[after])) == 0 && text[after] != '_');
+    mentions += word_start && word_end ? 1 : 0;
+  }
+  return mentions == 1;
 }
 
 // What pytest and unittest collect: `test_*` functions of a module, and methods of a `Test*` class

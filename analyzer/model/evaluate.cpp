@@ -718,6 +718,10 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
         v = whole.elements[static_cast<size_t>(b.element)];
       } else if (names::is_measurement_name(b.name)) {
         v = Value::number(); // `out, generation_time = policy(x)`: the name says what the element is
+      } else if (b.element > 0 && names::is_logging_record_name(b.name)) {
+        // `loss, log = model.forward(pos, neg)`: the record beside the output is for logging,
+        // made of `.item()`s as a rule, and unknown here.
+        v = Value::unknown();
       } else if (whole.source == Source::LossFunction && b.element > 0) {
         // `loss, chosen_rewards, rejected_rewards = loss_fn(...)`: the first is the loss; what a
         // loss returns beside it is for logging, often detached, and unknown here.
@@ -781,6 +785,37 @@ Step step_for(Source source) {
 }
 
 } // namespace
+
+// `out, attn_loss, ratio = model(data)` with a module class of this file whose `forward` returns
+// `ratio = out.size(0) / x.size(0)` beside its outputs: that element is a number, not the graph.
+Value Model::Impl::with_numbers_its_forward_returns(Value output, ScopeId cls, int depth) const {
+  if (cls < 0 || static_cast<size_t>(cls) >= m.m_scopes.size() ||
+      m.m_scopes[static_cast<size_t>(cls)].kind != ScopeKind::Class) {
+    return output;
+  }
+  const ScopeId forward = method_of(cls, "forward");
+  if (forward == kNone) {
+    return output;
+  }
+  const Value returned = function_returns(forward, depth + 1);
+  if (returned.elements.size() < 2 ||
+      std::none_of(returned.elements.begin(), returned.elements.end(),
+                   [](const Value& e) { return e.grad == Grad::No && e.kind == Kind::Number; })) {
+    return output;
+  }
+  std::vector<Value> elements;
+  for (const Value& e : returned.elements) {
+    if (e.grad == Grad::No && e.kind == Kind::Number) {
+      elements.push_back(Value::number());
+    } else {
+      Value part = output;
+      part.kind = Kind::Tensor;
+      elements.push_back(std::move(part));
+    }
+  }
+  output.elements = std::move(elements);
+  return output;
+}
 
 Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
   Value v = eval_call_kind(call, scope, depth);
@@ -1002,6 +1037,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       if (names::is_module_returning_method(method)) {
         Value moved = of_kind(Kind::Module);
         moved.qualified = receiver.qualified;
+        moved.scope = receiver.scope;
         return moved;
       }
       if (method == "forward" || method == "__call__") {
@@ -1108,7 +1144,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     }
     const Scope& cls = m.m_scopes.at(static_cast<size_t>(callee.scope));
     if (class_is_module_like(callee.scope)) {
-      return of_kind(names::is_loss_name(cls.name, options) ? Kind::LossModule : Kind::Module);
+      Value built = of_kind(names::is_loss_name(cls.name, options) ? Kind::LossModule : Kind::Module);
+      built.scope = callee.scope; // its forward is in sight
+      return built;
     }
     if (method_of(callee.scope, "__call__") != kNone) {
       return Value{Grad::No, Kind::Instance, Source::None, callee.scope, {}, {}};
@@ -1124,7 +1162,8 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     if (names::is_parameter_free_layer(callee.qualified)) {
       return when_enabled(join_args()); // `upsample(torch.randn(...))`: the input's graph, if any
     }
-    return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
+    return with_numbers_its_forward_returns(when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput)), callee.scope,
+                                            depth);
   case Kind::LossModule:
     return loss_call();
   case Kind::Pipeline:

@@ -104,7 +104,7 @@ struct Model::Impl {
         root_is("timm") || root_is("torchvision")) {
       imports_torch = true;
     } else if (root_is("jax") || root_is("flax") || root_is("tensorflow") || root_is("keras") || root_is("mlx") ||
-               root_is("paddle") || root_is("optax") || root_is("haiku")) {
+               root_is("paddle") || root_is("optax") || root_is("haiku") || root_is("mxnet")) {
       imports_foreign = true;
     }
     foreign_framework = imports_foreign && !imports_torch;
@@ -140,6 +140,8 @@ struct Model::Impl {
   [[nodiscard]] bool forward_of_a_frozen_module(TSNode fn, ScopeId scope, std::uint32_t at) const;
   [[nodiscard]] bool unpickled_network(TSNode fn, ScopeId scope, std::uint32_t at) const;
 
+  [[nodiscard]] bool uncalled_test_helper(ScopeId fn) const; // checkpoints.cpp
+
   // --- small syntax helpers (model_impl.cpp)
   [[nodiscard]] std::string_view text(TSNode n) const;
   [[nodiscard]] TSNode field(TSNode n, TSFieldId f) const { return ts_node_child_by_field_id(n, f); }
@@ -168,6 +170,7 @@ struct Model::Impl {
   [[nodiscard]] Value eval_call(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value eval_call_kind(TSNode call, ScopeId scope, int depth) const;
   [[nodiscard]] Value function_returns(ScopeId fn, int depth) const;
+  [[nodiscard]] Value with_numbers_its_forward_returns(Value output, ScopeId cls, int depth) const;
   void add_stores_through_helpers();
   [[nodiscard]] std::vector<BindingId> positional_parameter_bindings(ScopeId fn) const;
   [[nodiscard]] std::vector<std::string_view> positional_parameters(ScopeId fn) const;
@@ -315,6 +318,8 @@ bool is_decoding_cache_name(std::string_view name);
 bool is_grad_killing_method(std::string_view method);
 bool is_module_returning_method(std::string_view method);
 bool is_forward_like_method(std::string_view method);
+// `log`, `logging_output`, `metrics`, `stats`: a record for logging, returned beside an output.
+bool is_logging_record_name(std::string_view name);
 bool is_metadata_attribute(std::string_view attr);
 } // namespace names
 

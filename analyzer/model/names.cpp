@@ -137,6 +137,13 @@ bool is_measurement_name(std::string_view name) {
   return std::find(kLast.begin(), kLast.end(), words.back()) != kLast.end() || words.front() == "num";
 }
 
+bool is_logging_record_name(std::string_view name) {
+  static constexpr std::array<std::string_view, 9> kRecords = {"log",   "logs",    "logging", "info",   "infos",
+                                                               "stats", "metrics", "record",  "summary"};
+  const auto words = identifier_words(last_component(name));
+  return !words.empty() && std::find(kRecords.begin(), kRecords.end(), words.back()) != kRecords.end();
+}
+
 bool is_loader_name(std::string_view expr_text) {
   static constexpr std::array<std::string_view, 19> kWords = {
       "loader",   "loaders", "dataloader", "dataloaders", "dl",         "batches", "batch",
