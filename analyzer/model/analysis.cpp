@@ -114,8 +114,25 @@ void Model::Impl::mark_loss_methods() {
   if (methods_called_at.empty()) {
     return;
   }
+  auto mark = [&](ScopeId method) {
+    m.m_scopes[static_cast<size_t>(method)].facts.per_step_method = true;
+    m.m_scopes[static_cast<size_t>(method)].facts.loss_for_caller = true;
+  };
+  // `self.compute_D_loss().backward()`: the method's result is back-propagated where it is called.
+  for (const auto& [at, method] : methods_called_at) {
+    const TSNode call = ts_node_descendant_for_byte_range(m.m_scopes[0].node, at, at);
+    for (TSNode n = call; !null(n) && ts_node_start_byte(n) == at; n = ts_node_parent(n)) {
+      if (ts_node_symbol(n) == g.sym.attribute && text(field(n, g.field.attribute)) == "backward") {
+        mark(method);
+        break;
+      }
+    }
+  }
   for (const Binding& b : m.bindings()) {
-    if (b.kind != BindingKind::Assign || null(b.value) || b.name.find('.') != std::string::npos) {
+    // `loss = self.compute_loss()`, `self.loss_G = self.compute_G_loss()`, then a backward of it.
+    const bool plain_or_self = b.name.find('.') == std::string::npos ||
+                               (b.name.starts_with("self.") && b.name.find('.', 5) == std::string::npos);
+    if (b.kind != BindingKind::Assign || null(b.value) || !plain_or_self) {
       continue;
     }
     const auto it = methods_called_at.find(ts_node_start_byte(unparen(b.value)));
@@ -125,7 +142,7 @@ void Model::Impl::mark_loss_methods() {
     const ScopeId fn = enclosing_function(b.scope);
     const ScopeId owner = fn == kNone ? 0 : fn;
     if (flows_into_backward(b.name, owner, 2)) {
-      m.m_scopes[static_cast<size_t>(it->second)].facts.per_step_method = true;
+      mark(it->second);
     }
   }
 }

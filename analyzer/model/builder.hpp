@@ -95,6 +95,7 @@ private:
   void record_function_facts(const Call& c, Scope& owner);
   void record_statement_call(const Call& c, Scope& owner);
   void record_call_candidates(const Call& c);
+  void note_module_bound_from_chain(TSNode call);
 
   // --- grad-mode regions and guards (builder_regions.cpp)
   [[nodiscard]] GradEffect classify_with_item(TSNode expr) const;

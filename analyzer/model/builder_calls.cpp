@@ -48,8 +48,31 @@ void ModelBuilder::visit_call(TSNode node) {
     if ((rs == g.sym.identifier || rs == g.sym.attribute) && d.text(c.receiver) != "self") {
       d.module_receivers.emplace(d.text(c.receiver));
     }
+    if (c.method == "eval" || c.method == "requires_grad_") {
+      note_module_bound_from_chain(c.node);
+    }
   }
   m.m_calls.push_back(std::move(c));
+}
+
+// `inception = InceptionV3().eval().to(device)`: `.eval()` and `.requires_grad_()` return the
+// module they are called on, so the name the chain is bound to is a module.
+void ModelBuilder::note_module_bound_from_chain(TSNode call) {
+  TSNode up = ts_node_parent(call);
+  while (!null(up) && (ts_node_symbol(up) == g.sym.attribute || ts_node_symbol(up) == g.sym.call)) {
+    if (ts_node_symbol(up) == g.sym.attribute &&
+        !names::is_module_returning_method(d.text(d.field(up, g.field.attribute)))) {
+      return; // `net.eval().forward(x)`: the chain goes on past the module
+    }
+    up = ts_node_parent(up);
+  }
+  if (null(up) || ts_node_symbol(up) != g.sym.assignment) {
+    return;
+  }
+  const TSNode left = d.field(up, g.field.left);
+  if (ts_node_symbol(left) == g.sym.identifier || ts_node_symbol(left) == g.sym.attribute) {
+    d.module_receivers.emplace(d.text(left));
+  }
 }
 
 // `loss.backward()`, `accelerator.backward(loss)`: marks the call and every name whose value is

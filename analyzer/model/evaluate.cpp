@@ -1359,7 +1359,15 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
     // `x if isinstance(x, float) else x.item()`: where the test holds, `x` is a number.
     const Value a = tests_for_a_number(condition, when_true) ? Value::number() : eval(when_true, scope, depth + 1);
     const Value b = eval(when_false, scope, depth + 1);
-    return join(a, b);
+    Value joined = join(a, b);
+    // `"cuda" if torch.cuda.is_available() else "cpu"`: on a machine with a GPU, the GPU.
+    const std::string_view test = text(condition);
+    if ((a.device == Device::Accelerator || b.device == Device::Accelerator) &&
+        (test.find("is_available") != std::string_view::npos || test.find("cuda") != std::string_view::npos ||
+         test.find("gpu") != std::string_view::npos)) {
+      joined.device = Device::Accelerator;
+    }
+    return joined;
   }
   if (s == g.sym.boolean_operator) {
     return join(eval(field(n, g.field.left), scope, depth + 1), eval(field(n, g.field.right), scope, depth + 1));

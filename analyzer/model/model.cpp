@@ -387,6 +387,19 @@ bool Model::recreated_per_outer_pass(LoopId loop_id) const {
       return false;
     }
   }
+  // `for path in paths: feats = [] / for x in loader_of(path): feats.append(net(x))`: the inner
+  // loop walks a whole dataset, so the list grows with it whatever the outer loop does. So does
+  // `for loader in loaders: ... for x in tqdm(loader)`.
+  const Loop& inner = loop(loop_id);
+  if (inner.kind == LoopKind::For && !ts_node_is_null(inner.iterable) && names::is_loader_name(text(inner.iterable))) {
+    const bool outer_walks_data = !ts_node_is_null(o.iterable) && names::is_loader_name(text(o.iterable));
+    const bool walks_the_outer_target = std::any_of(o.targets.begin(), o.targets.end(), [&](const std::string& t) {
+      return mentions_identifier(text(inner.iterable), t);
+    });
+    if (!outer_walks_data || walks_the_outer_target) {
+      return false;
+    }
+  }
   return ts_node_is_null(o.iterable) || !names::is_phase_name(text(o.iterable));
 }
 

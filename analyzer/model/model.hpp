@@ -39,8 +39,9 @@ struct FunctionFacts {
   bool per_step_method = false;     // forward, training_step, *_step, on_*_batch_end, compute_loss
   bool framework_eval_step = false; // Lightning validation_step/test_step/predict_step & co.
   bool decorated_grad_disabled = false;
-  bool grad_disabled = false; // decorated, framework-disabled, or only called grad-disabled
-  bool backprops = false;     // runs a backward (itself or through a local helper)
+  bool grad_disabled = false;   // decorated, framework-disabled, or only called grad-disabled
+  bool backprops = false;       // runs a backward (itself or through a local helper)
+  bool loss_for_caller = false; // a method whose result its caller back-propagates (`compute_G_loss`)
   bool steps_optimizer = false;
   bool needs_grad = false;       // backward, autograd.grad, requires_grad_, enable_grad
   bool calls_train_mode = false; // `.train()` on a module

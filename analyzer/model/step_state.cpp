@@ -52,6 +52,22 @@ bool read_as_a_number(const Model::Impl& impl, TSNode attribute) {
 
 // Attribute names (`loss` in `cl.loss`) read anywhere in code that back-propagates: a function
 // that runs a backward, or a loop whose passes do.
+void add_attributes_they_are_made_from(const Model::Impl& impl, std::unordered_set<std::string>& read);
+
+// `self.logs["loss"] = loss`, `self.out = x`: the attribute is written here, not read.
+bool written_there(const Model::Impl& impl, TSNode attribute) {
+  TSNode target = attribute;
+  const TSNode parent = ts_node_parent(attribute);
+  if (!ts_node_is_null(parent) && ts_node_symbol(parent) == impl.g.sym.subscript) {
+    target = parent;
+  }
+  const TSNode statement = ts_node_parent(target);
+  return !ts_node_is_null(statement) &&
+         (ts_node_symbol(statement) == impl.g.sym.assignment ||
+          ts_node_symbol(statement) == impl.g.sym.augmented_assignment) &&
+         ts_node_eq(impl.field(statement, impl.g.field.left), target);
+}
+
 std::unordered_set<std::string> attributes_in_backprop_code(const Model::Impl& impl) {
   const Model& m = impl.m;
   const auto& g = impl.g;
@@ -66,13 +82,45 @@ std::unordered_set<std::string> attributes_in_backprop_code(const Model::Impl& i
       const ScopeId fn = m.function_at(at);
       const ScopeId scope = m.scope_at(at);
       const LoopId loop = m.loop_at(at, scope);
-      if ((fn != kNone && m.scope(fn).facts.backprops) || (loop != kNone && m.iteration_backprops(loop, scope))) {
+      // Read where a loss is made for a backward: by the function that runs it, or by a method
+      // whose result its caller back-propagates (`self.compute_G_loss().backward()`).
+      const bool loss_method = fn != kNone && m.scope(fn).facts.loss_for_caller && !written_there(impl, n);
+      if ((fn != kNone && m.scope(fn).facts.backprops) || loss_method ||
+          (loop != kNone && m.iteration_backprops(loop, scope))) {
         out.emplace(impl.text(impl.field(n, g.field.attribute)));
       }
     }
     return true;
   });
+  add_attributes_they_are_made_from(impl, out);
   return out;
+}
+
+// `self.fake = self.netG(self.real); self.fake_B = self.fake[:n]`: when the loss reads `fake_B`,
+// its backward frees the graph `fake` holds too.
+void add_attributes_they_are_made_from(const Model::Impl& impl, std::unordered_set<std::string>& read) {
+  const auto& g = impl.g;
+  for (int round = 0; round < 3; ++round) {
+    bool grew = false;
+    for (const Binding& b : impl.m.bindings()) {
+      if (!b.name.starts_with("self.") || ts_node_is_null(b.value) || read.count(b.name.substr(5)) == 0) {
+        continue;
+      }
+      syntax::walk_named(b.value, [&](TSNode n) {
+        if (ts_node_symbol(n) != g.sym.attribute) {
+          return true;
+        }
+        const TSNode object = impl.field(n, g.field.object);
+        if (ts_node_symbol(object) == g.sym.identifier && impl.text(object) == "self") {
+          grew = read.emplace(impl.text(impl.field(n, g.field.attribute))).second || grew;
+        }
+        return true;
+      });
+    }
+    if (!grew) {
+      break;
+    }
+  }
 }
 
 // `self.output` read (not through `.item()`/`.detach()`) after the store, in `fn`.
