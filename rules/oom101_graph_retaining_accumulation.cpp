@@ -49,8 +49,9 @@ const RuleMeta kMeta{
                  "accumulator is re-created in each iteration; gradient accumulation with `loss / accum_steps`; "
                  "the value has no graph to begin with (fresh noise through a layer without parameters, such as "
                  "`nn.Upsample`)."
-                 " Test code (in `test_*.py`, `*_test.py` and `conftest.py`: test cases, test classes and their "
-                 "helpers) is left alone: a test runs a few steps of a small model.",
+                 " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
+                 "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
+                 "runs a few steps of a small model.",
     .fix_safety = "Unsafe: `.item()` turns the value into a Python float (and synchronises with the GPU), so code "
                   "that later uses the accumulator as a tensor changes behaviour.",
     .options = {},

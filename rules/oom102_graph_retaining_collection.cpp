@@ -44,8 +44,9 @@ const RuleMeta kMeta{
                  "`H, W = x.shape[-2:]`, `x.split(n)`, `range(0, x.shape[0], n)`) gathers its own result, and a "
                  "decoder's key/value cache on its module (`self.cache_k`, `self.past_key_values`) grows while "
                  "generating by design."
-                 " Test code (in `test_*.py`, `*_test.py` and `conftest.py`: test cases, test classes and their "
-                 "helpers) is left alone: a test runs a few steps of a small model.",
+                 " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
+                 "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
+                 "runs a few steps of a small model.",
     .fix_safety = "Unsafe. For a scalar loss the fix stores `.item()`, a Python float. A tensor kept in a list "
                   "or dict is stored `.detach().cpu()`: `.detach()` alone drops the graph but keeps each step's "
                   "tensor on the GPU (measured: the list still grows by the tensors), so code that later uses the "

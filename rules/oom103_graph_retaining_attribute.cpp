@@ -43,8 +43,9 @@ const RuleMeta kMeta{
                  "outside per-step code (`__init__`, setup). A value carried "
                  "into the next step's forward is OOM106's case. A decoder's key/value cache (`self.cache_k`) "
                  "is kept between calls by design."
-                 " Test code (in `test_*.py`, `*_test.py` and `conftest.py`: test cases, test classes and their "
-                 "helpers) is left alone: a test runs a few steps of a small model.",
+                 " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
+                 "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
+                 "runs a few steps of a small model.",
     .fix_safety = "Unsafe: `.detach()` stops gradients from flowing through the kept tensor, which matters only "
                   "when something back-propagates through the attribute later.",
     .options = {},

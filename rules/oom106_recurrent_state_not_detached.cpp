@@ -46,8 +46,9 @@ const RuleMeta kMeta{
                  "value is an accumulation (OOM101's case). A decoder's key/value cache kept on its module "
                  "(`self.cache_k`, `self.kv_cache`) is carried between calls by design, and a value built once "
                  "under `if self.x is None:` is not a step's state."
-                 " Test code (in `test_*.py`, `*_test.py` and `conftest.py`: test cases, test classes and their "
-                 "helpers) is left alone: a test runs a few steps of a small model.",
+                 " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
+                 "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
+                 "runs a few steps of a small model.",
     .fix_safety = "Unsafe: detaching is the truncation itself; gradients no longer flow into earlier batches, "
                   "which is what truncated back-propagation through time wants.",
     .options = {},

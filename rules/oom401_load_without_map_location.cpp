@@ -36,9 +36,10 @@ const RuleMeta kMeta{
         "or a model moved with `.cpu()` before its `state_dict()` is saved), and a load of a path the same "
         "module saves to when nothing in that module puts tensors on an accelerator. So is a published file the "
         "code downloads (`path = hf_hub_download(...)`, or `if not os.path.exists(path):` followed by a "
-        "download): weights published for everyone are saved from the CPU. Test code (`test*` "
-        "functions, methods of `Test*` classes and helpers nested in them) is left alone too: a test "
-        "holds a small checkpoint for a moment and exits.",
+        "download): weights published for everyone are saved from the CPU. Test code (every function of a "
+        "test file that holds a test case: the tests, test classes, their helpers and tester classes) is "
+        "left alone too: a test holds a small checkpoint for a moment and exits. A script only named like "
+        "a test (`test_policy.py` with a `main()` and no test case) is linted as a program.",
     .fix_safety = "Unsafe: code that relies on the loaded tensors being on the GPU (without `.to(device)` or "
                   "`load_state_dict`) would now get CPU tensors. No edit is offered where the load is bound to a "
                   "name for a whole module or tensors used as they come back (`model = torch.load(f)`, "

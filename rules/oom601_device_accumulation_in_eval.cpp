@@ -37,8 +37,9 @@ const RuleMeta kMeta{
                  "of one input (`batch.split(n)`, `range(0, x.shape[0], n)`) gathers that input's outputs, and a loop "
                  "over something other than the data (class names, a solver's steps) does not grow with it. With "
                  "autograd on, OOM102 reports the same store (it keeps the graph as well)."
-                 " Test code (in `test_*.py`, `*_test.py` and `conftest.py`: test cases, test classes and their "
-                 "helpers) is left alone: a test runs a few steps of a small model.",
+                 " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
+                 "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
+                 "runs a few steps of a small model.",
     .fix_safety = "Unsafe: later code that expects the gathered tensors on the GPU (e.g. `torch.cat` with a "
                   "device tensor) gets CPU tensors; the copy also synchronises with the GPU each iteration. It is "
                   "not offered when the same loop gathers other tensors that stay on the device (labels beside "
@@ -123,7 +124,7 @@ void check(RuleContext& ctx) {
       continue;
     }
     // A list re-created in every step (test-time augmentation views) is bounded by the step.
-    if (m.recreated_every_step(st.loop) || m.iterates_a_literal(st.loop) || m.recreated_per_outer_pass(st.loop)) {
+    if (m.recreated_every_step(st.loop) || m.iterates_a_literal(st.loop) || m.recreated_per_outer_pass(st)) {
       continue;
     }
     // `losses[k] = loss` into a preallocated tensor copies the value: nothing grows.

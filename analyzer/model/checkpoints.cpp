@@ -267,19 +267,19 @@ bool Model::in_test_code(ScopeId scope_id) const {
   if (!is_test_file(source().path())) {
     return false;
   }
-  // Nested helpers of a test (`def load_model(): ...` inside `test_x`) are test code too, and so
-  // are a test class's own helpers.
-  for (ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id); fn != kNone;
-       fn = scope(fn).parent == kNone ? kNone : m_impl->enclosing_function(scope(fn).parent)) {
-    const ScopeId cls = scope(fn).class_scope;
-    if (m_impl->is_test_function(fn) || (cls != kNone && m_impl->is_test_class(cls))) {
-      return true;
+  // In a file pytest collects, every function serves the tests: the test cases, their nested
+  // helpers, a test class's methods, and the module's helpers and tester classes they call. A
+  // script that is only named like a test (`test_policy.py` with a `main()`, no test case) is not.
+  if (!m_impl->defines_test_cases) {
+    bool any = false;
+    for (ScopeId s = 0; s < static_cast<ScopeId>(m_scopes.size()) && !any; ++s) {
+      const Scope& sc = scope(s);
+      any = (sc.kind == ScopeKind::Function && m_impl->is_test_function(s)) ||
+            (sc.kind == ScopeKind::Class && m_impl->is_test_class(s));
     }
-    if (scope(fn).parent == fn) {
-      break;
-    }
+    m_impl->defines_test_cases = any;
   }
-  return false;
+  return *m_impl->defines_test_cases && scope_id != kNone && m_impl->enclosing_function(scope_id) != kNone;
 }
 
 bool Model::tests_an_api_without_training(ScopeId scope_id) const {

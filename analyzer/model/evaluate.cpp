@@ -132,7 +132,14 @@ Value join(const Value& a, const Value& b) {
   out.source = lead.source != Source::None ? lead.source : other.source;
   out.scope = kind_from.scope;
   out.qualified = kind_from.qualified;
-  out.device = a.device == b.device ? a.device : (lead.device != Device::Unknown ? lead.device : other.device);
+  // `(x + 1.0) / 2.0`: a Python number takes the tensor's device, it does not move it.
+  if (a.kind == Kind::Number && b.kind != Kind::Number) {
+    out.device = b.device;
+  } else if (b.kind == Kind::Number && a.kind != Kind::Number) {
+    out.device = a.device;
+  } else {
+    out.device = a.device == b.device ? a.device : (lead.device != Device::Unknown ? lead.device : other.device);
+  }
   const Value& told = lead.evidence_count > 0 ? lead : other;
   out.evidence = told.evidence;
   out.evidence_count = told.evidence_count;
@@ -1045,6 +1052,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       }
       if (names::is_forward_like_method(method)) {
         return when_enabled(grad_tensor(Source::Forward));
+      }
+      if (names::is_part_forward_method(method) && disabled) {
+        return when_enabled(grad_tensor(Source::Forward)); // the module's output, without a graph here
       }
       if (method == "compute_loss" || names::is_loss_name(method, options)) {
         return when_enabled(grad_tensor(Source::LossFunction, Kind::Loss));

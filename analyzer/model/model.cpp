@@ -373,12 +373,15 @@ bool Model::recreated_every_step(LoopId loop_id) const {
   return false;
 }
 
-bool Model::recreated_per_outer_pass(LoopId loop_id) const {
+bool Model::recreated_per_outer_pass(const Store& store) const {
+  const LoopId loop_id = store.loop;
   if (loop_id == kNone) {
     return false;
   }
   const LoopId outer = loop(loop_id).parent;
-  if (outer == kNone) {
+  // `all_samples = []` before both loops: it outlives the outer pass too.
+  if (outer == kNone ||
+      m_impl->outlived_loop(store.container_key, store.scope, outer, ts_node_start_byte(store.statement)) == outer) {
     return false;
   }
   const Loop& o = loop(outer);

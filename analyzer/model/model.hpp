@@ -428,7 +428,7 @@ public:
   // The container outlives only `loop`, and `loop` runs inside another loop of the function that
   // is not over epochs or phases (denoising steps, test-time views, chunks of one batch): it is
   // re-created on every outer pass, so it does not grow with the data.
-  [[nodiscard]] bool recreated_per_outer_pass(LoopId loop) const;
+  [[nodiscard]] bool recreated_per_outer_pass(const Store& store) const;
   // The loop runs over a literal (`for flip in (False, True)`, `range(4)`): a fixed, small count.
   [[nodiscard]] bool iterates_a_literal(LoopId loop) const;
   // The node sits under an `if` whose condition tests a step counter with `%` (runs every N steps).

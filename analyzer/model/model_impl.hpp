@@ -141,6 +141,7 @@ struct Model::Impl {
   [[nodiscard]] bool unpickled_network(TSNode fn, ScopeId scope, std::uint32_t at) const;
 
   [[nodiscard]] bool uncalled_test_helper(ScopeId fn) const; // checkpoints.cpp
+  mutable std::optional<bool> defines_test_cases;            // a test file with a test case in it
 
   // --- small syntax helpers (model_impl.cpp)
   [[nodiscard]] std::string_view text(TSNode n) const;
@@ -318,6 +319,9 @@ bool is_decoding_cache_name(std::string_view name);
 bool is_grad_killing_method(std::string_view method);
 bool is_module_returning_method(std::string_view method);
 bool is_forward_like_method(std::string_view method);
+// `decode_first_stage`, `encode_image`, `forward_backbone`: a pass through a part of the model,
+// often decorated `no_grad` where it is defined, so only its output's device is taken from it.
+bool is_part_forward_method(std::string_view method);
 // `log`, `logging_output`, `metrics`, `stats`: a record for logging, returned beside an output.
 bool is_logging_record_name(std::string_view name);
 bool is_metadata_attribute(std::string_view attr);

@@ -346,6 +346,10 @@ bool is_forward_like_method(std::string_view method) {
   return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
 }
 
+bool is_part_forward_method(std::string_view method) {
+  return method.starts_with("encode_") || method.starts_with("decode_") || method.starts_with("forward_");
+}
+
 bool is_metadata_attribute(std::string_view attr) {
   static constexpr std::array<std::string_view, 12> kAttrs = {"shape",   "dtype",         "device",  "data",
                                                               "grad",    "requires_grad", "is_cuda", "ndim",
