@@ -1162,6 +1162,14 @@ void Model::Impl::find_eval_regions() {
     if (!names::is_eval_function_name(sc.name, needs_loop)) {
       continue;
     }
+    // `def render_rays(...): def inference(...)`: a nested helper's name says what it does for the
+    // function around it, whose own callers (a training step) choose the grad mode.
+    const ScopeId outer = sc.parent == kNone ? kNone : enclosing_function(sc.parent);
+    bool outer_needs_loop = false;
+    if (outer != kNone &&
+        !names::is_eval_function_name(m.m_scopes[static_cast<size_t>(outer)].name, outer_needs_loop)) {
+      continue;
+    }
     if (needs_loop && !function_has_step_loop[i] && !function_switches_to_eval[i] &&
         !called_only_periodically(static_cast<ScopeId>(i))) {
       continue;
