@@ -36,15 +36,18 @@ const RuleMeta kMeta{
                    "    model.eval()\n"
                    "    for x, y in loader:\n"
                    "        preds = model(x)\n",
-    .fine_when = "The evaluation needs gradients (adversarial examples, Grad-CAM, `torch.autograd.grad`, "
-                 "`requires_grad_()`); the module is frozen (`requires_grad_(False)`) or unpickled as it was saved "
-                 "(`pickle.load(f)[\"ema\"]`), so its forward on data builds no graph; the model is another "
-                 "framework's (`tf_model`, a Flax script that imports transformers); `model.eval()` is used to freeze "
-                 "batch norm while training goes on; "
-                 "Lightning's `validation_step`/`test_step`/`predict_step` (already grad-disabled), and the same "
-                 "hooks (and `valid_step`) overridden in a class with a framework base, such as a fairseq or LAVIS "
-                 "task, whose trainer runs them with autograd off; Hugging Face "
-                 "`generate()` (already grad-disabled); a helper only ever called from grad-disabled code.",
+    .fine_when =
+        "The evaluation needs gradients (adversarial examples, Grad-CAM, `torch.autograd.grad`, "
+        "`requires_grad_()`); the module is frozen (`requires_grad_(False)`) or unpickled as it was saved "
+        "(`pickle.load(f)[\"ema\"]`), so its forward on data builds no graph; the model is another "
+        "framework's (`tf_model`, a Flax script that imports transformers); a helper nested in a function "
+        "that is not evaluation code is named for what it does there (`def render_rays(...): def "
+        "inference(...)`), its grad mode the outer function's callers' choice; `model.eval()` is used to freeze "
+        "batch norm while training goes on; "
+        "Lightning's `validation_step`/`test_step`/`predict_step` (already grad-disabled), and the same "
+        "hooks (and `valid_step`) overridden in a class with a framework base, such as a fairseq or LAVIS "
+        "task, whose trainer runs them with autograd off; Hugging Face "
+        "`generate()` (already grad-disabled); a helper only ever called from grad-disabled code.",
     .fix_safety = "Unsafe: tensors created under `torch.inference_mode()` can never re-enter autograd; if the "
                   "evaluation's outputs are later used in a differentiable computation, use `torch.no_grad()`. "
                   "The decorator is offered only on a whole evaluation function that trains nothing, and not on "
