@@ -190,6 +190,7 @@ Json to_json(const model::ModuleSummary& s) {
               {"functions", std::move(fns)},
               {"calls", std::move(calls)},
               {"bases", s.external_bases},
+              {"methods", s.uncalled_methods},
               {"value_sensitive", s.value_sensitive},
               {"loop_sensitive", s.loop_sensitive},
               {"had_findings", s.had_findings}};
@@ -205,6 +206,9 @@ model::ModuleSummary summary_of(const Json& j) {
     s.external_calls.push_back(model::CallSite{c.at(0).get<std::string>(), c.at(1).get<bool>(), c.at(2).get<bool>()});
   }
   s.external_bases = j.at("bases").get<std::vector<std::string>>();
+  if (j.contains("methods")) { // entries written before methods were summarised have none
+    s.uncalled_methods = j.at("methods").get<std::vector<std::string>>();
+  }
   s.value_sensitive = j.at("value_sensitive").get<bool>();
   s.loop_sensitive = j.at("loop_sensitive").get<bool>();
   s.had_findings = j.at("had_findings").get<bool>();

@@ -181,6 +181,13 @@ void Model::Impl::analyse() {
         const ProjectFacts::Incoming external = project->facts->incoming(project->module + "." + sc.name);
         sites += external.sites;
         disabled_sites += external.disabled;
+      } else if (project != nullptr && project->facts != nullptr && sites == 0 && sc.class_scope != kNone &&
+                 sc.parent == sc.class_scope && m.m_scopes[static_cast<size_t>(sc.class_scope)].parent == 0) {
+        // A method nothing here calls, called on instances of its class in other modules.
+        const ProjectFacts::Incoming external = project->facts->incoming(
+            project->module + "." + m.m_scopes[static_cast<size_t>(sc.class_scope)].name + "." + sc.name);
+        sites += external.sites;
+        disabled_sites += external.disabled;
       }
       sc.facts.call_sites = sites;
       sc.facts.disabled_call_sites = disabled_sites;

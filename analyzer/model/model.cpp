@@ -96,6 +96,19 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     const ScopeId fn = m_impl->enclosing_function(c.scope);
     const bool per_step = fn != kNone && m_scopes[static_cast<size_t>(fn)].facts.per_step_method;
     out.external_calls.push_back(CallSite{target, c.grad_disabled, c.loop != kNone || per_step});
+    if (c.qualified.empty() && c.is_method_call()) {
+      // `solver = DPM_Solver(...)` then `solver.sample(x)`: a call site of that class's method too.
+      out.external_calls.push_back(
+          CallSite{target + "." + std::string(c.method), c.grad_disabled, c.loop != kNone || per_step});
+    }
+  }
+  for (size_t i = 1; i < m_scopes.size(); ++i) {
+    const Scope& sc = m_scopes[i];
+    if (sc.kind == ScopeKind::Function && sc.class_scope != kNone && sc.parent == sc.class_scope &&
+        m_scopes[static_cast<size_t>(sc.class_scope)].parent == 0 && sc.facts.call_sites == 0 &&
+        !sc.facts.grad_disabled) {
+      out.uncalled_methods.push_back(m_scopes[static_cast<size_t>(sc.class_scope)].name + "." + sc.name);
+    }
   }
   out.value_sensitive = !m_accumulations.empty() || !m_stores.empty();
   for (const Loop& l : m_loops) {

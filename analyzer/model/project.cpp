@@ -83,6 +83,12 @@ bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
       return true;
     }
   }
+  for (const std::string& method : summary.uncalled_methods) {
+    const Incoming in = incoming(summary.module + "." + method);
+    if (in.sites > 0 && in.disabled == in.sites) {
+      return true;
+    }
+  }
   return false;
 }
 

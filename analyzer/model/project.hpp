@@ -42,6 +42,9 @@ struct ModuleSummary {
   std::string module;
   std::unordered_map<std::string, FunctionSummary> functions; // by top-level name
   std::vector<CallSite> external_calls;
+  // Methods of this module's classes that nothing in it calls and that run with autograd on
+  // (`DPM_Solver.sample`): their callers elsewhere decide their grad mode (`Class.method`).
+  std::vector<std::string> uncalled_methods;
   // Base classes imported from other modules of the run (`class FCOS(DenseDetector)`): whether
   // they are nn.Modules decides what this module's classes are.
   std::vector<std::string> external_bases;

@@ -520,6 +520,31 @@ TEST_F(Cli, ModuleBaseClassesInOtherModules) {
   EXPECT_EQ(findings[0]["location"]["row"], 11); // `Plain` is no module: its `inference` is evaluation code
 }
 
+// A method nothing in its own module calls runs in the grad mode of its callers elsewhere: a
+// solver class driven only by another module's `@torch.no_grad()` sampler builds no graph. The
+// same class driven with autograd on keeps its finding.
+TEST_F(Cli, MethodsCalledOnlyFromGradDisabledCodeInOtherModules) {
+  write("sampling/__init__.py", "");
+  write("sampling/solver.py", "class Solver:\n    def __init__(self, model):\n        self.model = model\n\n"
+                              "    def sample(self, x, steps):\n        self.model.eval()\n"
+                              "        for _ in range(steps):\n            x = x - self.model(x)\n        return x\n");
+  write("sampling/sampler.py", "import torch\n\nfrom .solver import Solver\n\n\n@torch.no_grad()\n"
+                               "def draw(model, noise):\n    solver = Solver(model)\n"
+                               "    return solver.sample(noise, 50)\n");
+  const Result quiet = run({"check", "--isolated", "--output-format", "json", "."}, m_dir);
+  EXPECT_EQ(nlohmann::json::parse(quiet.out).size(), 0U) << quiet.out;
+
+  write("sampling/preview.py", "from .solver import Solver\n\n\ndef preview(model, noise):\n"
+                               "    solver = Solver(model)\n    return solver.sample(noise, 4)\n");
+  const Result r = run({"check", "--isolated", "--output-format", "json", "."}, m_dir);
+  std::set<std::string> found;
+  for (const auto& f : nlohmann::json::parse(r.out)) {
+    found.insert(f["filename"].get<std::string>() + ":" + f["code"].get<std::string>());
+  }
+  // Now it runs with autograd on too: its forward (and the state it chains) is reported.
+  EXPECT_TRUE(found.count("sampling/solver.py:OOM201")) << r.out;
+}
+
 // `--fix` and `--diff` see the same project as `check`: a finding that needs another module's
 // facts is fixed too.
 TEST_F(Cli, FixAndDiffUseTheProjectWideFacts) {
