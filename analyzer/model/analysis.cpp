@@ -851,7 +851,7 @@ void Model::Impl::collect_forwards(EvalRegion& r, ScopeId fn) const {
   for (size_t i = first; i < last; ++i) {
     const Call& c = m.m_calls[i];
     if (!c.grad_disabled && enclosing_function(c.scope) == fn && (c.is_forward || runs_a_forward_for_its_caller(c)) &&
-        !forward_of_a_frozen_module(unparen(c.function), c.scope, ts_node_start_byte(c.node))) {
+        !forward_of_a_frozen_module(unparen(c.function), ts_node_start_byte(c.node))) {
       r.forward_calls.push_back(i);
     }
   }

@@ -6,7 +6,6 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "analyzer/model/model.hpp"
@@ -272,16 +271,14 @@ bool rollout_function(const Model& m, ScopeId fn, const std::vector<BindingId>& 
 // `x = self.layers[i](x)`, `for block in self.blocks: x = block(x)`: each pass calls another
 // layer, so the loop is one forward through a stack as deep as the model, not a state carried
 // through time.
-bool calls_a_different_layer_each_pass(const Model& m, const Loop& loop) {
-  std::vector<std::string> targets;
-  for (const std::string& pattern : loop.targets) {
-    std::string word;
-    for (const char c : pattern + " ") {
-      if (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_') {
-        word += c;
-      } else if (!word.empty()) {
-        targets.push_back(std::exchange(word, {}));
-      }
+bool calls_a_different_layer_each_pass(const Model& m, LoopId id, const std::vector<BindingId>& fn_bindings) {
+  const Loop& loop = m.loop(id);
+  // The names the loop itself binds (`i` and `_` of `for i, _ in enumerate(blocks)`).
+  std::vector<std::string_view> targets;
+  for (BindingId b : fn_bindings) {
+    const Binding& binding = m.bindings()[static_cast<size_t>(b)];
+    if (binding.kind == BindingKind::ForTarget && binding.loop == id && binding.name != "_") {
+      targets.push_back(binding.name);
     }
   }
   const auto& calls = m.calls();
@@ -290,7 +287,7 @@ bool calls_a_different_layer_each_pass(const Model& m, const Loop& loop) {
   for (; it != calls.end() && ts_node_start_byte(it->node) < loop.body_end; ++it) {
     const std::string_view callee = m.text(ts_node_child_by_field_id(it->node, syntax::grammar().field.function));
     if (std::any_of(targets.begin(), targets.end(),
-                    [&](const std::string& target) { return target != "_" && mentions_word(callee, target); })) {
+                    [&](std::string_view target) { return mentions_word(callee, target); })) {
       return true;
     }
   }
@@ -368,7 +365,8 @@ void Model::add_rollout_states(const std::vector<std::vector<BindingId>>& by_fun
   for (LoopId l : order) {
     const Loop& lp = loop(l);
     const ScopeId fn = function_at(lp.body_start);
-    if (lp.kind == LoopKind::Comprehension || fn == kNone || calls_a_different_layer_each_pass(*this, lp) ||
+    if (lp.kind == LoopKind::Comprehension || fn == kNone ||
+        calls_a_different_layer_each_pass(*this, l, by_function[static_cast<size_t>(fn)]) ||
         !rollout_function(*this, fn, by_function[static_cast<size_t>(fn)], m_impl->function_returns(fn, 0))) {
       continue;
     }

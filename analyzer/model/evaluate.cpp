@@ -908,7 +908,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
   if (null(fn)) {
     return Value::unknown();
   }
-  if (forward_of_a_frozen_module(fn, scope, at)) {
+  if (forward_of_a_frozen_module(fn, at)) {
     return when_enabled(join_args()); // what its inputs carry, and nothing of its own
   }
   const std::string q = resolve_qualified(fn, scope);

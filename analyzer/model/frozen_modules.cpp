@@ -106,6 +106,13 @@ const std::unordered_map<std::string, std::vector<Model::Impl::FreezeMark>>& Mod
            freezes_text(body) && !unfreezes_text(body));
     }
   }
+  // `net = pickle.load(f)["ema"]`: frozen where it is bound, for what follows.
+  for (const Binding& b : m.bindings()) {
+    if (b.kind == BindingKind::Assign && b.name.find('.') == std::string::npos && !null(b.value) &&
+        unpickled(b.value)) {
+      mark(b.name, b.stmt_start, true);
+    }
+  }
   return *freeze_memo;
 }
 
@@ -140,18 +147,11 @@ bool Model::Impl::frozen_module(TSNode expr, std::uint32_t at) const {
   return frozen;
 }
 
-// `net = pickle.load(f)["ema"].to(device)`, `G = legacy.load_network_pkl(f)["G_ema"]`: a network
-// unpickled as it was saved, `requires_grad` flags included; EMA and evaluation copies are saved
-// frozen. Whether its forward builds a graph is not in the text.
-bool Model::Impl::unpickled_network(TSNode fn, ScopeId scope, std::uint32_t at) const {
-  if (ts_node_symbol(fn) != g.sym.identifier) {
-    return false;
-  }
-  const Binding* b = lookup(text(fn), scope, at);
-  if (b == nullptr || b->kind != BindingKind::Assign || null(b->value)) {
-    return false;
-  }
-  TSNode v = unparen(b->value);
+// `pickle.load(f)["ema"].to(device)`, `legacy.load_network_pkl(f)["G_ema"]`: a network unpickled
+// as it was saved, `requires_grad` flags included; EMA and evaluation copies are saved frozen.
+// Whether its forward builds a graph is not in the text, so it is taken as frozen.
+bool Model::Impl::unpickled(TSNode value) const {
+  TSNode v = unparen(value);
   for (int guard = 0; guard < 8 && !null(v); ++guard) {
     const TSSymbol s = ts_node_symbol(v);
     if (s == g.sym.subscript) {
@@ -176,10 +176,7 @@ bool Model::Impl::unpickled_network(TSNode fn, ScopeId scope, std::uint32_t at) 
 }
 
 // `vae(x)`, `self.text_encoder(ids)`, `teacher.forward(x)`, `self.vae.encode(x)` of a frozen module.
-bool Model::Impl::forward_of_a_frozen_module(TSNode fn, ScopeId scope, std::uint32_t at) const {
-  if (unpickled_network(fn, scope, at)) {
-    return true;
-  }
+bool Model::Impl::forward_of_a_frozen_module(TSNode fn, std::uint32_t at) const {
   if (freeze_marks().empty()) {
     return false;
   }

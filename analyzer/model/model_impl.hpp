@@ -137,8 +137,8 @@ struct Model::Impl {
   [[nodiscard]] const std::unordered_map<std::string, std::vector<FreezeMark>>& freeze_marks() const;
   [[nodiscard]] std::string module_key(TSNode expr) const;
   [[nodiscard]] bool frozen_module(TSNode expr, std::uint32_t at) const;
-  [[nodiscard]] bool forward_of_a_frozen_module(TSNode fn, ScopeId scope, std::uint32_t at) const;
-  [[nodiscard]] bool unpickled_network(TSNode fn, ScopeId scope, std::uint32_t at) const;
+  [[nodiscard]] bool forward_of_a_frozen_module(TSNode fn, std::uint32_t at) const;
+  [[nodiscard]] bool unpickled(TSNode value) const;
 
   [[nodiscard]] bool uncalled_test_helper(ScopeId fn) const; // checkpoints.cpp
   mutable std::optional<bool> defines_test_cases;            // a test file with a test case in it
