@@ -125,7 +125,9 @@ def main():
               [i for i, l in enumerate(lines) if l.strip() and not l.strip().startswith(("#", '"', "'"))
                and l.rstrip().endswith(")")]
     for k in range(args.edits):
-        row = targets[(k * 7919) % len(targets)]
+        # Each character typed is deleted by the next edit, on the same line: the text goes back
+        # to the original every two edits.
+        row = targets[((k // 2) * 7919) % len(targets)]
         col = len(lines[row])
         version += 1
         typing = k % 2 == 0
@@ -138,8 +140,6 @@ def main():
                                             "contentChanges": [change]})
         c.diagnostics_for(uri, version)
         times.append((time.perf_counter() - t) * 1000)
-        if not typing:
-            pass
     c.request("shutdown", None)
     c.notify("exit", None)
     c.p.wait()

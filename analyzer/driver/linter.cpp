@@ -121,28 +121,134 @@ void run_rules(const model::Model& model, const SourceFile& source, const LintSe
 
 } // namespace
 
+namespace {
+
+// Parses a source for linting; nullopt (with `report.error` set) when it cannot be read or parsed.
+std::optional<syntax::RecoveredParse> parse_for_lint(const SourceFile& source, syntax::Parser& parser,
+                                                     const syntax::Tree* previous, FileReport& report) {
+  if (auto bad = encoding_error(source)) {
+    report.error = std::move(bad);
+    return std::nullopt;
+  }
+  syntax::RecoveredParse parsed = syntax::parse_with_recovery(parser, source.text(), 8, previous);
+  if (!parsed.original) {
+    report.error = Error{"the parser gave up on this file; please report it with the file attached", source.path()};
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+void lint_whole(const SourceFile& source, const syntax::RecoveredParse& parsed, const LintSettings& settings,
+                const model::ProjectContext* project, FileReport& report) {
+  const model::Model model(source, parsed.best().root(), model_options(settings), syntax_problem(parsed), project);
+  run_rules(model, source, settings, report);
+}
+
+} // namespace
+
 FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings,
-                       const model::ProjectContext* project, const syntax::Tree* previous, syntax::Tree* tree) {
+                       const model::ProjectContext* project) {
   FileReport report;
   report.path = source->path();
   report.source = source;
-  if (auto bad = encoding_error(*source)) {
-    report.error = std::move(bad);
-    return report;
-  }
-  syntax::RecoveredParse parsed = syntax::parse_with_recovery(parser, source->text(), 8, previous);
-  if (!parsed.original) {
-    report.error = Error{"the parser gave up on this file; please report it with the file attached", source->path()};
-    return report;
-  }
-  {
-    const model::Model model(*source, parsed.best().root(), model_options(settings), syntax_problem(parsed), project);
-    run_rules(model, *source, settings, report);
-  }
-  if (tree != nullptr) {
-    *tree = std::move(parsed.original);
+  if (auto parsed = parse_for_lint(*source, parser, nullptr, report)) {
+    lint_whole(*source, *parsed, settings, project, report);
   }
   return report;
+}
+
+namespace {
+
+// The index of the unit holding `offset`, if any.
+std::optional<std::size_t> unit_at(std::uint32_t offset, const std::vector<TopLevelUnit>& units) {
+  auto it = std::upper_bound(units.begin(), units.end(), offset,
+                             [](std::uint32_t o, const TopLevelUnit& u) { return o < u.start; });
+  if (it == units.begin() || offset >= (it - 1)->end) {
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(it - 1 - units.begin());
+}
+
+bool affected(std::optional<std::size_t> unit, const std::vector<TopLevelUnit>& units, const RelintScope& scope) {
+  return unit && std::binary_search(scope.affected.begin(), scope.affected.end(), units[*unit].start);
+}
+
+// A finding of the text before `edits`, where the same finding lies in the text after them.
+Finding moved_through(Finding f, const std::vector<TSInputEdit>& edits) {
+  f.start = shift_through(f.start, edits);
+  f.end = shift_through(f.end, edits);
+  f.noqa_row = shift_row_through(f.noqa_row, edits);
+  for (Related& r : f.related) {
+    r.start = shift_through(r.start, edits);
+    r.end = shift_through(r.end, edits);
+  }
+  if (f.fix) {
+    for (Edit& e : f.fix->edits) {
+      e.start = shift_through(e.start, edits);
+      e.end = shift_through(e.end, edits);
+    }
+  }
+  return f;
+}
+
+bool previous_lint_was_clean(const FileReport& report) {
+  return !report.error && std::none_of(report.findings.begin(), report.findings.end(),
+                                       [](const Finding& f) { return f.code == "OOM000"; });
+}
+
+// The affected statements analysed again from a model of what they depend on; the findings of
+// every other statement moved from the previous lint.
+void relint_affected(const SourceFile& source, const syntax::Tree& tree, const RelintScope& scope,
+                     const PreviousLint& previous, const LintSettings& settings, const model::ProjectContext* project,
+                     BufferResult& result) {
+  FileReport& report = result.report;
+  if (!scope.affected.empty()) {
+    model::ModelOptions options = model_options(settings);
+    options.focus = scope.built;
+    const model::Model model(source, tree.root(), options, std::nullopt, project);
+    run_rules(model, source, settings, report);
+    std::erase_if(report.findings,
+                  [&](const Finding& f) { return !affected(unit_at(f.start, result.units), result.units, scope); });
+    result.provisional = true;
+  }
+  // The edits kept the units in place and in number (relint_scope): a unit of the previous text
+  // is the unit of the same index now.
+  for (const Finding& f : previous.report->findings) {
+    if (!affected(unit_at(f.start, previous.units), result.units, scope)) {
+      report.findings.push_back(moved_through(f, previous.edits));
+    }
+  }
+  std::stable_sort(report.findings.begin(), report.findings.end(), [](const Finding& a, const Finding& b) {
+    return a.start != b.start ? a.start < b.start : a.code < b.code;
+  });
+}
+
+} // namespace
+
+BufferResult lint_buffer_incrementally(std::shared_ptr<const SourceFile> source, syntax::Parser& parser,
+                                       const LintSettings& settings, const model::ProjectContext* project,
+                                       const PreviousLint* previous) {
+  BufferResult result;
+  FileReport& report = result.report;
+  report.path = source->path();
+  report.source = source;
+  auto parsed = parse_for_lint(*source, parser, previous != nullptr ? &previous->tree : nullptr, report);
+  if (!parsed) {
+    return result;
+  }
+  result.units = top_level_units(parsed->original.root(), source->text());
+  std::optional<RelintScope> scope;
+  if (previous != nullptr && previous->report != nullptr && !parsed->problem &&
+      previous_lint_was_clean(*previous->report)) {
+    scope = relint_scope(previous->units, result.units, previous->edits, source->text());
+  }
+  if (scope) {
+    relint_affected(*source, parsed->original, *scope, *previous, settings, project, result);
+  } else {
+    lint_whole(*source, *parsed, settings, project, report);
+  }
+  result.tree = std::move(parsed->original);
+  return result;
 }
 
 void for_each_parallel(size_t count, int jobs, const std::function<void(size_t, syntax::Parser&)>& work) {

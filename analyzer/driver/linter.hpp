@@ -10,6 +10,7 @@
 
 #include "analyzer/config/config.hpp"
 #include "analyzer/diagnostics/finding.hpp"
+#include "analyzer/driver/relint_scope.hpp"
 #include "analyzer/model/project.hpp"
 #include "analyzer/rule_api.hpp"
 #include "analyzer/source/source_file.hpp"
@@ -37,11 +38,32 @@ struct FileReport {
 };
 
 // Lints one source on its own (stdin, fixes); `project` adds the run's facts when given.
-// `previous` (an earlier tree, edited to match this text) makes the parse incremental; the new
-// tree is handed back in `tree` when asked for.
 FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser& parser, const LintSettings& settings,
-                       const model::ProjectContext* project = nullptr, const syntax::Tree* previous = nullptr,
-                       syntax::Tree* tree = nullptr);
+                       const model::ProjectContext* project = nullptr);
+
+// What linting a buffer again starts from: its last lint and the edits made to it since.
+struct PreviousLint {
+  const syntax::Tree& tree; // the last parse, edited to match (ts_tree_edit)
+  const FileReport* report; // null: analyse the whole buffer again (only the parse is incremental)
+  const std::vector<TopLevelUnit>& units;
+  const std::vector<TSInputEdit>& edits; // in the order they were made
+};
+
+struct BufferResult {
+  FileReport report;
+  syntax::Tree tree;
+  std::vector<TopLevelUnit> units; // what the next incremental lint starts from
+  // Only what the edits reach was analysed (relint_scope.hpp); a lint of the whole module may
+  // still differ where a fact of the whole module changed.
+  bool provisional = false;
+};
+
+// Lints a buffer after edits: the statements the edits can reach are analysed again, the rest
+// of the previous findings move with the text. Without `previous` (or when the edits changed
+// the module's shape), the whole buffer is linted.
+BufferResult lint_buffer_incrementally(std::shared_ptr<const SourceFile> source, syntax::Parser& parser,
+                                       const LintSettings& settings, const model::ProjectContext* project,
+                                       const PreviousLint* previous);
 
 // Runs `work(i, parser)` for i in [0, count) on up to `jobs` threads, one parser per thread.
 void for_each_parallel(size_t count, int jobs, const std::function<void(size_t, syntax::Parser&)>& work);

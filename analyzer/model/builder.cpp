@@ -2,6 +2,8 @@
 // read, and hands each named node to its visit_* method (see builder.hpp).
 #include "analyzer/model/builder.hpp"
 
+#include <algorithm>
+
 namespace oomlint::model {
 
 void Model::Impl::build(TSNode root) {
@@ -28,6 +30,16 @@ void ModelBuilder::build(TSNode root) {
   bool done = false;
   while (!done) {
     TSNode node = ts_tree_cursor_current_node(&cursor);
+    if (frames.size() == 1 && !in_focus(node)) {
+      // A top-level statement outside the focus: not built, as if the module did not hold it.
+      if (ts_tree_cursor_goto_next_sibling(&cursor)) {
+        continue;
+      }
+      ts_tree_cursor_goto_parent(&cursor);
+      leave(frames.back());
+      frames.pop_back();
+      break;
+    }
     const TSSymbol sym = ts_node_symbol(node);
     // Field lookups cost a scan of the parent's field map: only blocks need theirs.
     const TSFieldId fid = sym == g.sym.block ? ts_tree_cursor_current_field_id(&cursor) : 0;
@@ -52,6 +64,11 @@ void ModelBuilder::build(TSNode root) {
     }
   }
   ts_tree_cursor_delete(&cursor);
+}
+
+bool ModelBuilder::in_focus(TSNode top_level) const {
+  const std::vector<std::uint32_t>& focus = d.options.focus;
+  return focus.empty() || std::binary_search(focus.begin(), focus.end(), ts_node_start_byte(top_level));
 }
 
 bool ModelBuilder::enter(TSNode node, TSSymbol sym, TSFieldId fid, Frame& frame) {

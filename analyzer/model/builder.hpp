@@ -48,6 +48,8 @@ private:
 
   // --- the walk (builder.cpp)
   // Records the node and says whether to walk into its children.
+  // The module-level statement is one the model builds (ModelOptions::focus).
+  [[nodiscard]] bool in_focus(TSNode top_level) const;
   bool enter(TSNode node, TSSymbol sym, TSFieldId fid, Frame& frame);
   void open_statement(TSNode node, Frame& frame);
   // Hands a named node to its visit_* method; false when its children hold nothing to record.

@@ -261,8 +261,6 @@ bool Model::Impl::is_test_class(ScopeId cls) const {
          std::any_of(c.bases.begin(), c.bases.end(), [](const std::string& b) { return b.ends_with("TestCase"); });
 }
 
-namespace {} // namespace
-
 bool Model::in_test_code(ScopeId scope_id) const {
   if (!is_test_file(source().path())) {
     return false;

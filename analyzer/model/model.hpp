@@ -26,11 +26,19 @@ using LoopId = std::int32_t;
 using BindingId = std::int32_t;
 inline constexpr std::int32_t kNone = -1;
 
+namespace names {
+// pytest's and unittest's case names: `test_*`, `testFoo` (not a bare `test`, a script's test phase).
+bool is_test_case_name(std::string_view name);
+} // namespace names
+
 // Names a project can add to the model's vocabularies (`[tool.oomlint]` options).
 struct ModelOptions {
   std::vector<std::string> extra_loss_functions; // callables whose result is a loss
   std::vector<std::string> extra_model_names;    // names that hold an nn.Module
   std::vector<std::string> extra_grad_disabled_decorators;
+  // The start bytes of the top-level statements to build, sorted; empty: the whole module. The
+  // language server re-analyses only what an edit can reach (analyzer/driver/relint_scope.hpp).
+  std::vector<std::uint32_t> focus;
 };
 
 enum class ScopeKind : std::uint8_t { Module, Class, Function, Lambda, Comprehension };

@@ -295,8 +295,6 @@ bool is_loader_name(std::string_view expr_text);
 bool is_step_count_name(std::string_view expr_text);
 bool is_phase_name(std::string_view name);
 bool is_eval_function_name(std::string_view name, bool& needs_loop);
-// pytest's and unittest's case names: `test_*`, `testFoo` (not a bare `test`, a script's test phase).
-bool is_test_case_name(std::string_view name);
 bool is_train_function_name(std::string_view name);
 // `forward`, or a replacement such as `hacked_block_forward`.
 bool is_forward_method(std::string_view name);

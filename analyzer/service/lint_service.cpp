@@ -136,11 +136,9 @@ std::vector<FixOutcome> LintService::fix(const std::vector<LintInput>& inputs, c
 }
 
 BufferLint LintService::lint_buffer(std::shared_ptr<const SourceFile> source, syntax::Parser& parser,
-                                    const Settings& settings, const syntax::Tree* previous,
+                                    const Settings& settings, const PreviousLint* previous,
                                     const model::ProjectContext* project) const {
-  BufferLint out;
-  out.report = lint_source(std::move(source), parser, settings.lint(), project, previous, &out.tree);
-  return out;
+  return lint_buffer_incrementally(std::move(source), parser, settings.lint(), project, previous);
 }
 
 FixOutcome LintService::fix_buffer(std::shared_ptr<const SourceFile> source, syntax::Parser& parser,

@@ -56,12 +56,9 @@ private:
   FixPolicy m_fix;
 };
 
-// One buffer's lint, with the tree it was parsed into: give it back as `previous` with the
-// edits made since (ts_tree_edit) and the next parse reuses what did not change.
-struct BufferLint {
-  FileReport report;
-  syntax::Tree tree;
-};
+// One buffer's lint, with its tree and top-level statements: give them back (PreviousLint) with
+// the edits made since (ts_tree_edit) and the next lint parses and analyses only what changed.
+using BufferLint = BufferResult;
 
 class LintService {
 public:
@@ -92,10 +89,10 @@ public:
   [[nodiscard]] std::vector<FixOutcome> fix(const std::vector<LintInput>& inputs, const ProjectRun& run,
                                             const Settings& settings, int jobs) const;
 
-  // Lints one buffer; `previous` (edited to match) makes the parse incremental, `project` adds the
-  // facts of the rest of the project.
+  // Lints one buffer; `previous` (its last lint and the edits since) makes the lint incremental,
+  // `project` adds the facts of the rest of the project.
   [[nodiscard]] BufferLint lint_buffer(std::shared_ptr<const SourceFile> source, syntax::Parser& parser,
-                                       const Settings& settings, const syntax::Tree* previous,
+                                       const Settings& settings, const PreviousLint* previous,
                                        const model::ProjectContext* project) const;
 
   // Fixes one buffer in memory with the given policy.

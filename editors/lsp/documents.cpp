@@ -3,31 +3,14 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "analyzer/driver/relint_scope.hpp"
+
 namespace oomlint::lsp {
 
 namespace {
 
 bool is_count(const nlohmann::json& v) {
   return v.is_number_integer() && v.get<std::int64_t>() >= 0 && v.get<std::int64_t>() <= UINT32_MAX;
-}
-
-// Where `byte` is as tree-sitter counts: a row and a column in bytes.
-TSPoint point_at(const LineIndex& lines, std::string_view text, std::uint32_t byte) {
-  const RowCol rc = lines.position(text, byte, ColumnUnit::Byte);
-  return TSPoint{rc.row, rc.column};
-}
-
-// The point after `inserted` when it starts at `start`.
-TSPoint point_after(TSPoint start, std::string_view inserted) {
-  const std::size_t last_newline = inserted.rfind('\n');
-  if (last_newline == std::string_view::npos) {
-    return TSPoint{start.row, start.column + static_cast<std::uint32_t>(inserted.size())};
-  }
-  std::uint32_t rows = 0;
-  for (const char c : inserted) {
-    rows += c == '\n' ? 1 : 0;
-  }
-  return TSPoint{start.row + rows, static_cast<std::uint32_t>(inserted.size() - last_newline - 1)};
 }
 
 int hex_value(char c) {
@@ -87,14 +70,9 @@ bool apply_change(Document& doc, const nlohmann::json& change, ColumnUnit unit) 
     std::swap(start, end);
   }
   if (doc.tree) {
-    TSInputEdit edit{};
-    edit.start_byte = start;
-    edit.old_end_byte = end;
-    edit.new_end_byte = start + static_cast<std::uint32_t>(inserted.size());
-    edit.start_point = point_at(lines, doc.text, start);
-    edit.old_end_point = point_at(lines, doc.text, end);
-    edit.new_end_point = point_after(edit.start_point, inserted);
+    const TSInputEdit edit = line_edit(doc.text, start, end, inserted);
     ts_tree_edit(doc.tree.get(), &edit);
+    doc.edits.push_back(edit);
   }
   doc.text.replace(start, end - start, inserted);
   doc.stale = true;

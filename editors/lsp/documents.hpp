@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,8 +25,14 @@ struct Document {
   std::string path; // the file the buffer is, for configuration and module names
   std::int64_t version = 0;
   std::string text;
-  syntax::Tree tree;                                 // the last parse, edited to match `text`; empty before the first
-  bool stale = true;                                 // `text` changed since `report` was made
+  syntax::Tree tree; // the last parse, edited to match `text`; empty before the first
+  bool stale = true; // `text` changed since `report` was made
+  // The next lint must analyse the whole buffer: it was just opened, or the configuration or the
+  // project's facts changed. Otherwise only what `edits` reach is analysed again.
+  bool whole = true;
+  std::vector<TSInputEdit> edits;                    // made since `report`, in order, as given to ts_tree_edit
+  std::vector<TopLevelUnit> units;                   // the top-level statements of `report`'s text
+  bool provisional = false;                          // `report` analysed only what the edits reached (relint_scope.hpp)
   FileReport report;                                 // the last lint's findings, over `report.source`
   std::shared_ptr<const service::Settings> settings; // resolved on first use
   std::optional<model::ProjectContext> context;      // its place in the project; reset with the workspace facts

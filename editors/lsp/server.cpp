@@ -1,6 +1,7 @@
 #include "editors/lsp/server.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -117,12 +118,17 @@ void Server::push(Event e) {
   m_queue_cv.notify_one();
 }
 
-bool Server::pop(Event& e) {
+Server::Popped Server::pop(Event& e, int idle_ms) {
   std::unique_lock<std::mutex> lock(m_queue_mutex);
-  m_queue_cv.wait(lock, [&] { return !m_queue.empty(); });
+  const auto ready = [&] { return !m_queue.empty(); };
+  if (idle_ms < 0) {
+    m_queue_cv.wait(lock, ready);
+  } else if (!m_queue_cv.wait_for(lock, std::chrono::milliseconds(idle_ms), ready)) {
+    return Popped::Idle;
+  }
   e = std::move(m_queue.front());
   m_queue.pop_front();
-  return !e.end;
+  return e.end ? Popped::End : Popped::Event;
 }
 
 bool Server::queue_empty() {
@@ -161,7 +167,16 @@ void Server::reader_loop(std::istream& in) {
 int Server::run(std::istream& in) {
   std::thread reader([&] { reader_loop(in); });
   Event e;
-  while (!m_exit && pop(e)) {
+  while (!m_exit) {
+    const bool confirming = m_initialized && !m_shutdown && any_provisional();
+    const Popped got = pop(e, confirming ? m_options.confirm_after_ms : -1);
+    if (got == Popped::End) {
+      break;
+    }
+    if (got == Popped::Idle) {
+      confirm_provisional_documents();
+      continue;
+    }
     try {
       if (e.task) {
         e.task();
@@ -354,6 +369,7 @@ void Server::configuration_changed() {
   for (auto& [uri, doc] : m_documents) {
     doc.settings.reset();
     doc.stale = true;
+    doc.whole = true;
   }
   scan_workspace();
 }
@@ -455,6 +471,8 @@ void Server::scan_workspace() {
                  for (auto& [uri, doc] : m_documents) {
                    doc.context.reset();
                    doc.stale = true;
+                   doc.whole = true;
+                   doc.whole = true;
                  }
                },
                false});
@@ -554,11 +572,15 @@ void Server::lint(Document& doc) {
   const model::ProjectContext& context = context_of(doc);
   // A BOM shifts every offset of the analysed text against the buffer's: parse afresh then.
   const bool reuse = doc.tree && !source->had_bom();
+  const bool incremental = !doc.whole && doc.report.source != nullptr;
+  const PreviousLint previous{doc.tree, incremental ? &doc.report : nullptr, doc.units, doc.edits};
   service::BufferLint result;
   // A buffer that crashes the analyzer costs its diagnostics, not the editor's session.
   const bool finished = run_guarded(
-      [&] { result = m_service.lint_buffer(source, m_parser, *settings, reuse ? &doc.tree : nullptr, &context); });
+      [&] { result = m_service.lint_buffer(source, m_parser, *settings, reuse ? &previous : nullptr, &context); });
   doc.stale = false;
+  doc.whole = false;
+  doc.edits.clear();
   if (!finished) {
     // The parser and the old tree may be half-updated: they are abandoned, never freed.
     static_cast<void>(new syntax::Parser(std::move(m_parser)));
@@ -569,16 +591,53 @@ void Server::lint(Document& doc) {
     doc.report.source = source;
     doc.report.error =
         Error{"internal error while linting this buffer; please report it with the file", source->path()};
+    doc.units.clear();
+    doc.whole = true;
+    doc.provisional = false;
     return;
   }
   doc.tree = source->had_bom() ? syntax::Tree() : std::move(result.tree);
   doc.report = std::move(result.report);
+  doc.units = std::move(result.units);
+  doc.provisional = result.provisional;
 }
 
 void Server::lint_stale_documents() {
   for (auto& [uri, doc] : m_documents) {
     if (doc.stale) {
       lint(doc);
+      publish(doc);
+    }
+  }
+}
+
+bool Server::any_provisional() const {
+  return std::any_of(m_documents.begin(), m_documents.end(), [](const auto& d) { return d.second.provisional; });
+}
+
+namespace {
+
+bool same_findings(const std::vector<Finding>& a, const std::vector<Finding>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Finding& x, const Finding& y) {
+    return x.code == y.code && x.start == y.start && x.end == y.end && x.message == y.message &&
+           x.related.size() == y.related.size();
+  });
+}
+
+} // namespace
+
+// A fact of the whole module (a path it saves to, a test case it defines) can reach past what an
+// incremental lint analysed: once the editor is quiet, the whole buffer is linted, and its
+// diagnostics are sent again only if they differ.
+void Server::confirm_provisional_documents() {
+  for (auto& [uri, doc] : m_documents) {
+    if (!doc.provisional) {
+      continue;
+    }
+    const std::vector<Finding> provisional = doc.report.findings;
+    doc.whole = true;
+    lint(doc);
+    if (!same_findings(provisional, doc.report.findings) || doc.report.error) {
       publish(doc);
     }
   }

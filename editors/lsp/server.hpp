@@ -27,6 +27,9 @@ namespace oomlint::lsp {
 struct ServerOptions {
   std::string version;    // reported in serverInfo
   int workspace_jobs = 0; // threads for the workspace scan; 0: one per core
+  // A buffer linted only where its edits reach is linted whole once the editor has been quiet
+  // this long; its diagnostics are published again only when that lint differs.
+  int confirm_after_ms = 300;
 };
 
 class Server {
@@ -50,7 +53,9 @@ private:
 
   void reader_loop(std::istream& in);
   void push(Event e);
-  bool pop(Event& e);
+  enum class Popped : std::uint8_t { Event, End, Idle };
+  // The next event; Idle when `idle_ms` (>= 0) passed without one.
+  Popped pop(Event& e, int idle_ms);
   [[nodiscard]] bool queue_empty();
 
   void handle(const Message& m);
@@ -73,6 +78,8 @@ private:
   Document* document(const Json& params);
   void lint(Document& doc);
   void lint_stale_documents();
+  [[nodiscard]] bool any_provisional() const;
+  void confirm_provisional_documents();
   void publish(const Document& doc);
   model::ProjectContext context_for(const std::string& path) const;
   const model::ProjectContext& context_of(Document& doc);

@@ -1,5 +1,6 @@
 // libFuzzer target: bytes as a Python file through parse -> model -> every rule -> fixes (safe
-// and unsafe) -> re-parse -> every output format. Crashes, sanitizer reports and broken
+// and unsafe) -> re-parse -> every output format -> the language server's incremental lint after
+// edits. Crashes, sanitizer reports and broken
 // invariants (a fix that turns a file that parses into one that does not) all fail.
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "analyzer/output/emitter.hpp"
 #include "analyzer/syntax/parser.hpp"
 #include "rules/registry.hpp"
+#include "tests/support/relint_check.hpp"
 
 namespace {
 
@@ -51,6 +53,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)oomlint::emit_gitlab(reports);
   if (report.error) {
     return 0;
+  }
+  // Edits linted incrementally: whole-module facts may make them differ from a whole lint (the
+  // server confirms them when idle), but nothing may crash.
+  const oomlint::BufferResult before = oomlint::lint_buffer_incrementally(source, parser, settings(), nullptr, nullptr);
+  if (before.tree) {
+    const auto cases = oomlint::relint_check::cases(before.units, source->text());
+    for (std::size_t i = 0; i < cases.size() && i < 4; ++i) {
+      (void)oomlint::relint_check::run("fuzz/train.py", source->text(), before, cases[i], parser, settings());
+    }
   }
   oomlint::FixPolicy policy;
   policy.unsafe = true;

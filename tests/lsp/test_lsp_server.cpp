@@ -233,4 +233,79 @@ TEST_F(LspServer, BadInputGetsErrorsAndTheSessionGoesOn) {
   EXPECT_TRUE(syntax_error);
 }
 
+// The OOM101 lines of the diagnostics published for `version` of `uri`.
+std::vector<int> oom101_lines(ServerProcess& server, const std::string& uri, int version) {
+  auto m = server.wait_for([&](const Json& j) {
+    return j.value("method", "") == "textDocument/publishDiagnostics" && j["params"]["uri"] == uri &&
+           j["params"].value("version", -1) == version;
+  });
+  std::vector<int> lines;
+  if (m) {
+    for (const Json& d : (*m)["params"]["diagnostics"]) {
+      if (d["code"] == "OOM101") {
+        lines.push_back(d["range"]["start"]["line"].get<int>());
+      }
+    }
+  }
+  return lines;
+}
+
+Json change(const std::string& uri, int version, int line, int from, int to, const std::string& text) {
+  return {{"jsonrpc", "2.0"},
+          {"method", "textDocument/didChange"},
+          {"params",
+           {{"textDocument", {{"uri", uri}, {"version", version}}},
+            {"contentChanges", Json::array({{{"range",
+                                              {{"start", {{"line", line}, {"character", from}}},
+                                               {"end", {{"line", line}, {"character", to}}}}},
+                                             {"text", text}}})}}}};
+}
+
+// After an edit only the functions it can reach are analysed again: a change to a helper reaches
+// the loop that calls it; a change elsewhere moves the loop's finding without analysing it; and
+// once the editor is quiet, a whole lint that agrees publishes nothing more.
+TEST_F(LspServer, EditsReachTheFunctionsThatDependOnThem) {
+  const std::string text = "import torch.nn.functional as F\n"            // 0
+                           "\n\n"                                         // 1-2
+                           "def scale(a):\n"                              // 3
+                           "    return a * 2\n"                           // 4
+                           "\n\n"                                         // 5-6
+                           "def compute_loss(model, x, y):\n"             // 7
+                           "    return F.cross_entropy(model(x), y)\n"    // 8
+                           "\n\n"                                         // 9-10
+                           "def validate(model, loader):\n"               // 11
+                           "    total = 0.0\n"                            // 12
+                           "    for x, y in loader:\n"                    // 13
+                           "        total += compute_loss(model, x, y)\n" // 14
+                           "    return total\n";                          // 15
+  const std::string u = uri("train.py");
+  write("train.py", text);
+  ServerProcess server(m_dir);
+  server.send({{"jsonrpc", "2.0"},
+               {"id", 1},
+               {"method", "initialize"},
+               {"params", {{"rootUri", nullptr}, {"capabilities", Json::object()}}}});
+  ASSERT_TRUE(server.wait_for([](const Json& m) { return m.contains("id") && m["id"] == 1; }));
+  server.send({{"jsonrpc", "2.0"}, {"method", "initialized"}, {"params", Json::object()}});
+  server.send({{"jsonrpc", "2.0"},
+               {"method", "textDocument/didOpen"},
+               {"params", {{"textDocument", {{"uri", u}, {"languageId", "python"}, {"version", 1}, {"text", text}}}}}});
+  EXPECT_EQ(oom101_lines(server, u, 1), std::vector<int>{14});
+  // A line added inside `scale`, above the loop: the finding moves down with it.
+  server.send(change(u, 2, 4, 16, 16, "\n    a = a + 1"));
+  EXPECT_EQ(oom101_lines(server, u, 2), std::vector<int>{15});
+  // The helper now returns a number: the loop that calls it no longer keeps graphs.
+  server.send(change(u, 3, 9, 39, 39, ".item()"));
+  EXPECT_EQ(oom101_lines(server, u, 3), std::vector<int>{});
+  // And back.
+  server.send(change(u, 4, 9, 39, 46, ""));
+  EXPECT_EQ(oom101_lines(server, u, 4), std::vector<int>{15});
+  const auto more = server.next(std::chrono::milliseconds(900));
+  EXPECT_FALSE(more) << "published again after a whole lint that agrees: " << more->dump();
+  server.send({{"jsonrpc", "2.0"}, {"id", 2}, {"method", "shutdown"}});
+  ASSERT_TRUE(server.wait_for([](const Json& m) { return m.contains("id") && m["id"] == 2; }));
+  server.send({{"jsonrpc", "2.0"}, {"method", "exit"}});
+  EXPECT_EQ(server.wait_exit(), 0);
+}
+
 } // namespace

@@ -1,0 +1,63 @@
+#pragma once
+// What an edit can change. A buffer in the editor changes one function at a time; re-analysing
+// the whole module after each keystroke costs tens of milliseconds on a 5,000-line file. The
+// module's top-level statements are units: a unit's findings depend on the units whose names it
+// mentions (what it calls, the globals and classes it reads) and, through them, on what those
+// mention; a changed unit can change the findings of every unit that mentions a name it binds.
+// relint_scope() gives the units to analyse again, closed under both, or nothing when the edit
+// changed the module's shape (a statement added, removed, renamed or broken) and the whole module
+// must be linted.
+//
+// The closure follows names, not everything the model knows: a few facts are the whole module's
+// (a path it saves checkpoints to, whether it defines test cases), so a result made this way is
+// provisional until the whole module is linted once more (the server does it when idle).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tree_sitter/api.h>
+
+namespace oomlint {
+
+// One statement directly in the module, with the names it binds at module level.
+struct TopLevelUnit {
+  std::uint32_t start = 0;
+  std::uint32_t end = 0;
+  TSSymbol symbol = 0;
+  std::vector<std::string> binds;   // a def's or class's name; assigned, imported, declared names
+  std::vector<std::string> methods; // a class's methods, called as attributes from anywhere
+  bool context = false;             // imports or a comment: always analysed (framework facts, `# noqa`)
+  // A test case (`def test_*`, a `Test*` or `*TestCase` class, a class with `test_*` methods): in
+  // a test file one makes every function test code, so the first is always analysed.
+  bool test_case = false;
+};
+
+std::vector<TopLevelUnit> top_level_units(TSNode root, std::string_view text);
+
+// The edit replacing [start, end) of `text` by `inserted`, as tree-sitter is told it: a change of
+// the whole lines it touches, their newlines included. tree-sitter 0.20 re-parses everything
+// after an edit that ends just before a newline (a character deleted at the end of a line, the
+// commonest edit there is), and each such re-parse leaves the next one slower; told whole lines,
+// it re-parses only them.
+TSInputEdit line_edit(std::string_view text, std::uint32_t start, std::uint32_t end, std::string_view inserted);
+
+// Where a byte offset of the text before `edits` (applied in order) lies in the text after them.
+std::uint32_t shift_through(std::uint32_t offset, const std::vector<TSInputEdit>& edits);
+// The same for a 0-based row.
+std::uint32_t shift_row_through(std::uint32_t row, const std::vector<TSInputEdit>& edits);
+
+// Which top-level statements an incremental lint analyses, by their start bytes (sorted).
+struct RelintScope {
+  std::vector<std::uint32_t> affected; // the statements whose findings the edits can change
+  std::vector<std::uint32_t> built;    // what the model is built from: those and what they depend on
+};
+
+// What to analyse again after `edits`; nullopt when the whole module must be linted again (its
+// shape changed, or an import or a statement of its own code was edited). `before` are the units
+// of the text the edits were made to, `text` is the text after them.
+std::optional<RelintScope> relint_scope(const std::vector<TopLevelUnit>& before, const std::vector<TopLevelUnit>& now,
+                                        const std::vector<TSInputEdit>& edits, std::string_view text);
+
+} // namespace oomlint
