@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Diagnostics latency of `oomlint server` after a one-line edit, through the real protocol.
 
-usage: lsp_latency.py OOMLINT [--lines 5000] [--edits 200] [--file PATH]
+usage: lsp_latency.py OOMLINT [--lines 5000] [--edits 200] [--file PATH] [--char C]
 
 Generates a training module of about LINES lines (many functions, each with a training loop),
 or takes a real one (--file), opens it, then makes EDITS one-line edits (typing a character into a statement, then deleting
@@ -96,6 +96,8 @@ def main():
     ap.add_argument("--lines", type=int, default=5000)
     ap.add_argument("--edits", type=int, default=200)
     ap.add_argument("--file", help="a real module to edit instead of the generated one")
+    ap.add_argument("--char", default=" ",
+                    help="the character typed (and deleted by the next edit); `x` makes each typed one a syntax error")
     args = ap.parse_args()
     if args.file:
         with open(args.file, encoding="utf-8") as f:
@@ -132,7 +134,7 @@ def main():
         version += 1
         typing = k % 2 == 0
         change = {"range": {"start": {"line": row, "character": col}, "end": {"line": row, "character": col}},
-                  "text": " "} if typing else \
+                  "text": args.char} if typing else \
                  {"range": {"start": {"line": row, "character": col}, "end": {"line": row, "character": col + 1}},
                   "text": ""}
         t = time.perf_counter()
@@ -149,7 +151,7 @@ def main():
         t = time.perf_counter()
         subprocess.run([args.oomlint, "check", "--isolated", "--no-cache", "-q", path], stdout=subprocess.DEVNULL)
         runs.append((time.perf_counter() - t) * 1000)
-    print(f"file: {len(lines)} lines, {len(text)} bytes; {args.edits} one-line edits")
+    print(f"file: {len(lines)} lines, {len(text)} bytes; {args.edits} one-line edits typing {args.char!r}")
     print(f"diagnostics after an edit: median {statistics.median(times):.2f} ms, "
           f"p95 {percentile(times, 0.95):.2f} ms, max {max(times):.2f} ms")
     print(f"first diagnostics after didOpen (full parse and lint): {open_ms:.2f} ms")

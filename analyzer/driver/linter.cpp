@@ -191,21 +191,21 @@ Finding moved_through(Finding f, const std::vector<TSInputEdit>& edits) {
   return f;
 }
 
-bool previous_lint_was_clean(const FileReport& report) {
-  return !report.error && std::none_of(report.findings.begin(), report.findings.end(),
-                                       [](const Finding& f) { return f.code == "OOM000"; });
+bool reports_a_syntax_error(const FileReport& report) {
+  return std::any_of(report.findings.begin(), report.findings.end(),
+                     [](const Finding& f) { return f.code == "OOM000"; });
 }
 
 // The affected statements analysed again from a model of what they depend on; the findings of
 // every other statement moved from the previous lint.
-void relint_affected(const SourceFile& source, const syntax::Tree& tree, const RelintScope& scope,
+void relint_affected(const SourceFile& source, const syntax::RecoveredParse& parsed, const RelintScope& scope,
                      const PreviousLint& previous, const LintSettings& settings, const model::ProjectContext* project,
                      BufferResult& result) {
   FileReport& report = result.report;
   if (!scope.affected.empty()) {
     model::ModelOptions options = model_options(settings);
     options.focus = scope.built;
-    const model::Model model(source, tree.root(), options, std::nullopt, project);
+    const model::Model model(source, parsed.best().root(), options, syntax_problem(parsed), project);
     run_rules(model, source, settings, report);
     std::erase_if(report.findings,
                   [&](const Finding& f) { return !affected(unit_at(f.start, result.units), result.units, scope); });
@@ -236,14 +236,18 @@ BufferResult lint_buffer_incrementally(std::shared_ptr<const SourceFile> source,
   if (!parsed) {
     return result;
   }
-  result.units = top_level_units(parsed->original.root(), source->text());
+  // Units of the tree the model reads: after a syntax error, the text with the broken lines blanked.
+  const std::string_view analysed = parsed->recovered ? std::string_view(parsed->patched_text) : source->text();
+  result.units = top_level_units(parsed->best().root(), analysed);
   std::optional<RelintScope> scope;
-  if (previous != nullptr && previous->report != nullptr && !parsed->problem &&
-      previous_lint_was_clean(*previous->report)) {
-    scope = relint_scope(previous->units, result.units, previous->edits, source->text());
+  // Only the first syntax error is reported: with one before and one now, which comes first is
+  // the whole module's question.
+  if (previous != nullptr && previous->report != nullptr && !previous->report->error &&
+      !(parsed->problem && reports_a_syntax_error(*previous->report))) {
+    scope = relint_scope(previous->units, result.units, previous->edits, analysed);
   }
   if (scope) {
-    relint_affected(*source, parsed->original, *scope, *previous, settings, project, result);
+    relint_affected(*source, *parsed, *scope, *previous, settings, project, result);
   } else {
     lint_whole(*source, *parsed, settings, project, report);
   }

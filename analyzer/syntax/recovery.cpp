@@ -90,7 +90,20 @@ RecoveredParse parse_with_recovery(Parser& parser, std::string_view text, int ma
     if (!changed) {
       break;
     }
-    Tree next = parser.parse(patched);
+    // Blanking keeps every offset and point: the tree just parsed, told of it, is reused. It is
+    // told the whole line with its newline (see line_edit() in analyzer/driver/relint_scope.hpp).
+    Tree edited(ts_tree_copy(current->get()));
+    const std::uint32_t row = ts_node_start_point(*error).row;
+    const bool newline = end < patched.size();
+    TSInputEdit blanked{};
+    blanked.start_byte = static_cast<std::uint32_t>(start);
+    blanked.old_end_byte = static_cast<std::uint32_t>(newline ? end + 1 : end);
+    blanked.new_end_byte = blanked.old_end_byte;
+    blanked.start_point = TSPoint{row, 0};
+    blanked.old_end_point = newline ? TSPoint{row + 1, 0} : TSPoint{row, static_cast<std::uint32_t>(end - start)};
+    blanked.new_end_point = blanked.old_end_point;
+    ts_tree_edit(edited.get(), &blanked);
+    Tree next = parser.parse(patched, &edited);
     if (!next) {
       break;
     }

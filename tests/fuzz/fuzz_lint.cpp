@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const oomlint::BufferResult before = oomlint::lint_buffer_incrementally(source, parser, settings(), nullptr, nullptr);
   if (before.tree) {
     const auto cases = oomlint::relint_check::cases(before.units, source->text());
-    for (std::size_t i = 0; i < cases.size() && i < 4; ++i) {
+    for (std::size_t i = 0; i < cases.size() && i < 2; ++i) {
       (void)oomlint::relint_check::run("fuzz/train.py", source->text(), before, cases[i], parser, settings());
     }
   }

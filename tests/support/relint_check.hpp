@@ -26,7 +26,8 @@ struct Case {
 
 // Edits worth trying, per top-level statement that is not a comment: a space typed at the end of
 // its first line (nothing changes, but the statement is analysed again on its own) and, where it
-// spans three lines or more, its middle line replaced by `pass` (its meaning changes).
+// spans three lines or more, its middle line replaced by `pass` (its meaning changes) or made a
+// syntax error (` x` typed at its end, as while typing).
 inline std::vector<Case> cases(const std::vector<TopLevelUnit>& units, std::string_view text) {
   std::vector<Case> out;
   for (const TopLevelUnit& u : units) {
@@ -64,7 +65,15 @@ inline std::vector<Case> cases(const std::vector<TopLevelUnit>& units, std::stri
     out.push_back(
         Case{fmt::format("line {}: replaced by `pass`",
                          row + std::count(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(from), '\n')),
-             u.start + static_cast<std::uint32_t>(from + indent), u.start + static_cast<std::uint32_t>(to), "pass"});
+             u.start + static_cast<std::uint32_t>(from + indent), u.start + static_cast<std::uint32_t>(to), "pass",
+             definition});
+    if (line.find('#') == std::string_view::npos) {
+      const auto end = u.start + static_cast<std::uint32_t>(to);
+      out.push_back(
+          Case{fmt::format("line {}: ` x` typed at the end (a syntax error)",
+                           row + std::count(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(from), '\n')),
+               end, end, " x", definition});
+    }
   }
   return out;
 }
