@@ -191,11 +191,6 @@ Finding moved_through(Finding f, const std::vector<TSInputEdit>& edits) {
   return f;
 }
 
-bool reports_a_syntax_error(const FileReport& report) {
-  return std::any_of(report.findings.begin(), report.findings.end(),
-                     [](const Finding& f) { return f.code == "OOM000"; });
-}
-
 // The affected statements analysed again from a model of what they depend on; the findings of
 // every other statement moved from the previous lint.
 void relint_affected(const SourceFile& source, const syntax::RecoveredParse& parsed, const RelintScope& scope,
@@ -207,14 +202,18 @@ void relint_affected(const SourceFile& source, const syntax::RecoveredParse& par
     options.focus = scope.built;
     const model::Model model(source, parsed.best().root(), options, syntax_problem(parsed), project);
     run_rules(model, source, settings, report);
-    std::erase_if(report.findings,
-                  [&](const Finding& f) { return !affected(unit_at(f.start, result.units), result.units, scope); });
+    // The syntax error reported is the first of the whole tree, wherever it lies.
+    std::erase_if(report.findings, [&](const Finding& f) {
+      return f.code != "OOM000" && !affected(unit_at(f.start, result.units), result.units, scope);
+    });
     result.provisional = true;
   }
   // The edits kept the units in place and in number (relint_scope): a unit of the previous text
   // is the unit of the same index now.
   for (const Finding& f : previous.report->findings) {
-    if (!affected(unit_at(f.start, previous.units), result.units, scope)) {
+    // A syntax error of the previous text is gone, or is the one found again above.
+    const bool found_again = f.code == "OOM000" && !scope.affected.empty();
+    if (!found_again && !affected(unit_at(f.start, previous.units), result.units, scope)) {
       report.findings.push_back(moved_through(f, previous.edits));
     }
   }
@@ -240,10 +239,7 @@ BufferResult lint_buffer_incrementally(std::shared_ptr<const SourceFile> source,
   const std::string_view analysed = parsed->recovered ? std::string_view(parsed->patched_text) : source->text();
   result.units = top_level_units(parsed->best().root(), analysed);
   std::optional<RelintScope> scope;
-  // Only the first syntax error is reported: with one before and one now, which comes first is
-  // the whole module's question.
-  if (previous != nullptr && previous->report != nullptr && !previous->report->error &&
-      !(parsed->problem && reports_a_syntax_error(*previous->report))) {
+  if (previous != nullptr && previous->report != nullptr && !previous->report->error) {
     scope = relint_scope(previous->units, result.units, previous->edits, analysed);
   }
   if (scope) {
