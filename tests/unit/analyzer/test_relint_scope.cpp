@@ -107,6 +107,22 @@ TEST(RelintScope, ALeafFunctionIsAnalysedAloneWithTheImports) {
   EXPECT_EQ(first_lines(e, scope->built), built);
 }
 
+TEST(RelintScope, EditsMadeTogetherAreFollowedInTurn) {
+  // Two edits before the buffer is linted: the second is in the coordinates of the first's result.
+  Edited e = edit(kModule, "return a * 2", "return a * 2 + 1");
+  const std::string once = e.text;
+  const Edited second = edit(once, "        opt.step()", "        opt.step()\n        opt.zero_grad()");
+  e.edits.push_back(second.edits.front());
+  e.text = second.text;
+  e.after = second.after;
+  const auto scope = oomlint::relint_scope(e.before, e.after, e.edits, e.text);
+  ASSERT_TRUE(scope);
+  const std::vector<std::string> affected = {"LR = 0.1",
+                                             "def compute_loss(model, x, y):", "def train(model, loader, opt):",
+                                             "def unrelated(a):", "if __name__ == \"__main__\":"};
+  EXPECT_EQ(first_lines(e, scope->affected), affected);
+}
+
 TEST(RelintScope, BlankLinesBetweenStatementsAnalyseNothing) {
   // A newline typed on the empty line before `def unrelated`.
   const Edited e = edit_at(kModule, static_cast<std::uint32_t>(kModule.find("\n\ndef unrelated")), 0, "\n");
