@@ -1,16 +1,17 @@
 #pragma once
 // What an edit can change. A buffer in the editor changes one function at a time; re-analysing
 // the whole module after each keystroke costs tens of milliseconds on a 5,000-line file. The
-// module's top-level statements are units: a unit's findings depend on the units whose names it
-// mentions (what it calls, the globals and classes it reads) and, through them, on what those
-// mention; a changed unit can change the findings of every unit that mentions a name it binds.
-// relint_scope() gives the units to analyse again, closed under both, or nothing when the edit
-// changed the module's shape (a statement added, removed, renamed or broken) and the whole module
-// must be linted.
+// module's top-level statements are units. A caller reads its callee's summary and a callee runs
+// in its callers' context, so an edit inside a definition affects that definition, the units
+// that mention a name it binds or a method it defines (and theirs, up), and the definitions it
+// mentions (and theirs, down). A few facts belong to the whole module rather than to names (what
+// it saves against what it loads, where CUDA starts against allocator settings); they are
+// followed as channels between the units whose text produces and consumes them. The model is
+// built from the affected units and everything they mention.
 //
-// The closure follows names, not everything the model knows: a few facts are the whole module's
-// (a path it saves checkpoints to, whether it defines test cases), so a result made this way is
-// provisional until the whole module is linted once more (the server does it when idle).
+// The closure is checked, not proved: every fixture and 30,591 edits of real files agree with a
+// whole lint (bench/relint_agreement.cpp), and the language server lints a buffer whole once the
+// editor is quiet, publishing again only if that differs.
 #include <cstdint>
 #include <optional>
 #include <string>
