@@ -159,16 +159,6 @@ FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser&
 
 namespace {
 
-// The index of the unit holding `offset`, if any.
-std::optional<std::size_t> unit_at(std::uint32_t offset, const std::vector<TopLevelUnit>& units) {
-  auto it = std::upper_bound(units.begin(), units.end(), offset,
-                             [](std::uint32_t o, const TopLevelUnit& u) { return o < u.start; });
-  if (it == units.begin() || offset >= (it - 1)->end) {
-    return std::nullopt;
-  }
-  return static_cast<std::size_t>(it - 1 - units.begin());
-}
-
 bool affected(std::optional<std::size_t> unit, const std::vector<TopLevelUnit>& units, const RelintScope& scope) {
   return unit && std::binary_search(scope.affected.begin(), scope.affected.end(), units[*unit].start);
 }

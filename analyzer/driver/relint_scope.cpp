@@ -7,6 +7,7 @@
 #include "analyzer/model/model.hpp"
 #include "analyzer/syntax/parser.hpp"
 #include "analyzer/syntax/python_grammar.hpp"
+#include "analyzer/syntax/walk.hpp"
 
 namespace oomlint {
 namespace {
@@ -36,22 +37,14 @@ template <typename F> void for_each_word(std::string_view text, F&& f) {
 }
 
 void add_identifiers(TSNode n, std::string_view text, std::vector<std::string>& out) {
-  const syntax::Grammar& g = syntax::grammar();
-  if (ts_node_is_null(n)) {
-    return;
-  }
-  std::vector<TSNode> stack{n};
-  while (!stack.empty()) {
-    const TSNode cur = stack.back();
-    stack.pop_back();
-    if (ts_node_symbol(cur) == g.sym.identifier) {
+  const TSSymbol identifier = syntax::grammar().sym.identifier;
+  syntax::walk_named(n, [&](TSNode cur) {
+    if (ts_node_symbol(cur) == identifier) {
       out.emplace_back(syntax::node_text(cur, text));
-      continue;
+      return false;
     }
-    for (std::uint32_t i = 0, count = ts_node_named_child_count(cur); i < count; ++i) {
-      stack.push_back(ts_node_named_child(cur, i));
-    }
-  }
+    return true;
+  });
 }
 
 // What a definition adds to the module's names: a class its methods (called as attributes from
@@ -77,18 +70,13 @@ void add_member_binds(TSNode definition, std::string_view text, TopLevelUnit& un
   if (syntax::node_text(body, text).find("global") == std::string_view::npos) {
     return;
   }
-  std::vector<TSNode> stack{body};
-  while (!stack.empty()) {
-    const TSNode n = stack.back();
-    stack.pop_back();
+  syntax::walk_named(body, [&](TSNode n) {
     if (ts_node_symbol(n) == g.sym.global_statement) {
       add_identifiers(n, text, unit.binds);
-      continue;
+      return false;
     }
-    for (std::uint32_t i = 0, count = ts_node_named_child_count(n); i < count; ++i) {
-      stack.push_back(ts_node_named_child(n, i));
-    }
-  }
+    return true;
+  });
 }
 
 // The names a top-level statement binds in the module, over-approximated: every identifier of an
@@ -96,28 +84,25 @@ void add_member_binds(TSNode definition, std::string_view text, TopLevelUnit& un
 void collect_binds(TSNode statement, std::string_view text, TopLevelUnit& unit) {
   const syntax::Grammar& g = syntax::grammar();
   const auto& s = g.sym;
-  std::vector<TSNode> stack{statement};
-  while (!stack.empty()) {
-    const TSNode n = stack.back();
-    stack.pop_back();
+  syntax::walk_named(statement, [&](TSNode n) {
     const TSSymbol sym = ts_node_symbol(n);
     if (sym == s.function_definition || sym == s.class_definition) {
       add_identifiers(ts_node_child_by_field_id(n, g.field.name), text, unit.binds);
       add_member_binds(n, text, unit);
-      continue; // what its body binds is its own
+      return false; // what its body binds is its own
     }
     if (sym == s.lambda || sym == s.list_comprehension || sym == s.set_comprehension ||
         sym == s.dictionary_comprehension || sym == s.generator_expression) {
-      continue;
+      return false;
     }
     if (sym == s.import_statement || sym == s.import_from_statement) {
       unit.context = true;
       add_identifiers(n, text, unit.binds);
-      continue;
+      return false;
     }
     if (sym == s.global_statement || sym == s.nonlocal_statement) {
       add_identifiers(n, text, unit.binds);
-      continue;
+      return false;
     }
     if (sym == s.assignment || sym == s.augmented_assignment || sym == s.for_statement) {
       add_identifiers(ts_node_child_by_field_id(n, g.field.left), text, unit.binds);
@@ -126,10 +111,8 @@ void collect_binds(TSNode statement, std::string_view text, TopLevelUnit& unit) 
     } else if (sym == s.named_expression) {
       add_identifiers(ts_node_child_by_field_id(n, g.field.name), text, unit.binds);
     }
-    for (std::uint32_t i = 0, count = ts_node_named_child_count(n); i < count; ++i) {
-      stack.push_back(ts_node_named_child(n, i));
-    }
-  }
+    return true;
+  });
   std::sort(unit.binds.begin(), unit.binds.end());
   unit.binds.erase(std::unique(unit.binds.begin(), unit.binds.end()), unit.binds.end());
   // Every class has these; called by Python, not by name (`model(x)` runs `__call__`).
@@ -219,12 +202,6 @@ std::optional<std::vector<std::size_t>> touched_units(const std::vector<TopLevel
     seeds.push_back(i);
   }
   return seeds;
-}
-
-bool is_definition(const TopLevelUnit& unit) {
-  const auto& s = syntax::grammar().sym;
-  return unit.symbol == s.function_definition || unit.symbol == s.class_definition ||
-         unit.symbol == s.decorated_definition;
 }
 
 bool is_script(const TopLevelUnit& unit) {
@@ -344,15 +321,6 @@ private:
     }
   }
 
-  [[nodiscard]] std::optional<std::size_t> unit_at(std::size_t offset) const {
-    auto it = std::upper_bound(m_units.begin(), m_units.end(), offset,
-                               [](std::size_t o, const TopLevelUnit& u) { return o < u.start; });
-    if (it == m_units.begin() || offset >= (it - 1)->end) {
-      return std::nullopt;
-    }
-    return static_cast<std::size_t>(it - 1 - m_units.begin());
-  }
-
   // Every unit where `name` is a whole word, after a dot (`attribute`) or not.
   void add_units_mentioning(std::string_view name, bool attribute) {
     for (std::size_t at = m_text.find(name); at != std::string_view::npos; at = m_text.find(name, at + 1)) {
@@ -360,7 +328,7 @@ private:
                          (at + name.size() == m_text.size() || !is_word_char(m_text[at + name.size()]));
       const bool dotted = at > 0 && m_text[at - 1] == '.';
       if (whole && dotted == attribute) {
-        if (auto unit = unit_at(at)) {
+        if (auto unit = unit_at(static_cast<std::uint32_t>(at), m_units)) {
           add(*unit);
         }
       }
@@ -478,6 +446,21 @@ private:
 };
 
 } // namespace
+
+bool is_definition(const TopLevelUnit& unit) {
+  const auto& s = syntax::grammar().sym;
+  return unit.symbol == s.function_definition || unit.symbol == s.class_definition ||
+         unit.symbol == s.decorated_definition;
+}
+
+std::optional<std::size_t> unit_at(std::uint32_t offset, const std::vector<TopLevelUnit>& units) {
+  auto it = std::upper_bound(units.begin(), units.end(), offset,
+                             [](std::uint32_t o, const TopLevelUnit& u) { return o < u.start; });
+  if (it == units.begin() || offset >= (it - 1)->end) {
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(it - 1 - units.begin());
+}
 
 std::vector<TopLevelUnit> top_level_units(TSNode root, std::string_view text) {
   std::vector<TopLevelUnit> units;

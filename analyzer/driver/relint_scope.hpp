@@ -37,6 +37,12 @@ struct TopLevelUnit {
 
 std::vector<TopLevelUnit> top_level_units(TSNode root, std::string_view text);
 
+// A function's or class's definition, possibly decorated.
+bool is_definition(const TopLevelUnit& unit);
+
+// The index of the unit (sorted by start) holding byte `offset`, if any.
+std::optional<std::size_t> unit_at(std::uint32_t offset, const std::vector<TopLevelUnit>& units);
+
 // The edit replacing [start, end) of `text` by `inserted`, as tree-sitter is told it: a change of
 // the whole lines it touches, their newlines included. tree-sitter 0.20 re-parses everything
 // after an edit that ends just before a newline (a character deleted at the end of a line, the

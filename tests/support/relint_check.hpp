@@ -39,9 +39,7 @@ inline std::vector<Case> cases(const std::vector<TopLevelUnit>& units, std::stri
     const std::uint32_t row = static_cast<std::uint32_t>(std::count(text.begin(), text.begin() + u.start, '\n')) + 1;
     const std::uint32_t eol =
         first_eol == std::string_view::npos ? u.end : u.start + static_cast<std::uint32_t>(first_eol);
-    const auto& sym = syntax::grammar().sym;
-    const bool definition =
-        u.symbol == sym.function_definition || u.symbol == sym.class_definition || u.symbol == sym.decorated_definition;
+    const bool definition = is_definition(u);
     out.push_back(Case{fmt::format("line {}: a space typed at the end", row), eol, eol, " ", definition});
     std::vector<std::size_t> line_starts;
     for (std::size_t i = 0; i < body.size(); ++i) {
