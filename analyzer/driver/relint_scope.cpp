@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "analyzer/model/model.hpp"
 #include "analyzer/syntax/parser.hpp"
@@ -245,15 +244,9 @@ bool mentions_any(std::string_view text, const std::vector<std::string_view>& wo
 class Closure {
 public:
   Closure(const std::vector<TopLevelUnit>& units, std::string_view text)
-      : m_units(units), m_text(text), m_in(units.size(), false) {
-    for (std::size_t i = 0; i < units.size(); ++i) {
-      for (const std::string& name : units[i].binds) {
-        m_binders[name].push_back(i);
-      }
-      for (const std::string& name : units[i].methods) {
-        m_method_binders[name].push_back(i);
-      }
-    }
+      : m_units(units), m_text(text), m_in(units.size(), false), m_mentions(units.size()),
+        m_mentioned_by(units.size()) {
+    index_mentions();
   }
 
   RelintScope of(const std::vector<std::size_t>& seeds) {
@@ -288,6 +281,41 @@ private:
     return m_text.substr(m_units[i].start, m_units[i].end - m_units[i].start);
   }
 
+  // Which units each unit mentions by a name they bind (or, after a dot, a method they define),
+  // and the reverse: one pass over the text, however many names the units bind. Searching the
+  // text once per name instead cost most of an edit's time in a module whose classes define
+  // many methods.
+  void index_mentions() {
+    std::unordered_map<std::string_view, std::vector<std::size_t>> binders;
+    std::unordered_map<std::string_view, std::vector<std::size_t>> method_binders;
+    for (std::size_t i = 0; i < m_units.size(); ++i) {
+      for (const std::string& name : m_units[i].binds) {
+        binders[name].push_back(i);
+      }
+      for (const std::string& name : m_units[i].methods) {
+        method_binders[name].push_back(i);
+      }
+    }
+    for (std::size_t i = 0; i < m_units.size(); ++i) {
+      std::vector<std::size_t>& mentions = m_mentions[i];
+      for_each_word(text_of(i), [&](std::string_view word, bool attribute) {
+        const auto& by_name = attribute ? method_binders : binders;
+        if (auto it = by_name.find(word); it != by_name.end()) {
+          for (std::size_t j : it->second) {
+            if (j != i) {
+              mentions.push_back(j);
+            }
+          }
+        }
+      });
+      std::sort(mentions.begin(), mentions.end());
+      mentions.erase(std::unique(mentions.begin(), mentions.end()), mentions.end());
+      for (std::size_t j : mentions) {
+        m_mentioned_by[j].push_back(i);
+      }
+    }
+  }
+
   template <typename P> [[nodiscard]] bool any_in(P&& pred) const {
     for (std::size_t i = 0; i < m_units.size(); ++i) {
       if (m_in[i] && pred(m_units[i])) {
@@ -319,34 +347,6 @@ private:
     if (i < m_units.size()) {
       m_in[i] = true;
     }
-  }
-
-  // Every unit where `name` is a whole word, after a dot (`attribute`) or not.
-  void add_units_mentioning(std::string_view name, bool attribute) {
-    for (std::size_t at = m_text.find(name); at != std::string_view::npos; at = m_text.find(name, at + 1)) {
-      const bool whole = (at == 0 || !is_word_char(m_text[at - 1])) &&
-                         (at + name.size() == m_text.size() || !is_word_char(m_text[at + name.size()]));
-      const bool dotted = at > 0 && m_text[at - 1] == '.';
-      if (whole && dotted == attribute) {
-        if (auto unit = unit_at(static_cast<std::uint32_t>(at), m_units)) {
-          add(*unit);
-        }
-      }
-    }
-  }
-
-  // Calls `f(j)` for every unit binding a name, or defining a method, that unit `i` mentions.
-  template <typename F> void for_each_mentioned(std::size_t i, F&& f) const {
-    for_each_word(text_of(i), [&](std::string_view word, bool attribute) {
-      const auto& binders = attribute ? m_method_binders : m_binders;
-      if (auto it = binders.find(word); it != binders.end()) {
-        for (std::size_t j : it->second) {
-          if (j != i) {
-            f(j);
-          }
-        }
-      }
-    });
   }
 
   // Bit c: the unit produces (consumes) channel c. Read from its text on first use.
@@ -386,20 +386,11 @@ private:
   // Up from the work list: the units reading what changed. A channel's consumers read a fact of
   // the whole module; their own summaries do not change with it, so they are not followed.
   void spread_up() {
-    std::unordered_set<std::string_view> names;
-    std::unordered_set<std::string_view> methods;
     while (!m_work.empty()) {
       const std::size_t i = m_work.back();
       m_work.pop_back();
-      for (const std::string& name : m_units[i].binds) {
-        if (names.insert(name).second) {
-          add_units_mentioning(name, false);
-        }
-      }
-      for (const std::string& name : m_units[i].methods) {
-        if (methods.insert(name).second) {
-          add_units_mentioning(name, true);
-        }
+      for (std::size_t j : m_mentioned_by[i]) {
+        add(j);
       }
       for_each_channel_partner(i, true, [&](std::size_t j) { mark(j); });
     }
@@ -411,13 +402,13 @@ private:
     while (!work.empty()) {
       const std::size_t i = work.back();
       work.pop_back();
-      for_each_mentioned(i, [&](std::size_t j) {
+      for (std::size_t j : m_mentions[i]) {
         if (is_definition(m_units[j]) && !seen[j]) {
           seen[j] = true;
           work.push_back(j);
           mark(j);
         }
-      });
+      }
     }
   }
 
@@ -431,7 +422,9 @@ private:
     while (!m_work.empty()) {
       const std::size_t i = m_work.back();
       m_work.pop_back();
-      for_each_mentioned(i, [&](std::size_t j) { add(j); });
+      for (std::size_t j : m_mentions[i]) {
+        add(j);
+      }
       for_each_channel_partner(i, false, [&](std::size_t j) { add(j); });
     }
   }
@@ -441,8 +434,8 @@ private:
   std::vector<bool> m_in;
   std::vector<std::size_t> m_work;
   std::vector<std::optional<ChannelBits>> m_bits;
-  std::unordered_map<std::string_view, std::vector<std::size_t>> m_binders;
-  std::unordered_map<std::string_view, std::vector<std::size_t>> m_method_binders;
+  std::vector<std::vector<std::size_t>> m_mentions;     // by unit: the units binding a name it mentions
+  std::vector<std::vector<std::size_t>> m_mentioned_by; // the reverse
 };
 
 } // namespace
