@@ -227,7 +227,7 @@ BufferResult lint_buffer_incrementally(std::shared_ptr<const SourceFile> source,
   }
   // Units of the tree the model reads: after a syntax error, the text with the broken lines blanked.
   const std::string_view analysed = parsed->recovered ? std::string_view(parsed->patched_text) : source->text();
-  result.units = top_level_units(parsed->best().root(), analysed);
+  result.units = top_level_units(parsed->best().root(), analysed, previous != nullptr ? &previous->units : nullptr);
   std::optional<RelintScope> scope;
   if (previous != nullptr && previous->report != nullptr && !previous->report->error) {
     scope = relint_scope(previous->units, result.units, previous->edits, analysed);

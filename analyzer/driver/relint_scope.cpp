@@ -455,21 +455,42 @@ std::optional<std::size_t> unit_at(std::uint32_t offset, const std::vector<TopLe
   return static_cast<std::size_t>(it - 1 - units.begin());
 }
 
-std::vector<TopLevelUnit> top_level_units(TSNode root, std::string_view text) {
-  std::vector<TopLevelUnit> units;
-  const std::uint32_t count = ts_node_child_count(root);
-  units.reserve(count);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const TSNode child = ts_node_child(root, i);
-    TopLevelUnit unit;
-    unit.start = ts_node_start_byte(child);
-    unit.end = ts_node_end_byte(child);
-    unit.symbol = ts_node_symbol(child);
-    unit.context = unit.symbol == syntax::grammar().sym.comment;
-    unit.test_case = is_test_case_definition(child, text);
-    collect_binds(child, text, unit);
-    units.push_back(std::move(unit));
+std::vector<TopLevelUnit> top_level_units(TSNode root, std::string_view text,
+                                          const std::vector<TopLevelUnit>* earlier) {
+  // A statement whose text an edit left alone binds what it bound: its names are taken from the
+  // earlier units instead of walking it again (most of the statements after any edit).
+  std::unordered_map<std::uint64_t, const TopLevelUnit*> known;
+  if (earlier != nullptr) {
+    known.reserve(earlier->size());
+    for (const TopLevelUnit& u : *earlier) {
+      known.emplace(u.text_hash, &u);
+    }
   }
+  std::vector<TopLevelUnit> units;
+  units.reserve(ts_node_child_count(root));
+  TSTreeCursor cursor = ts_tree_cursor_new(root);
+  for (bool more = ts_tree_cursor_goto_first_child(&cursor); more; more = ts_tree_cursor_goto_next_sibling(&cursor)) {
+    const TSNode child = ts_tree_cursor_current_node(&cursor);
+    const std::uint32_t start = ts_node_start_byte(child);
+    const std::uint32_t end = ts_node_end_byte(child);
+    const TSSymbol symbol = ts_node_symbol(child);
+    const std::uint64_t hash = std::hash<std::string_view>{}(text.substr(start, end - start));
+    if (auto it = known.find(hash);
+        it != known.end() && it->second->symbol == symbol && it->second->end - it->second->start == end - start) {
+      units.push_back(*it->second);
+    } else {
+      TopLevelUnit unit;
+      unit.symbol = symbol;
+      unit.context = symbol == syntax::grammar().sym.comment;
+      unit.test_case = is_test_case_definition(child, text);
+      collect_binds(child, text, unit);
+      units.push_back(std::move(unit));
+    }
+    units.back().start = start;
+    units.back().end = end;
+    units.back().text_hash = hash;
+  }
+  ts_tree_cursor_delete(&cursor);
   return units;
 }
 

@@ -33,9 +33,13 @@ struct TopLevelUnit {
   // A test case (`def test_*`, a `Test*` or `*TestCase` class, a class with `test_*` methods): in
   // a test file one makes every function test code, so the first is always analysed.
   bool test_case = false;
+  std::uint64_t text_hash = 0; // of its text: a statement with the same text binds the same names
 };
 
-std::vector<TopLevelUnit> top_level_units(TSNode root, std::string_view text);
+// The module's top-level statements. Those whose text is the same as one of `earlier` (the units
+// of the text before an edit) are copied from it rather than read again.
+std::vector<TopLevelUnit> top_level_units(TSNode root, std::string_view text,
+                                          const std::vector<TopLevelUnit>* earlier = nullptr);
 
 // A function's or class's definition, possibly decorated.
 bool is_definition(const TopLevelUnit& unit);

@@ -80,6 +80,27 @@ TEST(TopLevelUnits, BindTheNamesEachStatementDefines) {
   EXPECT_TRUE(units[6].binds.empty()); // the `__main__` block calls, it binds nothing
 }
 
+TEST(TopLevelUnits, StatementsAnEditLeftAloneAreTakenFromTheEarlierUnits) {
+  oomlint::syntax::Parser parser;
+  const auto earlier = oomlint::top_level_units(parser.parse(kModule).root(), kModule);
+  std::string text(kModule);
+  text.replace(text.find("LR = 0.1"), 8, "LR, WD = 0.1, 0.0");
+  // The earlier units are marked so that a copy shows: a statement read again would not have it.
+  auto marked = earlier;
+  for (TopLevelUnit& u : marked) {
+    u.methods.push_back("from_earlier");
+  }
+  const auto units = oomlint::top_level_units(parser.parse(text).root(), text, &marked);
+  ASSERT_EQ(units.size(), earlier.size());
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    const bool edited = i == 2;
+    EXPECT_EQ(units[i].methods.empty(), edited) << i;
+    const std::uint32_t moved = i > 2 ? 9 : 0; // the edit made the text 9 bytes longer
+    EXPECT_EQ(units[i].start, earlier[i].start + moved) << i;
+  }
+  EXPECT_EQ(units[2].binds, (std::vector<std::string>{"LR", "WD"}));
+}
+
 TEST(RelintScope, AFunctionIsAnalysedWithWhatItCallsAndWhatCallsIt) {
   const Edited e = edit(kModule, "return F.cross_entropy(model(x), y)", "return F.cross_entropy(model(x), y) * 2");
   const auto scope = oomlint::relint_scope(e.before, e.after, e.edits, e.text);
