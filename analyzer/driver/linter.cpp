@@ -125,7 +125,7 @@ namespace {
 
 // Parses a source for linting; nullopt (with `report.error` set) when it cannot be read or parsed.
 std::optional<syntax::RecoveredParse> parse_for_lint(const SourceFile& source, syntax::Parser& parser,
-                                                     const syntax::Tree* previous, FileReport& report) {
+                                                     const syntax::EarlierTree* previous, FileReport& report) {
   if (auto bad = encoding_error(source)) {
     report.error = std::move(bad);
     return std::nullopt;
@@ -221,7 +221,11 @@ BufferResult lint_buffer_incrementally(std::shared_ptr<const SourceFile> source,
   FileReport& report = result.report;
   report.path = source->path();
   report.source = source;
-  auto parsed = parse_for_lint(*source, parser, previous != nullptr ? &previous->tree : nullptr, report);
+  std::optional<syntax::EarlierTree> earlier;
+  if (previous != nullptr) {
+    earlier.emplace(syntax::EarlierTree{previous->tree, previous->exact_edits, previous->edits});
+  }
+  auto parsed = parse_for_lint(*source, parser, earlier ? &*earlier : nullptr, report);
   if (!parsed) {
     return result;
   }

@@ -43,10 +43,11 @@ FileReport lint_source(std::shared_ptr<const SourceFile> source, syntax::Parser&
 
 // What linting a buffer again starts from: its last lint and the edits made to it since.
 struct PreviousLint {
-  const syntax::Tree& tree; // the last parse, edited to match (ts_tree_edit)
+  const syntax::Tree& tree; // the last parse, not edited
   const FileReport* report; // null: analyse the whole buffer again (only the parse is incremental)
   const std::vector<TopLevelUnit>& units;
-  const std::vector<TSInputEdit>& edits; // in the order they were made
+  const std::vector<TSInputEdit>& edits;       // in the order they were made, as whole lines (line_edit)
+  const std::vector<TSInputEdit>& exact_edits; // the same edits as made (exact_edit)
 };
 
 struct BufferResult {

@@ -532,6 +532,17 @@ TSInputEdit line_edit(std::string_view text, std::uint32_t start, std::uint32_t 
   return edit;
 }
 
+TSInputEdit exact_edit(std::string_view text, std::uint32_t start, std::uint32_t end, std::string_view inserted) {
+  TSInputEdit edit{};
+  edit.start_byte = start;
+  edit.old_end_byte = end;
+  edit.new_end_byte = start + static_cast<std::uint32_t>(inserted.size());
+  edit.start_point = point_of(text, start);
+  edit.old_end_point = point_of(text, end);
+  edit.new_end_point = point_after(edit.start_point, inserted);
+  return edit;
+}
+
 std::uint32_t shift_through(std::uint32_t offset, const std::vector<TSInputEdit>& edits) {
   for (const TSInputEdit& e : edits) {
     offset = shift_one(offset, e);

@@ -47,12 +47,15 @@ bool is_definition(const TopLevelUnit& unit);
 // The index of the unit (sorted by start) holding byte `offset`, if any.
 std::optional<std::size_t> unit_at(std::uint32_t offset, const std::vector<TopLevelUnit>& units);
 
-// The edit replacing [start, end) of `text` by `inserted`, as tree-sitter is told it: a change of
-// the whole lines it touches, their newlines included. tree-sitter 0.20 re-parses everything
-// after an edit that ends just before a newline (a character deleted at the end of a line, the
-// commonest edit there is), and each such re-parse leaves the next one slower; told whole lines,
-// it re-parses only them.
+// The edit replacing [start, end) of `text` by `inserted`, told as a change of the whole lines it
+// touches, their newlines included: what findings and statements move by, and one way to tell
+// tree-sitter of it (syntax::reparse()). Told exactly, an edit that ends just before a newline (a
+// character deleted at the end of a line, the commonest edit there is) makes tree-sitter 0.20
+// re-parse everything after it; told whole lines, it re-parses only them.
 TSInputEdit line_edit(std::string_view text, std::uint32_t start, std::uint32_t end, std::string_view inserted);
+
+// The same edit as made: [start, end) replaced by `inserted`.
+TSInputEdit exact_edit(std::string_view text, std::uint32_t start, std::uint32_t end, std::string_view inserted);
 
 // Where a byte offset of the text before `edits` (applied in order) lies in the text after them.
 std::uint32_t shift_through(std::uint32_t offset, const std::vector<TSInputEdit>& edits);

@@ -26,4 +26,14 @@ Tree Parser::parse(std::string_view text, const Tree* old) {
   return Tree(tree);
 }
 
+Tree Parser::parse_within(std::string_view text, const Tree* old, std::uint64_t timeout_micros) {
+  ts_parser_set_timeout_micros(m_parser, timeout_micros);
+  Tree tree = parse(text, old);
+  ts_parser_set_timeout_micros(m_parser, 0);
+  if (!tree) {
+    ts_parser_reset(m_parser);
+  }
+  return tree;
+}
+
 } // namespace oomlint::syntax

@@ -1,5 +1,6 @@
 #pragma once
 // Move-only owners of tree-sitter's C objects. TSNode stays a plain value.
+#include <cstdint>
 #include <string_view>
 #include <utility>
 
@@ -45,6 +46,9 @@ public:
 
   // Parses UTF-8 text; `old` (optional) enables incremental re-parsing after ts_tree_edit.
   [[nodiscard]] Tree parse(std::string_view text, const Tree* old = nullptr);
+  // The same, given up after `timeout_micros`: an empty tree then, and the parser is ready for
+  // the next parse.
+  [[nodiscard]] Tree parse_within(std::string_view text, const Tree* old, std::uint64_t timeout_micros);
 
 private:
   TSParser* m_parser = nullptr;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "analyzer/syntax/parser.hpp"
 
@@ -25,12 +26,27 @@ struct RecoveredParse {
   [[nodiscard]] const Tree& best() const { return recovered ? recovered : original; }
 };
 
+// A tree of an earlier text, not edited, and the edits made to that text since, in order, told
+// two ways: exactly as made, and as changes of the whole lines they touch (line_edit() in
+// analyzer/driver/relint_scope.hpp).
+struct EarlierTree {
+  const Tree& tree;
+  const std::vector<TSInputEdit>& exact;
+  const std::vector<TSInputEdit>& lines;
+};
+
+// `text` parsed reusing `earlier`. tree-sitter 0.20 re-parses only what changed for most edits,
+// but for some it re-parses far more, more slowly than from scratch: told exactly, a character
+// deleted at the end of a line; told as whole lines, a line before a change of indentation. Each
+// way is given a short time (about a tenth of a parse from scratch), then the text is parsed from
+// scratch.
+Tree reparse(Parser& parser, std::string_view text, const EarlierTree& earlier);
+
 // The first ERROR or MISSING node in document order, found without recursion.
 std::optional<FirstProblem> first_problem(TSNode root);
 
-// `previous`, a tree of an earlier text edited with ts_tree_edit to match this one, makes the
-// first parse incremental.
+// `earlier` makes the first parse incremental (reparse()).
 RecoveredParse parse_with_recovery(Parser& parser, std::string_view text, int max_attempts = 8,
-                                   const Tree* previous = nullptr);
+                                   const EarlierTree* earlier = nullptr);
 
 } // namespace oomlint::syntax

@@ -70,9 +70,8 @@ bool apply_change(Document& doc, const nlohmann::json& change, ColumnUnit unit) 
     std::swap(start, end);
   }
   if (doc.tree) {
-    const TSInputEdit edit = line_edit(doc.text, start, end, inserted);
-    ts_tree_edit(doc.tree.get(), &edit);
-    doc.edits.push_back(edit);
+    doc.edits.push_back(line_edit(doc.text, start, end, inserted));
+    doc.exact_edits.push_back(exact_edit(doc.text, start, end, inserted));
   }
   doc.text.replace(start, end - start, inserted);
   doc.stale = true;

@@ -25,12 +25,13 @@ struct Document {
   std::string path; // the file the buffer is, for configuration and module names
   std::int64_t version = 0;
   std::string text;
-  syntax::Tree tree; // the last parse, edited to match `text`; empty before the first
+  syntax::Tree tree; // the last parse, of `report`'s text (not edited); empty before the first
   bool stale = true; // `text` changed since `report` was made
   // The next lint must analyse the whole buffer: it was just opened, or the configuration or the
   // project's facts changed. Otherwise only what `edits` reach is analysed again.
   bool whole = true;
-  std::vector<TSInputEdit> edits;                    // made since `report`, in order, as given to ts_tree_edit
+  std::vector<TSInputEdit> edits;                    // made since `report`, in order, as whole lines (line_edit)
+  std::vector<TSInputEdit> exact_edits;              // the same, as made (exact_edit)
   std::vector<TopLevelUnit> units;                   // the top-level statements of `report`'s text
   bool provisional = false;                          // `report` analysed only what the edits reached (relint_scope.hpp)
   FileReport report;                                 // the last lint's findings, over `report.source`

@@ -573,7 +573,7 @@ void Server::lint(Document& doc) {
   // A BOM shifts every offset of the analysed text against the buffer's: parse afresh then.
   const bool reuse = doc.tree && !source->had_bom();
   const bool incremental = !doc.whole && doc.report.source != nullptr;
-  const PreviousLint previous{doc.tree, incremental ? &doc.report : nullptr, doc.units, doc.edits};
+  const PreviousLint previous{doc.tree, incremental ? &doc.report : nullptr, doc.units, doc.edits, doc.exact_edits};
   service::BufferLint result;
   // A buffer that crashes the analyzer costs its diagnostics, not the editor's session.
   const bool finished = run_guarded(
@@ -581,6 +581,7 @@ void Server::lint(Document& doc) {
   doc.stale = false;
   doc.whole = false;
   doc.edits.clear();
+  doc.exact_edits.clear();
   if (!finished) {
     // The parser and the old tree may be half-updated: they are abandoned, never freed.
     static_cast<void>(new syntax::Parser(std::move(m_parser)));

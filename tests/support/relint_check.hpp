@@ -107,9 +107,8 @@ inline Outcome run(const std::string& path, std::string_view text, const BufferR
   edited.replace(c.start, c.end - c.start, c.inserted);
   const auto source = std::make_shared<const SourceFile>(path, edited);
   const std::vector<TSInputEdit> edits{line_edit(text, c.start, c.end, c.inserted)};
-  syntax::Tree tree(ts_tree_copy(before.tree.get()));
-  ts_tree_edit(tree.get(), &edits.front());
-  const PreviousLint previous{tree, &before.report, before.units, edits};
+  const std::vector<TSInputEdit> exact{exact_edit(text, c.start, c.end, c.inserted)};
+  const PreviousLint previous{before.tree, &before.report, before.units, edits, exact};
   const auto t0 = Clock::now();
   const BufferResult incremental = lint_buffer_incrementally(source, parser, settings, nullptr, &previous);
   const auto t1 = Clock::now();

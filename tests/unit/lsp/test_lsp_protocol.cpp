@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyzer/syntax/parser.hpp"
+#include "analyzer/syntax/recovery.hpp"
 #include "editors/lsp/documents.hpp"
 #include "editors/lsp/jsonrpc.hpp"
 #include "editors/lsp/server.hpp"
@@ -120,6 +121,8 @@ TEST(LspDocuments, IncrementalChangesCountUtf16OrUtf8Columns) {
 }
 
 // The tree kept across edits, re-parsed incrementally, reads as a fresh parse of the new text.
+// The edits a document keeps, told to its last tree either way (exactly, or as whole lines) or
+// through reparse(), give the tree a fresh parse gives.
 TEST(LspDocuments, AnEditedTreeReparsesToTheSameTreeAsAFreshParse) {
   syntax::Parser parser;
   Document doc;
@@ -132,16 +135,28 @@ TEST(LspDocuments, AnEditedTreeReparsesToTheSameTreeAsAFreshParse) {
        {"text", "running"}},
       {{"range", {{"start", {{"line", 3}, {"character", 4}}}, {"end", {{"line", 4}, {"character", 0}}}}}, {"text", ""}},
   };
-  for (const Json& e : edits) {
-    ASSERT_TRUE(apply_change(doc, e, ColumnUnit::Utf16));
-    const syntax::Tree incremental = parser.parse(doc.text, &doc.tree);
+  auto same_as_fresh = [&](const syntax::Tree& incremental) {
     const syntax::Tree fresh = parser.parse(doc.text);
     char* a = ts_node_string(incremental.root());
     char* b = ts_node_string(fresh.root());
     EXPECT_STREQ(a, b) << doc.text;
     std::free(a);
     std::free(b);
-    doc.tree = parser.parse(doc.text, &doc.tree);
+  };
+  for (const Json& e : edits) {
+    ASSERT_TRUE(apply_change(doc, e, ColumnUnit::Utf16));
+    ASSERT_EQ(doc.edits.size(), 1U);
+    ASSERT_EQ(doc.exact_edits.size(), 1U);
+    for (const std::vector<TSInputEdit>* told : {&doc.edits, &doc.exact_edits}) {
+      syntax::Tree edited(ts_tree_copy(doc.tree.get()));
+      ts_tree_edit(edited.get(), &told->front());
+      same_as_fresh(parser.parse(doc.text, &edited));
+    }
+    syntax::Tree next = syntax::reparse(parser, doc.text, syntax::EarlierTree{doc.tree, doc.exact_edits, doc.edits});
+    same_as_fresh(next);
+    doc.tree = std::move(next);
+    doc.edits.clear();
+    doc.exact_edits.clear();
   }
 }
 
