@@ -1,5 +1,7 @@
 // OOM601 device-accumulation-in-eval: device tensors gathered across evaluation iterations
 // without moving them off the GPU, so memory grows with the dataset even without a graph.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "analyzer/rule_api.hpp"
@@ -20,7 +22,9 @@ const RuleMeta kMeta{
             "one, the ids a model's `generate()` returns) appended, inserted, stored or concatenated into "
             "a container that outlives the iteration, in code that runs without autograd (`no_grad`, "
             "`inference_mode`, a grad-disabled function), when they are not moved off the device "
-            "(`.cpu()`, `.numpy()`, `.tolist()`, `.item()`).",
+            "(`.cpu()`, `.numpy()`, `.tolist()`, `.item()`). In evaluation code that runs with autograd on "
+            "(which OOM201 reports), also the values that cannot carry a graph (`logits.argmax(1)`, "
+            "`pred.eq(y)`): they stay on the device all the same.",
     .why = "There is no graph to leak here, but every stored output is still a GPU tensor: the list grows by one "
            "batch of outputs per iteration, so memory grows with the size of the evaluation set and a larger "
            "validation set (or longer generation) ends in CUDA out of memory.",
@@ -98,11 +102,23 @@ bool keeps_a_device_sibling(const model::Model& m, const model::Store& st) {
   return false;
 }
 
+// Evaluation code that runs with autograd on (OOM201 reports its forward), storing what cannot
+// carry a graph (`pred.eq(y)`, `logits.argmax(1)`): the store keeps device memory all the same,
+// and would be reported once the evaluation ran without autograd.
+bool graph_free_store_in_evaluation(const model::Model& m, const model::Store& st) {
+  const std::uint32_t at = ts_node_start_byte(st.statement);
+  const auto& regions = m.eval_regions();
+  const bool in_evaluation = std::any_of(regions.begin(), regions.end(), [&](const model::EvalRegion& r) {
+    return r.start <= at && at < r.end && m.function_at(at) == m.function_at(r.start);
+  });
+  return in_evaluation && stored_value(m, st).grad == model::Grad::No;
+}
+
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   for (const model::Store& st : m.stores()) {
     // A test runs a few batches of a small model: what it gathers is bounded by the test.
-    if (!st.grad_disabled || m.in_test_code(st.scope)) {
+    if ((!st.grad_disabled && !graph_free_store_in_evaluation(m, st)) || m.in_test_code(st.scope)) {
       continue;
     }
     // Growth with the data needs a loop over the data (a loader, or a count of batches), or a

@@ -1080,7 +1080,11 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       if (method == "argmax" || method == "argmin" || method == "eq" || method == "ne" || method == "gt" ||
           method == "lt" || method == "long" || method == "int" || method == "bool" || method == "byte" ||
           method == "short" || method == "char" || casts_to_an_integer_dtype(method, args)) {
-        return no_grad_tensor(); // integer and boolean results have no graph
+        // Integer and boolean results have no graph, and are still computed from the same
+        // forward, on its device (`logits.argmax(1)` kept in evaluation code).
+        v.kind = Kind::Tensor;
+        v.grad = Grad::No;
+        return v;
       }
       return v;
     }
