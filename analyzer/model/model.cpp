@@ -556,16 +556,20 @@ std::optional<TSNode> Call::keyword(std::string_view name, std::string_view sour
   if (ts_node_is_null(arguments)) {
     return std::nullopt;
   }
+  // Most calls name no such keyword: their text says so before any child is visited.
+  if (syntax::node_text(arguments, source).find(name) == std::string_view::npos) {
+    return std::nullopt;
+  }
   const auto& g = syntax::grammar();
-  const uint32_t count = ts_node_named_child_count(arguments);
-  for (uint32_t i = 0; i < count; ++i) {
-    TSNode a = ts_node_named_child(arguments, i);
+  std::optional<TSNode> found;
+  syntax::for_each_named_child(arguments, [&](TSNode a) {
     if (ts_node_symbol(a) == g.sym.keyword_argument &&
         syntax::node_text(ts_node_child_by_field_id(a, g.field.name), source) == name) {
-      return ts_node_child_by_field_id(a, g.field.value);
+      found = ts_node_child_by_field_id(a, g.field.value);
     }
-  }
-  return std::nullopt;
+    return !found;
+  });
+  return found;
 }
 
 std::optional<TSNode> Call::positional(std::size_t index) const {
@@ -576,23 +580,24 @@ std::optional<TSNode> Call::positional(std::size_t index) const {
   if (ts_node_symbol(arguments) != g.sym.argument_list) {
     return index == 0 ? std::optional<TSNode>(arguments) : std::nullopt; // f(x for x in y)
   }
-  const uint32_t count = ts_node_named_child_count(arguments);
   std::size_t seen = 0;
-  for (uint32_t i = 0; i < count; ++i) {
-    TSNode a = ts_node_named_child(arguments, i);
+  std::optional<TSNode> found;
+  syntax::for_each_named_child(arguments, [&](TSNode a) {
     const TSSymbol s = ts_node_symbol(a);
     if (s == g.sym.keyword_argument || s == g.sym.dictionary_splat || s == g.sym.comment) {
-      continue;
+      return true;
     }
     if (s == g.sym.list_splat) {
-      return std::nullopt; // positions after *args are unknown
+      return false; // positions after *args are unknown
     }
     if (seen == index) {
-      return a;
+      found = a;
+      return false;
     }
     ++seen;
-  }
-  return std::nullopt;
+    return true;
+  });
+  return found;
 }
 
 bool Call::has_star_args() const {
@@ -600,14 +605,13 @@ bool Call::has_star_args() const {
     return false;
   }
   const auto& g = syntax::grammar();
-  const uint32_t count = ts_node_named_child_count(arguments);
-  for (uint32_t i = 0; i < count; ++i) {
-    const TSSymbol s = ts_node_symbol(ts_node_named_child(arguments, i));
-    if (s == g.sym.list_splat || s == g.sym.dictionary_splat) {
-      return true;
-    }
-  }
-  return false;
+  bool star = false;
+  syntax::for_each_named_child(arguments, [&](TSNode a) {
+    const TSSymbol s = ts_node_symbol(a);
+    star = s == g.sym.list_splat || s == g.sym.dictionary_splat;
+    return !star;
+  });
+  return star;
 }
 
 ScopeId Model::function_at(TSNode node) const {
