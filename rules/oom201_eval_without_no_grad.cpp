@@ -47,7 +47,9 @@ const RuleMeta kMeta{
         "Lightning's `validation_step`/`test_step`/`predict_step` (already grad-disabled), and the same "
         "hooks (and `valid_step`) overridden in a class with a framework base, such as a fairseq or LAVIS "
         "task, whose trainer runs them with autograd off; Hugging Face "
-        "`generate()` (already grad-disabled); a helper only ever called from grad-disabled code.",
+        "`generate()` (already grad-disabled); a helper only ever called from grad-disabled code; a function "
+        "named for evaluation that training code also calls (a backward follows it, or a loss for one is "
+        "computed from it: `def training_loss(self, batch): output = self.predict(batch)`).",
     .fix_safety = "Unsafe: tensors created under `torch.inference_mode()` can never re-enter autograd; if the "
                   "evaluation's outputs are later used in a differentiable computation, use `torch.no_grad()`. "
                   "The decorator is offered only on a whole evaluation function that trains nothing, and not on "

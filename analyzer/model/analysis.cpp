@@ -1143,9 +1143,15 @@ void Model::Impl::find_eval_regions() {
       if (caller == kNone) {
         continue;
       }
-      const FunctionFacts& f = m.m_scopes[static_cast<size_t>(caller)].facts;
+      const Scope& caller_scope = m.m_scopes[static_cast<size_t>(caller)];
+      const FunctionFacts& f = caller_scope.facts;
+      // A loss for a backward elsewhere (`def training_loss(self, batch): output = self.predict(batch)`):
+      // what it calls is computed for training.
+      bool eval_named = false;
+      const bool computes_a_loss = f.loss_for_caller || (names::is_loss_name(caller_scope.name, options) &&
+                                                         !names::is_eval_function_name(caller_scope.name, eval_named));
       // A call every N steps from a training loop samples or logs; it is not the training.
-      if ((f.backprops || f.steps_optimizer) && !disabled_at(edges[e].at, m.scope_at(edges[e].at)) &&
+      if ((f.backprops || f.steps_optimizer || computes_a_loss) && !disabled_at(edges[e].at, m.scope_at(edges[e].at)) &&
           !in_periodic_guard(edges[e].at)) {
         return true;
       }
