@@ -152,6 +152,16 @@ bool is_test_case_definition(TSNode statement, std::string_view text) {
   return false;
 }
 
+bool is_plain_assignment(TSNode statement, std::string_view text) {
+  const auto& s = syntax::grammar().sym;
+  if (ts_node_symbol(statement) != s.expression_statement || ts_node_named_child_count(statement) != 1) {
+    return false;
+  }
+  const TSSymbol inner = ts_node_symbol(ts_node_named_child(statement, 0));
+  return (inner == s.assignment || inner == s.augmented_assignment) &&
+         syntax::node_text(statement, text).find("grad") == std::string_view::npos;
+}
+
 std::uint32_t shift_one(std::uint32_t offset, const TSInputEdit& e) {
   if (offset >= e.old_end_byte) {
     return offset - e.old_end_byte + e.new_end_byte;
@@ -483,6 +493,7 @@ std::vector<TopLevelUnit> top_level_units(TSNode root, std::string_view text,
       unit.symbol = symbol;
       unit.context = symbol == syntax::grammar().sym.comment;
       unit.test_case = is_test_case_definition(child, text);
+      unit.plain_assignment = is_plain_assignment(child, text);
       collect_binds(child, text, unit);
       units.push_back(std::move(unit));
     }
@@ -566,8 +577,10 @@ std::optional<RelintScope> relint_scope(const std::vector<TopLevelUnit>& before,
   if (!seeds) {
     return std::nullopt;
   }
-  // An import or a statement of the module's own code changes what every function reads.
-  if (std::any_of(seeds->begin(), seeds->end(), [&](std::size_t i) { return !is_definition(now[i]); })) {
+  // An import, or a statement of the module's own code that does more than bind names (a call
+  // that sets a grad mode or moves a model), changes what every function reads.
+  if (std::any_of(seeds->begin(), seeds->end(),
+                  [&](std::size_t i) { return !is_definition(now[i]) && !now[i].plain_assignment; })) {
     return std::nullopt;
   }
   if (seeds->empty()) {

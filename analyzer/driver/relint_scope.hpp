@@ -9,9 +9,9 @@
 // followed as channels between the units whose text produces and consumes them. The model is
 // built from the affected units and everything they mention.
 //
-// The closure is checked, not proved: every fixture and 30,591 edits of real files agree with a
-// whole lint (bench/relint_agreement.cpp), and the language server lints a buffer whole once the
-// editor is quiet, publishing again only if that differs.
+// The closure is checked, not proved: every fixture and 25,910 incremental lints of edits to
+// 2,500 real files agree with a whole lint (bench/relint_agreement.cpp), and the language server lints a buffer whole
+// once the editor is quiet, publishing again only if that differs.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,6 +33,9 @@ struct TopLevelUnit {
   // A test case (`def test_*`, a `Test*` or `*TestCase` class, a class with `test_*` methods): in
   // a test file one makes every function test code, so the first is always analysed.
   bool test_case = false;
+  // A statement of the module's own code that only binds names (`default_cfgs = {...}`), with no
+  // word of grad modes in it: what it changes reaches the rest through those names.
+  bool plain_assignment = false;
   std::uint64_t text_hash = 0; // of its text: a statement with the same text binds the same names
 };
 

@@ -153,6 +153,15 @@ TEST(RelintScope, BlankLinesBetweenStatementsAnalyseNothing) {
   EXPECT_TRUE(scope->built.empty());
 }
 
+TEST(RelintScope, AnAssignmentOfTheModuleReachesWhatReadsItsNames) {
+  const Edited e = edit(kModule, "LR = 0.1", "LR = 0.2");
+  const auto scope = oomlint::relint_scope(e.before, e.after, e.edits, e.text);
+  ASSERT_TRUE(scope);
+  // Nothing mentions `LR`; the module's own statements are read in order, so they come together.
+  const std::vector<std::string> affected = {"LR = 0.2", "if __name__ == \"__main__\":"};
+  EXPECT_EQ(first_lines(e, scope->affected), affected);
+}
+
 TEST(RelintScope, AChangedShapeLintsTheWholeModule) {
   // A renamed function: its callers now call something else.
   auto e = edit(kModule, "def unrelated(a)", "def other(a)");
@@ -160,10 +169,13 @@ TEST(RelintScope, AChangedShapeLintsTheWholeModule) {
   // A statement added at the top level.
   e = edit(kModule, "LR = 0.1\n", "LR = 0.1\nBATCH = 8\n");
   EXPECT_FALSE(oomlint::relint_scope(e.before, e.after, e.edits, e.text));
-  // An import or a statement of the module's own code: every function may read it.
-  e = edit(kModule, "LR = 0.1", "LR = 0.2");
-  EXPECT_FALSE(oomlint::relint_scope(e.before, e.after, e.edits, e.text));
+  // An import, or a statement of the module's own code that does more than bind names: every
+  // function may read what it does.
   e = edit(kModule, "import torch\n", "import torch  \n");
+  EXPECT_FALSE(oomlint::relint_scope(e.before, e.after, e.edits, e.text));
+  e = edit("import torch\ntorch.manual_seed(0)\n", "(0)", "(1)");
+  EXPECT_FALSE(oomlint::relint_scope(e.before, e.after, e.edits, e.text));
+  e = edit("import torch\nctx = torch.no_grad()\n", "no_grad()", "enable_grad()");
   EXPECT_FALSE(oomlint::relint_scope(e.before, e.after, e.edits, e.text));
   // A comment between statements can be a file-wide `# noqa`.
   e = edit("import torch\n# a note\nx = 1\n", "a note", "ruff: noqa");
