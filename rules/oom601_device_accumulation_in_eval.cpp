@@ -1,7 +1,5 @@
 // OOM601 device-accumulation-in-eval: device tensors gathered across evaluation iterations
 // without moving them off the GPU, so memory grows with the dataset even without a graph.
-#include <algorithm>
-
 #include <fmt/format.h>
 
 #include "analyzer/rule_api.hpp"
@@ -106,12 +104,7 @@ bool keeps_a_device_sibling(const model::Model& m, const model::Store& st) {
 // carry a graph (`pred.eq(y)`, `logits.argmax(1)`): the store keeps device memory all the same,
 // and would be reported once the evaluation ran without autograd.
 bool graph_free_store_in_evaluation(const model::Model& m, const model::Store& st) {
-  const std::uint32_t at = ts_node_start_byte(st.statement);
-  const auto& regions = m.eval_regions();
-  const bool in_evaluation = std::any_of(regions.begin(), regions.end(), [&](const model::EvalRegion& r) {
-    return r.start <= at && at < r.end && m.function_at(at) == m.function_at(r.start);
-  });
-  return in_evaluation && stored_value(m, st).grad == model::Grad::No;
+  return m.in_eval_region(ts_node_start_byte(st.statement)) && stored_value(m, st).grad == model::Grad::No;
 }
 
 void check(RuleContext& ctx) {

@@ -538,7 +538,7 @@ TSInputEdit line_edit(std::string_view text, std::uint32_t start, std::uint32_t 
   edit.old_end_byte = static_cast<std::uint32_t>(line_end);
   edit.new_end_byte = static_cast<std::uint32_t>(line_start + replaced.size());
   edit.start_point = point_of(text, line_start);
-  edit.old_end_point = point_of(text, line_end);
+  edit.old_end_point = point_after(edit.start_point, text.substr(line_start, line_end - line_start));
   edit.new_end_point = point_after(edit.start_point, replaced);
   return edit;
 }
@@ -549,7 +549,7 @@ TSInputEdit exact_edit(std::string_view text, std::uint32_t start, std::uint32_t
   edit.old_end_byte = end;
   edit.new_end_byte = start + static_cast<std::uint32_t>(inserted.size());
   edit.start_point = point_of(text, start);
-  edit.old_end_point = point_of(text, end);
+  edit.old_end_point = point_after(edit.start_point, text.substr(start, end - start));
   edit.new_end_point = point_after(edit.start_point, inserted);
   return edit;
 }

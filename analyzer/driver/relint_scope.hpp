@@ -10,8 +10,8 @@
 // built from the affected units and everything they mention.
 //
 // The closure is checked, not proved: every fixture and 25,910 incremental lints of edits to
-// 2,500 real files agree with a whole lint (bench/relint_agreement.cpp), and the language server lints a buffer whole
-// once the editor is quiet, publishing again only if that differs.
+// 2,500 real files agree with a whole lint (bench/relint_agreement.cpp), and the language server
+// lints a buffer whole once the editor is quiet, publishing again only if that differs.
 #include <cstdint>
 #include <optional>
 #include <string>

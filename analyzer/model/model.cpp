@@ -614,6 +614,12 @@ bool Call::has_star_args() const {
   return star;
 }
 
+bool Model::in_eval_region(std::uint32_t at) const {
+  return std::any_of(m_eval_regions.begin(), m_eval_regions.end(), [&](const EvalRegion& r) {
+    return r.start <= at && at < r.end && function_at(at) == function_at(r.start);
+  });
+}
+
 ScopeId Model::function_at(TSNode node) const {
   return function_at(ts_node_start_byte(node));
 }

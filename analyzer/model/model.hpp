@@ -390,6 +390,9 @@ public:
   [[nodiscard]] const std::vector<Accumulation>& accumulations() const { return m_accumulations; }
   [[nodiscard]] const std::vector<Store>& stores() const { return m_stores; }
   [[nodiscard]] const std::vector<EvalRegion>& eval_regions() const { return m_eval_regions; }
+  // Whether byte `at` is in evaluation code that runs with autograd on (an EvalRegion), in the
+  // region's own function rather than one nested in it.
+  [[nodiscard]] bool in_eval_region(std::uint32_t at) const;
   [[nodiscard]] const std::optional<SyntaxProblem>& first_syntax_problem() const { return m_syntax_problem; }
   [[nodiscard]] const std::vector<TSNode>& comments() const { return m_comments; }
   // Every binding in source order: assignments, loop targets, parameters, imports, definitions.

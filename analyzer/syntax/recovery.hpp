@@ -38,7 +38,7 @@ struct EarlierTree {
 // `text` parsed reusing `earlier`. tree-sitter 0.20 re-parses only what changed for most edits,
 // but for some it re-parses far more, more slowly than from scratch: told exactly, a character
 // deleted at the end of a line; told as whole lines, a line before a change of indentation. Each
-// way is given a short time (about a tenth of a parse from scratch), then the text is parsed from
+// way is given a short time (about a quarter of a parse from scratch), then the text is parsed from
 // scratch.
 Tree reparse(Parser& parser, std::string_view text, const EarlierTree& earlier);
 
