@@ -48,7 +48,9 @@ const RuleMeta kMeta{
                  "(`loss = 0; for head in heads: loss += crit(head(x), y)` then `loss.backward()`); the "
                  "accumulator is re-created in each iteration; gradient accumulation with `loss / accum_steps`; "
                  "the value has no graph to begin with (fresh noise through a layer without parameters, such as "
-                 "`nn.Upsample`)."
+                 "`nn.Upsample`); a module's `forward` adding into its own recurrent state that the same forward "
+                 "reads first (`past = self.conv(self.coverage)` ... `self.coverage = self.coverage + w`, cumulative "
+                 "attention reset per sequence), whose graph the caller's loss back-propagates."
                  " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
                  "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
                  "runs a few steps of a small model.",
@@ -80,6 +82,11 @@ void check(RuleContext& ctx) {
     }
     if (m.consumed_differentiably(acc)) {
       continue; // a differentiable sum that is back-propagated or returned
+    }
+    // A module's forward summing into its own recurrent state (cumulative attention): the
+    // caller's loss back-propagates through it.
+    if (m.carried_through_forward(acc.target_key, ts_node_start_byte(acc.statement))) {
+      continue;
     }
     const std::string target = short_text(m, acc.target);
     const std::string added = short_text(m, acc.value);

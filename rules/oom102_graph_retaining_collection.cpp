@@ -41,7 +41,9 @@ const RuleMeta kMeta{
                  "`no_grad`/`inference_mode` (or in a function only ever called from such code), the container "
                  "is back-propagated later (`torch.stack(losses).sum().backward()`) or returned to a caller, or "
                  "it is re-created in each iteration. A forward over the pieces of one input (tiles over "
-                 "`H, W = x.shape[-2:]`, `x.split(n)`, `range(0, x.shape[0], n)`) gathers its own result, and a "
+                 "`H, W = x.shape[-2:]`, `x.split(n)`, `range(0, x.shape[0], n)`) gathers its own result, as does a "
+                 "generation that feeds each step its own earlier output (`inp = frames[-1]`, or a state rebound "
+                 "from the step until a `break`) and returns the sequence, however many steps it counts; and a "
                  "decoder's key/value cache on its module (`self.cache_k`, `self.past_key_values`) grows while "
                  "generating by design."
                  " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
@@ -127,6 +129,11 @@ void check(RuleContext& ctx) {
     const bool backward_in_iteration = m.iteration_backprops(st.loop, st.scope);
     // A forward over the tiles or chunks of one input: their graphs are the result's graph.
     if ((!backward_in_iteration && m.walks_one_input_in_pieces(st.loop)) || m.drained_as_a_queue(st)) {
+      continue;
+    }
+    // A generation feeding each step its own output: the recurrence holds every step's graph
+    // whether the list does or not (autograd left on there is OOM201's finding).
+    if (!backward_in_iteration && m.feeds_its_output_back(st.loop)) {
       continue;
     }
     const std::string container = short_text(m, st.container);

@@ -41,7 +41,9 @@ const RuleMeta kMeta{
                  "back-propagated (read by code that runs a backward, e.g. a loss module's `self.loss` summed "
                  "into the training loss; a read through `.item()` or `.detach()` does not count), or it is set "
                  "outside per-step code (`__init__`, setup). A value carried "
-                 "into the next step's forward is OOM106's case. A decoder's key/value cache (`self.cache_k`) "
+                 "into the next step's forward is OOM106's case, and a value a module's `forward` adds into such a "
+                 "carried state of its own (`self.weights = w; self.coverage = self.coverage + self.weights`) is "
+                 "part of that state. A decoder's key/value cache (`self.cache_k`) "
                  "is kept between calls by design."
                  " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
                  "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
@@ -62,7 +64,7 @@ bool kept_for_a_reason(const model::Model& m, const model::StepStateStore& store
   }
   const model::Binding& b = m.bindings()[static_cast<std::size_t>(store.binding)];
   return m.consumed_differentiably(b.name, b.scope, b.loop, b.stmt_start) || m.read_by_backprop_code(store) ||
-         m.read_before_assignment(b);
+         m.read_before_assignment(b) || m.feeds_carried_state(store);
 }
 
 // Where the store is, as the rule reports it: the assignment's target, the value kept, the loop

@@ -37,7 +37,8 @@ const RuleMeta kMeta{
                  "(`idx = torch.cat([idx, next_token], 1)` where the loop feeds the sequence or the token to the "
                  "model) builds the sequence it returns, bounded by the tokens asked for; a loop over the pieces "
                  "of one input (`batch.split(n)`, `range(0, x.shape[0], n)`) gathers that input's outputs, and a loop "
-                 "over something other than the data (class names, a solver's steps) does not grow with it. With "
+                 "over something other than the data (class names, a solver's steps) does not grow with it, nor "
+                 "does a store into a constant slot (`prev[-1] = model(x, t)`, a solver's sliding window). With "
                  "autograd on, OOM102 reports the same store (it keeps the graph as well)."
                  " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
                  "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
@@ -136,8 +137,10 @@ void check(RuleContext& ctx) {
     if (m.recreated_every_step(st.loop) || m.iterates_a_literal(st.loop) || m.recreated_per_outer_pass(st)) {
       continue;
     }
-    // `losses[k] = loss` into a preallocated tensor copies the value: nothing grows.
-    if (st.kind == model::StoreKind::SubscriptAssign && m.value_of(st.container).kind == model::Kind::Tensor) {
+    // `losses[k] = loss` into a preallocated tensor copies the value: nothing grows. Nor does
+    // `prev[-1] = model(x, t)`: a constant key replaces one slot (a solver's sliding window).
+    if (st.kind == model::StoreKind::SubscriptAssign &&
+        (m.value_of(st.container).kind == model::Kind::Tensor || m.replaces_one_slot(st))) {
       continue;
     }
     if (m.bounded_by_length(st) || m.grows_the_decoded_sequence(st) || m.walks_one_input_in_pieces(st.loop) ||

@@ -8,6 +8,7 @@
 
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/support/strings.hpp"
+#include "analyzer/syntax/walk.hpp"
 
 namespace oomlint::model {
 
@@ -1054,6 +1055,42 @@ bool Model::Impl::iterates_a_range(const Loop& l) const {
   const TSNode it = unparen(l.iterable);
   return l.kind == LoopKind::For && !null(it) && ts_node_symbol(it) == g.sym.call &&
          text(field(it, g.field.function)) == "range";
+}
+
+bool Model::feeds_its_output_back(LoopId loop_id) const {
+  if (loop_id == kNone) {
+    return false;
+  }
+  const auto& g = m_impl->g;
+  const Loop& l = loop(loop_id);
+  const std::string_view body = source().text().substr(l.body_start, l.body_end - l.body_start);
+  for (const Store& st : m_stores) {
+    if (st.loop == loop_id && !st.container_key.empty() &&
+        body.find(st.container_key + "[-1]") != std::string_view::npos) {
+      return true; // `inp = frames[-1]`: the last output is the next input
+    }
+  }
+  bool recurrent = false;
+  for (const Binding& b : bindings()) {
+    if (b.loop != loop_id || b.kind != BindingKind::Assign || ts_node_is_null(b.value) ||
+        ts_node_symbol(b.value) != g.sym.call) {
+      continue;
+    }
+    const TSNode args = m_impl->field(b.value, g.field.arguments);
+    if (!ts_node_is_null(args) && mentions_identifier(text(args), b.name)) {
+      recurrent = true; // `h = cell(x, h)`
+      break;
+    }
+  }
+  if (!recurrent) {
+    return false;
+  }
+  bool stops = false;
+  syntax::walk_named(l.node, [&](TSNode n) {
+    stops = stops || ts_node_symbol(n) == g.sym.break_statement;
+    return !stops && ts_node_symbol(n) != g.sym.function_definition;
+  });
+  return stops;
 }
 
 bool Model::Impl::has_callers(ScopeId fn) const {

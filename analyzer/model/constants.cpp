@@ -133,6 +133,14 @@ public:
     if (s == m_g.sym.integer || s == m_g.sym.float_) {
       return Constants{Constant{Kind::Number, std::string(m_impl.text(n)), n}};
     }
+    if (s == m_g.sym.unary_operator) { // `-1`: a negative literal
+      const TSNode arg = m_impl.field(n, m_g.field.argument);
+      const TSSymbol a = Model::Impl::null(arg) ? TSSymbol{0} : ts_node_symbol(arg);
+      if ((a == m_g.sym.integer || a == m_g.sym.float_) && m_impl.text(m_impl.field(n, m_g.field.operator_)) == "-") {
+        return Constants{Constant{Kind::Number, "-" + std::string(m_impl.text(arg)), n}};
+      }
+      return std::nullopt;
+    }
     if (s == m_g.sym.true_ || s == m_g.sym.false_) {
       return Constants{make_bool(s == m_g.sym.true_, n)};
     }

@@ -6,6 +6,7 @@
 #include "analyzer/model/library.hpp"
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/support/strings.hpp"
+#include "analyzer/syntax/walk.hpp"
 
 namespace oomlint::model {
 
@@ -1074,7 +1075,8 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     if (receiver.grad == Grad::Yes) {
       // Tensor methods keep the graph: .cpu(), .to(), .float(), .mean(), .view(), ...
       Value v = derived(receiver, receiver.kind == Kind::Loss ? Kind::Loss : Kind::Tensor);
-      if (method == "mean" || method == "sum") {
+      // `x.sum()` is one number; `x.sum(1)` keeps a tensor per row, which `.item()` cannot take.
+      if ((method == "mean" || method == "sum") && !reduces_along_a_dim(args)) {
         v.kind = Kind::Loss;
       }
       if (method == "argmax" || method == "argmin" || method == "eq" || method == "ne" || method == "gt" ||
@@ -1196,6 +1198,24 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     }
   }
   return Value::unknown();
+}
+
+bool Model::Impl::reduces_along_a_dim(TSNode args) const {
+  if (null(args)) {
+    return false;
+  }
+  bool along = false;
+  syntax::for_each_named_child(args, [&](TSNode a) {
+    const TSSymbol s = ts_node_symbol(a);
+    if (s == g.sym.comment) {
+      return true;
+    }
+    const std::string_view name = s == g.sym.keyword_argument ? text(field(a, g.field.name)) : std::string_view();
+    // `sum(1)`, `mean((2, 3))`, `sum(dim=-1)`
+    along = s != g.sym.keyword_argument || name == "dim" || name == "axis";
+    return !along;
+  });
+  return along;
 }
 
 // `.to(torch.uint8)`, `.type(torch.long)`, `.to(dtype=torch.int64)`: integer tensors cannot carry a graph.

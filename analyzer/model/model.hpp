@@ -564,6 +564,10 @@ public:
   // The store sits under an `if` testing the container's length (`if len(samples) < 8:`): it
   // stops growing.
   [[nodiscard]] bool bounded_by_length(const Store& store) const;
+  // A loop that feeds each pass its own earlier output (`inp = frames[-1]`, or a state rebound from
+  // a call that takes it, until a `break`): one generation, whose recurrence already holds every
+  // step's graph.
+  [[nodiscard]] bool feeds_its_output_back(LoopId loop) const;
   // Step state (step_state.cpp): assignments to `self.x` or globals in per-step code.
   [[nodiscard]] std::vector<StepStateStore> per_step_state_stores() const;
   // Stores into one fixed slot (`self.state["loss"] = v`, a constant key) of a container kept on
@@ -578,6 +582,13 @@ public:
   // the next call (a recurrent state), not merely kept.
   [[nodiscard]] bool read_before_assignment(const Binding& binding) const;
   [[nodiscard]] bool read_before_assignment(const StepStateStore& store) const;
+  // `location = self.cum.unsqueeze(1)` ... `self.cum = self.cum + attn` in a module's forward: the
+  // attribute `key`, written at `at`, is read earlier in that forward, so it is the forward's own
+  // recurrent state (reset per sequence), whose graph the caller's loss back-propagates.
+  [[nodiscard]] bool carried_through_forward(std::string_view key, std::uint32_t at) const;
+  // `self.attn = scores; self.cum = self.cum + self.attn`: what the store keeps is read, later in
+  // the same function, into such a carried state.
+  [[nodiscard]] bool feeds_carried_state(const StepStateStore& store) const;
   // Constants (constants.cpp). Every value `expr` may take, when each is a constant the file
   // shows: literals, import paths (`torch.bfloat16`), names bound only to those (a module-level
   // constant no function rebinds, a local assigned on each branch, `self.x` set only in its own

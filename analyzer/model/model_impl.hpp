@@ -192,6 +192,8 @@ struct Model::Impl {
   void add_external_bases(ScopeId cls, const ProjectContext& context, std::vector<std::string>& out) const;
   [[nodiscard]] bool tests_for_a_number(TSNode condition, TSNode subject) const;
   [[nodiscard]] bool casts_to_an_integer_dtype(std::string_view method, TSNode args) const;
+  // `x.sum(1)`, `x.mean(dim=0)`: a reduction along some dimensions, which leaves a tensor.
+  [[nodiscard]] bool reduces_along_a_dim(TSNode args) const;
   [[nodiscard]] std::vector<const Call*> restores_after(ScopeId fn, std::uint32_t at) const;
   [[nodiscard]] bool is_test_function(ScopeId fn) const;
   [[nodiscard]] bool overrides_a_validation_hook(ScopeId fn) const;

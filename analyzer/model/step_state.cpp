@@ -253,6 +253,30 @@ bool Model::read_before_assignment(const StepStateStore& store) const {
   return m_impl->mentioned_before(store.slot->container_key, ts_node_start_byte(store.slot->statement));
 }
 
+bool Model::carried_through_forward(std::string_view key, std::uint32_t at) const {
+  const ScopeId fn = function_at(at);
+  return is_own_attribute(key) && fn != kNone && m_impl->is_module_forward(fn) && m_impl->mentioned_before(key, at);
+}
+
+bool Model::feeds_carried_state(const StepStateStore& store) const {
+  if (!store.on_self || store.slot != nullptr) {
+    return false;
+  }
+  const Binding& kept = bindings()[static_cast<size_t>(store.binding)];
+  const ScopeId fn = function_at(kept.stmt_start);
+  for (const Binding& b : bindings()) {
+    if (b.stmt_start <= kept.stmt_start || b.kind != BindingKind::Assign || !b.has_value() || b.name == kept.name ||
+        function_at(b.stmt_start) != fn) {
+      continue;
+    }
+    const std::string_view value = text(b.value);
+    if (value.find(kept.name) != std::string_view::npos && carried_through_forward(b.name, b.stmt_start)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool Model::Impl::mentioned_before(std::string_view name, std::uint32_t at) const {
   const ScopeId fn = m.function_at(at);
   if (fn == kNone) {

@@ -68,6 +68,7 @@ Grammar load() {
   s.dotted_name = symbol(l, "dotted_name");
   s.relative_import = symbol(l, "relative_import");
   s.return_statement = symbol(l, "return_statement");
+  s.break_statement = symbol(l, "break_statement");
   s.global_statement = symbol(l, "global_statement");
   s.nonlocal_statement = symbol(l, "nonlocal_statement");
   s.parenthesized_expression = symbol(l, "parenthesized_expression");

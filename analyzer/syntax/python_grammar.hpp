@@ -22,7 +22,7 @@ struct Symbols {
       as_pattern, as_pattern_target, parameters, lambda_parameters, default_parameter, typed_parameter,
       typed_default_parameter, list_splat, dictionary_splat, list_splat_pattern, dictionary_splat_pattern, await_,
       named_expression, delete_statement, pass_statement, raise_statement, yield, error, match_statement, case_clause,
-      keyword_separator, positional_separator, slice, type;
+      keyword_separator, positional_separator, slice, type, break_statement;
 };
 
 struct Fields {

@@ -178,3 +178,16 @@ TEST(GradValues, AnnotatedParametersTakeTheLibrarysWord) {
   EXPECT_FALSE(f.carries("model(x)"));
   EXPECT_EQ(f.model().value_of(f.node("other")).kind, oomlint::model::Kind::Unknown);
 }
+
+// `.item()` takes one number: a reduction along a dimension leaves a tensor per row.
+TEST(GradValues, OnlyAWholeReductionIsAScalarLoss) {
+  ModelFixture f("out = model(x)\na = out.sum()\nb = out.mean()\nc = out.sum(1)\nd = out.mean(dim=-1)\n"
+                 "e = out.sum(keepdim=False)\n");
+  const auto kind = [&](const char* text) { return f.model().value_of(f.node(text)).kind; };
+  EXPECT_EQ(kind("out.sum()"), oomlint::model::Kind::Loss);
+  EXPECT_EQ(kind("out.mean()"), oomlint::model::Kind::Loss);
+  EXPECT_EQ(kind("out.sum(1)"), oomlint::model::Kind::Tensor);
+  EXPECT_EQ(kind("out.mean(dim=-1)"), oomlint::model::Kind::Tensor);
+  EXPECT_EQ(kind("out.sum(keepdim=False)"), oomlint::model::Kind::Loss);
+  EXPECT_TRUE(f.carries("out.sum(1)"));
+}
