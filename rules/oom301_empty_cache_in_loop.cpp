@@ -30,7 +30,9 @@ const RuleMeta kMeta{
                    "    train_one_epoch(model, loader)\n"
                    "    torch.cuda.empty_cache()  # between phases, if at all\n"
                    "    evaluate(model, val_loader)\n",
-    .fine_when = "Between epochs or phases (an epoch loop whose body calls train/eval code), in an `except` that "
+    .fine_when = "Between epochs or phases (an epoch loop whose body calls train/eval code; a pass over the data "
+                 "loader is a step even with a few PPO epochs or micro-batches inside it, and a function every call of "
+                 "which runs once per step runs every step too), in an `except` that "
                  "recovers from an out-of-memory error, or every N steps behind `if step % N == 0:` (see the "
                  "`allow-periodic` option), or behind a switch the user turns on (`if args.clear_cache:`, a parameter "
                  "`if low_memory and ...:`): whoever sets it chose the trade-off.",
@@ -54,6 +56,18 @@ bool option_enabled(const RuleContext& ctx, const char* name, bool fallback) {
   return it->second.front() == "true";
 }
 
+// `torch.cuda.empty_cache()` in `generate(chunk)`, which a per-batch `rollout()` calls for each chunk:
+// the loops between it and its function are no epochs or phases, and the function runs every step.
+bool runs_in_a_function_called_every_step(const model::Model& m, const model::Call& call) {
+  for (model::LoopId l = call.loop; l != model::kNone; l = m.loop(l).parent) {
+    if (m.loop(l).is_phase) {
+      return false;
+    }
+  }
+  const model::ScopeId fn = m.function_at(call.node);
+  return fn != model::kNone && m.called_every_step(fn) && !m.only_clears_caches(fn);
+}
+
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   const bool allow_periodic = option_enabled(ctx, "allow-periodic", true);
@@ -61,7 +75,8 @@ void check(RuleContext& ctx) {
     if (!call.empties_cache || call.in_except || m.empties_through_a_per_step_function(call)) {
       continue;
     }
-    const bool per_step = m.runs_every_step(call.node, call.loop);
+    const bool in_step_loop = m.runs_every_step(call.node, call.loop);
+    const bool per_step = in_step_loop || runs_in_a_function_called_every_step(m, call);
     if (!per_step || (allow_periodic && m.periodically_guarded(call.node, call.loop)) ||
         m.option_guarded(call.node, call.loop)) {
       continue;
@@ -76,8 +91,15 @@ void check(RuleContext& ctx) {
       notes.push_back(
           note_at(call.node, fmt::format("`{}` empties the device's cache on every call", call.empties_via)));
     }
-    notes.push_back(
-        note_at(call.node, "inside a loop that runs once per step, not behind an epoch, phase or every-N guard"));
+    if (in_step_loop) {
+      notes.push_back(
+          note_at(call.node, "inside a loop that runs once per step, not behind an epoch, phase or every-N guard"));
+    } else {
+      const model::ScopeId fn = m.function_at(call.node);
+      notes.push_back(note_at(call.node, fmt::format("every call of `{}` in this file runs once per step (from a step "
+                                                     "loop, or from a function that does), not behind a switch",
+                                                     m.scope(fn).name)));
+    }
     ctx.reporter.attach(std::move(notes));
   }
 }

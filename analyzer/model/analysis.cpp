@@ -463,8 +463,24 @@ void Model::Impl::classify_loops() {
   std::vector<bool> direct_step_work(count, false);
   std::vector<bool> calls_phase_work(count, false);
   std::vector<bool> nested_loop(count, false);
+  // A pass over the data loader is one step even with loops inside it, unless one of them goes
+  // over data too (`for batch in loader: for _ in range(ppo_epochs): ...` steps once per batch).
+  auto iterates_data_by_name = [&](const Loop& l) {
+    if (null(l.iterable)) {
+      return false;
+    }
+    const std::string_view t = text(l.iterable);
+    return names::is_loader_name(t) || names::is_step_count_name(t);
+  };
   for (const Loop& l : m.m_loops) {
-    if (l.parent != kNone && l.kind != LoopKind::Comprehension) {
+    if (l.parent == kNone || l.kind == LoopKind::Comprehension) {
+      continue;
+    }
+    const Loop& outer = m.m_loops[static_cast<size_t>(l.parent)];
+    const bool over_the_loader = outer.kind == LoopKind::For && !null(outer.iterable) &&
+                                 names::is_loader_name(text(outer.iterable)) &&
+                                 !names::is_phase_name(text(outer.iterable));
+    if (!over_the_loader || iterates_data_by_name(l)) {
       nested_loop[static_cast<size_t>(l.parent)] = true;
     }
   }
@@ -520,6 +536,18 @@ void Model::Impl::classify_loops() {
       const auto idx = static_cast<size_t>(fn == kNone ? 0 : fn);
       has_backward[idx] = true;
       last_backward[idx] = std::max(last_backward[idx], ts_node_start_byte(c.node));
+    }
+  }
+  // A pass that runs the micro-batches of one batch through backward (`for mb in range(0,
+  // args.mini_batch_size, args.micro_batch_size):`, gradient accumulation) is one optimizer step:
+  // the loop around that inner loop steps once per pass.
+  for (const Loop& inner : m.m_loops) {
+    if (inner.parent == kNone || inner.kind != LoopKind::For || !inner.backprops || null(inner.iterable)) {
+      continue;
+    }
+    const TSNode it = unparen(inner.iterable);
+    if (ts_node_symbol(it) == g.sym.call && text(field(it, g.field.function)) == "range" && chunks_one_batch(it)) {
+      direct_step_work[static_cast<size_t>(inner.parent)] = true;
     }
   }
   static constexpr std::array<std::string_view, 10> kNotData = {

@@ -137,7 +137,9 @@ public:
       const TSNode arg = m_impl.field(n, m_g.field.argument);
       const TSSymbol a = Model::Impl::null(arg) ? TSSymbol{0} : ts_node_symbol(arg);
       if ((a == m_g.sym.integer || a == m_g.sym.float_) && m_impl.text(m_impl.field(n, m_g.field.operator_)) == "-") {
-        return Constants{Constant{Kind::Number, "-" + std::string(m_impl.text(arg)), n}};
+        std::string negative(1, '-');
+        negative += m_impl.text(arg);
+        return Constants{Constant{Kind::Number, std::move(negative), n}};
       }
       return std::nullopt;
     }
@@ -389,7 +391,8 @@ private:
 
   // Another class (a subclass) or an object (`trainer.amp_dtype = ...`) may set the attribute.
   bool attribute_set_elsewhere(std::string_view attr, ScopeId cls) const {
-    const std::string dotted_suffix = "." + std::string(attr);
+    std::string dotted_suffix(1, '.');
+    dotted_suffix += attr;
     for (std::size_t i = 0; i < m_impl.scope_names.size(); ++i) {
       if (static_cast<ScopeId>(i) == cls) {
         continue;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -361,6 +362,55 @@ bool Model::runs_every_step(TSNode node, LoopId innermost_loop) const {
   return false;
 }
 
+bool Model::called_every_step(ScopeId fn) const {
+  constexpr int kMaxDepth = 4;
+  std::function<bool(ScopeId, int)> every_step = [&](ScopeId callee, int depth) {
+    if (callee == kNone || static_cast<size_t>(callee) >= m_impl->edges_by_callee.size() || depth > kMaxDepth) {
+      return false;
+    }
+    const auto& sites = m_impl->edges_by_callee[static_cast<size_t>(callee)];
+    return !sites.empty() && std::all_of(sites.begin(), sites.end(), [&](size_t e) {
+      const CallEdge& edge = m_impl->edges[e];
+      if (edge.caller == callee) {
+        return false; // recursion says nothing of steps
+      }
+      const auto [first, last] = m_impl->calls_in(edge.at, edge.at + 1);
+      const Call* site = nullptr;
+      for (size_t i = first; i < last && site == nullptr; ++i) {
+        site = ts_node_start_byte(m_calls[i].node) == edge.at ? &m_calls[i] : nullptr;
+      }
+      if (site == nullptr || periodically_guarded(site->node, site->loop) || option_guarded(site->node, site->loop)) {
+        return false;
+      }
+      for (LoopId l = site->loop; l != kNone; l = loop(l).parent) {
+        if (loop(l).is_step) {
+          return true;
+        }
+        if (loop(l).is_phase) {
+          return false;
+        }
+      }
+      return (edge.caller != kNone && scope(edge.caller).facts.per_step_method) || every_step(edge.caller, depth + 1);
+    });
+  };
+  return every_step(fn, 0);
+}
+
+bool Model::only_clears_caches(ScopeId fn) const {
+  const TSNode body = scope(fn).body;
+  bool clears = false;
+  for (auto [i, end] = m_impl->calls_in(ts_node_start_byte(body), ts_node_end_byte(body)); i < end; ++i) {
+    const Call& c = m_calls[i];
+    if (c.empties_cache) {
+      clears = true;
+    } else if (c.method != "collect" && c.method != "synchronize" && c.method != "ipc_collect" &&
+               !c.method.starts_with("is_") && !c.method.ends_with("_available")) {
+      return false; // a device check (`torch.backends.mps.is_available()`) is no work
+    }
+  }
+  return clears;
+}
+
 bool Model::iteration_backprops(LoopId loop_id, ScopeId scope_id) const {
   if (loop_id != kNone) {
     return loop(loop_id).backprops;
@@ -522,7 +572,8 @@ bool Model::empties_through_a_per_step_function(const Call& c) const {
   const TSNode body = scope(callee).body;
   for (auto [i, end] = m_impl->calls_in(ts_node_start_byte(body), ts_node_end_byte(body)); i < end; ++i) {
     const Call& inner = m_calls[i];
-    if (inner.empties_cache && inner.empties_via.empty() && runs_every_step(inner.node, inner.loop)) {
+    if (inner.empties_cache && inner.empties_via.empty() &&
+        (runs_every_step(inner.node, inner.loop) || (called_every_step(callee) && !only_clears_caches(callee)))) {
       return true;
     }
   }

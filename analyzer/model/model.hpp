@@ -442,6 +442,13 @@ public:
   [[nodiscard]] bool recreated_per_outer_pass(const Store& store) const;
   // The loop runs over a literal (`for flip in (False, True)`, `range(4)`): a fixed, small count.
   [[nodiscard]] bool iterates_a_literal(LoopId loop) const;
+  // Every call of the function in this file runs every step, directly from a step loop (not behind
+  // an every-N or opt-in guard) or from a function itself called every step: `train()` calls
+  // `rollout(batch)` per batch, and `rollout` loops over chunks calling `generate(chunk)`.
+  [[nodiscard]] bool called_every_step(ScopeId fn) const;
+  // A function whose only work is emptying the cache (`def clear_device_cache(): if mps: ... else:
+  // torch.cuda.empty_cache()`, with `gc.collect()` or a synchronize at most): its callers decide.
+  [[nodiscard]] bool only_clears_caches(ScopeId fn) const;
   // The node sits under an `if` whose condition tests a step counter with `%` (runs every N steps).
   [[nodiscard]] bool periodically_guarded(TSNode node, LoopId loop) const;
   // Inside `loop`, under an `if` that a user opts into (`if args.clear_cache:`, `if flag and ...`).

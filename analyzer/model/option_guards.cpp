@@ -21,10 +21,18 @@ bool is_option_object(std::string_view name) {
 
 } // namespace
 
+// A parameter of the function, or of a function it is nested in (a closure's settings:
+// `def apply(steps, layers): def forward(x, t): if t in steps: ...`).
 bool Model::Impl::is_parameter_of(std::string_view name, ScopeId fn) const {
-  for (const Binding& b : bindings) {
-    if (b.kind == BindingKind::Parameter && b.scope == fn && b.name == name) {
-      return true;
+  for (ScopeId s = fn; s != kNone; s = s == 0 ? kNone : enclosing_function(m.scope(s).parent)) {
+    for (const Binding& b : bindings) {
+      if (b.kind == BindingKind::Parameter && b.scope == s && b.name == name) {
+        return true;
+      }
+    }
+    if (static_cast<size_t>(s) < scope_names.size() &&
+        scope_names[static_cast<size_t>(s)].count(std::string(name)) != 0) {
+      return false; // the name is the function's own before it is any outer one's
     }
   }
   return false;

@@ -55,3 +55,22 @@ TEST(Loops, LoopsInsideAFunctionKnowTheirNesting) {
   ASSERT_NE(inner.parent, kNone);
   EXPECT_TRUE(f.model().loop(inner.parent).is_phase);
 }
+
+// A few PPO epochs over one batch's trajectory, or a loop over time steps, inside a pass over the
+// loader: each pass is still one step. A loop over the loader inside it makes it a phase.
+TEST(Loops, LoaderPassWithInnerLoopsNotOverDataIsAStep) {
+  ModelFixture f("for batch in dataloader:\n    a = 1\n    for _ in range(ppo_epochs):\n        b = 2\n"
+                 "for shard in shards:\n    c = 3\n    for batch in loader:\n        d = 4\n");
+  EXPECT_TRUE(loop_of(f, "a = 1").is_step);
+  EXPECT_FALSE(loop_of(f, "c = 3").is_step);
+  EXPECT_TRUE(loop_of(f, "d = 4").is_step);
+}
+
+// `for mb in range(0, mini_batch_size, micro_batch_size):` running backward: gradient accumulation,
+// so the loop around it takes one optimizer step per pass.
+TEST(Loops, LoopAroundMicroBatchesThatBackpropIsAStep) {
+  ModelFixture f("for start in range(0, n, mini_batch_size):\n    a = 1\n"
+                 "    for mb in range(0, mini_batch_size, micro_batch_size):\n"
+                 "        loss = model(x[mb]).mean()\n        loss.backward()\n");
+  EXPECT_TRUE(loop_of(f, "a = 1").is_step);
+}
