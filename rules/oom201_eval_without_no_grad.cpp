@@ -21,7 +21,10 @@ const RuleMeta kMeta{
     .what = "Finds forward passes (`model(x)`, `self.encoder(x)`, `model(**batch)`, or a helper of the same "
             "class or file that runs the model and returns its outputs) in evaluation, validation, "
             "prediction or generation code -- a function named so (`evaluate`, `validate`, `predict`, "
-            "`run_inference`, ...) or the code after `model.eval()` -- that are not under "
+            "`run_inference`, ...), the code after `model.eval()`, or a script that restores trained weights "
+            "and trains nothing (its `__main__` block, the functions that block calls, or its module-level code, "
+            "calling a model it loaded: `net.load_state_dict(...)`, `model = torch.load(...)`, "
+            "`model = GPT2LMHeadModel.from_pretrained(...)`) -- that are not under "
             "`torch.inference_mode()`/`torch.no_grad()`.",
     .why = "`model.eval()` only switches dropout and batch norm to inference behaviour; it does not turn off "
            "autograd. Every forward then records a graph and keeps each layer's activations for a backward "

@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <functional>
+#include <set>
 
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/support/strings.hpp"
@@ -1319,7 +1320,116 @@ void Model::Impl::find_eval_regions() {
     }
   }
   find_periodic_sampling();
+  find_inference_script();
   drop_helpers_reported_in_their_own_region();
+}
+
+bool Model::Impl::file_trains() const {
+  if (!needs_grad_points.empty()) {
+    return true;
+  }
+  for (const Scope& sc : m.m_scopes) {
+    if (sc.facts.backprops || sc.facts.steps_optimizer || sc.facts.needs_grad || sc.facts.calls_train_mode) {
+      return true;
+    }
+  }
+  return std::any_of(m.m_calls.begin(), m.m_calls.end(), [&](const Call& c) {
+    return c.is_backward || (!c.qualified.empty() && c.qualified.starts_with("torch.optim.")) ||
+           (c.method == "step" && !null(c.receiver) && names::is_optimizer_name(text(c.receiver))) ||
+           c.method == "train" || c.qualified == "torch.autograd.grad";
+  });
+}
+
+void Model::Impl::find_inference_script() {
+  // `if __name__ == "__main__":` directly in the module.
+  TSNode main_block{};
+  syntax::for_each_named_child(m.m_scopes[0].node, [&](TSNode n) {
+    if (ts_node_symbol(n) == g.sym.if_statement) {
+      const std::string_view cond = text(field(n, g.field.condition));
+      if (cond.find("__name__") != std::string_view::npos && cond.find("__main__") != std::string_view::npos) {
+        main_block = field(n, g.field.consequence);
+      }
+    }
+    return true;
+  });
+  if (file_trains()) {
+    return;
+  }
+  // The models trained weights come into (`g.load_state_dict(ckpt)`, `model = torch.load(path)`,
+  // `model = GPT2LMHeadModel.from_pretrained(name)`): calling one of them is a trained model's
+  // inference. Anything else called here may be a tokenizer, a pipeline or a constructor.
+  // By function and name: `model` restored inside a factory is not the script's `model`.
+  std::set<std::pair<ScopeId, std::string_view>> restored;
+  for (const Call& c : m.m_calls) {
+    if (c.method == "load_state_dict" && !null(c.receiver)) {
+      restored.emplace(enclosing_function(c.scope), text(c.receiver));
+    }
+  }
+  for (const Binding& b : m.bindings()) {
+    if (b.kind != BindingKind::Assign || null(b.value) || b.element != -1 || ts_node_symbol(b.value) != g.sym.call) {
+      continue;
+    }
+    const TSNode fn = field(b.value, g.field.function);
+    const std::string_view callee = text(fn);
+    const std::string_view owner =
+        ts_node_symbol(fn) == g.sym.attribute ? last_name(field(fn, g.field.object)) : std::string_view();
+    const bool model_class =
+        owner.find("Model") != std::string_view::npos || owner.find("For") != std::string_view::npos;
+    if (resolve_qualified(fn, b.scope) == "torch.load" || (callee.ends_with(".from_pretrained") && model_class)) {
+      restored.emplace(enclosing_function(b.scope), b.name);
+    }
+  }
+  if (restored.empty()) {
+    return;
+  }
+  const std::string reason = "a script that restores trained weights and trains nothing";
+  std::vector<ScopeId> called;
+  const auto [first, last] = null(main_block) ? std::pair<size_t, size_t>{0, 0}
+                                              : calls_in(ts_node_start_byte(main_block), ts_node_end_byte(main_block));
+  for (size_t i = first; i < last; ++i) {
+    const ScopeId callee = local_callee(m.m_calls[i].function, m.m_calls[i].scope);
+    if (callee != kNone && m.m_scopes[static_cast<size_t>(callee)].parent == 0 &&
+        m.m_scopes[static_cast<size_t>(callee)].class_scope == kNone &&
+        std::find(called.begin(), called.end(), callee) == called.end()) {
+      called.push_back(callee);
+    }
+  }
+  auto add_region = [&](ScopeId fn, std::uint32_t start, std::uint32_t end, TSNode anchor) {
+    if (fn != kNone && (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || in_eval_region_of(fn))) {
+      return;
+    }
+    EvalRegion r;
+    r.scope = fn == kNone ? 0 : fn;
+    r.start = start;
+    r.end = end;
+    r.anchor = anchor;
+    r.whole_function = fn != kNone;
+    r.reason = reason;
+    const auto [first_call, last_call] = calls_in(start, end);
+    for (size_t i = first_call; i < last_call; ++i) {
+      const Call& c = m.m_calls[i];
+      if (!c.grad_disabled && enclosing_function(c.scope) == fn && restored.count({fn, text(c.function)}) != 0 &&
+          !forward_of_a_frozen_module(unparen(c.function), ts_node_start_byte(c.node))) {
+        r.forward_calls.push_back(i);
+      }
+    }
+    if (!r.forward_calls.empty()) {
+      m.m_eval_regions.push_back(std::move(r));
+    }
+  };
+  // A script without the guard runs its module-level code as the program.
+  const TSNode program = null(main_block) ? m.m_scopes[0].node : main_block;
+  add_region(kNone, ts_node_start_byte(program), ts_node_end_byte(program),
+             null(main_block) ? program : ts_node_parent(main_block));
+  for (const ScopeId fn : called) {
+    const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
+    add_region(fn, ts_node_start_byte(sc.body), ts_node_end_byte(sc.body), field(sc.node, g.field.name));
+  }
+}
+
+bool Model::Impl::in_eval_region_of(ScopeId fn) const {
+  return std::any_of(m.m_eval_regions.begin(), m.m_eval_regions.end(),
+                     [&](const EvalRegion& r) { return r.scope == fn; });
 }
 
 // A helper that is evaluation code itself has its forwards reported there: its call sites add

@@ -272,6 +272,11 @@ struct Model::Impl {
   void finish_accumulations_and_stores();
   void find_eval_regions();
   void find_periodic_sampling();
+  // The `if __name__ == "__main__":` block of a script that restores trained weights and trains
+  // nothing anywhere, with the functions it calls directly: inference, by what the file does.
+  void find_inference_script();
+  [[nodiscard]] bool file_trains() const;
+  [[nodiscard]] bool in_eval_region_of(ScopeId fn) const;
   [[nodiscard]] std::pair<size_t, size_t> calls_in(std::uint32_t start, std::uint32_t end) const;
   [[nodiscard]] bool training_signal_in(ScopeId fn, std::uint32_t start, std::uint32_t end) const;
   void collect_forwards(EvalRegion& r, ScopeId fn) const;
