@@ -236,6 +236,10 @@ const std::vector<Channel>& channels() {
       {{"cuda", "device", ".to("}, {"ALLOC_CONF", "_set_allocator_settings"}},
       // OOM103: attributes read where a loss is made for a backward.
       {{"backward", "autograd", "loss"}, {"self."}},
+      // OOM201: whether the file trains anything, read by a script that restores weights (its
+      // `__main__` block, and the statements restoring the models its module-level code calls).
+      {{"backward", "optim", "train", "autograd", "requires_grad", "step("},
+       {"__main__", "load_state_dict", "from_pretrained", "torch.load"}},
   };
   return kChannels;
 }

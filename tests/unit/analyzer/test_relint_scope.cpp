@@ -210,3 +210,30 @@ TEST(RelintScope, OffsetsAndRowsMoveWithTheEdits) {
 }
 
 } // namespace
+
+// Whether the file trains anything decides whether a script's restored models run as inference
+// (OOM201): an edit to a function that trains reaches the `__main__` block that calls none of it.
+TEST(RelintScope, WhatTrainsReachesTheScriptThatRestoresWeights) {
+  constexpr std::string_view kScript = R"(import torch
+
+
+def finetune(net, x, opt):
+    net(x).sum().backward()
+    opt.step()
+
+
+def unrelated(a):
+    return a * 2
+
+
+if __name__ == "__main__":
+    net = torch.nn.Linear(4, 4)
+    net.load_state_dict(torch.load("w.pt", map_location="cpu"))
+    print(net(torch.randn(2, 4)))
+)";
+  const Edited e = edit(kScript, "net(x).sum().backward()", "net(x).sum()");
+  const auto scope = oomlint::relint_scope(e.before, e.after, e.edits, e.text);
+  ASSERT_TRUE(scope);
+  const std::vector<std::string> affected = {"def finetune(net, x, opt):", "if __name__ == \"__main__\":"};
+  EXPECT_EQ(first_lines(e, scope->affected), affected);
+}
