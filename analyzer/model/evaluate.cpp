@@ -1070,6 +1070,13 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       if (const library::Fact* fact = library::qualified_fact(loaded)) {
         return from_library(*fact); // a pipeline class of this file
       }
+      // `BertTokenizer.from_pretrained(...)`, `AutoConfig`, `CLIPImageProcessor`: no module.
+      static constexpr std::array<std::string_view, 7> kNotModules = {
+          "tokenizer", "processor", "extractor", "config", "configuration", "scheduler", "pipeline"};
+      const auto words = identifier_words(last_name(object));
+      if (std::any_of(kNotModules.begin(), kNotModules.end(), [&](std::string_view w) { return words.contains(w); })) {
+        return Value::unknown();
+      }
       return of_kind(Kind::Module);
     }
     if (receiver.grad == Grad::Yes) {
@@ -1318,9 +1325,15 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
       if (guess.kind != Kind::Unknown) {
         return guess;
       }
-      // Inside an nn.Module, what `self.x` holds and gets called with tensors is a submodule.
+      // Inside an nn.Module, what `self.x` holds and gets called with tensors is a submodule,
+      // unless its name says what else it is (`self.tokenizer(texts)`).
+      static constexpr std::array<std::string_view, 9> kCalledButNoModule = {
+          "tokenizer", "tokenizers", "tok", "processor", "pipeline", "pipe", "scheduler", "optimizer", "accelerator"};
+      const auto words = identifier_words(key.substr(5));
+      const bool named_otherwise = std::any_of(kCalledButNoModule.begin(), kCalledButNoModule.end(),
+                                               [&](std::string_view w) { return words.contains(w); });
       const ScopeId fn = enclosing_function(scope);
-      if (any && out.grad == Grad::Unknown && fn != kNone &&
+      if (any && out.grad == Grad::Unknown && fn != kNone && !named_otherwise &&
           class_is_module_like(m.m_scopes[static_cast<size_t>(fn)].class_scope)) {
         return of_kind(Kind::Module);
       }

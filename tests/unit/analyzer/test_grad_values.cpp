@@ -191,3 +191,12 @@ TEST(GradValues, OnlyAWholeReductionIsAScalarLoss) {
   EXPECT_EQ(kind("out.sum(keepdim=False)"), oomlint::model::Kind::Loss);
   EXPECT_TRUE(f.carries("out.sum(1)"));
 }
+
+// `from_pretrained` builds a model only from a model's class: a tokenizer's or a config's is none.
+TEST(GradValues, FromPretrainedOfATokenizerIsNoModel) {
+  ModelFixture f("from transformers import BertModel, BertTokenizer\n"
+                 "tok = BertTokenizer.from_pretrained('bert')\nnet = BertModel.from_pretrained('bert')\n"
+                 "a = tok('some text')\nb = net(x)\n");
+  EXPECT_FALSE(f.carries("tok('some text')"));
+  EXPECT_TRUE(f.carries("net(x)"));
+}
