@@ -18,7 +18,8 @@ const RuleMeta kMeta{
     .default_enabled = true,
     .fix = FixAvailability::Sometimes,
     .summary = "A forward pass in evaluation code runs without torch.inference_mode() or torch.no_grad()",
-    .what = "Finds forward passes (`model(x)`, `self.encoder(x)`, `model(**batch)`, or a helper of the same "
+    .what = "Finds forward passes (`model(x)`, `self.encoder(x)`, `model(**batch)`, a head of a model class of "
+            "the file that runs its own layers (`model.pi(s)`), or a helper of the same "
             "class or file that runs the model and returns its outputs) in evaluation, validation, "
             "prediction or generation code -- a function named so (`evaluate`, `validate`, `predict`, "
             "`run_inference`, ...), the code after `model.eval()`, or a script that restores trained weights "

@@ -222,6 +222,7 @@ void Model::Impl::analyse() {
     }
   }
   mark_structural_step_methods();
+  const std::unordered_set<std::string> forward_methods = methods_running_a_forward();
   for (Call& c : m.m_calls) {
     c.grad_disabled = disabled_at(ts_node_start_byte(c.node), c.scope);
     if (c.is_backward || null(c.function)) {
@@ -234,7 +235,11 @@ void Model::Impl::analyse() {
       continue;
     }
     const TSSymbol fs = ts_node_symbol(fn);
-    if (fs == g.sym.attribute && names::is_forward_like_method(c.method)) {
+    // A head of this file's model called by the code that drives it (`model.pi(s)`); inside a
+    // class, `self.net.head(x)` is that class's own composition, and its callers decide.
+    const bool head_of_a_model =
+        forward_methods.count(std::string(c.method)) != 0 && !null(c.receiver) && !text(c.receiver).starts_with("self");
+    if (fs == g.sym.attribute && (names::is_forward_like_method(c.method) || head_of_a_model)) {
       c.is_forward = eval(c.receiver, c.scope, 0).kind == Kind::Module;
       continue;
     }
@@ -256,6 +261,49 @@ void Model::Impl::analyse() {
   mark_loss_methods();
   finish_accumulations_and_stores();
   find_eval_regions();
+}
+
+// `def pi(self, x): x = F.relu(self.fc1(x)); return F.softmax(self.fc_pi(x), dim=-1)` in an
+// nn.Module of this file: a head of the model, so `model.pi(s)` runs a forward like `model(s)`.
+// Not a method that turns autograd off itself, nor one that only reads or builds.
+std::unordered_set<std::string> Model::Impl::methods_running_a_forward() const {
+  std::unordered_set<std::string> out;
+  for (const Scope& sc : m.m_scopes) {
+    if (!sc.is_function() || sc.class_scope == kNone || null(sc.body) || sc.name.starts_with("_") ||
+        names::is_forward_method(sc.name) || sc.facts.grad_disabled || !class_is_module_like(sc.class_scope) ||
+        sc.returns.empty()) {
+      continue;
+    }
+    // `self.fc1(x)` where `self.fc1 = nn.Linear(...)` (or any class built into the attribute).
+    auto is_layer = [&](const Call& c, ScopeId scope) {
+      if (null(c.receiver) || text(c.receiver) != "self" || !c.qualified.empty()) {
+        return false;
+      }
+      for (const Binding* b : self_attribute_bindings("self." + std::string(c.method), scope)) {
+        const TSNode v = null(b->value) ? TSNode{} : unparen(b->value);
+        if (!null(v) && ts_node_symbol(v) == g.sym.call) {
+          const std::string_view built = last_name(field(v, g.field.function));
+          if (!built.empty() && std::isupper(static_cast<unsigned char>(built.front())) != 0) {
+            return true;
+          }
+        }
+      }
+      return false;
+    };
+    bool runs_a_layer = false;
+    bool turns_autograd_off = false;
+    const auto [first, last] = calls_in(ts_node_start_byte(sc.body), ts_node_end_byte(sc.body));
+    for (size_t i = first; i < last; ++i) {
+      const Call& c = m.m_calls[i];
+      turns_autograd_off =
+          turns_autograd_off || c.qualified == "torch.no_grad" || c.qualified == "torch.inference_mode";
+      runs_a_layer = runs_a_layer || is_layer(c, c.scope);
+    }
+    if (runs_a_layer && !turns_autograd_off) {
+      out.insert(sc.name);
+    }
+  }
+  return out;
 }
 
 // `class DialogueTask(BaseTask): def valid_step(self, model, samples)`: a hook of a framework

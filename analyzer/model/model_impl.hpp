@@ -276,6 +276,8 @@ struct Model::Impl {
   // nothing anywhere, with the functions it calls directly: inference, by what the file does.
   void find_inference_script();
   [[nodiscard]] bool file_trains() const;
+  // Methods of this file's nn.Modules that run a layer of theirs and return (`pi`, `q`, `act`).
+  [[nodiscard]] std::unordered_set<std::string> methods_running_a_forward() const;
   [[nodiscard]] bool in_eval_region_of(ScopeId fn) const;
   [[nodiscard]] std::pair<size_t, size_t> calls_in(std::uint32_t start, std::uint32_t end) const;
   [[nodiscard]] bool training_signal_in(ScopeId fn, std::uint32_t start, std::uint32_t end) const;
