@@ -169,8 +169,9 @@ void Model::Impl::analyse() {
         }
       }
       int sites = static_cast<int>(incoming.size());
-      if (incoming.empty() && sc.class_scope != kNone) {
-        // `module.validation_step(b)` on a receiver the model cannot type: the calls by name.
+      if (sc.class_scope != kNone) {
+        // `module.validation_step(b)` on a receiver the model cannot type: the calls by name,
+        // beside the ones resolved (`self.pi(x)` under no_grad in `act`, `model.pi(s)` elsewhere).
         if (auto it = by_name.find(sc.name); it != by_name.end()) {
           for (const std::uint32_t at : it->second) {
             ++sites;
