@@ -226,20 +226,24 @@ bool is_script(const TopLevelUnit& unit) {
 struct Channel {
   std::vector<std::string_view> producers;
   std::vector<std::string_view> consumers;
+  // Read only in a script: a module whose own statements (not its definitions) mention one of
+  // the consumers' words, or `__main__`.
+  bool scripts_only = false;
 };
 
 const std::vector<Channel>& channels() {
   static const std::vector<Channel> kChannels = {
       // OOM401: what the module saves, and whether it ever puts tensors on an accelerator.
-      {{"save", "cpu", "offload", "cuda", "device", ".to("}, {"load("}},
+      {{"save", "cpu", "offload", "cuda", "device", ".to("}, {"load("}, false},
       // OOM302/OOM303: whether CUDA started before the allocator is configured.
-      {{"cuda", "device", ".to("}, {"ALLOC_CONF", "_set_allocator_settings"}},
+      {{"cuda", "device", ".to("}, {"ALLOC_CONF", "_set_allocator_settings"}, false},
       // OOM103: attributes read where a loss is made for a backward.
-      {{"backward", "autograd", "loss"}, {"self."}},
+      {{"backward", "autograd", "loss"}, {"self."}, false},
       // OOM201: whether the file trains anything, read by a script that restores weights (its
       // `__main__` block, and the statements restoring the models its module-level code calls).
       {{"backward", "optim", "train", "autograd", "requires_grad", "step("},
-       {"__main__", "load_state_dict", "from_pretrained", "torch.load"}},
+       {"__main__", "load_state_dict", "from_pretrained", "torch.load"},
+       true},
   };
   return kChannels;
 }
@@ -377,11 +381,24 @@ private:
       b.emplace();
       const std::string_view text = text_of(i);
       for (std::size_t c = 0; c < channels().size(); ++c) {
-        b->produces |= mentions_any(text, channels()[c].producers) ? 1U << c : 0U;
-        b->consumes |= mentions_any(text, channels()[c].consumers) ? 1U << c : 0U;
+        const Channel& channel = channels()[c];
+        b->produces |= mentions_any(text, channel.producers) ? 1U << c : 0U;
+        const bool read = !channel.scripts_only || is_a_script_for(c);
+        b->consumes |= read && mentions_any(text, channel.consumers) ? 1U << c : 0U;
       }
     }
     return *b;
+  }
+
+  // Whether the module's own statements read channel `c` (see Channel::scripts_only).
+  bool is_a_script_for(std::size_t c) {
+    if (!m_script) {
+      m_script = false;
+      for (std::size_t i = 0; i < m_units.size() && !*m_script; ++i) {
+        m_script = is_script(m_units[i]) && mentions_any(text_of(i), channels()[c].consumers);
+      }
+    }
+    return *m_script;
   }
 
   // Every unit consuming a channel unit `i` produces (`consumers`), or producing one it consumes.
@@ -448,6 +465,7 @@ private:
   std::vector<bool> m_in;
   std::vector<std::size_t> m_work;
   std::vector<std::optional<ChannelBits>> m_bits;
+  std::optional<bool> m_script;                         // of the one scripts-only channel
   std::vector<std::vector<std::size_t>> m_mentions;     // by unit: the units binding a name it mentions
   std::vector<std::vector<std::size_t>> m_mentioned_by; // the reverse
 };

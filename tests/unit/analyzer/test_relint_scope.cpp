@@ -237,3 +237,23 @@ if __name__ == "__main__":
   const std::vector<std::string> affected = {"def finetune(net, x, opt):", "if __name__ == \"__main__\":"};
   EXPECT_EQ(first_lines(e, scope->affected), affected);
 }
+
+// A library module is no script: its functions that restore weights do not read what trains.
+TEST(RelintScope, WhatTrainsDoesNotReachALibraryThatRestoresWeights) {
+  constexpr std::string_view kLibrary = R"(import torch
+
+
+def finetune(net, x, opt):
+    net(x).sum().backward()
+    opt.step()
+
+
+def restore(net, path):
+    net.load_state_dict(torch.load(path, map_location="cpu"))
+    return net
+)";
+  const Edited e = edit(kLibrary, "net(x).sum().backward()", "net(x).sum()");
+  const auto scope = oomlint::relint_scope(e.before, e.after, e.edits, e.text);
+  ASSERT_TRUE(scope);
+  EXPECT_EQ(first_lines(e, scope->affected), std::vector<std::string>{"def finetune(net, x, opt):"});
+}
