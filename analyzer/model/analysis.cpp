@@ -1424,7 +1424,9 @@ void Model::Impl::find_inference_script() {
         ts_node_symbol(fn) == g.sym.attribute ? last_name(field(fn, g.field.object)) : std::string_view();
     const bool model_class =
         owner.find("Model") != std::string_view::npos || owner.find("For") != std::string_view::npos;
-    if (resolve_qualified(fn, b.scope) == "torch.load" || (callee.ends_with(".from_pretrained") && model_class)) {
+    // Resolving every call-valued binding of every file is work on the hot path: `load` first.
+    const bool torch_load = last_name(fn) == "load" && resolve_qualified(fn, b.scope) == "torch.load";
+    if (torch_load || (callee.ends_with(".from_pretrained") && model_class)) {
       restored.emplace(enclosing_function(b.scope), b.name);
     }
   }
