@@ -499,6 +499,95 @@ bool Model::Impl::chunks_one_batch(TSNode range_call) const {
   return (words.contains("batch") && words.contains("size")) || words.contains("bs");
 }
 
+// Whether a loop goes over the data, by the names it iterates: `for b in loader`, `range(num_steps)`,
+// `range(0, len(dataset), bs)`. A range cut into batch-sized pieces of one batch or one tensor
+// (`range(0, x.shape[0], chunk_size)`, `range(0, batch_size, micro_bs)`) does not.
+bool Model::Impl::iterates_data_by_name(const Loop& l) const {
+  if (null(l.iterable)) {
+    return false;
+  }
+  const TSNode it = unparen(l.iterable);
+  if (l.kind == LoopKind::For && ts_node_symbol(it) == g.sym.call && text(field(it, g.field.function)) == "range") {
+    const TSNode args = field(it, g.field.arguments);
+    if (!null(args) && ts_node_named_child_count(args) == 3) {
+      const TSNode stop = ts_node_named_child(args, 1);
+      return !chunks_one_batch(it) && !sizes_what_the_outer_pass_drew(l, stop) &&
+             (names::is_loader_name(text(stop)) || names::is_step_count_name(text(stop)));
+    }
+    if (counts_within_one_batch(it)) {
+      return false;
+    }
+  }
+  const std::string_view t = text(l.iterable);
+  return names::is_loader_name(t) || names::is_step_count_name(t);
+}
+
+// `range(0, batch.shape[0], chunk)` where `batch` is what the enclosing pass drew (its loop target
+// or a name bound in its body): the range walks that one batch.
+bool Model::Impl::sizes_what_the_outer_pass_drew(const Loop& l, TSNode stop) const {
+  if (l.parent == kNone) {
+    return false;
+  }
+  const Loop& outer = m.m_loops[static_cast<size_t>(l.parent)];
+  const auto& table = scope_names[static_cast<size_t>(l.scope)];
+  bool drawn = false;
+  syntax::walk_named(stop, [&](TSNode n) {
+    if (drawn || ts_node_symbol(n) != g.sym.identifier) {
+      return !drawn;
+    }
+    const std::string name(text(n));
+    if (std::find(outer.targets.begin(), outer.targets.end(), name) != outer.targets.end()) {
+      drawn = true;
+      return false;
+    }
+    const auto found = table.find(name);
+    if (found != table.end()) {
+      drawn = std::any_of(found->second.begin(), found->second.end(), [&](BindingId id) {
+        const Binding& b = bindings[static_cast<size_t>(id)];
+        return b.stmt_start >= outer.body_start && b.stmt_start < l.body_start;
+      });
+    }
+    return false;
+  });
+  return drawn;
+}
+
+// `range(len(dataset))`, `range(rank, len(val_set), world_size)`: one item of the dataset per pass.
+bool Model::Impl::walks_a_dataset(TSNode range_call) const {
+  const TSNode args = field(range_call, g.field.arguments);
+  if (null(args) || ts_node_named_child_count(args) == 0) {
+    return false;
+  }
+  const uint32_t count = ts_node_named_child_count(args);
+  const TSNode stop = unparen(ts_node_named_child(args, count == 1 ? 0 : 1));
+  if (ts_node_symbol(stop) != g.sym.call || text(field(stop, g.field.function)) != "len") {
+    return false;
+  }
+  const TSNode len_args = field(stop, g.field.arguments);
+  if (null(len_args) || ts_node_named_child_count(len_args) != 1) {
+    return false;
+  }
+  static constexpr std::array<std::string_view, 5> kWords = {"dataset", "datasets", "loader", "dataloader", "set"};
+  const auto words = identifier_words(last_name(ts_node_named_child(len_args, 0)));
+  return std::any_of(kWords.begin(), kWords.end(), [&](std::string_view w) { return words.contains(w); });
+}
+
+// Loops whose own body draws the next batch from a loader's iterator (`data = next(train_iter)`):
+// each pass is one step over the data, whatever loops run inside it.
+std::vector<bool> Model::Impl::loops_drawing_a_batch() const {
+  std::vector<bool> draws(m.m_loops.size(), false);
+  for (const Call& c : m.m_calls) {
+    if (c.loop == kNone || c.is_method_call() || c.method != "next") {
+      continue;
+    }
+    const std::optional<TSNode> source = c.positional(0);
+    if (source && names::is_loader_name(text(*source)) && !names::is_phase_name(text(*source))) {
+      draws[static_cast<size_t>(c.loop)] = true;
+    }
+  }
+  return draws;
+}
+
 void Model::Impl::classify_loops() {
   function_has_loop.assign(m.m_scopes.size(), false);
   for (const Loop& l : m.m_loops) {
@@ -515,21 +604,17 @@ void Model::Impl::classify_loops() {
   std::vector<bool> nested_loop(count, false);
   // A pass over the data loader is one step even with loops inside it, unless one of them goes
   // over data too (`for batch in loader: for _ in range(ppo_epochs): ...` steps once per batch).
-  auto iterates_data_by_name = [&](const Loop& l) {
-    if (null(l.iterable)) {
-      return false;
-    }
-    const std::string_view t = text(l.iterable);
-    return names::is_loader_name(t) || names::is_step_count_name(t);
-  };
+  // So is a pass that draws its batch itself (`for update in range(n): data = next(it)`).
+  const std::vector<bool> draws_a_batch = loops_drawing_a_batch();
   for (const Loop& l : m.m_loops) {
     if (l.parent == kNone || l.kind == LoopKind::Comprehension) {
       continue;
     }
     const Loop& outer = m.m_loops[static_cast<size_t>(l.parent)];
-    const bool over_the_loader = outer.kind == LoopKind::For && !null(outer.iterable) &&
-                                 names::is_loader_name(text(outer.iterable)) &&
-                                 !names::is_phase_name(text(outer.iterable));
+    const bool over_the_loader =
+        (outer.kind == LoopKind::For && !null(outer.iterable) && names::is_loader_name(text(outer.iterable)) &&
+         !names::is_phase_name(text(outer.iterable))) ||
+        draws_a_batch[static_cast<size_t>(l.parent)];
     if (!over_the_loader || iterates_data_by_name(l)) {
       nested_loop[static_cast<size_t>(l.parent)] = true;
     }
@@ -626,7 +711,8 @@ void Model::Impl::classify_loops() {
       if (std::find(kNotData.begin(), kNotData.end(), method) != kNotData.end()) {
         iterable_is_steps = false;
       } else if (method == "range" || method == "trange") {
-        iterable_is_steps = names::is_step_count_name(iter_text) && !counts_within_one_batch(it);
+        iterable_is_steps =
+            (names::is_step_count_name(iter_text) && !counts_within_one_batch(it)) || walks_a_dataset(it);
         chunk_loop = method == "range" && chunks_one_batch(it);
       } else {
         iterable_is_steps = names::is_loader_name(iter_text);

@@ -230,6 +230,10 @@ struct Model::Impl {
   // A `range(...)` over the size of one batch, not over batches.
   [[nodiscard]] bool counts_within_one_batch(TSNode range_call) const;
   [[nodiscard]] bool chunks_one_batch(TSNode range_call) const;
+  [[nodiscard]] bool iterates_data_by_name(const Loop& l) const;
+  [[nodiscard]] bool walks_a_dataset(TSNode range_call) const;
+  [[nodiscard]] bool sizes_what_the_outer_pass_drew(const Loop& l, TSNode stop) const;
+  [[nodiscard]] std::vector<bool> loops_drawing_a_batch() const;
   [[nodiscard]] bool class_is_plain_torch_module(ScopeId cls) const;
   void mark_structural_step_methods();
   void mark_loss_methods();

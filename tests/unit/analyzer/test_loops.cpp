@@ -74,3 +74,29 @@ TEST(Loops, LoopAroundMicroBatchesThatBackpropIsAStep) {
                  "        loss = model(x[mb]).mean()\n        loss.backward()\n");
   EXPECT_TRUE(loop_of(f, "a = 1").is_step);
 }
+
+// `for update in range(num_updates): data = next(it)`: the pass draws its own batch, so loops
+// inside it that only cut that batch into chunks or run a few epochs over it keep it one step.
+TEST(Loops, PassThatDrawsItsBatchIsAStep) {
+  ModelFixture f(
+      "train_iter = iter(loader)\nfor update in range(num_updates):\n    data = next(train_iter)\n    a = 1\n"
+      "    for i in range(0, data.shape[0], chunk):\n        b = 2\n"
+      "    for e in range(ppo_epochs):\n        c = 3\n");
+  EXPECT_TRUE(loop_of(f, "a = 1").is_step);
+  EXPECT_FALSE(loop_of(f, "c = 3").is_step);
+}
+
+// Without the draw, the loop around a walk over the dataset is a phase.
+TEST(Loops, PassAroundAWalkOverTheDataIsAPhase) {
+  ModelFixture f("for rnd in range(num_updates):\n    a = 1\n"
+                 "    for i in range(0, len(dataset), bs):\n        b = 2\n");
+  EXPECT_FALSE(loop_of(f, "a = 1").is_step);
+  EXPECT_TRUE(loop_of(f, "b = 2").is_step);
+}
+
+TEST(Loops, RangeOverTheLengthOfADatasetIsAStep) {
+  ModelFixture f("for idx in range(rank, len(val_dataset), world_size):\n    a = 1\n"
+                 "for idx in range(rank, len(boxes), world_size):\n    b = 2\n");
+  EXPECT_TRUE(loop_of(f, "a = 1").is_step);
+  EXPECT_FALSE(loop_of(f, "b = 2").is_step);
+}
