@@ -50,7 +50,9 @@ const RuleMeta kMeta{
                  "the value has no graph to begin with (fresh noise through a layer without parameters, such as "
                  "`nn.Upsample`); a module's `forward` adding into its own recurrent state that the same forward "
                  "reads first (`past = self.conv(self.coverage)` ... `self.coverage = self.coverage + w`, cumulative "
-                 "attention reset per sequence), whose graph the caller's loss back-propagates."
+                 "attention reset per sequence), whose graph the caller's loss back-propagates; an integration step, "
+                 "where what is added is computed from the total in the same pass (`x = x + dt * model(x, t)`, an "
+                 "ODE or flow-matching sampler): the total is the next step's input, not a sum of results."
                  " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
                  "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
                  "runs a few steps of a small model.",
@@ -82,6 +84,11 @@ void check(RuleContext& ctx) {
     }
     if (m.consumed_differentiably(acc)) {
       continue; // a differentiable sum that is back-propagated or returned
+    }
+    // An integration step (`x = x + dt * model(x, t)`): the total is the next step's input, and
+    // the graph it builds is the sampling's own (OOM201's finding when it needs none).
+    if (m.integrates_its_own_value(acc)) {
+      continue;
     }
     // A module's forward summing into its own recurrent state (cumulative attention): the
     // caller's loss back-propagates through it.

@@ -34,7 +34,8 @@ const RuleMeta kMeta{
     .fine_when = "The hook moves the tensor off the GPU (`.cpu()`, `.numpy()`, `.tolist()`), reduces it to a "
                  "number or statistic (`.item()`, `.mean()`, `.norm()`, `.shape`), keeps only the latest one "
                  "(`self.activation = output`, `acts[name] = output`), or stores into a list created inside "
-                 "the hook.",
+                 "the hook. Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a "
+                 "test case) is left alone: a test's spy hook captures a few tensors and dies with the test.",
     .fix_safety = "The right change depends on what the activations are for (move them to the CPU, "
                   "reduce them, or keep only the last); `.detach()` alone fixes nothing.",
     .options = {},
@@ -52,12 +53,16 @@ const RuleMeta kMeta{
 
 void check(RuleContext& ctx) {
   for (const model::HookRetention& r : ctx.model.hook_retentions()) {
+    // A test's spy hook captures a few tensors of a small model and dies with the test.
+    if (ctx.model.in_test_code(r.registration->scope)) {
+      continue;
+    }
     const std::string detail = r.detached ? "`.detach()` drops the graph but the tensor itself stays on the GPU"
                                           : "with autograd on it also keeps the graph and its saved activations";
     ctx.reporter.report(
         kMeta, r.registration->node,
         fmt::format("hook registered with `{}` stores its {} `{}` in `{}` on every call: each one stays in GPU "
-                    "memory while `{}` lives (128 MiB per step measured for one layer); {}; move it off the "
+                    "memory while `{}` lives; {}; move it off the "
                     "GPU (`.detach().cpu()`), reduce it, or keep only the last one",
                     r.registration_method, r.stored_kind, r.parameter, r.container, r.container, detail));
     const std::string_view runs_on = r.stored_kind == "gradient" ? "backward" : "forward";

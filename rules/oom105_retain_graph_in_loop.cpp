@@ -90,7 +90,7 @@ void check(RuleContext& ctx) {
     ctx.reporter.report(kMeta, b.flag,
                         fmt::format("`{}` keeps this step's graph and saved activations alive after the backward, "
                                     "and no second backward uses them in the iteration: peak memory rises by a whole "
-                                    "step's activations (4.91 vs 3.63 GiB measured); drop it (if it silenced "
+                                    "step's activations; drop it (if it silenced "
                                     "\"backward through the graph a second time\", detach the state carried across "
                                     "batches instead)",
                                     flag),

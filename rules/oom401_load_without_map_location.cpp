@@ -18,8 +18,9 @@ const RuleMeta kMeta{
     .summary = "torch.load() without map_location restores tensors onto the device they were saved from",
     .what = "Finds calls to `torch.load` (through any import alias) that pass no `map_location` and load a "
             "model's or optimizer's state: the result (or a part of it: `obj[\"weights\"]`) goes to "
-            "`load_state_dict`, or the result or the path is named as a checkpoint (`ckpt`, `checkpoint`, "
-            "`state_dict`, `weights`, `model`, ...).",
+            "`load_state_dict`, the result or the path is named as a checkpoint (`ckpt`, `checkpoint`, "
+            "`state_dict`, `weights`, `model`, ...), or the code reads the result's model or optimizer state "
+            "by key (`x[\"state_dict\"]`, `x[\"optimizer\"]`).",
     .why = "A checkpoint saved from GPU tensors is loaded straight back onto that GPU: the whole checkpoint "
            "is allocated there at the call, next to the model it is about to be copied into. Under "
            "DistributedDataParallel every rank saved from `cuda:0` loads its copy onto GPU 0.",
@@ -76,7 +77,8 @@ void check(RuleContext& ctx) {
     const bool state =
         to.consumer == "load_state_dict" || to.consumer == "load_state_dict_into_model" || checkpoint_path ||
         (!to.bound_name.empty() && (model::Model::is_checkpoint_name(to.bound_name) ||
-                                    m.reaches_load_state_dict(to.bound_name, call.scope, ts_node_end_byte(call.node))));
+                                    m.reaches_load_state_dict(to.bound_name, call.scope, ts_node_end_byte(call.node)) ||
+                                    m.reads_state_entries(to.bound_name, call.scope, ts_node_end_byte(call.node))));
     // The project's own checkpoints written from the CPU come back on the CPU.
     if (!state || m.loads_straight_into_small_state(call) ||
         m.restores_only_small_state(to.bound_name, call.scope, ts_node_end_byte(call.node)) ||

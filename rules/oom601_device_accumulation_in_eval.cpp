@@ -143,8 +143,8 @@ void check(RuleContext& ctx) {
         (m.value_of(st.container).kind == model::Kind::Tensor || m.replaces_one_slot(st))) {
       continue;
     }
-    if (m.bounded_by_length(st) || m.grows_the_decoded_sequence(st) || m.walks_one_input_in_pieces(st.loop) ||
-        m.drained_as_a_queue(st)) {
+    if (m.bounded_by_length(st) || m.grows_the_decoded_sequence(st) || m.feeds_what_it_keeps(st) ||
+        m.walks_one_input_in_pieces(st.loop) || m.drained_as_a_queue(st)) {
       continue;
     }
     const std::string container = short_text(m, st.container);

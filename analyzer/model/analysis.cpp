@@ -1257,6 +1257,33 @@ bool Model::feeds_its_output_back(LoopId loop_id) const {
   return stops;
 }
 
+// `tokens.append(next_token)` then `hidden, cache = decode(next_token)` in a loop that stops at an
+// end token: what is kept is the next step's input, the sequence being generated.
+bool Model::feeds_what_it_keeps(const Store& st) const {
+  const auto& g = m_impl->g;
+  if (st.loop == kNone || ts_node_is_null(st.value) || ts_node_symbol(st.value) != g.sym.identifier) {
+    return false;
+  }
+  const std::string_view kept = text(st.value);
+  const bool fed_back = std::any_of(bindings().begin(), bindings().end(), [&](const Binding& b) {
+    if (b.loop != st.loop || b.kind != BindingKind::Assign || ts_node_is_null(b.value) ||
+        ts_node_symbol(b.value) != g.sym.call || b.stmt_start < ts_node_end_byte(st.statement)) {
+      return false;
+    }
+    const TSNode args = m_impl->field(b.value, g.field.arguments);
+    return !ts_node_is_null(args) && mentions_identifier(text(args), kept);
+  });
+  if (!fed_back) {
+    return false;
+  }
+  bool stops = false;
+  syntax::walk_named(loop(st.loop).node, [&](TSNode n) {
+    stops = stops || ts_node_symbol(n) == g.sym.break_statement;
+    return !stops && ts_node_symbol(n) != g.sym.function_definition;
+  });
+  return stops;
+}
+
 bool Model::Impl::has_callers(ScopeId fn) const {
   return fn != kNone && static_cast<size_t>(fn) < edges_by_callee.size() &&
          !edges_by_callee[static_cast<size_t>(fn)].empty();

@@ -152,6 +152,37 @@ bool Model::reaches_load_state_dict(std::string_view name, ScopeId scope_id, std
   return false;
 }
 
+// `x = torch.load(path); state_dict = x["state_dict"]`: the loaded object is read for a model's
+// or an optimizer's state by key, later in the same function.
+bool Model::reads_state_entries(std::string_view name, ScopeId scope_id, std::uint32_t at) const {
+  if (name.empty() || names_data_not_state(name)) {
+    return false;
+  }
+  const ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id);
+  const TSNode body = scope(fn == kNone ? 0 : fn).node;
+  const auto& g = m_impl->g;
+  static constexpr std::array<std::string_view, 8> kStateKeys = {"model",     "optimizer", "optim",  "net",
+                                                                 "generator", "ema",       "params", "weights"};
+  bool found = false;
+  syntax::walk_named(body, [&](TSNode n) {
+    if (found || ts_node_end_byte(n) <= at) {
+      return false;
+    }
+    if (ts_node_symbol(n) != g.sym.subscript || text(ts_node_child_by_field_id(n, g.field.value)) != name) {
+      return true;
+    }
+    const TSNode key = ts_node_child_by_field_id(n, g.field.subscript);
+    if (ts_node_is_null(key) || ts_node_symbol(key) != g.sym.string) {
+      return true;
+    }
+    const auto words = identifier_words(text(key));
+    found = (words.contains("state") && words.contains("dict")) ||
+            std::any_of(kStateKeys.begin(), kStateKeys.end(), [&](std::string_view w) { return words.contains(w); });
+    return !found;
+  });
+  return found;
+}
+
 bool Model::restores_only_small_state(std::string_view name, ScopeId scope_id, std::uint32_t at) const {
   const ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id);
   for (const Call* c : m_impl->restores_after(fn, at)) {

@@ -402,6 +402,29 @@ bool Model::Impl::names_a_class_factory(const Binding& b) const {
   return (s == g.sym.identifier || s == g.sym.attribute) && names::is_class_style(last_name(value));
 }
 
+// `self.compute_cis = partial(compute_axial_cis, dim=dim)`, `self.act = lambda x: x * 2`: the
+// attribute holds a function (a lowercase name, a lambda, or a partial of one), not a submodule.
+bool Model::Impl::binds_a_function(const Binding& b) const {
+  if (b.kind != BindingKind::Assign || b.element >= 0 || null(b.value)) {
+    return false;
+  }
+  TSNode value = unparen(b.value);
+  if (ts_node_symbol(value) == g.sym.lambda) {
+    return true;
+  }
+  if (ts_node_symbol(value) != g.sym.call ||
+      resolve_qualified(field(value, g.field.function), b.scope) != "functools.partial") {
+    return false;
+  }
+  const TSNode args = field(value, g.field.arguments);
+  if (null(args) || ts_node_named_child_count(args) == 0) {
+    return false;
+  }
+  const TSNode bound = unparen(ts_node_named_child(args, 0));
+  const TSSymbol s = ts_node_symbol(bound);
+  return (s == g.sym.identifier || s == g.sym.attribute) && !names::is_class_style(last_name(bound));
+}
+
 // `model: SentenceTransformer`: an annotation naming a class whose instances a library
 // describes says what the parameter holds; anything else falls back to its name.
 Value Model::Impl::annotated_parameter(const Binding& b) const {
@@ -825,6 +848,69 @@ Value Model::Impl::with_numbers_its_forward_returns(Value output, ScopeId cls, i
   return output;
 }
 
+// `getattr(policy, "decode_predicted_latents", None)`: what the attribute named by the string is.
+// A name that says model (`getattr(model, "module", model)`) is a submodule as `policy.module`
+// would be; any other fetched attribute is a method or a setting, never a module to run.
+Value Model::Impl::fetched_attribute(TSNode args, ScopeId scope, int depth) const {
+  if (null(args) || ts_node_named_child_count(args) < 2) {
+    return Value::unknown();
+  }
+  const TSNode key = ts_node_named_child(args, 1);
+  if (ts_node_symbol(key) != g.sym.string) {
+    return Value::unknown();
+  }
+  std::string_view name = text(key);
+  if (name.find('{') != std::string_view::npos) {
+    return Value::unknown(); // `getattr(self, f"{modality}_encoder")`: which attribute is not in the text
+  }
+  while (!name.empty() &&
+         (name.front() == '"' || name.front() == '\'' || std::isalpha(static_cast<unsigned char>(name.front())) == 0)) {
+    name.remove_prefix(1);
+  }
+  while (!name.empty() && (name.back() == '"' || name.back() == '\'')) {
+    name.remove_suffix(1);
+  }
+  if (name == "module" || name == "_orig_mod" || names::is_model_name(name, options)) {
+    const Value object = eval(ts_node_named_child(args, 0), scope, depth + 1);
+    return object.kind == Kind::Module || name_heuristic(name).kind == Kind::Module ? of_kind(Kind::Module)
+                                                                                    : Value::unknown();
+  }
+  return Value::unknown();
+}
+
+// `decoder = getattr(policy, "decode_latents", None) or getattr(policy, "_decode", None)`: the name
+// holds what the strings name (a method), whatever the name says.
+bool Model::Impl::fetches_a_method(const Binding& b) const {
+  if (b.kind != BindingKind::Assign || b.element >= 0 || null(b.value)) {
+    return false;
+  }
+  std::vector<TSNode> pending{unparen(b.value)};
+  bool any = false;
+  for (int guard = 0; guard < 8 && !pending.empty(); ++guard) {
+    const TSNode v = pending.back();
+    pending.pop_back();
+    if (ts_node_symbol(v) == g.sym.boolean_operator) {
+      pending.push_back(unparen(field(v, g.field.left)));
+      pending.push_back(unparen(field(v, g.field.right)));
+      continue;
+    }
+    if (ts_node_symbol(v) == g.sym.none) {
+      continue;
+    }
+    const TSNode args = ts_node_symbol(v) == g.sym.call ? field(v, g.field.arguments) : TSNode{};
+    if (null(args) || text(field(v, g.field.function)) != "getattr" || ts_node_named_child_count(args) < 2 ||
+        ts_node_symbol(ts_node_named_child(args, 1)) != g.sym.string) {
+      return false;
+    }
+    const std::string_view key = text(ts_node_named_child(args, 1));
+    if (key.find("module") != std::string_view::npos || names::is_model_name(key, options)) {
+      return false;
+    }
+    any = true;
+  }
+  return any && pending.empty();
+}
+
 Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
   Value v = eval_call_kind(call, scope, depth);
   // A call that makes a graph-carrying (or forward-produced) value is where its story starts.
@@ -908,6 +994,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
   };
   if (null(fn)) {
     return Value::unknown();
+  }
+  if (ts_node_symbol(fn) == g.sym.identifier && text(fn) == "getattr") {
+    return fetched_attribute(args, scope, depth);
   }
   if (forward_of_a_frozen_module(fn, at)) {
     return when_enabled(join_args()); // what its inputs carry, and nothing of its own
@@ -1297,7 +1386,7 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
       return name_heuristic(name);
     }
     Value v = eval_binding(static_cast<BindingId>(b - bindings.data()), depth + 1);
-    if (v.kind == Kind::Unknown && v.grad != Grad::Yes) {
+    if (v.kind == Kind::Unknown && v.grad != Grad::Yes && !fetches_a_method(*b)) {
       const Value guess = name_heuristic(name);
       if (guess.kind != Kind::Unknown) {
         return guess;
@@ -1333,7 +1422,10 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
       const bool named_otherwise = std::any_of(kCalledButNoModule.begin(), kCalledButNoModule.end(),
                                                [&](std::string_view w) { return words.contains(w); });
       const ScopeId fn = enclosing_function(scope);
-      if (any && out.grad == Grad::Unknown && fn != kNone && !named_otherwise &&
+      const auto held = self_attribute_bindings(key, scope);
+      const bool holds_a_function =
+          std::all_of(held.begin(), held.end(), [&](const Binding* b) { return binds_a_function(*b); });
+      if (any && out.grad == Grad::Unknown && fn != kNone && !named_otherwise && !holds_a_function &&
           class_is_module_like(m.m_scopes[static_cast<size_t>(fn)].class_scope)) {
         return of_kind(Kind::Module);
       }

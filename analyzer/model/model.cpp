@@ -679,6 +679,43 @@ bool Model::consumed_differentiably(const Accumulation& acc) const {
   return consumed_differentiably(acc.target_key, acc.scope, acc.loop, ts_node_start_byte(acc.statement));
 }
 
+// `x = x + dt * velocity` where `velocity = field(x, t)` in the same pass: an integration (an ODE
+// solver, an iterative refinement), whose total is the next input, not a running sum of results.
+// The total must reach a call's arguments: `ema = 0.9 * ema + 0.1 * loss` is still a running sum.
+bool Model::integrates_its_own_value(const Accumulation& acc) const {
+  if (acc.loop == kNone || acc.target_key.empty()) {
+    return false;
+  }
+  const auto& g = m_impl->g;
+  auto passes_the_total = [&](TSNode expr) {
+    bool passes = false;
+    syntax::walk_named(expr, [&](TSNode n) {
+      if (!passes && ts_node_symbol(n) == g.sym.call) {
+        const TSNode args = m_impl->field(n, g.field.arguments);
+        passes = !ts_node_is_null(args) && mentions_identifier(text(args), acc.target_key);
+      }
+      return !passes;
+    });
+    return passes;
+  };
+  if (passes_the_total(acc.value)) {
+    return true;
+  }
+  const Loop& l = loop(acc.loop);
+  const std::uint32_t at = ts_node_start_byte(acc.statement);
+  bool feeds = false;
+  syntax::walk_named(acc.value, [&](TSNode n) {
+    if (feeds || ts_node_symbol(n) != g.sym.identifier) {
+      return !feeds;
+    }
+    const Binding* b = m_impl->lookup(text(n), acc.scope, at);
+    feeds = b != nullptr && b->kind == BindingKind::Assign && !ts_node_is_null(b->value) &&
+            b->stmt_start >= l.body_start && b->stmt_start < at && passes_the_total(b->value);
+    return false;
+  });
+  return feeds;
+}
+
 bool Model::consumed_differentiably(const Store& store) const {
   return consumed_differentiably(store.container_key, store.scope, store.loop, ts_node_start_byte(store.statement));
 }

@@ -468,6 +468,7 @@ public:
   // function: passed itself, or a part of it (`obj["weights"]`, `obj.pop("weights")`), or through a
   // name bound from it (`params, weights = obj["hparams"], obj["weights"]`).
   [[nodiscard]] bool reaches_load_state_dict(std::string_view name, ScopeId scope, std::uint32_t at) const;
+  [[nodiscard]] bool reads_state_entries(std::string_view name, ScopeId scope, std::uint32_t at) const;
   // A name that says it holds a model's or optimizer's state (`ckpt`, `state_dict`, `weights`).
   [[nodiscard]] static bool is_checkpoint_name(std::string_view name);
   // A name that says it holds data or a helper's small state (`scaler_state`, `features`), not a model's.
@@ -528,6 +529,8 @@ public:
   // (`consumed_differentiably` at the statement).
   [[nodiscard]] bool consumed_differentiably(const Accumulation& acc) const;
   [[nodiscard]] bool consumed_differentiably(const Store& store) const;
+  // The added value is computed from the total itself in the same pass (`x = x + dt * f(x)`).
+  [[nodiscard]] bool integrates_its_own_value(const Accumulation& acc) const;
   // `result[name] = {"img": img_gen[i], "noise": noise_single}` after one forward: the stored
   // value only indexes names bound before the loop, so every pass keeps the same graph.
   [[nodiscard]] bool stores_views_of_one_graph(const Store& store) const;
@@ -575,6 +578,8 @@ public:
   // a call that takes it, until a `break`): one generation, whose recurrence already holds every
   // step's graph.
   [[nodiscard]] bool feeds_its_output_back(LoopId loop) const;
+  // The stored value is the next step's input in the same loop, which stops at an end token.
+  [[nodiscard]] bool feeds_what_it_keeps(const Store& st) const;
   // Step state (step_state.cpp): assignments to `self.x` or globals in per-step code.
   [[nodiscard]] std::vector<StepStateStore> per_step_state_stores() const;
   // Stores into one fixed slot (`self.state["loss"] = v`, a constant key) of a container kept on

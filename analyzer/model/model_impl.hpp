@@ -189,6 +189,9 @@ struct Model::Impl {
   // (a class-style name bound to an instance, `Enc1 = Encoder()`, is still called as a module).
   [[nodiscard]] bool builds_by_class_style(TSNode callee, ScopeId scope) const;
   [[nodiscard]] bool names_a_class_factory(const Binding& b) const;
+  [[nodiscard]] bool binds_a_function(const Binding& b) const;
+  [[nodiscard]] Value fetched_attribute(TSNode args, ScopeId scope, int depth) const;
+  [[nodiscard]] bool fetches_a_method(const Binding& b) const;
   void add_external_bases(ScopeId cls, const ProjectContext& context, std::vector<std::string>& out) const;
   [[nodiscard]] bool tests_for_a_number(TSNode condition, TSNode subject) const;
   [[nodiscard]] bool casts_to_an_integer_dtype(std::string_view method, TSNode args) const;

@@ -49,17 +49,18 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
   // `student_tokenizer`, `model_outputs`, `teacher_logits`: a value around a model, not the module.
   // `model_dump`, `model_validate`, `model_json_schema`: pydantic's methods, not a module.
   // `model_times`, `profile_model_time`: a measurement of the model.
-  static constexpr std::array<std::string_view, 76> kNotModule = {
-      "path",        "name",      "dir",        "file",       "config",      "cfg",       "args",   "type",
-      "kwargs",      "id",        "size",       "params",     "state",       "url",       "cls",    "class",
-      "factory",     "builder",   "fn",         "ctor",       "constructor", "kind",      "names",  "dict",
-      "tokenizer",   "processor", "pipeline",   "pipe",       "scheduler",   "optimizer", "loader", "dataset",
-      "output",      "outputs",   "out",        "pred",       "preds",       "logits",    "loss",   "feature",
-      "features",    "embedding", "embeddings", "hidden",     "text",        "texts",     "token",  "tokens",
-      "ids",         "mask",      "image",      "images",     "batch",       "inputs",    "input",  "labels",
-      "accelerator", "trainer",   "weights",    "ckpt",       "checkpoint",  "sd",        "num",    "grads",
-      "lr",          "version",   "tok",        "tokenizers", "dump",        "json",      "schema", "fields",
-      "validate",    "time",      "times",      "profile"};
+  // `lm_eval`, `model_training`: a job run on a model (a harness, a launcher), not the module.
+  static constexpr std::array<std::string_view, 80> kNotModule = {
+      "path",        "name",      "dir",        "file",       "config",      "cfg",        "args",     "type",
+      "kwargs",      "id",        "size",       "params",     "state",       "url",        "cls",      "class",
+      "factory",     "builder",   "fn",         "ctor",       "constructor", "kind",       "names",    "dict",
+      "tokenizer",   "processor", "pipeline",   "pipe",       "scheduler",   "optimizer",  "loader",   "dataset",
+      "output",      "outputs",   "out",        "pred",       "preds",       "logits",     "loss",     "feature",
+      "features",    "embedding", "embeddings", "hidden",     "text",        "texts",      "token",    "tokens",
+      "ids",         "mask",      "image",      "images",     "batch",       "inputs",     "input",    "labels",
+      "accelerator", "trainer",   "weights",    "ckpt",       "checkpoint",  "sd",         "num",      "grads",
+      "lr",          "version",   "tok",        "tokenizers", "dump",        "json",       "schema",   "fields",
+      "validate",    "time",      "times",      "profile",    "eval",        "evaluation", "training", "benchmark"};
   // `tf_model`, `flax_model`, `keras_net`: another framework's model beside a torch one.
   static constexpr std::array<std::string_view, 5> kOtherFrameworks = {"tf", "flax", "jax", "keras", "onnx"};
   if (any_word_in(words, kNotModule) ||

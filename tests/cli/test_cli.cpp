@@ -430,8 +430,9 @@ TEST_F(Cli, GithubAnnotationsFollowWorkflowCommandSyntax) {
 TEST_F(Cli, NamespaceFoldersInsidePackagesResolve) {
   write("flux/__init__.py", "");
   write("flux/inference/sampling.py", "def generate(model, x, steps):\n    return denoise(model, x, steps)\n\n\n"
-                                      "def denoise(model, img, steps):\n    for t in steps:\n"
-                                      "        img = img + t * model(img, t)\n    return img\n");
+                                      "def denoise(model, img, steps):\n    seen = 0\n    for t in steps:\n"
+                                      "        seen = seen + model(img, t).mean()\n    print(float(seen))\n"
+                                      "    return img\n");
   write("flux/validate.py", "import torch\n\nfrom .inference.sampling import generate\n\n\n"
                             "@torch.no_grad()\ndef validate(model, x):\n    return generate(model, x, range(4))\n");
   const Result r = run({"check", "--isolated", "--output-format", "concise", "."}, m_dir);
