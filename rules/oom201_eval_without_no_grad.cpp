@@ -53,7 +53,8 @@ const RuleMeta kMeta{
         "task, whose trainer runs them with autograd off; Hugging Face "
         "`generate()` (already grad-disabled); a helper only ever called from grad-disabled code; a function "
         "named for evaluation that training code also calls (a backward follows it, or a loss for one is "
-        "computed from it: `def training_loss(self, batch): output = self.predict(batch)`).",
+        "computed from it: `def training_loss(self, batch): output = self.predict(batch)`); a diffusion model's "
+        "parameterisation named `predict_noise`/`predict_eps`, which training calls as well.",
     .fix_safety = "Unsafe: tensors created under `torch.inference_mode()` can never re-enter autograd; if the "
                   "evaluation's outputs are later used in a differentiable computation, use `torch.no_grad()`. "
                   "The decorator is offered only on a whole evaluation function that trains nothing, and not on "

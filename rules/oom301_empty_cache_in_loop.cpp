@@ -30,12 +30,14 @@ const RuleMeta kMeta{
                    "    train_one_epoch(model, loader)\n"
                    "    torch.cuda.empty_cache()  # between phases, if at all\n"
                    "    evaluate(model, val_loader)\n",
-    .fine_when = "Between epochs or phases (an epoch loop whose body calls train/eval code; a pass over the data "
-                 "loader is a step even with a few PPO epochs or micro-batches inside it, and a function every call of "
-                 "which runs once per step runs every step too), in an `except` that "
-                 "recovers from an out-of-memory error, or every N steps behind `if step % N == 0:` (see the "
-                 "`allow-periodic` option), or behind a switch the user turns on (`if args.clear_cache:`, a parameter "
-                 "`if low_memory and ...:`): whoever sets it chose the trade-off.",
+    .fine_when =
+        "Between epochs or phases (an epoch loop whose body calls train/eval code; a pass over the data "
+        "loader is a step even with a few PPO epochs or micro-batches inside it, and a function every call of "
+        "which runs once per step runs every step too), in an `except` that "
+        "recovers from an out-of-memory error, or every N steps behind `if step % N == 0:` (see the "
+        "`allow-periodic` option), or behind a switch the user turns on (`if args.clear_cache:`, a parameter "
+        "`if low_memory and ...:`, the trainer's `self.model_config.low_vram`, a model's own `self.low_vram` or "
+        "`self.offload`): whoever sets it chose the trade-off.",
     .fix_safety = "",
     .options = {RuleOption{"allow-periodic", "bool", "true",
                            "Accept calls guarded by a modulo test such as `if step % 100 == 0:`."}},

@@ -1528,6 +1528,11 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
       loss.source = Source::Output;
       return loss;
     }
+    // `output_dict["accuracy"]`: a count of right answers (argmax, eq) has no gradient to carry.
+    if (object.grad == Grad::Yes && !null(index) && ts_node_symbol(index) == g.sym.string &&
+        names::is_accuracy_name(text(index))) {
+      return no_grad_tensor();
+    }
     if (object.grad == Grad::Yes) {
       return derived(object, object.kind == Kind::Loss ? Kind::Loss : Kind::Tensor);
     }

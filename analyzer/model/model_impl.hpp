@@ -306,6 +306,8 @@ bool is_optimizer_name(std::string_view name);
 bool is_class_style(std::string_view name);
 // A measurement or a count by its name (`generation_time`, `num_tokens`).
 bool is_measurement_name(std::string_view name);
+// `accuracy`, `top1_acc`, `num_correct`: a count of right answers, which no gradient flows through.
+bool is_accuracy_name(std::string_view name);
 bool is_meter_name(std::string_view name);
 bool is_loader_name(std::string_view expr_text);
 bool is_step_count_name(std::string_view expr_text);

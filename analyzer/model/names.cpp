@@ -138,6 +138,11 @@ bool is_measurement_name(std::string_view name) {
   return std::find(kLast.begin(), kLast.end(), words.back()) != kLast.end() || words.front() == "num";
 }
 
+bool is_accuracy_name(std::string_view name) {
+  static constexpr std::array<std::string_view, 5> kWords = {"accuracy", "acc", "correct", "top1", "top5"};
+  return any_word_in(identifier_words(last_component(name)), kWords);
+}
+
 bool is_logging_record_name(std::string_view name) {
   static constexpr std::array<std::string_view, 9> kRecords = {"log",   "logs",    "logging", "info",   "infos",
                                                                "stats", "metrics", "record",  "summary"};
@@ -181,6 +186,13 @@ bool is_eval_function_name(std::string_view name, bool& needs_loop) {
   needs_loop = false;
   if (is_test_case_name(name)) {
     return false; // a test checks code; what it runs is the code's business, not an evaluation
+  }
+  // `predict_noise`, `predict_start_from_noise`, `predict_eps`: a diffusion model's
+  // parameterisation, the same forward in training and in sampling.
+  static constexpr std::array<std::string_view, 6> kDiffusionTargets = {"noise", "eps",    "epsilon",
+                                                                        "x0",    "xstart", "velocity"};
+  if ((words.contains("predict") || words.contains("pred")) && any_word_in(words, kDiffusionTargets)) {
+    return false;
   }
   if (any_word_in(words, kStrong)) {
     return true;

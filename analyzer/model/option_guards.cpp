@@ -6,6 +6,7 @@
 
 #include "analyzer/model/model.hpp"
 #include "analyzer/model/model_impl.hpp"
+#include "analyzer/support/strings.hpp"
 #include "analyzer/syntax/python_grammar.hpp"
 
 namespace oomlint::model {
@@ -17,6 +18,20 @@ constexpr std::array<std::string_view, 8> kOptionObjects = {"args", "config",  "
 
 bool is_option_object(std::string_view name) {
   return std::find(kOptionObjects.begin(), kOptionObjects.end(), name) != kOptionObjects.end();
+}
+
+// `self.model_config`, `self.train_args`: a configuration object under a longer name.
+bool names_an_option_object(std::string_view name) {
+  const auto words = identifier_words(name);
+  return std::any_of(kOptionObjects.begin(), kOptionObjects.end(),
+                     [&](std::string_view w) { return words.contains(w); });
+}
+
+// `self.low_vram`, `self.offload`: a memory-saving mode the user switched on, trading speed for peak.
+bool names_a_memory_saving_mode(std::string_view name) {
+  const auto words = identifier_words(name);
+  return (words.contains("low") && (words.contains("vram") || words.contains("mem") || words.contains("memory"))) ||
+         words.contains("lowvram") || words.contains("offload") || words.contains("offloading");
 }
 
 } // namespace
@@ -72,9 +87,12 @@ bool Model::Impl::reads_only_options(TSNode cond, ScopeId fn, bool through_local
   }
   if (s == g.sym.attribute) {
     TSNode object = field(cond, g.field.object);
-    // `self.args.x` / `self.config.x`: the trainer's configuration.
+    // `self.args.x` / `self.model_config.x`: the trainer's configuration.
     if (ts_node_symbol(object) == g.sym.attribute && text(field(object, g.field.object)) == "self") {
-      return is_option_object(text(field(object, g.field.attribute)));
+      return names_an_option_object(text(field(object, g.field.attribute)));
+    }
+    if (ts_node_symbol(object) == g.sym.identifier && text(object) == "self") {
+      return names_a_memory_saving_mode(text(field(cond, g.field.attribute)));
     }
     return reads_only_options(object, fn, through_locals);
   }
