@@ -51,7 +51,10 @@ const RuleMeta kMeta{
         "Lightning's `validation_step`/`test_step`/`predict_step` (already grad-disabled), and the same "
         "hooks (and `valid_step`) overridden in a class with a framework base, such as a fairseq or LAVIS "
         "task, whose trainer runs them with autograd off; Hugging Face "
-        "`generate()` (already grad-disabled); a helper only ever called from grad-disabled code; a function "
+        "`generate()` (already grad-disabled); a module whose class runs the called method without autograd itself "
+        "(`@torch.inference_mode()` on `forward`, `@torch.no_grad()` on `encode`, in this file or in another "
+        "module of the run that is the only one of its name); a helper only ever called from grad-disabled code; a "
+        "function "
         "named for evaluation that training code also calls (a backward follows it, or a loss for one is "
         "computed from it: `def training_loss(self, batch): output = self.predict(batch)`); a diffusion model's "
         "parameterisation named `predict_noise`/`predict_eps`, which training calls as well.",

@@ -191,6 +191,7 @@ Json to_json(const model::ModuleSummary& s) {
               {"calls", std::move(calls)},
               {"bases", s.external_bases},
               {"methods", s.uncalled_methods},
+              {"disabled_methods", s.grad_disabled_methods},
               {"value_sensitive", s.value_sensitive},
               {"loop_sensitive", s.loop_sensitive},
               {"had_findings", s.had_findings}};
@@ -208,6 +209,9 @@ model::ModuleSummary summary_of(const Json& j) {
   s.external_bases = j.at("bases").get<std::vector<std::string>>();
   if (j.contains("methods")) { // entries written before methods were summarised have none
     s.uncalled_methods = j.at("methods").get<std::vector<std::string>>();
+  }
+  if (j.contains("disabled_methods")) {
+    s.grad_disabled_methods = j.at("disabled_methods").get<std::map<std::string, std::vector<std::string>>>();
   }
   s.value_sensitive = j.at("value_sensitive").get<bool>();
   s.loop_sensitive = j.at("loop_sensitive").get<bool>();

@@ -258,6 +258,12 @@ void Model::Impl::analyse() {
       c.is_forward = eval(fn, c.scope, 0).kind == Kind::Module;
     }
   }
+  // A forward (or `encode`) that its class runs without autograd builds no graph.
+  for (Call& c : m.m_calls) {
+    if (c.is_forward && calls_a_grad_disabled_method(c)) {
+      c.is_forward = false;
+    }
+  }
   classify_loops();
   mark_loss_methods();
   finish_accumulations_and_stores();

@@ -64,6 +64,7 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
         f = m_impl->returns_summary(call);
         f.callable_class = true;
       }
+      out.grad_disabled_methods[sc.name] = m_impl->grad_disabled_methods(static_cast<ScopeId>(i));
       if (f.module_class || f.callable_class) {
         out.functions[sc.name] = f;
       }
@@ -101,6 +102,21 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
       // `solver = DPM_Solver(...)` then `solver.sample(x)`: a call site of that class's method too.
       out.external_calls.push_back(
           CallSite{target + "." + std::string(c.method), c.grad_disabled, c.loop != kNone || per_step});
+    }
+  }
+  // `def __init__(self, model: Transformer)`: what that class's methods do decides its calls here.
+  for (const Binding& b : m_impl->bindings) {
+    if (b.kind != BindingKind::Parameter || ts_node_is_null(b.annotation)) {
+      continue;
+    }
+    TSNode type = b.annotation;
+    if (ts_node_symbol(type) == m_impl->g.sym.type && ts_node_named_child_count(type) == 1) {
+      type = ts_node_named_child(type, 0);
+    }
+    const std::string target = m_impl->resolve_qualified(type, b.scope);
+    const std::string root = target.substr(0, target.find('.'));
+    if (!target.empty() && project.is_local_root(root) && !target.starts_with(project.module + ".")) {
+      out.external_calls.push_back(CallSite{target, false, false});
     }
   }
   for (size_t i = 1; i < m_scopes.size(); ++i) {

@@ -60,6 +60,12 @@ struct CallEdge {
   bool disabled_here = false;
 };
 
+// The class of a module value: one of this file (`scope`) or another module's (`qualified`).
+struct ModuleClass {
+  ScopeId scope = kNone;
+  std::string qualified;
+};
+
 struct Model::Impl {
   Impl(Model& model, const ModelOptions& opts);
 
@@ -192,6 +198,11 @@ struct Model::Impl {
   [[nodiscard]] bool binds_a_function(const Binding& b) const;
   [[nodiscard]] Value fetched_attribute(TSNode args, ScopeId scope, int depth) const;
   [[nodiscard]] bool fetches_a_method(const Binding& b) const;
+  [[nodiscard]] std::vector<std::string> grad_disabled_methods(ScopeId cls) const;
+  [[nodiscard]] ModuleClass class_built_by(TSNode value, ScopeId scope) const;
+  [[nodiscard]] ModuleClass class_named(TSNode name, ScopeId scope) const;
+  [[nodiscard]] ModuleClass class_of_module(TSNode expr, ScopeId scope, int depth) const;
+  [[nodiscard]] bool calls_a_grad_disabled_method(const Call& c) const;
   void add_external_bases(ScopeId cls, const ProjectContext& context, std::vector<std::string>& out) const;
   [[nodiscard]] bool tests_for_a_number(TSNode condition, TSNode subject) const;
   [[nodiscard]] bool casts_to_an_integer_dtype(std::string_view method, TSNode args) const;

@@ -1,5 +1,6 @@
 #include "analyzer/model/project.hpp"
 
+#include <algorithm>
 #include <system_error>
 
 namespace oomlint::model {
@@ -8,6 +9,7 @@ void ProjectFacts::add(const ModuleSummary& summary) {
   for (const auto& [name, f] : summary.functions) {
     m_functions[summary.module + "." + name] = f;
   }
+  add_grad_disabled_methods(summary);
   for (const CallSite& c : summary.external_calls) {
     Incoming& in = m_incoming[c.target];
     ++in.sites;
@@ -19,12 +21,34 @@ void ProjectFacts::add(ModuleSummary&& summary) {
   for (auto& [name, f] : summary.functions) {
     m_functions[summary.module + "." + name] = std::move(f);
   }
+  add_grad_disabled_methods(summary);
   for (const CallSite& c : summary.external_calls) {
     Incoming& in = m_incoming[c.target];
     ++in.sites;
     in.disabled += c.disabled ? 1 : 0;
   }
   summary = ModuleSummary{};
+}
+
+// Two modules of the run with one dotted name (`llama/model.py` in several folders of a
+// repository): which one an import means is not in the names, so a class's method runs without
+// autograd only where every copy says so.
+void ProjectFacts::add_grad_disabled_methods(const ModuleSummary& summary) {
+  for (const auto& [cls, methods] : summary.grad_disabled_methods) {
+    const std::string key = summary.module + "." + cls;
+    auto [it, fresh] = m_grad_disabled_methods.emplace(key, methods);
+    if (!fresh) {
+      std::erase_if(it->second, [&](const std::string& m) {
+        return std::find(methods.begin(), methods.end(), m) == methods.end();
+      });
+    }
+  }
+}
+
+bool ProjectFacts::method_runs_without_grad(std::string_view cls, std::string_view method) const {
+  auto it = m_grad_disabled_methods.find(std::string(cls));
+  return it != m_grad_disabled_methods.end() &&
+         std::find(it->second.begin(), it->second.end(), method) != it->second.end();
 }
 
 const FunctionSummary* ProjectFacts::function(std::string_view qualified) const {
@@ -58,6 +82,12 @@ bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
     }
   }
   for (const CallSite& c : summary.external_calls) {
+    if (summary.had_findings) {
+      auto it = m_grad_disabled_methods.find(c.target);
+      if (it != m_grad_disabled_methods.end() && !it->second.empty()) {
+        return true; // a class whose methods run without autograd: fewer forwards here
+      }
+    }
     const FunctionSummary* f = function(c.target);
     if (f == nullptr) {
       continue;

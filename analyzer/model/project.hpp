@@ -4,6 +4,7 @@
 // makes into other modules of the run, so that a helper imported from `.losses` or `utils` is
 // understood as well as one in the same file.
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,6 +46,10 @@ struct ModuleSummary {
   // Methods of this module's classes that nothing in it calls and that run with autograd on
   // (`DPM_Solver.sample`): their callers elsewhere decide their grad mode (`Class.method`).
   std::vector<std::string> uncalled_methods;
+  // Every top-level class, with its methods that run without autograd themselves
+  // (`@torch.inference_mode()` on `forward`, `@torch.no_grad()` on `encode`): calling them builds
+  // no graph. A class with none is listed too, so that a second module of the same name can say so.
+  std::map<std::string, std::vector<std::string>> grad_disabled_methods;
   // Base classes imported from other modules of the run (`class FCOS(DenseDetector)`): whether
   // they are nn.Modules decides what this module's classes are.
   std::vector<std::string> external_bases;
@@ -70,6 +75,9 @@ public:
   void add(ModuleSummary&& summary);
   [[nodiscard]] const FunctionSummary* function(std::string_view qualified) const;
   [[nodiscard]] Incoming incoming(std::string_view qualified) const;
+  // `pkg.model.Transformer` and `forward`: whether that method runs without autograd in every
+  // module of the run that defines the class.
+  [[nodiscard]] bool method_runs_without_grad(std::string_view cls, std::string_view method) const;
   // Whether this module would be analysed differently with the project's facts than alone.
   [[nodiscard]] bool matters_for(const ModuleSummary& summary) const;
   [[nodiscard]] bool empty() const { return m_functions.empty(); }
@@ -77,6 +85,8 @@ public:
 private:
   std::unordered_map<std::string, FunctionSummary> m_functions;
   std::unordered_map<std::string, Incoming> m_incoming;
+  std::unordered_map<std::string, std::vector<std::string>> m_grad_disabled_methods;
+  void add_grad_disabled_methods(const ModuleSummary& summary);
 };
 
 // What a model needs to know about the run it is part of.

@@ -442,6 +442,40 @@ TEST_F(Cli, NamespaceFoldersInsidePackagesResolve) {
   EXPECT_NE(alone.out.find("OOM101"), std::string::npos) << alone.out;
 }
 
+// A class of another module whose `forward` (or `encode`) runs under `@torch.inference_mode()`
+// builds no graph when called, whether the instance is built here or comes in through an annotated
+// parameter; the same with the cache's summaries. A second module of the same dotted name whose
+// class does not say so makes the import ambiguous, and the finding stays.
+TEST_F(Cli, MethodsThatDisableAutogradInTheirOwnClassBuildNoGraph) {
+  write("llama/__init__.py", "");
+  write("llama/model.py",
+        "import torch\nfrom torch import nn\n\n\nclass Transformer(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.out = nn.Linear(4, 4)\n\n"
+        "    @torch.inference_mode()\n    def forward(self, tokens):\n        return self.out(tokens)\n\n"
+        "    def encode(self, tokens):\n        return self.out(tokens)\n");
+  write("llama/generation.py", "from llama.model import Transformer\n\n\nclass Generator:\n"
+                               "    def __init__(self, model: Transformer):\n        self.model = model\n\n"
+                               "    def generate(self, tokens, steps):\n        self.model.eval()\n"
+                               "        for _ in range(steps):\n            tokens = self.model.forward(tokens)\n"
+                               "        return tokens\n\n\n"
+                               "def evaluate(loader):\n    model = Transformer()\n    model.eval()\n"
+                               "    for x in loader:\n        model(x)\n        model.encode(x)\n");
+  for (const bool cached : {false, true, true}) {
+    const Result r =
+        run(cached ? std::vector<std::string>{"check", "--isolated", "--output-format", "concise", "."}
+                   : std::vector<std::string>{"check", "--isolated", "--no-cache", "--output-format", "concise", "."},
+            m_dir);
+    EXPECT_EQ(r.out.find("generation.py:11:"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("generation.py:19:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("generation.py:20:9: OOM201"), std::string::npos) << r.out; // `encode` keeps autograd on
+  }
+  write("vendor/llama/__init__.py", "");
+  write("vendor/llama/model.py", "from torch import nn\n\n\nclass Transformer(nn.Module):\n"
+                                 "    def forward(self, tokens):\n        return tokens\n");
+  const Result ambiguous = run({"check", "--isolated", "--no-cache", "--output-format", "concise", "."}, m_dir);
+  EXPECT_NE(ambiguous.out.find("generation.py:11:"), std::string::npos) << ambiguous.out;
+}
+
 // Project-wide facts: helpers in other modules of the run are understood like local ones.
 TEST_F(Cli, HelpersInOtherModulesAreUnderstood) {
   write("pkg/__init__.py", "");

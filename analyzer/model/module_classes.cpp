@@ -1,0 +1,126 @@
+// Which class a module value is an instance of (`model = GlowTTS(config)`, `def __init__(self,
+// model: Transformer)`, `self.model = model`), and what that class's methods do about autograd: a
+// `forward` decorated with `@torch.inference_mode()` (Meta's LLaMA reference code) or an `encode`
+// decorated with `@torch.no_grad()` builds no graph, whoever calls it.
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "analyzer/model/model.hpp"
+#include "analyzer/model/model_impl.hpp"
+#include "analyzer/model/project.hpp"
+
+namespace oomlint::model {
+
+std::vector<std::string> Model::Impl::grad_disabled_methods(ScopeId cls) const {
+  std::vector<std::string> out;
+  for (const Scope& sc : m.m_scopes) {
+    if (sc.kind == ScopeKind::Function && sc.class_scope == cls && sc.parent == cls && sc.facts.grad_disabled) {
+      out.push_back(sc.name);
+    }
+  }
+  return out;
+}
+
+// The class a call builds: `GlowTTS(config)`, `GlowTTS.init_from_config(config)`,
+// `MageVAE.from_pretrained(path)`, through `.to(device)`/`.eval()` chains.
+ModuleClass Model::Impl::class_built_by(TSNode value, ScopeId scope) const {
+  value = unparen(value);
+  for (int guard = 0; guard < 8 && !null(value) && ts_node_symbol(value) == g.sym.call; ++guard) {
+    TSNode callee = unparen(field(value, g.field.function));
+    if (ts_node_symbol(callee) == g.sym.attribute &&
+        names::is_module_returning_method(text(field(callee, g.field.attribute)))) {
+      value = unparen(field(callee, g.field.object)); // `GlowTTS(config).to(device)`
+      continue;
+    }
+    if (ts_node_symbol(callee) == g.sym.attribute) {
+      const std::string_view method = text(field(callee, g.field.attribute));
+      if (method == "from_pretrained" || method == "from_config" || method == "init_from_config") {
+        callee = unparen(field(callee, g.field.object));
+      }
+    }
+    return class_named(callee, scope);
+  }
+  return {};
+}
+
+// `Transformer` in an annotation or a constructor call: this file's class, or another module's.
+ModuleClass Model::Impl::class_named(TSNode name, ScopeId scope) const {
+  name = unparen(name);
+  if (!null(name) && ts_node_symbol(name) == g.sym.type && ts_node_named_child_count(name) == 1) {
+    name = ts_node_named_child(name, 0); // an annotation: `model: Transformer`
+  }
+  if (null(name) || !names::is_class_style(last_name(name))) {
+    return {};
+  }
+  if (ts_node_symbol(name) == g.sym.identifier) {
+    const Binding* b = lookup(text(name), scope, ts_node_start_byte(name));
+    if (b != nullptr && b->kind == BindingKind::ClassDef && b->defines != kNone) {
+      return ModuleClass{b->defines, {}};
+    }
+  }
+  std::string q = resolve_qualified(name, scope);
+  return q.empty() ? ModuleClass{} : ModuleClass{kNone, std::move(q)};
+}
+
+ModuleClass Model::Impl::class_of_module(TSNode expr, ScopeId scope, int depth) const {
+  expr = unparen(expr);
+  if (null(expr) || depth > 4) {
+    return {};
+  }
+  auto from_binding = [&](const Binding& b) -> ModuleClass {
+    if (b.kind == BindingKind::Parameter && !null(b.annotation)) {
+      return class_named(b.annotation, b.scope);
+    }
+    if (b.kind != BindingKind::Assign || b.element != -1 || null(b.value)) {
+      return {};
+    }
+    const TSNode v = unparen(b.value);
+    if (ts_node_symbol(v) == g.sym.identifier) {
+      return class_of_module(v, b.scope, depth + 1); // `self.model = model`
+    }
+    return class_built_by(v, b.scope);
+  };
+  if (ts_node_symbol(expr) == g.sym.identifier) {
+    const Binding* b = lookup(text(expr), scope, ts_node_start_byte(expr));
+    return b == nullptr ? ModuleClass{} : from_binding(*b);
+  }
+  if (ts_node_symbol(expr) == g.sym.attribute && text(field(expr, g.field.object)) == "self") {
+    for (const Binding* b : self_attribute_bindings(dotted(expr), scope)) {
+      ModuleClass cls = from_binding(*b);
+      if (cls.scope != kNone || !cls.qualified.empty()) {
+        return cls;
+      }
+    }
+  }
+  return {};
+}
+
+// `model(x)` / `self.model.forward(x)` / `vae.encode(x)` where that class's method runs without
+// autograd itself.
+bool Model::Impl::calls_a_grad_disabled_method(const Call& c) const {
+  TSNode instance = c.function;
+  std::string_view method = "forward";
+  if (c.is_method_call() && c.method != "__call__") {
+    const ModuleClass whole = class_of_module(c.function, c.scope, 0);
+    if (whole.scope == kNone && whole.qualified.empty()) {
+      instance = c.receiver; // `vae.encode(x)`: the method of the receiver's class
+      method = c.method;
+    }
+  } else if (c.is_method_call()) {
+    instance = c.receiver;
+  }
+  const ModuleClass cls = class_of_module(instance, c.scope, 0);
+  if (cls.scope != kNone) {
+    const ScopeId fn = method_of(cls.scope, method);
+    return fn != kNone && m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled;
+  }
+  if (cls.qualified.empty()) {
+    return false;
+  }
+  return project != nullptr && project->facts != nullptr &&
+         project->facts->method_runs_without_grad(cls.qualified, method);
+}
+
+} // namespace oomlint::model
