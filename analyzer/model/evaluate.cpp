@@ -1138,6 +1138,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
         return moved;
       }
       if (method == "forward" || method == "__call__") {
+        if (forward_returns_a_number(object, scope, depth)) {
+          return Value::number();
+        }
         return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
       }
       if (names::is_forward_like_method(method)) {
@@ -1273,6 +1276,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     }
     if (names::is_parameter_free_layer(callee.qualified)) {
       return when_enabled(join_args()); // `upsample(torch.randn(...))`: the input's graph, if any
+    }
+    if (forward_returns_a_number(fn, scope, depth)) {
+      return Value::number();
     }
     return with_numbers_its_forward_returns(when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput)), callee.scope,
                                             depth);

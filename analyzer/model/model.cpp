@@ -65,6 +65,15 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
         f.callable_class = true;
       }
       out.grad_disabled_methods[sc.name] = m_impl->grad_disabled_methods(static_cast<ScopeId>(i));
+      if (f.module_class) {
+        // A trainer module whose `forward` back-propagates and returns `loss.item()`: its callers get a number.
+        const ScopeId forward = m_impl->method_of(static_cast<ScopeId>(i), "forward");
+        const FunctionSummary r = forward == kNone ? FunctionSummary{} : m_impl->returns_summary(forward);
+        if (r.returns == Grad::No && r.returns_kind == Kind::Number && r.elements.empty()) {
+          f.returns = Grad::No;
+          f.returns_kind = Kind::Number;
+        }
+      }
       if (f.module_class || f.callable_class) {
         out.functions[sc.name] = f;
       }

@@ -97,6 +97,21 @@ ModuleClass Model::Impl::class_of_module(TSNode expr, ScopeId scope, int depth) 
   return {};
 }
 
+// `trainer.forward(img)` of a trainer module whose forward back-propagates and returns `loss.item()`.
+bool Model::Impl::forward_returns_a_number(TSNode instance, ScopeId scope, int depth) const {
+  const ModuleClass cls = class_of_module(instance, scope, 0);
+  if (cls.scope != kNone) {
+    const ScopeId forward = method_of(cls.scope, "forward");
+    if (forward == kNone) {
+      return false;
+    }
+    const Value returned = function_returns(forward, depth + 1);
+    return returned.grad == Grad::No && returned.kind == Kind::Number && returned.elements.empty();
+  }
+  const FunctionSummary* f = project_function(cls.qualified);
+  return f != nullptr && f->module_class && f->returns == Grad::No && f->returns_kind == Kind::Number;
+}
+
 // `model(x)` / `self.model.forward(x)` / `vae.encode(x)` where that class's method runs without
 // autograd itself.
 bool Model::Impl::calls_a_grad_disabled_method(const Call& c) const {

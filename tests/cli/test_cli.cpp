@@ -476,6 +476,21 @@ TEST_F(Cli, MethodsThatDisableAutogradInTheirOwnClassBuildNoGraph) {
   EXPECT_NE(ambiguous.out.find("generation.py:11:"), std::string::npos) << ambiguous.out;
 }
 
+// A trainer module of another module whose forward back-propagates and returns `loss.item()`:
+// what its callers add up is a number.
+TEST_F(Cli, TrainerModulesOfOtherModulesReturnNumbers) {
+  write("pkg/__init__.py", "");
+  write("pkg/trainer.py", "from torch import nn\n\n\nclass Trainer(nn.Module):\n"
+                          "    def __init__(self, model):\n        super().__init__()\n        self.model = model\n\n"
+                          "    def forward(self, batch):\n        loss = self.model(batch).mean()\n"
+                          "        loss.backward()\n        return loss.item()\n");
+  write("pkg/train.py", "from .trainer import Trainer\n\n\ndef fit(model, loader):\n    trainer = Trainer(model)\n"
+                        "    total = 0.0\n    for batch in loader:\n        loss = trainer.forward(batch)\n"
+                        "        total += loss\n    return total / len(loader)\n");
+  const Result r = run({"check", "--isolated", "--no-cache", "--output-format", "concise", "."}, m_dir);
+  EXPECT_EQ(r.out.find("OOM101"), std::string::npos) << r.out;
+}
+
 // Project-wide facts: helpers in other modules of the run are understood like local ones.
 TEST_F(Cli, HelpersInOtherModulesAreUnderstood) {
   write("pkg/__init__.py", "");
