@@ -34,8 +34,9 @@ void ProjectFacts::add(ModuleSummary&& summary) {
 // repository): which one an import means is not in the names, so a class's method runs without
 // autograd only where every copy says so.
 void ProjectFacts::add_grad_disabled_methods(const ModuleSummary& summary) {
-  for (const auto& [cls, methods] : summary.grad_disabled_methods) {
-    const std::string key = summary.module + "." + cls;
+  for (const auto& entry : summary.grad_disabled_methods) {
+    const std::vector<std::string>& methods = entry.second;
+    const std::string key = summary.module + "." + entry.first;
     auto [it, fresh] = m_grad_disabled_methods.emplace(key, methods);
     if (!fresh) {
       std::erase_if(it->second, [&](const std::string& m) {
