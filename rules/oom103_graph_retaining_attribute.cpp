@@ -112,8 +112,12 @@ void check(RuleContext& ctx) {
     }
     const std::string kept = short_text(m, k.value);
     const bool backward = m.iteration_backprops(k.loop, k.scope);
+    // `.detach()` only on what is known to be a tensor: not on a list filled later (`self.embeds =
+    // []` then `self.embeds.append(x)`), nor on a value of unknown kind.
+    const bool a_tensor =
+        value.kind == model::Kind::Tensor || value.kind == model::Kind::Loss || value.kind == model::Kind::ModelOutput;
     std::optional<Fix> fix;
-    if (k.fixable) {
+    if (k.fixable && a_tensor && !m.is_collection_literal(k.value)) {
       fix = append_method_call(m, k.value, "detach", Applicability::Unsafe, fmt::format("Keep `{}.detach()`", kept));
     }
     ctx.reporter.report(
