@@ -43,7 +43,8 @@ const RuleMeta kMeta{
     .fine_when =
         "The evaluation needs gradients (adversarial examples, Grad-CAM, `torch.autograd.grad`, "
         "`requires_grad_()`); the module is frozen (`requires_grad_(False)`) or unpickled as it was saved "
-        "(`pickle.load(f)[\"ema\"]`), so its forward on data builds no graph; the model is another "
+        "(`pickle.load(f)[\"ema\"]`), so its forward on data builds no graph; a layer without parameters "
+        "(`nn.CosineSimilarity()`, `nn.Upsample(...)`) keeps no graph of its own; the model is another "
         "framework's (`tf_model`, a Flax script that imports transformers); a helper nested in a function "
         "that is not evaluation code is named for what it does there (`def render_rays(...): def "
         "inference(...)`), its grad mode the outer function's callers' choice; `model.eval()` is used to freeze "

@@ -258,9 +258,10 @@ void Model::Impl::analyse() {
       c.is_forward = eval(fn, c.scope, 0).kind == Kind::Module;
     }
   }
-  // A forward (or `encode`) that its class runs without autograd builds no graph.
+  // A forward (or `encode`) that its class runs without autograd builds no graph; a layer without
+  // parameters (`nn.CosineSimilarity()`, `nn.Upsample(...)`) keeps only its inputs' graph, if any.
   for (Call& c : m.m_calls) {
-    if (c.is_forward && calls_a_grad_disabled_method(c)) {
+    if (c.is_forward && (calls_a_grad_disabled_method(c) || calls_a_parameter_free_layer(c))) {
       c.is_forward = false;
     }
   }

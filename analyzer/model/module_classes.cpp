@@ -97,6 +97,15 @@ ModuleClass Model::Impl::class_of_module(TSNode expr, ScopeId scope, int depth) 
   return {};
 }
 
+bool Model::Impl::calls_a_parameter_free_layer(const Call& c) const {
+  if (c.is_method_call() && c.method != "forward" && c.method != "__call__") {
+    return false;
+  }
+  const TSNode layer =
+      c.is_method_call() && (c.method == "forward" || c.method == "__call__") ? c.receiver : c.function;
+  return names::is_parameter_free_layer(eval(layer, c.scope, 0).qualified);
+}
+
 // `trainer.forward(img)` of a trainer module whose forward back-propagates and returns `loss.item()`.
 bool Model::Impl::forward_returns_a_number(TSNode instance, ScopeId scope, int depth) const {
   const ModuleClass cls = class_of_module(instance, scope, 0);

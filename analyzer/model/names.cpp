@@ -301,7 +301,7 @@ bool is_parameter_free_layer(std::string_view qualified) {
     return false;
   }
   const std::string_view cls = qualified.substr(qualified.rfind('.') + 1);
-  static constexpr std::array<std::string_view, 22> kExact = {"Upsample",
+  static constexpr std::array<std::string_view, 24> kExact = {"Upsample",
                                                               "UpsamplingBilinear2d",
                                                               "UpsamplingNearest2d",
                                                               "Identity",
@@ -322,7 +322,9 @@ bool is_parameter_free_layer(std::string_view qualified) {
                                                               "PixelShuffle",
                                                               "PixelUnshuffle",
                                                               "Unfold",
-                                                              "Fold"};
+                                                              "Fold",
+                                                              "CosineSimilarity",
+                                                              "PairwiseDistance"};
   // Pools and dropouts of every dimension (`MaxPool2d`, `AdaptiveAvgPool1d`, `Dropout2d`).
   return std::find(kExact.begin(), kExact.end(), cls) != kExact.end() || cls.find("Pool") != std::string_view::npos ||
          cls.starts_with("Dropout");
