@@ -1256,12 +1256,7 @@ bool Model::feeds_its_output_back(LoopId loop_id) const {
   if (!recurrent) {
     return false;
   }
-  bool stops = false;
-  syntax::walk_named(l.node, [&](TSNode n) {
-    stops = stops || ts_node_symbol(n) == g.sym.break_statement;
-    return !stops && ts_node_symbol(n) != g.sym.function_definition;
-  });
-  return stops;
+  return m_impl->loop_breaks(l);
 }
 
 // `tokens.append(next_token)` then `hidden, cache = decode(next_token)` in a loop that stops at an
@@ -1283,8 +1278,13 @@ bool Model::feeds_what_it_keeps(const Store& st) const {
   if (!fed_back) {
     return false;
   }
+  return m_impl->loop_breaks(loop(st.loop));
+}
+
+// A `break` in the loop's own body (not in a function defined there): it stops at a condition.
+bool Model::Impl::loop_breaks(const Loop& l) const {
   bool stops = false;
-  syntax::walk_named(loop(st.loop).node, [&](TSNode n) {
+  syntax::walk_named(l.node, [&](TSNode n) {
     stops = stops || ts_node_symbol(n) == g.sym.break_statement;
     return !stops && ts_node_symbol(n) != g.sym.function_definition;
   });
