@@ -45,7 +45,10 @@ const RuleMeta kMeta{
                  "generation that feeds each step its own earlier output (`inp = frames[-1]`, or a state rebound "
                  "from the step until a `break`) and returns the sequence, however many steps it counts; and a "
                  "decoder's key/value cache on its module (`self.cache_k`, `self.past_key_values`) grows while "
-                 "generating by design."
+                 "generating by design. A model class's own method that trains nothing and that only other modules "
+                 "call (`def compute_sim_matrix(self, data_loader)` run by an evaluation task) leaves the grad mode to "
+                 "those callers, and a module class that holds only numbers and strings (a byte encoder turning "
+                 "text into index tensors) has no parameters to build a graph from."
                  " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
                  "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
                  "runs a few steps of a small model.",
@@ -117,6 +120,10 @@ void check(RuleContext& ctx) {
     }
     // A test runs a few steps of a small model: what it keeps is bounded by the test.
     if (m.in_test_code(st.scope)) {
+      continue;
+    }
+    // Whether the gathered outputs carry a graph is the unseen callers' choice.
+    if (st.loop != model::kNone && !m.iteration_backprops(st.loop, st.scope) && m.grad_mode_left_to_callers(st.scope)) {
       continue;
     }
     const model::Value value = m.value_of(st.value);

@@ -60,27 +60,96 @@ void Model::Impl::index_for_queries() {
 
 // Where each method of this file's classes is called as `x.name(...)` on a receiver other than
 // `self` that resolves to no function here (positions of the calls).
-std::unordered_map<std::string_view, std::vector<std::uint32_t>> Model::Impl::method_calls_by_name() const {
-  std::unordered_map<std::string_view, std::vector<std::uint32_t>> out;
+std::unordered_map<std::string_view, std::vector<std::size_t>> Model::Impl::method_calls_by_name() const {
+  std::unordered_map<std::string_view, std::vector<std::size_t>> out;
   for (const Scope& sc : m.m_scopes) {
     if (sc.kind == ScopeKind::Function && sc.class_scope != kNone && !names::is_forward_method(sc.name) &&
         sc.name != "__call__" && sc.name != "__init__") {
-      out.emplace(sc.name, std::vector<std::uint32_t>{});
+      out.emplace(sc.name, std::vector<std::size_t>{});
     }
   }
   if (out.empty()) {
     return out;
   }
-  for (const Call& c : m.m_calls) {
+  for (size_t i = 0; i < m.m_calls.size(); ++i) {
+    const Call& c = m.m_calls[i];
     if (null(c.receiver) || c.method.empty() || text(c.receiver) == "self") {
       continue;
     }
+    // `self.embedder.eval()` switches a module's mode; it is no call of the class's own
+    // `def eval(self)` that runs the evaluation.
+    const bool switches_mode = (c.method == "eval" || c.method == "train") &&
+                               (null(c.arguments) || ts_node_named_child_count(c.arguments) == 0);
     auto it = out.find(c.method);
-    if (it != out.end() && local_callee(c.function, c.scope) == kNone) {
-      it->second.push_back(ts_node_start_byte(c.node));
+    if (it != out.end() && !switches_mode && local_callee(c.function, c.scope) == kNone) {
+      it->second.push_back(i);
     }
   }
   return out;
+}
+
+namespace {
+
+bool is_splat_parameter(const syntax::Grammar& g, TSNode p) {
+  const TSSymbol s = ts_node_symbol(p);
+  if (s == g.sym.typed_parameter && ts_node_named_child_count(p) > 0) {
+    return is_splat_parameter(g, ts_node_named_child(p, 0));
+  }
+  return s == g.sym.list_splat_pattern || s == g.sym.dictionary_splat_pattern;
+}
+
+} // namespace
+
+// `self.embedder.eval()` is no call of `def eval(self, split)`: a call by name is a call of a
+// method only where the arguments it passes fit the method's parameters.
+bool Model::Impl::arguments_fit(const Scope& method, const Call& c) const {
+  TSNode params = field(method.node, g.field.parameters);
+  if (null(params) || null(c.arguments)) {
+    return true;
+  }
+  int required = 0;
+  int positional_slots = 0;
+  bool open_ended = false;
+  bool keyword_only = false;
+  const uint32_t n = ts_node_named_child_count(params);
+  for (uint32_t i = 0; i < n; ++i) {
+    TSNode p = ts_node_named_child(params, i);
+    const TSSymbol s = ts_node_symbol(p);
+    if (i == 0 && (s == g.sym.identifier || s == g.sym.typed_parameter)) {
+      continue; // self
+    }
+    if (is_splat_parameter(g, p)) {
+      open_ended = true;
+      keyword_only = true;
+      continue;
+    }
+    if (s == g.sym.keyword_separator) {
+      keyword_only = true;
+      continue;
+    }
+    if (s == g.sym.positional_separator) {
+      continue;
+    }
+    const bool has_default = s == g.sym.default_parameter || s == g.sym.typed_default_parameter;
+    required += has_default ? 0 : 1;
+    positional_slots += keyword_only ? 0 : 1;
+  }
+  int given = 0;
+  int positional = 0;
+  const uint32_t an = ts_node_named_child_count(c.arguments);
+  for (uint32_t i = 0; i < an; ++i) {
+    TSNode a = ts_node_named_child(c.arguments, i);
+    const TSSymbol s = ts_node_symbol(a);
+    if (s == g.sym.list_splat || s == g.sym.dictionary_splat) {
+      return true; // `f(*args)`: any count
+    }
+    if (s == g.sym.comment) {
+      continue;
+    }
+    ++given;
+    positional += s == g.sym.keyword_argument ? 0 : 1;
+  }
+  return given >= required && (open_ended || positional <= positional_slots);
 }
 
 // A method that back-propagates and steps an optimizer once, with no loop of its own (a DQN
@@ -173,7 +242,11 @@ void Model::Impl::analyse() {
         // `module.validation_step(b)` on a receiver the model cannot type: the calls by name,
         // beside the ones resolved (`self.pi(x)` under no_grad in `act`, `model.pi(s)` elsewhere).
         if (auto it = by_name.find(sc.name); it != by_name.end()) {
-          for (const std::uint32_t at : it->second) {
+          for (const std::size_t call : it->second) {
+            if (!arguments_fit(sc, m.m_calls[call])) {
+              continue;
+            }
+            const std::uint32_t at = ts_node_start_byte(m.m_calls[call].node);
             ++sites;
             disabled_sites += disabled_at(at, m.scope_at(at)) ? 1 : 0;
           }
@@ -399,6 +472,11 @@ void Model::Impl::resolve_calls() {
     const ScopeId callee = local_callee(c.function, c.scope);
     if (callee != kNone) {
       edges.push_back(CallEdge{enclosing_function(c.scope), callee, ts_node_start_byte(c.node), false});
+    } else if (std::vector<ScopeId> picked = local_callees_picked(c.function, c.scope);
+               !picked.empty() || !(picked = methods_reached_through_self(c.function, c.scope)).empty()) {
+      for (const ScopeId one : picked) {
+        edges.push_back(CallEdge{enclosing_function(c.scope), one, ts_node_start_byte(c.node), false});
+      }
     } else if (const FunctionSummary* f = project_function(c.qualified)) {
       // A helper in another module of the run: its effects are the caller's.
       FunctionFacts& o = m.m_scopes[static_cast<size_t>(owner_scope(c.scope))].facts;
@@ -559,14 +637,23 @@ bool Model::Impl::sizes_what_the_outer_pass_drew(const Loop& l, TSNode stop) con
   return drawn;
 }
 
-// `range(len(dataset))`, `range(rank, len(val_set), world_size)`: one item of the dataset per pass.
-bool Model::Impl::walks_a_dataset(TSNode range_call) const {
+// `range(len(dataset))`, `range(rank, len(val_set), world_size)`, and through the names they are
+// kept in (`num_text = len(texts)` with `texts = data_loader.dataset.text`): one item, or one
+// slice, of the dataset per pass.
+bool Model::Impl::walks_a_dataset(TSNode range_call, ScopeId scope) const {
   const TSNode args = field(range_call, g.field.arguments);
   if (null(args) || ts_node_named_child_count(args) == 0) {
     return false;
   }
   const uint32_t count = ts_node_named_child_count(args);
-  const TSNode stop = unparen(ts_node_named_child(args, count == 1 ? 0 : 1));
+  TSNode stop = unparen(ts_node_named_child(args, count == 1 ? 0 : 1));
+  if (ts_node_symbol(stop) == g.sym.identifier) {
+    const Binding* b = lookup(text(stop), scope, ts_node_start_byte(stop));
+    if (b == nullptr || b->kind != BindingKind::Assign || b->element != -1 || !b->has_value()) {
+      return false;
+    }
+    stop = unparen(b->value);
+  }
   if (ts_node_symbol(stop) != g.sym.call || text(field(stop, g.field.function)) != "len") {
     return false;
   }
@@ -574,9 +661,26 @@ bool Model::Impl::walks_a_dataset(TSNode range_call) const {
   if (null(len_args) || ts_node_named_child_count(len_args) != 1) {
     return false;
   }
+  TSNode measured = unparen(ts_node_named_child(len_args, 0));
   static constexpr std::array<std::string_view, 5> kWords = {"dataset", "datasets", "loader", "dataloader", "set"};
-  const auto words = identifier_words(last_name(ts_node_named_child(len_args, 0)));
-  return std::any_of(kWords.begin(), kWords.end(), [&](std::string_view w) { return words.contains(w); });
+  const auto words = identifier_words(last_name(measured));
+  if (std::any_of(kWords.begin(), kWords.end(), [&](std::string_view w) { return words.contains(w); })) {
+    return true;
+  }
+  // `texts = data_loader.dataset.text`: what is measured was read from a loader's dataset.
+  if (ts_node_symbol(measured) != g.sym.identifier) {
+    return false;
+  }
+  const Binding* b = lookup(text(measured), scope, ts_node_start_byte(measured));
+  if (b == nullptr || b->kind != BindingKind::Assign || b->element != -1 || !b->has_value()) {
+    return false;
+  }
+  TSNode source = unparen(b->value);
+  if (ts_node_symbol(source) != g.sym.attribute) {
+    return false;
+  }
+  const std::string chain = dotted(source);
+  return chain.find(".dataset.") != std::string::npos;
 }
 
 // Loops whose own body draws the next batch from a loader's iterator (`data = next(train_iter)`):
@@ -719,7 +823,7 @@ void Model::Impl::classify_loops() {
         iterable_is_steps = false;
       } else if (method == "range" || method == "trange") {
         iterable_is_steps =
-            (names::is_step_count_name(iter_text) && !counts_within_one_batch(it)) || walks_a_dataset(it);
+            (names::is_step_count_name(iter_text) && !counts_within_one_batch(it)) || walks_a_dataset(it, l.scope);
         chunk_loop = method == "range" && chunks_one_batch(it);
       } else {
         iterable_is_steps = names::is_loader_name(iter_text);
@@ -1459,8 +1563,10 @@ void Model::Impl::find_eval_regions() {
     if (fn != kNone && covered[static_cast<size_t>(fn)]) {
       continue;
     }
+    // A model class's `def predict(self, x): self.net.eval(); return self.net(x)` that only other
+    // modules call: like a module's own `predict`, its callers choose the grad mode.
     if (fn != kNone && (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn) ||
-                        overrides_a_validation_hook(fn))) {
+                        overrides_a_validation_hook(fn) || m.grad_mode_left_to_callers(fn))) {
       continue;
     }
     const std::uint32_t start = ts_node_end_byte(s.statement);

@@ -292,6 +292,21 @@ bool Model::Impl::is_test_class(ScopeId cls) const {
          std::any_of(c.bases.begin(), c.bases.end(), [](const std::string& b) { return b.ends_with("TestCase"); });
 }
 
+// `def compute_sim_matrix(self, data_loader)` of a model class, called only from other modules
+// (an evaluation task, a runner): a module's own method computes, and the callers nobody here sees
+// choose the grad mode, so whether what it gathers carries a graph is unknown.
+bool Model::grad_mode_left_to_callers(ScopeId scope_id) const {
+  const ScopeId fn = m_impl->enclosing_function(scope_id);
+  if (fn == kNone) {
+    return false;
+  }
+  const Scope& sc = scope(fn);
+  return sc.class_scope != kNone && sc.parent == sc.class_scope && sc.facts.call_sites == 0 && !sc.facts.backprops &&
+         !sc.facts.steps_optimizer && !sc.facts.needs_grad && !sc.facts.per_step_method && !sc.facts.calls_train_mode &&
+         !m_impl->is_module_forward(fn) && !m_impl->is_test_class(sc.class_scope) &&
+         m_impl->class_is_module_like(sc.class_scope);
+}
+
 bool Model::in_test_code(ScopeId scope_id) const {
   if (!is_test_file(source().path())) {
     return false;

@@ -311,6 +311,115 @@ ScopeId Model::Impl::local_callee(TSNode function, ScopeId scope) const {
   return kNone;
 }
 
+namespace {
+
+bool names_base(const Scope& cls, std::string_view base) {
+  for (const std::string& b : cls.bases) {
+    const std::string_view whole(b);
+    const std::string_view last = whole.substr(whole.rfind('.') == std::string_view::npos ? 0 : whole.rfind('.') + 1);
+    if (last == base) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+// `self.evaluate_mt(...)` in a base class that leaves the method to its subclasses (or a subclass
+// calling its base's helper): the methods of that name in the file's classes related by
+// inheritance to the caller's.
+std::vector<ScopeId> Model::Impl::methods_reached_through_self(TSNode function, ScopeId scope) const {
+  std::vector<ScopeId> out;
+  function = unparen(function);
+  if (null(function) || ts_node_symbol(function) != g.sym.attribute ||
+      text(unparen(field(function, g.field.object))) != "self") {
+    return out;
+  }
+  const ScopeId fn = enclosing_function(scope);
+  const ScopeId own = fn == kNone ? kNone : m.m_scopes[static_cast<size_t>(fn)].class_scope;
+  if (own == kNone) {
+    return out;
+  }
+  const std::string_view method = text(field(function, g.field.attribute));
+  const Scope& caller_class = m.m_scopes[static_cast<size_t>(own)];
+  for (size_t i = 0; i < m.m_scopes.size(); ++i) {
+    const Scope& sc = m.m_scopes[i];
+    if (sc.kind != ScopeKind::Function || sc.name != method || sc.class_scope == kNone || sc.class_scope == own ||
+        sc.parent != sc.class_scope) {
+      continue;
+    }
+    const Scope& other = m.m_scopes[static_cast<size_t>(sc.class_scope)];
+    if (names_base(other, caller_class.name) || names_base(caller_class, other.name)) {
+      out.push_back(static_cast<ScopeId>(i));
+    }
+  }
+  return out;
+}
+
+// `infer_fn = [infer_basic, infer_mirror][level]`, `fn = fast if ok else slow`, `g = c or step`:
+// a call of the name calls one of the local functions its value picks from.
+std::vector<ScopeId> Model::Impl::local_callees_picked(TSNode function, ScopeId scope) const {
+  std::vector<ScopeId> out;
+  function = unparen(function);
+  if (null(function) || ts_node_symbol(function) != g.sym.identifier) {
+    return out;
+  }
+  const Binding* b = lookup(text(function), scope, ts_node_start_byte(function));
+  if (b == nullptr || b->kind != BindingKind::Assign || !b->has_value() || b->element >= 0) {
+    return out;
+  }
+  collect_picked_functions(b->value, b->scope, 0, out);
+  return out;
+}
+
+void Model::Impl::collect_picked_functions(TSNode value, ScopeId scope, int depth, std::vector<ScopeId>& out) const {
+  value = unparen(value);
+  if (null(value) || depth > 3) {
+    return;
+  }
+  const TSSymbol s = ts_node_symbol(value);
+  if (s == g.sym.identifier) {
+    const Binding* b = lookup(text(value), scope, ts_node_start_byte(value));
+    if (b != nullptr && b->kind == BindingKind::FunctionDef &&
+        std::find(out.begin(), out.end(), b->defines) == out.end()) {
+      out.push_back(b->defines);
+    }
+    return;
+  }
+  if (s == g.sym.conditional_expression) {
+    // `a if cond else b`: the branches, not the condition.
+    const uint32_t n = ts_node_named_child_count(value);
+    for (uint32_t i = 0; i < n; i += 2) {
+      collect_picked_functions(ts_node_named_child(value, i), scope, depth + 1, out);
+    }
+    return;
+  }
+  if (s == g.sym.boolean_operator) {
+    collect_picked_functions(field(value, g.field.left), scope, depth + 1, out);
+    collect_picked_functions(field(value, g.field.right), scope, depth + 1, out);
+    return;
+  }
+  if (s == g.sym.subscript) {
+    TSNode table = unparen(field(value, g.field.value));
+    if (null(table)) {
+      return;
+    }
+    const TSSymbol ts = ts_node_symbol(table);
+    if (ts != g.sym.list && ts != g.sym.tuple && ts != g.sym.dictionary) {
+      return;
+    }
+    const uint32_t n = ts_node_named_child_count(table);
+    for (uint32_t i = 0; i < n; ++i) {
+      TSNode entry = ts_node_named_child(table, i);
+      if (ts_node_symbol(entry) == g.sym.pair) {
+        entry = field(entry, g.field.value);
+      }
+      collect_picked_functions(entry, scope, depth + 1, out);
+    }
+  }
+}
+
 bool Model::Impl::class_is_module_like(ScopeId cls) const {
   if (cls == kNone) {
     return false;

@@ -492,6 +492,8 @@ public:
   // Test code: in a `test_*.py`, `*_test.py` or `conftest.py` file, a test case (`test_*` of the module, or of a
   // `Test*` class or a `TestCase`), a test class's helpers, or a function nested in either.
   [[nodiscard]] bool in_test_code(ScopeId scope) const;
+  // A method of a model class that only other modules call, and that trains nothing itself.
+  [[nodiscard]] bool grad_mode_left_to_callers(ScopeId scope) const;
   // The value bound to `name` at `at` is restored into a scheduler, a scaler or a sampler
   // (`lr_scheduler.load_state_dict(state_dict)`), or, restored nowhere, is loaded by a function
   // that says it loads random states (`load_random_states`): numbers, not a model's tensors.

@@ -220,6 +220,10 @@ struct Model::Impl {
   // The function holding a scope, or the module (0) at top level: where facts are recorded.
   [[nodiscard]] ScopeId owner_scope(ScopeId scope) const;
   [[nodiscard]] ScopeId local_callee(TSNode function, ScopeId scope) const;
+  [[nodiscard]] std::vector<ScopeId> local_callees_picked(TSNode function, ScopeId scope) const;
+  [[nodiscard]] bool class_holds_no_parameters(ScopeId cls) const;
+  [[nodiscard]] std::vector<ScopeId> methods_reached_through_self(TSNode function, ScopeId scope) const;
+  void collect_picked_functions(TSNode value, ScopeId scope, int depth, std::vector<ScopeId>& out) const;
   // The class derives from nn.Module (or a Lightning/Hugging Face model class) by its bases.
   [[nodiscard]] bool class_is_module_like(ScopeId cls) const;
   // The method `name` defined in class `cls`, or kNone.
@@ -248,13 +252,14 @@ struct Model::Impl {
   [[nodiscard]] bool counts_within_one_batch(TSNode range_call) const;
   [[nodiscard]] bool chunks_one_batch(TSNode range_call) const;
   [[nodiscard]] bool iterates_data_by_name(const Loop& l) const;
-  [[nodiscard]] bool walks_a_dataset(TSNode range_call) const;
+  [[nodiscard]] bool walks_a_dataset(TSNode range_call, ScopeId scope) const;
   [[nodiscard]] bool sizes_what_the_outer_pass_drew(const Loop& l, TSNode stop) const;
   [[nodiscard]] std::vector<bool> loops_drawing_a_batch() const;
   [[nodiscard]] bool class_is_plain_torch_module(ScopeId cls) const;
   void mark_structural_step_methods();
   void mark_loss_methods();
-  [[nodiscard]] std::unordered_map<std::string_view, std::vector<std::uint32_t>> method_calls_by_name() const;
+  [[nodiscard]] std::unordered_map<std::string_view, std::vector<std::size_t>> method_calls_by_name() const;
+  [[nodiscard]] bool arguments_fit(const Scope& method, const Call& c) const;
   [[nodiscard]] bool is_empty_list_literal(TSNode n) const;
   [[nodiscard]] TSNode element_node(const Binding& b) const;
   [[nodiscard]] Value appended_into(const Binding& b, int depth) const;

@@ -10,6 +10,7 @@
 #include "analyzer/model/model.hpp"
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/model/project.hpp"
+#include "analyzer/syntax/walk.hpp"
 
 namespace oomlint::model {
 
@@ -98,12 +99,58 @@ ModuleClass Model::Impl::class_of_module(TSNode expr, ScopeId scope, int depth) 
 }
 
 bool Model::Impl::calls_a_parameter_free_layer(const Call& c) const {
-  if (c.is_method_call() && c.method != "forward" && c.method != "__call__") {
+  // `self.encoder(s)` calls the layer held in `self.encoder`; `layer.forward(x)` the one in `layer`.
+  const bool through_self = c.is_method_call() && text(c.receiver) == "self";
+  if (c.is_method_call() && !through_self && c.method != "forward" && c.method != "__call__") {
     return false;
   }
-  const TSNode layer =
-      c.is_method_call() && (c.method == "forward" || c.method == "__call__") ? c.receiver : c.function;
-  return names::is_parameter_free_layer(eval(layer, c.scope, 0).qualified);
+  const TSNode layer = c.is_method_call() && !through_self ? c.receiver : c.function;
+  if (names::is_parameter_free_layer(eval(layer, c.scope, 0).qualified)) {
+    return true;
+  }
+  const ModuleClass cls = class_of_module(layer, c.scope, 0);
+  return cls.scope != kNone && class_holds_no_parameters(cls.scope);
+}
+
+// `class CharByteEncoder(nn.Module)` whose `__init__` keeps only strings and numbers: a module
+// with nothing to train, whose forward builds no graph of its own.
+bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
+  const Scope& c = m.m_scopes[static_cast<size_t>(cls)];
+  if (c.bases.size() != 1 ||
+      (c.bases.front() != "nn.Module" && c.bases.front() != "torch.nn.Module" && c.bases.front() != "Module")) {
+    return false;
+  }
+  const Scope* init = nullptr;
+  for (const Scope& sc : m.m_scopes) {
+    if (sc.kind == ScopeKind::Function && sc.parent == cls && sc.name == "__init__") {
+      init = &sc;
+    }
+  }
+  if (init == nullptr || null(init->body)) {
+    return false;
+  }
+  bool only_constants = true;
+  syntax::walk_named(init->body, [&](TSNode n) {
+    if (!only_constants) {
+      return false;
+    }
+    const TSSymbol s = ts_node_symbol(n);
+    if (s == g.sym.call) {
+      // `super().__init__()` is the one call allowed: any other may build a layer or a parameter.
+      const TSNode fn = unparen(field(n, g.field.function));
+      const bool super_init = ts_node_symbol(fn) == g.sym.attribute &&
+                              text(field(fn, g.field.attribute)) == "__init__" &&
+                              text(field(fn, g.field.object)).starts_with("super(");
+      only_constants = super_init;
+      return false;
+    }
+    if (s == g.sym.identifier && ts_node_symbol(ts_node_parent(n)) != g.sym.attribute) {
+      only_constants = false; // a value passed in (`self.net = net`) may be a module
+      return false;
+    }
+    return true;
+  });
+  return only_constants;
 }
 
 // `trainer.forward(img)` of a trainer module whose forward back-propagates and returns `loss.item()`.
