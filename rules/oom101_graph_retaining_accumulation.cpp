@@ -43,7 +43,8 @@ const RuleMeta kMeta{
                    "    running_loss += loss.item()\n",
     .fine_when = "The value is already a number (`loss.item()`, `float(loss)`, `loss.detach()`, a name assigned "
                  "from one earlier, what a trainer module's `forward` returns when it back-propagates and returns "
-                 "`loss.item()`) or a count of right answers (`output_dict[\"accuracy\"]`); the loop runs under "
+                 "`loss.item()`, on every path or on some, beside a tuple on another) or a count of right answers "
+                 "(`output_dict[\"accuracy\"]`); the loop runs under "
                  "`torch.no_grad()`/`torch.inference_mode()` or in a "
                  "function decorated with either (also a project's own `@smart_inference_mode()`, and a helper "
                  "only ever called from grad-disabled code); the sum is itself back-propagated or returned "

@@ -26,7 +26,8 @@ const RuleMeta kMeta{
     .example = "with torch.no_grad():\n    logits = model(x)\n",
     .use_instead = "with torch.inference_mode():\n    logits = model(x)\n",
     .fine_when = "The block updates parameters or buffers in place (EMA weights, weight init, clipping), moves, "
-                 "swaps or rebuilds a module's state (`model.to(device)`, `register_buffer`, `w.data = ...`, block "
+                 "swaps or rebuilds a module's state (`model.to(device)`, `register_buffer`, `w.data = ...`, a class "
+                 "attribute that later forwards read (`Attention.mask = ...`, `cls.cache = ...`), block "
                  "swapping or offloading), iterates "
                  "`parameters()`, sets `requires_grad`, calls `torch.enable_grad()`, or its function "
                  "back-propagates, needs gradients or goes on training after `.train()` (module-level code of a "
@@ -34,7 +35,12 @@ const RuleMeta kMeta{
                  "is an optimizer's `step`, a per-step method (`compute_loss`, `training_step`) or a module's "
                  "`forward`, or a caller in the file trains with what it returns (text embeddings for a trained "
                  "UNet, a teacher's logits for a distillation loss): tensors made under `inference_mode` cannot "
-                 "be saved for backward later.",
+                 "be saved for backward later. Nor when the block calls, on an object, a method whose name reaches "
+                 "one that takes gradients somewhere in the run (`policy.predict_action_chunk(x)` whose guidance step "
+                 "runs `torch.enable_grad()` and `torch.autograd.grad` in another module): `enable_grad` cannot "
+                 "lift inference mode, and which class the object is the names do not say. Test code (every "
+                 "function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test case) is left alone: a "
+                 "test's `no_grad` is often what it tests.",
     .fix_safety = "Unsafe: a tensor created under `inference_mode` raises when it is later used in autograd or "
                   "modified in place outside it. The rewrite is offered only where the values stay in code that "
                   "never trains: not when the function returns them to callers the file does not show (they may "
@@ -108,7 +114,10 @@ std::vector<Related> evidence(const model::Model& m, const model::NoGradRegion& 
 
 void check(RuleContext& ctx) {
   for (const model::NoGradRegion& region : ctx.model.no_grad_regions()) {
-    if (region.blocker != model::InferenceModeBlocker::None) {
+    // A test's `no_grad` is often what it tests (behaviour under `no_grad`, a compiled graph's
+    // guards): the rewrite would change what it covers.
+    if (region.blocker != model::InferenceModeBlocker::None ||
+        (region.function != model::kNone && ctx.model.in_test_code(region.function))) {
       continue;
     }
     ctx.reporter.report(kMeta, region.site,

@@ -153,7 +153,8 @@ Json to_json(const model::FunctionSummary& s) {
               s.has_loop,
               s.module_class,
               s.callable_class,
-              s.empties_cache};
+              s.empties_cache,
+              s.may_return_a_number};
 }
 
 model::FunctionSummary function_of(const Json& j) {
@@ -163,9 +164,9 @@ model::FunctionSummary function_of(const Json& j) {
   for (const Json& g : j.at(2)) {
     s.elements.push_back(static_cast<model::Grad>(g.get<int>()));
   }
-  bool* flags[] = {&s.grad_disabled, &s.backprops,    &s.steps_optimizer, &s.needs_grad,   &s.per_step_method,
-                   &s.has_loop,      &s.module_class, &s.callable_class,  &s.empties_cache};
-  for (size_t i = 0; i < std::size(flags); ++i) {
+  bool* flags[] = {&s.grad_disabled, &s.backprops,    &s.steps_optimizer, &s.needs_grad,    &s.per_step_method,
+                   &s.has_loop,      &s.module_class, &s.callable_class,  &s.empties_cache, &s.may_return_a_number};
+  for (size_t i = 0; i < std::size(flags) && 3 + i < j.size(); ++i) {
     *flags[i] = j.at(3 + i).get<bool>();
   }
   return s;
@@ -192,6 +193,8 @@ Json to_json(const model::ModuleSummary& s) {
               {"bases", s.external_bases},
               {"methods", s.uncalled_methods},
               {"disabled_methods", s.grad_disabled_methods},
+              {"grad_taking", s.grad_taking},
+              {"calls_by_name", s.calls_by_name},
               {"value_sensitive", s.value_sensitive},
               {"loop_sensitive", s.loop_sensitive},
               {"had_findings", s.had_findings}};
@@ -212,6 +215,10 @@ model::ModuleSummary summary_of(const Json& j) {
   }
   if (j.contains("disabled_methods")) {
     s.grad_disabled_methods = j.at("disabled_methods").get<std::map<std::string, std::vector<std::string>>>();
+  }
+  if (j.contains("grad_taking")) {
+    s.grad_taking = j.at("grad_taking").get<std::vector<std::uint64_t>>();
+    s.calls_by_name = j.at("calls_by_name").get<std::vector<std::pair<std::uint64_t, std::vector<std::uint64_t>>>>();
   }
   s.value_sensitive = j.at("value_sensitive").get<bool>();
   s.loop_sensitive = j.at("loop_sensitive").get<bool>();

@@ -325,6 +325,7 @@ public:
         facts.add(std::move(unit.summary));
       }
     }
+    facts.finish();
     if (m_settings.cache != nullptr) {
       m_facts_hash = LintCache::hash_facts(std::move(summary_hashes));
     }

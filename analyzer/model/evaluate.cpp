@@ -1250,6 +1250,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
         if (forward_returns_a_number(object, scope, depth)) {
           return Value::number();
         }
+        if (forward_may_return_a_number(object, scope, depth)) {
+          return Value{}; // a number on some path, a tuple on another: nothing known
+        }
         return when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput));
       }
       if (names::is_forward_like_method(method)) {
@@ -1388,6 +1391,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     }
     if (forward_returns_a_number(fn, scope, depth)) {
       return Value::number();
+    }
+    if (forward_may_return_a_number(fn, scope, depth)) {
+      return Value{};
     }
     return with_numbers_its_forward_returns(when_enabled(grad_tensor(Source::Forward, Kind::ModelOutput)), callee.scope,
                                             depth);

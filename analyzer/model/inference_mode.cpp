@@ -41,6 +41,18 @@ bool rebuilds_module_state(const Model::Impl& impl, TSNode callee) {
   return moves && names::is_model_name(impl.last_name(impl.field(callee, impl.g.field.object)), impl.options);
 }
 
+bool sets_a_class_attribute(const Model::Impl& impl, TSNode left) {
+  if (ts_node_symbol(left) != impl.g.sym.attribute) {
+    return false;
+  }
+  const TSNode object = impl.unparen(impl.field(left, impl.g.field.object));
+  if (ts_node_symbol(object) != impl.g.sym.identifier) {
+    return false;
+  }
+  const std::string_view name = impl.text(object);
+  return name == "cls" || names::is_class_style(name);
+}
+
 // `depth`: how many calls into functions of this file have been followed to get here; what a
 // helper called in the block does (`denoise()` swapping blocks) happens in the block too.
 bool touches_autograd_state(const Model::Impl& impl, TSNode body, int depth = 0) {
@@ -62,8 +74,10 @@ bool touches_autograd_state(const Model::Impl& impl, TSNode body, int depth = 0)
       // `m.weight += w` updates an object's tensor in place, as `m.weight.add_(w)` would.
       const bool in_place_attribute = s == g.sym.augmented_assignment && ts_node_symbol(left) == g.sym.attribute;
       // `w.data = w.data.to(device)` replaces a parameter's storage with one made here.
+      // `FlexAttnFunc.attention_mask = mask`, `cls.cache = ...`: a class attribute outlives the
+      // block, and a training forward reads it later.
       found = ts_node_symbol(left) == g.sym.subscript || impl.text(left).starts_with("self.") || in_place_attribute ||
-              impl.text(left).ends_with(".data");
+              impl.text(left).ends_with(".data") || sets_a_class_attribute(impl, left);
     } else if (s == g.sym.call) {
       // `setattr(net, name, fused)` swaps a module's submodule: module state, as `self.x = ...` is.
       const TSNode fn = impl.field(n, g.field.function);
@@ -94,6 +108,22 @@ bool enables_grad_inside(const Model::Impl& impl, TSNode body) {
   const std::uint32_t end = ts_node_end_byte(body);
   return std::any_of(impl.needs_grad_points.begin(), impl.needs_grad_points.end(),
                      [&](std::uint32_t at) { return at >= start && at < end; });
+}
+
+// `policy.predict_action_chunk(...)` where a method of that name, somewhere in the run, reaches
+// one that takes gradients (a guidance step's `enable_grad` and `autograd.grad`): under
+// inference_mode those would fail, and which class the object is the names do not say.
+bool calls_a_method_taking_gradients(const Model::Impl& impl, TSNode body) {
+  if (impl.project == nullptr || impl.project->facts == nullptr) {
+    return false;
+  }
+  const std::uint32_t start = ts_node_start_byte(body);
+  const std::uint32_t end = ts_node_end_byte(body);
+  return std::any_of(impl.m.calls().begin(), impl.m.calls().end(), [&](const Call& c) {
+    const std::uint32_t at = ts_node_start_byte(c.node);
+    return at >= start && at < end && c.is_method_call() && !c.method.empty() &&
+           impl.project->facts->method_may_take_gradients(c.method);
+  });
 }
 
 // An optimizer's own `step()`: the state it creates (`exp_avg`, `step`) would be inference
@@ -205,6 +235,7 @@ InferenceModeBlocker inference_mode_blocker(const Model::Impl& impl, NoGradRegio
   // Module-level code is a script's own function: its facts live on the module scope.
   const FunctionFacts& f = impl.m.scope(function == kNone ? 0 : function).facts;
   if (f.backprops || f.needs_grad || f.steps_optimizer || enables_grad_inside(impl, region.body) ||
+      calls_a_method_taking_gradients(impl, region.body) ||
       switches_to_training(impl, function, range, region.restores_train_mode) ||
       (function != kNone && is_optimizer_step(impl.m, function))) {
     return InferenceModeBlocker::FunctionNeedsAutograd;

@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <functional>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -45,6 +46,56 @@ std::optional<std::string> Model::import_alias(std::string_view module) const {
   return std::nullopt;
 }
 
+namespace {
+
+// Names every module and tensor answers to (`forward`, `eval`, `to`, `size`, dunders): a call by
+// one of them says nothing about which method runs, so none links the run's names.
+bool names_no_method_in_particular(std::string_view name) {
+  static constexpr std::array<std::string_view, 17> kGeneric = {
+      "forward", "eval", "train", "to",  "cuda",   "cpu",  "size",  "view",    "item",
+      "float",   "half", "apply", "get", "update", "step", "model", "backward"};
+  return name.empty() || name.starts_with("__") || std::find(kGeneric.begin(), kGeneric.end(), name) != kGeneric.end();
+}
+
+} // namespace
+
+// Which functions and methods take gradients themselves (`torch.autograd.grad`, `enable_grad`: a
+// guidance step inside a sampler), and which method names each calls on an object: the run's
+// facts close the first over the second.
+void Model::summarize_calls_by_name(ModuleSummary& out) const {
+  std::vector<bool> takes(m_scopes.size(), false);
+  std::map<ScopeId, std::vector<std::uint64_t>> calls;
+  for (const Call& c : m_calls) {
+    const ScopeId fn = m_impl->enclosing_function(c.scope);
+    if (c.qualified == "torch.autograd.grad" || c.qualified == "torch.enable_grad" ||
+        c.qualified == "torch.autograd.enable_grad") {
+      if (fn != kNone) {
+        takes[static_cast<size_t>(fn)] = true;
+      }
+      continue;
+    }
+    if (!c.is_method_call() || names_no_method_in_particular(c.method) ||
+        (fn != kNone && names_no_method_in_particular(m_scopes[static_cast<size_t>(fn)].name))) {
+      continue;
+    }
+    std::vector<std::uint64_t>& names = calls[fn];
+    const std::uint64_t key = name_key(c.method);
+    if (std::find(names.begin(), names.end(), key) == names.end()) {
+      names.push_back(key);
+    }
+  }
+  for (size_t i = 1; i < m_scopes.size(); ++i) {
+    if (takes[i] && !names_no_method_in_particular(m_scopes[i].name)) {
+      out.grad_taking.push_back(name_key(m_scopes[i].name));
+    }
+  }
+  for (auto& [fn, names] : calls) {
+    const std::string_view caller =
+        fn == kNone ? std::string_view() : std::string_view(m_scopes[static_cast<size_t>(fn)].name);
+    out.calls_by_name.emplace_back(name_key(caller), std::move(names));
+  }
+}
+
 ModuleSummary Model::summarize(const ProjectContext& project) const {
   ModuleSummary out;
   out.module = project.module;
@@ -73,6 +124,7 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
           f.returns = Grad::No;
           f.returns_kind = Kind::Number;
         }
+        f.may_return_a_number = forward != kNone && m_impl->returns_a_number_somewhere(forward, 0);
       }
       if (f.module_class || f.callable_class) {
         out.functions[sc.name] = f;
@@ -136,6 +188,7 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
       out.uncalled_methods.push_back(m_scopes[static_cast<size_t>(sc.class_scope)].name + "." + sc.name);
     }
   }
+  summarize_calls_by_name(out);
   out.value_sensitive = !m_accumulations.empty() || !m_stores.empty();
   for (const Loop& l : m_loops) {
     out.value_sensitive = out.value_sensitive || l.is_step;

@@ -629,6 +629,7 @@ public:
   struct Impl;
 
 private:
+  void summarize_calls_by_name(ModuleSummary& out) const;
   friend class ModelBuilder; // the one traversal records into the model (builder.hpp)
   void add_rollout_states(const std::vector<std::vector<BindingId>>& by_function,
                           std::vector<CarriedState>& result) const; // carried_state.cpp

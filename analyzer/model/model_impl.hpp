@@ -205,6 +205,8 @@ struct Model::Impl {
   [[nodiscard]] bool calls_a_grad_disabled_method(const Call& c) const;
   [[nodiscard]] bool calls_a_parameter_free_layer(const Call& c) const;
   [[nodiscard]] bool loop_breaks(const Loop& l) const;
+  [[nodiscard]] bool returns_a_number_somewhere(ScopeId fn, int depth) const;
+  [[nodiscard]] bool forward_may_return_a_number(TSNode instance, ScopeId scope, int depth) const;
   [[nodiscard]] bool forward_returns_a_number(TSNode instance, ScopeId scope, int depth) const;
   void add_external_bases(ScopeId cls, const ProjectContext& context, std::vector<std::string>& out) const;
   [[nodiscard]] bool tests_for_a_number(TSNode condition, TSNode subject) const;

@@ -153,6 +153,32 @@ bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
   return only_constants;
 }
 
+// `return total_loss` on one path, `return total_loss, images` on another (a trainer's forward
+// summing `loss.item()`): some return is a Python number, or a tuple led by one.
+bool Model::Impl::returns_a_number_somewhere(ScopeId fn, int depth) const {
+  for (TSNode r : m.m_scopes[static_cast<size_t>(fn)].returns) {
+    if (null(r)) {
+      continue;
+    }
+    const Value v = eval(r, fn, depth + 1);
+    if (v.kind == Kind::Number || (!v.elements.empty() && v.elements.front().kind == Kind::Number)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A module whose forward may hand its caller a Python number: what a call gives is no known tensor.
+bool Model::Impl::forward_may_return_a_number(TSNode instance, ScopeId scope, int depth) const {
+  const ModuleClass cls = class_of_module(instance, scope, 0);
+  if (cls.scope != kNone) {
+    const ScopeId forward = method_of(cls.scope, "forward");
+    return forward != kNone && returns_a_number_somewhere(forward, depth);
+  }
+  const FunctionSummary* f = project_function(cls.qualified);
+  return f != nullptr && f->module_class && f->may_return_a_number;
+}
+
 // `trainer.forward(img)` of a trainer module whose forward back-propagates and returns `loss.item()`.
 bool Model::Impl::forward_returns_a_number(TSNode instance, ScopeId scope, int depth) const {
   const ModuleClass cls = class_of_module(instance, scope, 0);

@@ -10,6 +10,7 @@ void ProjectFacts::add(const ModuleSummary& summary) {
     m_functions[summary.module + "." + name] = f;
   }
   add_grad_disabled_methods(summary);
+  add_calls_by_name(summary);
   for (const CallSite& c : summary.external_calls) {
     Incoming& in = m_incoming[c.target];
     ++in.sites;
@@ -22,6 +23,7 @@ void ProjectFacts::add(ModuleSummary&& summary) {
     m_functions[summary.module + "." + name] = std::move(f);
   }
   add_grad_disabled_methods(summary);
+  add_calls_by_name(summary);
   for (const CallSite& c : summary.external_calls) {
     Incoming& in = m_incoming[c.target];
     ++in.sites;
@@ -44,6 +46,47 @@ void ProjectFacts::add_grad_disabled_methods(const ModuleSummary& summary) {
       });
     }
   }
+}
+
+std::uint64_t name_key(std::string_view name) {
+  // FNV-1a: stable across runs and builds, so keys can be cached.
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const char c : name) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+void ProjectFacts::add_calls_by_name(const ModuleSummary& summary) {
+  m_grad_taking.insert(summary.grad_taking.begin(), summary.grad_taking.end());
+  for (const auto& [caller, callees] : summary.calls_by_name) {
+    for (const std::uint64_t callee : callees) {
+      m_callers_by_name[callee].push_back(caller);
+    }
+  }
+}
+
+void ProjectFacts::finish() {
+  std::vector<std::uint64_t> work(m_grad_taking.begin(), m_grad_taking.end());
+  while (!work.empty()) {
+    const std::uint64_t callee = work.back();
+    work.pop_back();
+    const auto it = m_callers_by_name.find(callee);
+    if (it == m_callers_by_name.end()) {
+      continue;
+    }
+    for (const std::uint64_t caller : it->second) {
+      if (m_grad_taking.insert(caller).second) {
+        work.push_back(caller);
+      }
+    }
+  }
+  m_callers_by_name = {};
+}
+
+bool ProjectFacts::method_may_take_gradients(std::string_view method) const {
+  return m_grad_taking.count(name_key(method)) != 0;
 }
 
 bool ProjectFacts::method_runs_without_grad(std::string_view cls, std::string_view method) const {
@@ -107,6 +150,13 @@ bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
   }
   if (!summary.had_findings) {
     return false;
+  }
+  // A `no_grad` block calling a method that takes gradients elsewhere in the run (OOM202).
+  for (const auto& entry : summary.calls_by_name) {
+    if (std::any_of(entry.second.begin(), entry.second.end(),
+                    [&](std::uint64_t callee) { return m_grad_taking.count(callee) != 0; })) {
+      return true;
+    }
   }
   for (const auto& [name, f] : summary.functions) {
     const Incoming in = incoming(summary.module + "." + name);

@@ -3,6 +3,7 @@
 // (returns a grad-carrying value, runs grad-disabled, back-propagates, ...) and the calls it
 // makes into other modules of the run, so that a helper imported from `.losses` or `utils` is
 // understood as well as one in the same file.
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -31,6 +32,9 @@ struct FunctionSummary {
   // and calling the object returns what `returns`/`elements` say (`ComputeLoss(model)(p, t)`).
   bool callable_class = false;
   bool empties_cache = false; // each call empties the CUDA caching allocator
+  // A module class whose forward returns a Python number on some path (`return total_loss` beside
+  // `return total_loss, images`): what a call gives is no known tensor.
+  bool may_return_a_number = false;
 };
 
 struct CallSite {
@@ -53,6 +57,12 @@ struct ModuleSummary {
   // Base classes imported from other modules of the run (`class FCOS(DenseDetector)`): whether
   // they are nn.Modules decides what this module's classes are.
   std::vector<std::string> external_bases;
+  // Names (hashed with `name_key`) of this module's functions and methods that take gradients
+  // themselves (`torch.autograd.grad`, `backward`, `enable_grad`), and for each function or method
+  // the method names it calls on objects (`self.rtc.denoise_step(...)`): a call by name of a method
+  // that takes gradients, in any module of the run, may take them too.
+  std::vector<std::uint64_t> grad_taking;
+  std::vector<std::pair<std::uint64_t, std::vector<std::uint64_t>>> calls_by_name;
   // Has what values flow into (accumulations, stores, step loops, per-step methods): a helper's
   // grad-carrying result can change its findings.
   bool value_sensitive = false;
@@ -81,11 +91,18 @@ public:
   // Whether this module would be analysed differently with the project's facts than alone.
   [[nodiscard]] bool matters_for(const ModuleSummary& summary) const;
   [[nodiscard]] bool empty() const { return m_functions.empty(); }
+  // Once every module is added: which method names reach one that takes gradients, through the
+  // calls by name of the whole run.
+  void finish();
+  [[nodiscard]] bool method_may_take_gradients(std::string_view method) const;
 
 private:
   std::unordered_map<std::string, FunctionSummary> m_functions;
   std::unordered_map<std::string, Incoming> m_incoming;
   std::unordered_map<std::string, std::vector<std::string>> m_grad_disabled_methods;
+  std::unordered_set<std::uint64_t> m_grad_taking;
+  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> m_callers_by_name; // callee -> callers, until finish()
+  void add_calls_by_name(const ModuleSummary& summary);
   void add_grad_disabled_methods(const ModuleSummary& summary);
 };
 
@@ -101,6 +118,9 @@ struct ProjectContext {
     return local_roots != nullptr && local_roots->count(root) != 0;
   }
 };
+
+// A function or method name as the run's facts key it.
+std::uint64_t name_key(std::string_view name);
 
 // The dotted module name of a file: its path below the first folder without `__init__.py`.
 std::string module_name_for(const std::filesystem::path& file, bool& is_package);

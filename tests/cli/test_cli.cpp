@@ -476,6 +476,58 @@ TEST_F(Cli, MethodsThatDisableAutogradInTheirOwnClassBuildNoGraph) {
   EXPECT_NE(ambiguous.out.find("generation.py:11:"), std::string::npos) << ambiguous.out;
 }
 
+// A trainer module of another module whose forward returns its summed `loss.item()` alone on one
+// path and with images on another: its callers get no known tensor, so nothing they keep or add
+// up is reported (and no `.detach()` is offered on a float).
+TEST_F(Cli, TrainersOfOtherModulesReturningANumberOnAPathGiveNoTensor) {
+  write("pkg/__init__.py", "");
+  write("pkg/trainer.py",
+        "import torch\nfrom torch import nn\n\n\nclass Trainer(nn.Module):\n"
+        "    def __init__(self, model):\n        super().__init__()\n        self.model = model\n\n"
+        "    def forward(self, batch, return_images=False):\n        loss, images = self.model(batch)\n"
+        "        loss.backward()\n        if return_images:\n"
+        "            return loss.item(), torch.stack(images)\n        return loss.item()\n");
+  write("pkg/train.py", "import torch\nfrom .trainer import Trainer\n\n\ndef fit(model, loader):\n"
+                        "    trainer = Trainer(model)\n    losses = torch.zeros(len(loader))\n    total = 0.0\n"
+                        "    for i, batch in enumerate(loader):\n        loss = trainer(batch)\n"
+                        "        losses[i] = loss\n        total += loss\n    return total, losses\n");
+  const Result r = run({"check", "--isolated", "--no-cache", "--output-format", "concise", "pkg"}, m_dir);
+  EXPECT_EQ(r.out.find("OOM101"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("OOM102"), std::string::npos) << r.out;
+}
+
+// A `no_grad` block calling, by name, a method that reaches a guidance step taking gradients in
+// another module (`policy.predict_chunk` -> `self.guide.correct` -> `enable_grad` and
+// `autograd.grad`): under inference_mode those would fail, so OOM202 offers no rewrite there, in
+// a cold run and from the cache; a block calling only methods that take none keeps its finding.
+TEST_F(Cli, NoGradBlocksReachingGradientsElsewhereKeepNoGrad) {
+  write("pkg/__init__.py", "");
+  write("pkg/guidance.py", "import torch\n\n\nclass Guide:\n    def correct(self, x, model):\n"
+                           "        with torch.enable_grad():\n            x = x.detach().requires_grad_(True)\n"
+                           "            return torch.autograd.grad(model(x).sum(), x)[0]\n");
+  write("pkg/policy.py", "from .guidance import Guide\n\n\nclass Policy:\n    def __init__(self, model):\n"
+                         "        self.model = model\n        self.guide = Guide()\n\n"
+                         "    def predict_chunk(self, x):\n        return x - self.guide.correct(x, self.model)\n\n"
+                         "    def describe(self, x):\n        return x.mean()\n");
+  write("pkg/run.py", "import torch\n\n\ndef rollout(policy, x):\n    with torch.no_grad():\n"
+                      "        actions = policy.predict_chunk(x)\n    return actions.tolist()\n\n\n"
+                      "def summary(policy, x):\n    with torch.no_grad():\n        stats = policy.describe(x)\n"
+                      "    return stats.tolist()\n");
+  for (const bool cached : {false, true, true}) {
+    const Result r = run(cached ? std::vector<std::string>{"check", "--isolated", "--select", "OOM202",
+                                                           "--output-format", "concise", "pkg"}
+                                : std::vector<std::string>{"check", "--isolated", "--no-cache", "--select", "OOM202",
+                                                           "--output-format", "concise", "pkg"},
+                         m_dir);
+    EXPECT_EQ(r.out.find("run.py:5:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("run.py:11:10: OOM202"), std::string::npos) << r.out;
+  }
+  // Alone, the file cannot tell: the rewrite is offered.
+  const Result alone = run(
+      {"check", "--isolated", "--no-cache", "--select", "OOM202", "--output-format", "concise", "pkg/run.py"}, m_dir);
+  EXPECT_NE(alone.out.find("run.py:5:10: OOM202"), std::string::npos) << alone.out;
+}
+
 // A trainer module of another module whose forward back-propagates and returns `loss.item()`:
 // what its callers add up is a number.
 TEST_F(Cli, TrainerModulesOfOtherModulesReturnNumbers) {
