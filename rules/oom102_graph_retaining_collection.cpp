@@ -52,7 +52,9 @@ const RuleMeta kMeta{
                  " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
                  "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
                  "runs a few steps of a small model.",
-    .fix_safety = "Unsafe. For a scalar loss the fix stores `.item()`, a Python float. A tensor kept in a list "
+    .fix_safety = "Unsafe, and not offered in a per-step method or inside an nn.Module's own method (a rollout whose "
+                  "kept predictions become the loss), where a caller back-propagates what is kept. For a scalar loss "
+                  "the fix stores `.item()`, a Python float. A tensor kept in a list "
                   "or dict is stored `.detach().cpu()`: `.detach()` alone drops the graph but keeps each step's "
                   "tensor on the GPU (measured: the list still grows by the tensors), so code that later uses the "
                   "kept tensors with GPU tensors must move them back. An index assignment into a tensor copies "
@@ -157,8 +159,9 @@ void check(RuleContext& ctx) {
     const bool tensor_value =
         value.kind == model::Kind::Loss || value.kind == model::Kind::Tensor || value.kind == model::Kind::ModelOutput;
     const model::ScopeId fn = m.function_at(st.statement);
-    const bool differentiable_code =
-        st.loop == model::kNone || (fn != model::kNone && m.scope(fn).facts.per_step_method);
+    const bool differentiable_code = st.loop == model::kNone ||
+                                     (fn != model::kNone && m.scope(fn).facts.per_step_method) ||
+                                     m.in_module_method(st.scope);
     if (fixable_value(m, st) && tensor_value && !differentiable_code) {
       if (value.is_scalar_loss()) {
         fix = append_method_call(m, st.value, "item", Applicability::Unsafe, fmt::format("Store `{}.item()`", stored));

@@ -48,8 +48,11 @@ const RuleMeta kMeta{
                  " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
                  "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
                  "runs a few steps of a small model.",
-    .fix_safety = "Unsafe: `.detach()` stops gradients from flowing through the kept tensor, which matters only "
-                  "when something back-propagates through the attribute later.",
+    .fix_safety =
+        "Unsafe: `.detach()` stops gradients from flowing through the kept tensor, which matters only "
+        "when something back-propagates through the attribute later. It is not offered inside an nn.Module's own "
+        "method (an attention storing its alignment for a loss to read): there a caller may back-propagate "
+        "through the kept value.",
     .options = {},
     .measured = "",
     .references = "https://pytorch.org/docs/stable/notes/faq.html",
@@ -117,7 +120,9 @@ void check(RuleContext& ctx) {
     const bool a_tensor =
         value.kind == model::Kind::Tensor || value.kind == model::Kind::Loss || value.kind == model::Kind::ModelOutput;
     std::optional<Fix> fix;
-    if (k.fixable && a_tensor && !m.is_collection_literal(k.value)) {
+    // Inside a module's own method the kept value may be what a loss later reads (an attention's
+    // alignment): `.detach()` there would silently cut its gradient.
+    if (k.fixable && a_tensor && !m.is_collection_literal(k.value) && !m.in_module_method(k.scope)) {
       fix = append_method_call(m, k.value, "detach", Applicability::Unsafe, fmt::format("Keep `{}.detach()`", kept));
     }
     ctx.reporter.report(

@@ -49,8 +49,10 @@ const RuleMeta kMeta{
                  " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
                  "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
                  "runs a few steps of a small model.",
-    .fix_safety = "Unsafe: detaching is the truncation itself; gradients no longer flow into earlier batches, "
-                  "which is what truncated back-propagation through time wants.",
+    .fix_safety =
+        "Unsafe: detaching is the truncation itself; gradients no longer flow into earlier batches, "
+        "which is what truncated back-propagation through time wants. It is not offered inside an nn.Module's "
+        "own method (a decoder's step loop), whose caller may back-propagate through the whole recurrence.",
     .options = {},
     .measured = "",
     .references = "https://pytorch.org/tutorials/intermediate/char_rnn_generation_tutorial.html",
@@ -67,7 +69,12 @@ void check(RuleContext& ctx) {
     }
     const std::string repackage = state.tuple_state ? fmt::format("{0} = tuple(s.detach() for s in {0})", last.name)
                                                     : fmt::format("{0} = {0}.detach()", last.name);
-    Fix fix = insert_line_after(m, last.target, repackage, Applicability::Unsafe, fmt::format("Add `{}`", repackage));
+    // Inside a module's own method (a decoder's step loop) the caller may back-propagate through the
+    // whole recurrence: detaching there would truncate its gradient, so no edit is offered.
+    std::optional<Fix> fix;
+    if (!m.in_module_method(last.scope)) {
+      fix = insert_line_after(m, last.target, repackage, Applicability::Unsafe, fmt::format("Add `{}`", repackage));
+    }
     const std::string message =
         state.without_backward
             ? fmt::format("`{}` is carried into the next iteration with its autograd graph, and this function "

@@ -32,7 +32,8 @@ const RuleMeta kMeta{
                    "    evaluate(model, val_loader)\n",
     .fine_when =
         "Between epochs or phases (an epoch loop whose body calls train/eval code; a pass over the data "
-        "loader is a step even with a few PPO epochs or micro-batches inside it, and a function every call of "
+        "loader is a step even with a few PPO epochs, micro-batches or a metric table's entries inside it, and a "
+        "function every call of "
         "which runs once per step runs every step too), in an `except` that "
         "recovers from an out-of-memory error, or every N steps behind `if step % N == 0:` (see the "
         "`allow-periodic` option), or behind a switch the user turns on (`if args.clear_cache:`, a parameter "

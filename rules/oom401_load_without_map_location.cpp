@@ -32,7 +32,8 @@ const RuleMeta kMeta{
         "`**kwargs` that may carry it. `torch.jit.load` and a project's own `load` are not `torch.load`. "
         "Files that hold data rather than a model's state (features, labels, datasets, metadata, a "
         "GradScaler's state, a load passed straight to a scheduler's `load_state_dict` or read from "
-        "`scheduler.pt`) are left alone: they are usually saved from the CPU. So are loads in a module "
+        "`scheduler.pt`, a torch2trt `TRTModule`'s serialized engine) are left alone: they are usually saved from the "
+        "CPU or hold no tensors. So are loads in a module "
         "that shows it writes its checkpoints from the CPU (FSDP state gathered with `offload_to_cpu=True`, "
         "or a model moved with `.cpu()` before its `state_dict()` is saved), and a load of a path the same "
         "module saves to when nothing in that module puts tensors on an accelerator. So is a published file the "
@@ -82,7 +83,8 @@ void check(RuleContext& ctx) {
     // The project's own checkpoints written from the CPU come back on the CPU.
     if (!state || m.loads_straight_into_small_state(call) ||
         m.restores_only_small_state(to.bound_name, call.scope, ts_node_end_byte(call.node)) ||
-        m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_only_save(call) || m.loads_a_published_download(call)) {
+        m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_only_save(call) || m.loads_a_published_download(call) ||
+        m.loads_an_engine_module(call)) {
       continue;
     }
     // A whole module or tensors used as loaded would stay on the CPU: moving them is the user's call.

@@ -38,7 +38,9 @@ const RuleMeta kMeta{
                  "model) builds the sequence it returns, bounded by the tokens asked for; a loop over the pieces "
                  "of one input (`batch.split(n)`, `range(0, x.shape[0], n)`) gathers that input's outputs, and a loop "
                  "over something other than the data (class names, a solver's steps) does not grow with it, nor "
-                 "does a store into a constant slot (`prev[-1] = model(x, t)`, a solver's sliding window). With "
+                 "does a store into a constant slot (`prev[-1] = model(x, t)`, a solver's sliding window), nor a "
+                 "sampler's trajectory (`for i in range(steps): z = z - dt * v; images.append(z)`: the state each "
+                 "solver step rebinds from itself, or what it computes from it, one per step). With "
                  "autograd on, OOM102 reports the same store (it keeps the graph as well)."
                  " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
                  "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
@@ -144,7 +146,7 @@ void check(RuleContext& ctx) {
       continue;
     }
     if (m.bounded_by_length(st) || m.grows_the_decoded_sequence(st) || m.feeds_what_it_keeps(st) ||
-        m.walks_one_input_in_pieces(st.loop) || m.drained_as_a_queue(st)) {
+        m.keeps_the_state_it_integrates(st) || m.walks_one_input_in_pieces(st.loop) || m.drained_as_a_queue(st)) {
       continue;
     }
     const std::string container = short_text(m, st.container);

@@ -584,6 +584,18 @@ bool Model::Impl::chunks_one_batch(TSNode range_call) const {
   return (words.contains("batch") && words.contains("size")) || words.contains("bs");
 }
 
+namespace {
+
+// A mapping's entries or a module's parts: `d.items()`, `model.named_parameters()`.
+bool walks_no_data(std::string_view method) {
+  static constexpr std::array<std::string_view, 10> kNotData = {
+      "items",   "keys",     "values",        "named_parameters", "parameters",
+      "modules", "children", "named_modules", "named_children",   "named_buffers"};
+  return std::find(kNotData.begin(), kNotData.end(), method) != kNotData.end();
+}
+
+} // namespace
+
 // Whether a loop goes over the data, by the names it iterates: `for b in loader`, `range(num_steps)`,
 // `range(0, len(dataset), bs)`. A range cut into batch-sized pieces of one batch or one tensor
 // (`range(0, x.shape[0], chunk_size)`, `range(0, batch_size, micro_bs)`) does not.
@@ -592,6 +604,10 @@ bool Model::Impl::iterates_data_by_name(const Loop& l) const {
     return false;
   }
   const TSNode it = unparen(l.iterable);
+  // `self.opt["val"]["metrics"].items()`: a mapping's entries, whatever the keys that reach it say.
+  if (ts_node_symbol(it) == g.sym.call && walks_no_data(last_name(field(it, g.field.function)))) {
+    return false;
+  }
   if (l.kind == LoopKind::For && ts_node_symbol(it) == g.sym.call && text(field(it, g.field.function)) == "range") {
     const TSNode args = field(it, g.field.arguments);
     if (!null(args) && ts_node_named_child_count(args) == 3) {
@@ -796,9 +812,6 @@ void Model::Impl::classify_loops() {
       direct_step_work[static_cast<size_t>(inner.parent)] = true;
     }
   }
-  static constexpr std::array<std::string_view, 10> kNotData = {
-      "items",   "keys",     "values",        "named_parameters", "parameters",
-      "modules", "children", "named_modules", "named_children",   "named_buffers"};
   for (size_t li = 0; li < count; ++li) {
     Loop& l = m.m_loops[li];
     if (l.kind == LoopKind::Comprehension) {
@@ -819,7 +832,7 @@ void Model::Impl::classify_loops() {
       if (ts_node_symbol(it) == g.sym.call) {
         method = last_name(field(it, g.field.function));
       }
-      if (std::find(kNotData.begin(), kNotData.end(), method) != kNotData.end()) {
+      if (walks_no_data(method)) {
         iterable_is_steps = false;
       } else if (method == "range" || method == "trange") {
         iterable_is_steps =
@@ -1383,6 +1396,59 @@ bool Model::feeds_what_it_keeps(const Store& st) const {
     return false;
   }
   return m_impl->loop_breaks(loop(st.loop));
+}
+
+// A sampler's trajectory: `for i in range(steps): ...; z = z - dt * v; images.append(z)`. The
+// loop counts solver steps, not data, and the kept value is the state each step rebinds from
+// itself: the list holds one state per step and is bounded by the step count.
+bool Model::keeps_the_state_it_integrates(const Store& st) const {
+  const auto& g = m_impl->g;
+  if (st.loop == kNone || ts_node_is_null(st.value) || ts_node_symbol(st.value) != g.sym.identifier) {
+    return false;
+  }
+  const Loop& l = loop(st.loop);
+  TSNode it = m_impl->unparen(l.iterable);
+  for (int guard = 0; guard < 3 && !ts_node_is_null(it) && ts_node_symbol(it) == g.sym.call; ++guard) {
+    const std::string_view fn = m_impl->last_name(m_impl->field(it, g.field.function));
+    if (fn == "range") {
+      break;
+    }
+    const TSNode args = m_impl->field(it, g.field.arguments);
+    if ((fn != "reversed" && fn != "tqdm" && fn != "enumerate") || ts_node_is_null(args) ||
+        ts_node_named_child_count(args) == 0) {
+      return false;
+    }
+    it = m_impl->unparen(ts_node_named_child(args, 0));
+  }
+  if (ts_node_is_null(it) || ts_node_symbol(it) != g.sym.call ||
+      m_impl->last_name(m_impl->field(it, g.field.function)) != "range") {
+    return false;
+  }
+  // A range over the dataset's length, or a pass that draws its own batch, walks the data.
+  if (m_impl->walks_a_dataset(it, l.scope) || m_impl->loops_drawing_a_batch()[static_cast<size_t>(st.loop)]) {
+    return false;
+  }
+  const auto rebinds_itself = [&](const Binding& b) {
+    return b.loop == st.loop &&
+           (b.kind == BindingKind::AugAssign || (b.kind == BindingKind::Assign && b.has_value() && b.element == -1 &&
+                                                 mentions_identifier(text(b.value), b.name)));
+  };
+  const std::string_view kept = text(st.value);
+  // The state itself (`z = z - dt * v`), or arithmetic on it (`x = z - t * v`, the step's
+  // prediction); not a model's output for it (`logits = model(idx)`, a decoder's per-token rows).
+  return std::any_of(bindings().begin(), bindings().end(), [&](const Binding& b) {
+    if (b.loop != st.loop || b.name != kept || b.stmt_start >= ts_node_start_byte(st.statement)) {
+      return false;
+    }
+    if (rebinds_itself(b)) {
+      return true;
+    }
+    return b.kind == BindingKind::Assign && b.has_value() && b.element == -1 &&
+           ts_node_symbol(m_impl->unparen(b.value)) == g.sym.binary_operator &&
+           std::any_of(bindings().begin(), bindings().end(), [&](const Binding& carried) {
+             return rebinds_itself(carried) && carried.name != kept && mentions_identifier(text(b.value), carried.name);
+           });
+  });
 }
 
 // A `break` in the loop's own body (not in a function defined there): it stops at a condition.

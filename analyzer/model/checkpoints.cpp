@@ -307,6 +307,17 @@ bool Model::grad_mode_left_to_callers(ScopeId scope_id) const {
          m_impl->class_is_module_like(sc.class_scope);
 }
 
+// A method of an nn.Module class (its forward, a rollout, an attention step): whoever calls it
+// may back-propagate through what it computes, keeps or carries.
+bool Model::in_module_method(ScopeId scope_id) const {
+  const ScopeId fn = m_impl->enclosing_function(scope_id);
+  if (fn == kNone) {
+    return false;
+  }
+  const ScopeId cls = scope(fn).class_scope;
+  return cls != kNone && !m_impl->is_test_class(cls) && m_impl->class_is_module_like(cls);
+}
+
 bool Model::in_test_code(ScopeId scope_id) const {
   if (!is_test_file(source().path())) {
     return false;
@@ -362,6 +373,32 @@ bool is_download(std::string_view callee) {
 }
 
 } // namespace
+
+// `model_trt.load_state_dict(torch.load(f))` with `model_trt = TRTModule()`: torch2trt's module keeps
+// a serialized TensorRT engine (bytes) and binding names, no tensors to put back on a device.
+bool Model::loads_an_engine_module(const Call& load) const {
+  const auto& g = m_impl->g;
+  TSNode args = ts_node_parent(load.node);
+  if (ts_node_is_null(args) || ts_node_symbol(args) != g.sym.argument_list) {
+    return false;
+  }
+  const TSNode consumer = ts_node_parent(args);
+  const TSNode fn = m_impl->field(consumer, g.field.function);
+  if (ts_node_is_null(fn) || ts_node_symbol(fn) != g.sym.attribute ||
+      text(m_impl->field(fn, g.field.attribute)) != "load_state_dict") {
+    return false;
+  }
+  const TSNode object = m_impl->unparen(m_impl->field(fn, g.field.object));
+  if (ts_node_symbol(object) != g.sym.identifier) {
+    return false;
+  }
+  const Binding* b = m_impl->lookup(text(object), load.scope, ts_node_start_byte(object));
+  if (b == nullptr || b->kind != BindingKind::Assign || b->element != -1 || !b->has_value()) {
+    return false;
+  }
+  const Call* made = call_at(m_impl->unparen(b->value));
+  return made != nullptr && m_impl->resolve_qualified(made->function, made->scope).ends_with("TRTModule");
+}
 
 // Weights published for everyone to fetch are saved so that a machine without that GPU can load
 // them: from the CPU. A file this code downloads when missing is such a file.

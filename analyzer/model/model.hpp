@@ -492,6 +492,7 @@ public:
   // Test code: in a `test_*.py`, `*_test.py` or `conftest.py` file, a test case (`test_*` of the module, or of a
   // `Test*` class or a `TestCase`), a test class's helpers, or a function nested in either.
   [[nodiscard]] bool in_test_code(ScopeId scope) const;
+  [[nodiscard]] bool in_module_method(ScopeId scope) const;
   // A method of a model class that only other modules call, and that trains nothing itself.
   [[nodiscard]] bool grad_mode_left_to_callers(ScopeId scope) const;
   // The value bound to `name` at `at` is restored into a scheduler, a scaler or a sampler
@@ -508,6 +509,7 @@ public:
   // The load reads a published file fetched on first use: its path is a download's result
   // (`path = hf_hub_download(...)`), or an earlier `if not os.path.exists(path):` downloads it.
   [[nodiscard]] bool loads_a_published_download(const Call& load) const;
+  [[nodiscard]] bool loads_an_engine_module(const Call& load) const;
   [[nodiscard]] bool may_place_on_a_device(const Call& c) const;
   // First line (0-based) of the statement that holds the node: where `# noqa` works.
   [[nodiscard]] std::uint32_t statement_row(TSNode node) const;
@@ -582,6 +584,8 @@ public:
   [[nodiscard]] bool feeds_its_output_back(LoopId loop) const;
   // The stored value is the next step's input in the same loop, which stops at an end token.
   [[nodiscard]] bool feeds_what_it_keeps(const Store& st) const;
+  // A solver's trajectory: the state each step of a `range` loop rebinds from itself, kept per step.
+  [[nodiscard]] bool keeps_the_state_it_integrates(const Store& st) const;
   // Step state (step_state.cpp): assignments to `self.x` or globals in per-step code.
   [[nodiscard]] std::vector<StepStateStore> per_step_state_stores() const;
   // Stores into one fixed slot (`self.state["loss"] = v`, a constant key) of a container kept on

@@ -110,7 +110,9 @@ struct Model::Impl {
         root_is("timm") || root_is("torchvision")) {
       imports_torch = true;
     } else if (root_is("jax") || root_is("flax") || root_is("tensorflow") || root_is("keras") || root_is("mlx") ||
-               root_is("paddle") || root_is("optax") || root_is("haiku") || root_is("mxnet")) {
+               root_is("paddle") || root_is("optax") || root_is("haiku") || root_is("mxnet") || root_is("megengine") ||
+               root_is("oneflow") || root_is("jittor") || root_is("mindspore") || root_is("chainer") ||
+               root_is("tinygrad")) {
       imports_foreign = true;
     }
     foreign_framework = imports_foreign && !imports_torch;

@@ -50,7 +50,8 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
   // `model_dump`, `model_validate`, `model_json_schema`: pydantic's methods, not a module.
   // `model_times`, `profile_model_time`: a measurement of the model.
   // `lm_eval`, `model_training`: a job run on a model (a harness, a launcher), not the module.
-  static constexpr std::array<std::string_view, 80> kNotModule = {
+  // `model_to_device`, `model_device`: where a module goes, not the module.
+  static constexpr std::array<std::string_view, 82> kNotModule = {
       "path",        "name",      "dir",        "file",       "config",      "cfg",        "args",     "type",
       "kwargs",      "id",        "size",       "params",     "state",       "url",        "cls",      "class",
       "factory",     "builder",   "fn",         "ctor",       "constructor", "kind",       "names",    "dict",
@@ -60,7 +61,8 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
       "ids",         "mask",      "image",      "images",     "batch",       "inputs",     "input",    "labels",
       "accelerator", "trainer",   "weights",    "ckpt",       "checkpoint",  "sd",         "num",      "grads",
       "lr",          "version",   "tok",        "tokenizers", "dump",        "json",       "schema",   "fields",
-      "validate",    "time",      "times",      "profile",    "eval",        "evaluation", "training", "benchmark"};
+      "validate",    "time",      "times",      "profile",    "eval",        "evaluation", "training", "benchmark",
+      "device",      "devices"};
   // `tf_model`, `flax_model`, `keras_net`: another framework's model beside a torch one.
   static constexpr std::array<std::string_view, 5> kOtherFrameworks = {"tf", "flax", "jax", "keras", "onnx"};
   if (any_word_in(words, kNotModule) ||

@@ -277,6 +277,41 @@ TEST(FixSource, InferenceModeDecoratorOnFunctionsNotMethods) {
   EXPECT_FALSE(out.report.findings[0].fix.has_value());
 }
 
+// Inside a module's own method what is kept may be what a loss later reads (an attention's
+// alignment): `.detach()` is offered only outside, in the loop that trains.
+TEST(FixSource, NoDetachInsideAModulesOwnMethod) {
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = {"OOM103"};
+  FixPolicy policy;
+  policy.unsafe = true;
+  policy.fixable = {"OOM103"};
+  syntax::Parser parser;
+  const std::string text = "import torch\n"
+                           "from torch import nn\n"
+                           "class Attention(nn.Module):\n"
+                           "    def __init__(self):\n"
+                           "        super().__init__()\n"
+                           "        self.query = nn.Linear(8, 8)\n"
+                           "    def forward(self, x):\n"
+                           "        weights = torch.softmax(self.query(x), -1)\n"
+                           "        self.alignment = weights\n"
+                           "        return weights @ x\n"
+                           "class Trainer:\n"
+                           "    def train(self, loader, opt):\n"
+                           "        for x in loader:\n"
+                           "            out = self.model(x)\n"
+                           "            self.last_out = out\n"
+                           "            out.mean().backward()\n"
+                           "            opt.step()\n";
+  const FixOutcome out = fix_source(std::make_shared<const SourceFile>("x.py", text), parser, settings, policy);
+  ASSERT_EQ(out.applied.size(), 1U);
+  EXPECT_NE(out.fixed->text().find("self.last_out = out.detach()"), std::string::npos) << out.fixed->text();
+  EXPECT_NE(out.fixed->text().find("self.alignment = weights\n"), std::string::npos) << out.fixed->text();
+  ASSERT_EQ(out.report.findings.size(), 1U); // the module's own store stays reported, without a fix
+  EXPECT_FALSE(out.report.findings[0].fix.has_value());
+}
+
 class AtomicWrite : public ::testing::Test {
 protected:
   void SetUp() override {
