@@ -390,6 +390,15 @@ std::unordered_set<std::string> Model::Impl::methods_running_a_forward() const {
 // `class DialogueTask(BaseTask): def valid_step(self, model, samples)`: a hook of a framework
 // base class, whose validation loop (fairseq's and LAVIS's trainers, Lightning) runs it with
 // autograd off. The loop is not in sight, so the grad mode is not this method's to choose.
+// `def forward(self, x): self.module.eval(); return self.module(x)` in an nn.Module class (a
+// wrapper forcing eval mode on a target network): a module's forward computes, its callers choose
+// the grad mode.
+bool Model::Impl::forward_of_a_module_class(ScopeId fn) const {
+  const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
+  return sc.name == "forward" && sc.class_scope != kNone && sc.parent == sc.class_scope &&
+         !is_test_class(sc.class_scope) && class_is_module_like(sc.class_scope);
+}
+
 bool Model::Impl::overrides_a_validation_hook(ScopeId fn) const {
   const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
   static constexpr std::array<std::string_view, 4> kHooks = {"valid_step", "validation_step", "test_step",
@@ -1631,8 +1640,9 @@ void Model::Impl::find_eval_regions() {
     }
     // A model class's `def predict(self, x): self.net.eval(); return self.net(x)` that only other
     // modules call: like a module's own `predict`, its callers choose the grad mode.
-    if (fn != kNone && (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn) ||
-                        overrides_a_validation_hook(fn) || m.grad_mode_left_to_callers(fn))) {
+    if (fn != kNone &&
+        (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn) ||
+         overrides_a_validation_hook(fn) || m.grad_mode_left_to_callers(fn) || forward_of_a_module_class(fn))) {
       continue;
     }
     const std::uint32_t start = ts_node_end_byte(s.statement);
@@ -1697,8 +1707,9 @@ void Model::Impl::find_inference_script() {
     return;
   }
   // The models trained weights come into (`g.load_state_dict(ckpt)`, `model = torch.load(path)`,
-  // `model = GPT2LMHeadModel.from_pretrained(name)`): calling one of them is a trained model's
-  // inference. Anything else called here may be a tokenizer, a pipeline or a constructor.
+  // `model = torch.hub.load(repo, name)`, `model = GPT2LMHeadModel.from_pretrained(name)`): calling
+  // one of them is a trained model's inference. Anything else called here may be a tokenizer, a
+  // pipeline or a constructor.
   // By function and name: `model` restored inside a factory is not the script's `model`.
   std::set<std::pair<ScopeId, std::string_view>> restored;
   for (const Call& c : m.m_calls) {
@@ -1717,7 +1728,12 @@ void Model::Impl::find_inference_script() {
     const bool model_class =
         owner.find("Model") != std::string_view::npos || owner.find("For") != std::string_view::npos;
     // Resolving every call-valued binding of every file is work on the hot path: `load` first.
-    const bool torch_load = last_name(fn) == "load" && resolve_qualified(fn, b.scope) == "torch.load";
+    // `torch.hub.load(repo, name)` and `torch.jit.load(path)` hand back a trained module as well.
+    std::string loader;
+    if (last_name(fn) == "load") {
+      loader = resolve_qualified(fn, b.scope);
+    }
+    const bool torch_load = loader == "torch.load" || loader == "torch.hub.load" || loader == "torch.jit.load";
     if (torch_load || (callee.ends_with(".from_pretrained") && model_class)) {
       restored.emplace(enclosing_function(b.scope), b.name);
     }

@@ -511,8 +511,9 @@ bool Model::Impl::names_a_class_factory(const Binding& b) const {
   return (s == g.sym.identifier || s == g.sym.attribute) && names::is_class_style(last_name(value));
 }
 
-// `self.compute_cis = partial(compute_axial_cis, dim=dim)`, `self.act = lambda x: x * 2`: the
-// attribute holds a function (a lowercase name, a lambda, or a partial of one), not a submodule.
+// `self.compute_cis = partial(compute_axial_cis, dim=dim)`, `self.act = lambda x: x * 2`, `self.sd_ref =
+// weakref.ref(sd)`: the attribute holds a function (a lowercase name, a lambda, a partial of one, or a
+// weak reference), not a submodule.
 bool Model::Impl::binds_a_function(const Binding& b) const {
   if (b.kind != BindingKind::Assign || b.element >= 0 || null(b.value)) {
     return false;
@@ -521,8 +522,15 @@ bool Model::Impl::binds_a_function(const Binding& b) const {
   if (ts_node_symbol(value) == g.sym.lambda) {
     return true;
   }
-  if (ts_node_symbol(value) != g.sym.call ||
-      resolve_qualified(field(value, g.field.function), b.scope) != "functools.partial") {
+  if (ts_node_symbol(value) != g.sym.call) {
+    return false;
+  }
+  const std::string callee = resolve_qualified(field(value, g.field.function), b.scope);
+  // `self.sd_ref = weakref.ref(sd)`: calling the reference hands back the object, it runs nothing.
+  if (callee == "weakref.ref" || callee == "weakref.WeakMethod") {
+    return true;
+  }
+  if (callee != "functools.partial") {
     return false;
   }
   const TSNode args = field(value, g.field.arguments);

@@ -272,6 +272,7 @@ struct Model::Impl {
   [[nodiscard]] bool iterates_model_output(const Loop& l) const;
   // `fn` is a module's forward: `forward`, `*_forward`, or `__call__` of an nn.Module class.
   [[nodiscard]] bool is_module_forward(ScopeId fn) const;
+  [[nodiscard]] bool forward_of_a_module_class(ScopeId fn) const;
   // Some binding of `owner` after `after`, computed from `name` (other than `name` itself),
   // passes `test`.
   // Per scope: the words each binding's value mentions (not after a dot) -> those bindings.
