@@ -395,8 +395,7 @@ std::unordered_set<std::string> Model::Impl::methods_running_a_forward() const {
 // the grad mode.
 bool Model::Impl::forward_of_a_module_class(ScopeId fn) const {
   const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
-  return sc.name == "forward" && sc.class_scope != kNone && sc.parent == sc.class_scope &&
-         !is_test_class(sc.class_scope) && class_is_module_like(sc.class_scope);
+  return sc.name == "forward" && sc.parent == sc.class_scope && m.in_module_method(fn);
 }
 
 bool Model::Impl::overrides_a_validation_hook(ScopeId fn) const {
@@ -713,15 +712,20 @@ bool Model::Impl::walks_a_dataset(TSNode range_call, ScopeId scope) const {
 std::vector<bool> Model::Impl::loops_drawing_a_batch() const {
   std::vector<bool> draws(m.m_loops.size(), false);
   for (const Call& c : m.m_calls) {
-    if (c.loop == kNone || c.is_method_call() || c.method != "next") {
-      continue;
-    }
-    const std::optional<TSNode> source = c.positional(0);
-    if (source && names::is_loader_name(text(*source)) && !names::is_phase_name(text(*source))) {
+    if (c.loop != kNone && draws_a_batch(c)) {
       draws[static_cast<size_t>(c.loop)] = true;
     }
   }
   return draws;
+}
+
+// `next(train_iter)`: the next batch from a loader's iterator.
+bool Model::Impl::draws_a_batch(const Call& c) const {
+  if (c.is_method_call() || c.method != "next") {
+    return false;
+  }
+  const std::optional<TSNode> source = c.positional(0);
+  return source && names::is_loader_name(text(*source)) && !names::is_phase_name(text(*source));
 }
 
 void Model::Impl::classify_loops() {
@@ -1434,8 +1438,13 @@ bool Model::keeps_the_state_it_integrates(const Store& st) const {
     return false;
   }
   // A range over the dataset's length, or a pass that draws its own batch, walks the data.
-  if (m_impl->walks_a_dataset(it, l.scope) || m_impl->loops_drawing_a_batch()[static_cast<size_t>(st.loop)]) {
+  if (m_impl->walks_a_dataset(it, l.scope)) {
     return false;
+  }
+  for (auto [i, end] = m_impl->calls_in(l.body_start, l.body_end); i < end; ++i) {
+    if (m_calls[i].loop == st.loop && m_impl->draws_a_batch(m_calls[i])) {
+      return false;
+    }
   }
   const auto rebinds_itself = [&](const Binding& b) {
     return b.loop == st.loop &&

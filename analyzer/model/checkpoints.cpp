@@ -301,10 +301,9 @@ bool Model::grad_mode_left_to_callers(ScopeId scope_id) const {
     return false;
   }
   const Scope& sc = scope(fn);
-  return sc.class_scope != kNone && sc.parent == sc.class_scope && sc.facts.call_sites == 0 && !sc.facts.backprops &&
-         !sc.facts.steps_optimizer && !sc.facts.needs_grad && !sc.facts.per_step_method && !sc.facts.calls_train_mode &&
-         !m_impl->is_module_forward(fn) && !m_impl->is_test_class(sc.class_scope) &&
-         m_impl->class_is_module_like(sc.class_scope);
+  return sc.parent == sc.class_scope && sc.facts.call_sites == 0 && !sc.facts.backprops && !sc.facts.steps_optimizer &&
+         !sc.facts.needs_grad && !sc.facts.per_step_method && !sc.facts.calls_train_mode &&
+         !m_impl->is_module_forward(fn) && in_module_method(fn);
 }
 
 // A method of an nn.Module class (its forward, a rollout, an attention step): whoever calls it

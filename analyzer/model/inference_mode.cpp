@@ -117,13 +117,13 @@ bool calls_a_method_taking_gradients(const Model::Impl& impl, TSNode body) {
   if (impl.project == nullptr || impl.project->facts == nullptr) {
     return false;
   }
-  const std::uint32_t start = ts_node_start_byte(body);
-  const std::uint32_t end = ts_node_end_byte(body);
-  return std::any_of(impl.m.calls().begin(), impl.m.calls().end(), [&](const Call& c) {
-    const std::uint32_t at = ts_node_start_byte(c.node);
-    return at >= start && at < end && c.is_method_call() && !c.method.empty() &&
-           impl.project->facts->method_may_take_gradients(c.method);
-  });
+  for (auto [i, end] = impl.calls_in(ts_node_start_byte(body), ts_node_end_byte(body)); i < end; ++i) {
+    const Call& c = impl.m.calls()[i];
+    if (c.is_method_call() && !c.method.empty() && impl.project->facts->method_may_take_gradients(c.method)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // An optimizer's own `step()`: the state it creates (`exp_avg`, `step`) would be inference

@@ -259,6 +259,7 @@ struct Model::Impl {
   [[nodiscard]] bool walks_a_dataset(TSNode range_call, ScopeId scope) const;
   [[nodiscard]] bool sizes_what_the_outer_pass_drew(const Loop& l, TSNode stop) const;
   [[nodiscard]] std::vector<bool> loops_drawing_a_batch() const;
+  [[nodiscard]] bool draws_a_batch(const Call& c) const;
   [[nodiscard]] bool class_is_plain_torch_module(ScopeId cls) const;
   void mark_structural_step_methods();
   void mark_loss_methods();
