@@ -27,7 +27,9 @@ const RuleMeta kMeta{
            "had to skip stay hidden until the syntax error is fixed.",
     .example = "for batch in loader\n    loss = criterion(model(batch), batch.y)\n",
     .use_instead = "for batch in loader:\n    loss = criterion(model(batch), batch.y)\n",
-    .fine_when = "Never; but a file in a Python 2 or template dialect can be excluded with `extend-exclude`.",
+    .fine_when = "Never; but a file in a Python 2 or template dialect can be excluded with `extend-exclude`. "
+                 "A line that Python reads but the grammar cannot (a starred element at the top level of an "
+                 "expression list, `shape = *lead, -1, 1`, `return a, *rest`) is not reported.",
     .fix_safety = "",
     .options = {},
     .measured = "",
@@ -56,7 +58,7 @@ std::string message_for(const syntax::SyntaxErrorDescription& error) {
 
 void check(RuleContext& ctx) {
   const auto& problem = ctx.model.first_syntax_problem();
-  if (!problem) {
+  if (!problem || (!problem->missing && syntax::is_grammar_gap(problem->node, ctx.model.source().text()))) {
     return;
   }
   const syntax::SyntaxErrorDescription error =

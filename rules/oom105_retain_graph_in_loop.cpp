@@ -37,7 +37,9 @@ const RuleMeta kMeta{
     .fine_when = "Another backward through the same graph follows in the iteration (a GAN's discriminator then "
                  "generator, several heads back-propagated one by one, `torch.autograd.grad` then `backward`), "
                  "the flag is computed (`retain_graph=i < n - 1`) or may be `False` (a constant some code "
-                 "re-binds, a parameter a call overrides), or the call is not in per-step code.",
+                 "re-binds, a parameter a call overrides), the loop goes over the terms of one loss computed "
+                 "before it (`for k in losses.keys(): losses[k].sum().backward(retain_graph=True)`: each later "
+                 "backward goes through the same graph), or the call is not in per-step code.",
     .fix_safety = "Unsafe: if something does back-propagate through the graph again later, it would then fail "
                   "with \"Trying to backward through the graph a second time\".",
     .options = {},

@@ -28,7 +28,9 @@ const RuleMeta kMeta{
                  "for a custom accumulation, or a parameter server's `p.grad += g`) and needs zero tensors, not "
                  "`None`: a file that adds or copies into `.grad` in place is not reported. Nor is a unit test that "
                  "runs no backward "
-                 "(it checks that a wrapper passes the flag on).",
+                 "(it checks that a wrapper passes the flag on), nor a file that captures CUDA graphs "
+                 "(`torch.cuda.graph(g)`, `make_graphed_callables`): a captured backward writes into the gradient "
+                 "tensors it recorded, which must stay allocated.",
     .fix_safety = "Safe: the default behaviour since PyTorch 2.0; gradients read before the next backward are "
                   "`None` instead of zeros, which optimizers handle.",
     .options = {},
@@ -38,8 +40,10 @@ const RuleMeta kMeta{
 
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
-  if (m.writes_grads_in_place()) {
-    return; // `p.grad += g` elsewhere in the file: it needs zero tensors, not None (fine_when)
+  if (m.writes_grads_in_place() || m.captures_cuda_graphs()) {
+    // `p.grad += g` elsewhere in the file needs zero tensors, not None; a captured CUDA graph
+    // needs its gradients at the addresses it recorded (fine_when).
+    return;
   }
   for (const model::Call& call : m.calls()) {
     if (call.method != "zero_grad" || !call.is_method_call() || !call.has_argument_list()) {

@@ -154,7 +154,9 @@ Json to_json(const model::FunctionSummary& s) {
               s.module_class,
               s.callable_class,
               s.empties_cache,
-              s.may_return_a_number};
+              s.may_return_a_number,
+              s.plain_class,
+              s.parameter_free};
 }
 
 model::FunctionSummary function_of(const Json& j) {
@@ -164,8 +166,9 @@ model::FunctionSummary function_of(const Json& j) {
   for (const Json& g : j.at(2)) {
     s.elements.push_back(static_cast<model::Grad>(g.get<int>()));
   }
-  bool* flags[] = {&s.grad_disabled, &s.backprops,    &s.steps_optimizer, &s.needs_grad,    &s.per_step_method,
-                   &s.has_loop,      &s.module_class, &s.callable_class,  &s.empties_cache, &s.may_return_a_number};
+  bool* flags[] = {&s.grad_disabled, &s.backprops,     &s.steps_optimizer, &s.needs_grad,    &s.per_step_method,
+                   &s.has_loop,      &s.module_class,  &s.callable_class,  &s.empties_cache, &s.may_return_a_number,
+                   &s.plain_class,   &s.parameter_free};
   for (size_t i = 0; i < std::size(flags) && 3 + i < j.size(); ++i) {
     *flags[i] = j.at(3 + i).get<bool>();
   }
@@ -191,6 +194,7 @@ Json to_json(const model::ModuleSummary& s) {
               {"functions", std::move(fns)},
               {"calls", std::move(calls)},
               {"bases", s.external_bases},
+              {"reexports", s.reexports},
               {"methods", s.uncalled_methods},
               {"disabled_methods", s.grad_disabled_methods},
               {"grad_taking", s.grad_taking},
@@ -210,6 +214,9 @@ model::ModuleSummary summary_of(const Json& j) {
     s.external_calls.push_back(model::CallSite{c.at(0).get<std::string>(), c.at(1).get<bool>(), c.at(2).get<bool>()});
   }
   s.external_bases = j.at("bases").get<std::vector<std::string>>();
+  if (j.contains("reexports")) {
+    s.reexports = j.at("reexports").get<std::vector<std::pair<std::string, std::string>>>();
+  }
   if (j.contains("methods")) { // entries written before methods were summarised have none
     s.uncalled_methods = j.at("methods").get<std::vector<std::string>>();
   }

@@ -237,6 +237,8 @@ const std::vector<Channel>& channels() {
       {{"save", "cpu", "offload", "cuda", "device", ".to("}, {"load("}, false},
       // OOM302/OOM303: whether CUDA started before the allocator is configured.
       {{"cuda", "device", ".to("}, {"ALLOC_CONF", "_set_allocator_settings"}, false},
+      // OOM701: whether the module writes into `.grad` in place or captures CUDA graphs.
+      {{".grad", "cuda.graph", "CUDAGraph", "make_graphed_callables", "capture_begin"}, {"zero_grad("}, false},
       // OOM103: attributes read where a loss is made for a backward.
       {{"backward", "autograd", "loss"}, {"self."}, false},
       // OOM201: whether the file trains anything, read by a script that restores weights (its

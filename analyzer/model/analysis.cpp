@@ -165,7 +165,7 @@ void Model::Impl::mark_structural_step_methods() {
   for (size_t i = 0; i < m.m_scopes.size(); ++i) {
     Scope& sc = m.m_scopes[i];
     if (sc.kind == ScopeKind::Function && sc.class_scope != kNone && !has_loop[i] && sc.facts.backprops &&
-        sc.facts.steps_optimizer && !sc.facts.grad_disabled) {
+        sc.facts.steps_optimizer && !sc.facts.grad_disabled && !is_test_function(static_cast<ScopeId>(i))) {
       sc.facts.per_step_method = true;
     }
   }
@@ -439,7 +439,8 @@ void Model::Impl::compute_function_facts() {
     if (sc.kind != ScopeKind::Function) {
       continue;
     }
-    sc.facts.per_step_method = names::is_per_step_method(sc.name);
+    // pytest runs a test once, whatever it is named (`test_fsdp_training_step`).
+    sc.facts.per_step_method = names::is_per_step_method(sc.name) && !is_test_function(static_cast<ScopeId>(i));
     sc.facts.framework_eval_step = sc.class_scope != kNone && names::is_framework_eval_step(sc.name) &&
                                    !class_is_plain_torch_module(sc.class_scope);
     for (TSNode d : sc.decorators) {
@@ -600,6 +601,29 @@ bool walks_no_data(std::string_view method) {
       "items",   "keys",     "values",        "named_parameters", "parameters",
       "modules", "children", "named_modules", "named_children",   "named_buffers"};
   return std::find(kNotData.begin(), kNotData.end(), method) != kNotData.end();
+}
+
+// `enumerate(batch["continuation_indices"])`, `zip(batch.images, batch.labels)`: the parts of
+// the one batch a step was given, not the data.
+bool walks_one_batch(const Model::Impl& impl, TSNode iterable) {
+  TSNode it = impl.unparen(iterable);
+  if (ts_node_symbol(it) == impl.g.sym.call) {
+    const std::string_view wrapper = impl.last_name(impl.field(it, impl.g.field.function));
+    const TSNode args = impl.field(it, impl.g.field.arguments);
+    if ((wrapper != "enumerate" && wrapper != "zip") || impl.null(args) || ts_node_named_child_count(args) == 0) {
+      return false;
+    }
+    it = impl.unparen(ts_node_named_child(args, 0));
+  }
+  const TSSymbol s = ts_node_symbol(it);
+  if (s != impl.g.sym.subscript && s != impl.g.sym.attribute) {
+    return false;
+  }
+  while (ts_node_symbol(it) == impl.g.sym.subscript || ts_node_symbol(it) == impl.g.sym.attribute) {
+    it = impl.field(it, ts_node_symbol(it) == impl.g.sym.subscript ? impl.g.field.value : impl.g.field.object);
+  }
+  const std::string_view root = impl.text(it);
+  return root == "batch" || root == "minibatch" || root == "mini_batch";
 }
 
 } // namespace
@@ -852,7 +876,8 @@ void Model::Impl::classify_loops() {
             (names::is_step_count_name(iter_text) && !counts_within_one_batch(it)) || walks_a_dataset(it, l.scope);
         chunk_loop = method == "range" && chunks_one_batch(it);
       } else {
-        iterable_is_steps = names::is_loader_name(iter_text);
+        iterable_is_steps = names::is_loader_name(iter_text) && !names::is_setting_of_a_run(iter_text) &&
+                            !walks_one_batch(*this, l.iterable);
       }
     }
     const bool iterable_is_phase = names::is_phase_name(iter_text);
@@ -1153,10 +1178,37 @@ void Model::Impl::collect_forwards(EvalRegion& r, ScopeId fn) const {
   for (size_t i = first; i < last; ++i) {
     const Call& c = m.m_calls[i];
     if (!c.grad_disabled && enclosing_function(c.scope) == fn && (c.is_forward || runs_a_forward_for_its_caller(c)) &&
-        !forward_of_a_frozen_module(unparen(c.function), ts_node_start_byte(c.node))) {
+        !forward_of_a_frozen_module(unparen(c.function), ts_node_start_byte(c.node)) && !runs_patched_parts(c, fn)) {
       r.forward_calls.push_back(i);
     }
   }
+}
+
+// `monkeypatch.setattr(self.attn.indexer, "forward", fake)`, `mock.patch.object(attention,
+// "flash_decode", side_effect=...)` in the same function: a test that stubs parts of the module
+// it calls runs no real forward of it.
+bool Model::Impl::runs_patched_parts(const Call& c, ScopeId fn) const {
+  const std::string_view module = text(c.is_method_call() && c.method == "forward" ? c.receiver : c.function);
+  if (fn == kNone || module.empty()) {
+    return false;
+  }
+  const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
+  const auto [first, last] = calls_in(ts_node_start_byte(sc.body), ts_node_end_byte(sc.body));
+  for (size_t i = first; i < last; ++i) {
+    const Call& p = m.m_calls[i];
+    const bool patches = (p.method == "setattr" && !null(p.receiver) && text(p.receiver) == "monkeypatch") ||
+                         (p.method == "object" && !null(p.receiver) && last_name(p.receiver) == "patch");
+    const auto target = patches ? p.positional(0) : std::nullopt;
+    if (!target) {
+      continue;
+    }
+    const std::string_view patched = text(*target);
+    if (patched == module ||
+        (patched.starts_with(module) && patched.size() > module.size() && patched[module.size()] == '.')) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // `pred, true = self._process_one_batch(batch_x, batch_y)`: a method of this class (or a
@@ -1560,6 +1612,21 @@ void Model::Impl::find_eval_regions() {
       function_has_step_loop[static_cast<size_t>(fn)] = true;
     }
   }
+  // A loss for a backward elsewhere (`def training_loss(self, batch): output = self.predict(batch)`,
+  // `def actor_loss(self, td): self.qvalue.eval(); q = self.qvalue(td)`): what it runs is for training.
+  auto computes_a_loss = [&](const Scope& sc) {
+    bool eval_named = false;
+    return sc.facts.loss_for_caller ||
+           (names::is_loss_name(sc.name, options) && !names::is_eval_function_name(sc.name, eval_named));
+  };
+  // `def actor_loss(self, td): self.qvalue.eval(); ...; return loss`: a loss its callers
+  // back-propagate (a test named for a loss that returns nothing is not one).
+  auto returns_a_loss = [&](ScopeId fn) {
+    const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
+    return computes_a_loss(sc) && !is_test_function(fn) &&
+           std::any_of(sc.returns.begin(), sc.returns.end(),
+                       [&](TSNode r) { return !null(r) && ts_node_symbol(unparen(r)) != g.sym.none; });
+  };
   auto called_from_training = [&](ScopeId fn) {
     for (size_t e : edges_by_callee[static_cast<size_t>(fn)]) {
       const ScopeId caller = edges[e].caller;
@@ -1568,14 +1635,9 @@ void Model::Impl::find_eval_regions() {
       }
       const Scope& caller_scope = m.m_scopes[static_cast<size_t>(caller)];
       const FunctionFacts& f = caller_scope.facts;
-      // A loss for a backward elsewhere (`def training_loss(self, batch): output = self.predict(batch)`):
-      // what it calls is computed for training.
-      bool eval_named = false;
-      const bool computes_a_loss = f.loss_for_caller || (names::is_loss_name(caller_scope.name, options) &&
-                                                         !names::is_eval_function_name(caller_scope.name, eval_named));
       // A call every N steps from a training loop samples or logs; it is not the training.
-      if ((f.backprops || f.steps_optimizer || computes_a_loss) && !disabled_at(edges[e].at, m.scope_at(edges[e].at)) &&
-          !in_periodic_guard(edges[e].at)) {
+      if ((f.backprops || f.steps_optimizer || computes_a_loss(caller_scope)) &&
+          !disabled_at(edges[e].at, m.scope_at(edges[e].at)) && !in_periodic_guard(edges[e].at)) {
         return true;
       }
     }
@@ -1649,9 +1711,9 @@ void Model::Impl::find_eval_regions() {
     }
     // A model class's `def predict(self, x): self.net.eval(); return self.net(x)` that only other
     // modules call: like a module's own `predict`, its callers choose the grad mode.
-    if (fn != kNone &&
-        (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn) ||
-         overrides_a_validation_hook(fn) || m.grad_mode_left_to_callers(fn) || forward_of_a_module_class(fn))) {
+    if (fn != kNone && (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn) ||
+                        overrides_a_validation_hook(fn) || m.grad_mode_left_to_callers(fn) ||
+                        forward_of_a_module_class(fn) || returns_a_loss(fn))) {
       continue;
     }
     const std::uint32_t start = ts_node_end_byte(s.statement);

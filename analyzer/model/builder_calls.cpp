@@ -129,6 +129,16 @@ void ModelBuilder::mark_backprop_names(TSNode expr, Scope& owner) const {
         continue;
       }
     }
+    if (s == g.sym.binary_operator) {
+      // `(loss / cfg.gradient_accumulation_steps).backward()`: a divisor scales the loss; the
+      // graph is the dividend's.
+      const TSNode op = d.field(n, g.field.operator_);
+      const std::string_view op_text = null(op) ? std::string_view() : d.text(op);
+      if (op_text == "/" || op_text == "//") {
+        stack.push_back(d.field(n, g.field.left));
+        continue;
+      }
+    }
     if (s == g.sym.call) {
       TSNode callee = d.unparen(d.field(n, g.field.function));
       if (!null(callee) && ts_node_symbol(callee) == g.sym.attribute) {

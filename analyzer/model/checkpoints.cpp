@@ -125,8 +125,9 @@ std::vector<const Call*> Model::Impl::restores_after(ScopeId fn, std::uint32_t a
   return out;
 }
 
+// Whatever the name says (`load_data`): what a module's `load_state_dict` receives is its state.
 bool Model::reaches_load_state_dict(std::string_view name, ScopeId scope_id, std::uint32_t at) const {
-  if (name.empty() || names_data_not_state(name)) {
+  if (name.empty()) {
     return false;
   }
   const ScopeId fn = scope_id == kNone ? kNone : m_impl->enclosing_function(scope_id);

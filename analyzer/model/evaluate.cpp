@@ -542,6 +542,24 @@ bool Model::Impl::binds_a_function(const Binding& b) const {
   return (s == g.sym.identifier || s == g.sym.attribute) && !names::is_class_style(last_name(bound));
 }
 
+// `decoder = codecs.getincrementaldecoder("utf-8")()`, `encoder = json.JSONEncoder()`: what Python's
+// standard library makes is no model, whatever the name it is given.
+bool Model::Impl::made_by_the_standard_library(const Binding& b) const {
+  if (b.kind != BindingKind::Assign || null(b.value)) {
+    return false;
+  }
+  TSNode callee = unparen(b.value);
+  while (!null(callee) && ts_node_symbol(callee) == g.sym.call) {
+    callee = unparen(field(callee, g.field.function));
+  }
+  if (null(callee) || (ts_node_symbol(callee) != g.sym.attribute && ts_node_symbol(callee) != g.sym.identifier)) {
+    return false;
+  }
+  const std::string q = resolve_qualified(callee, b.scope);
+  const std::size_t dot = q.find('.');
+  return !q.empty() && names::is_standard_library_module(std::string_view(q).substr(0, dot));
+}
+
 // `model: SentenceTransformer`: an annotation naming a class whose instances a library
 // describes says what the parameter holds; anything else falls back to its name.
 Value Model::Impl::annotated_parameter(const Binding& b) const {
@@ -612,8 +630,11 @@ Value Model::Impl::value_from_summary(const FunctionSummary& f) const {
           -1,
           {},
           {}};
+  // A summary keeps only each element's grad state: an element without a graph may be a module
+  // (`model, train_tf, val_tf = create_model_and_transforms(name)`), a number or a tensor.
   for (Grad e : f.elements) {
-    v.elements.push_back(Value{e, Kind::Tensor, e == Grad::Yes ? Source::Helper : Source::None, -1, {}, {}});
+    v.elements.push_back(Value{
+        e, e == Grad::Yes ? Kind::Tensor : Kind::Unknown, e == Grad::Yes ? Source::Helper : Source::None, -1, {}, {}});
   }
   // Kinds that name something in the other module's own model (its functions, classes,
   // scopes) mean nothing here.
@@ -670,6 +691,7 @@ Value Model::Impl::function_returns(ScopeId fn, int depth) const {
   const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
   Value out;
   bool first = true;
+  bool kinds_differ = false;
   for (TSNode r : sc.returns) {
     // `return` and `return None` (the "nothing this time" of an Optional tuple, which the
     // caller tests before unpacking) say nothing about the tuple's elements.
@@ -681,6 +703,7 @@ Value Model::Impl::function_returns(ScopeId fn, int depth) const {
       out = v;
       first = false;
     } else {
+      kinds_differ = kinds_differ || v.kind != out.kind;
       Value joined = join(out, v);
       // Keep per-element facts of tuple returns when every return has the same arity.
       if (out.elements.size() == v.elements.size()) {
@@ -690,6 +713,11 @@ Value Model::Impl::function_returns(ScopeId fn, int depth) const {
       }
       out = joined;
     }
+  }
+  // `return model` on one path and `return getattr(model, attr)` on another: what a call gives
+  // may be a method or a setting, so calling it is no known forward.
+  if (kinds_differ && out.kind == Kind::Module) {
+    out.kind = Kind::Unknown;
   }
   if (sc.facts.grad_disabled) {
     out.grad = out.grad == Grad::Yes ? Grad::No : out.grad;
@@ -1134,7 +1162,7 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
       if (f->module_class) {
         return of_kind(Kind::Module);
       }
-      if (f->callable_class) {
+      if (f->callable_class || f->plain_class) {
         return Value{Grad::No, Kind::Instance, Source::None, -1, q, {}};
       }
       return when_enabled(value_from_summary(*f));
@@ -1515,7 +1543,7 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
       return name_heuristic(name);
     }
     Value v = eval_binding(static_cast<BindingId>(b - bindings.data()), depth + 1);
-    if (v.kind == Kind::Unknown && v.grad != Grad::Yes && !fetches_a_method(*b)) {
+    if (v.kind == Kind::Unknown && v.grad != Grad::Yes && !fetches_a_method(*b) && !made_by_the_standard_library(*b)) {
       const Value guess = name_heuristic(name);
       if (guess.kind != Kind::Unknown) {
         return guess;
@@ -1567,7 +1595,8 @@ Value Model::Impl::eval(TSNode n, ScopeId scope, int depth) const {
     const std::string_view attr = text(field(n, g.field.attribute));
     const Value object = eval(field(n, g.field.object), scope, depth + 1);
     if (names::is_metadata_attribute(attr)) {
-      return Value{Grad::No, attr == "data" || attr == "grad" ? Kind::Tensor : Kind::Number, Source::None, -1, {}, {}};
+      const bool tensor = attr == "data" || attr == "grad" || attr == "main_grad";
+      return Value{Grad::No, tensor ? Kind::Tensor : Kind::Number, Source::None, -1, {}, {}};
     }
     if (object.kind == Kind::ModelOutput || object.grad == Grad::Yes) {
       if (attr == "loss") {

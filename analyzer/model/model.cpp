@@ -125,8 +125,10 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
           f.returns_kind = Kind::Number;
         }
         f.may_return_a_number = forward != kNone && m_impl->returns_a_number_somewhere(forward, 0);
+        f.parameter_free = m_impl->class_holds_no_parameters(static_cast<ScopeId>(i));
       }
-      if (f.module_class || f.callable_class) {
+      f.plain_class = !f.module_class && !f.callable_class && m_impl->derives_from_nothing(static_cast<ScopeId>(i));
+      if (f.module_class || f.callable_class || f.plain_class) {
         out.functions[sc.name] = f;
       }
       continue;
@@ -187,6 +189,9 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
         !sc.facts.grad_disabled) {
       out.uncalled_methods.push_back(m_scopes[static_cast<size_t>(sc.class_scope)].name + "." + sc.name);
     }
+  }
+  if (project.is_package) {
+    m_impl->summarize_reexports(project, out);
   }
   summarize_calls_by_name(out);
   out.value_sensitive = !m_accumulations.empty() || !m_stores.empty();
@@ -910,6 +915,13 @@ bool Model::writes_grads_in_place() const {
            const bool in_place = c.method.size() > 1 && c.method.back() == '_' && c.method.front() != '_';
            return in_place && c.is_method_call() && text(c.receiver).ends_with(".grad");
          });
+}
+
+bool Model::captures_cuda_graphs() const {
+  return std::any_of(m_calls.begin(), m_calls.end(), [](const Call& c) {
+    return c.qualified == "torch.cuda.graph" || c.qualified == "torch.cuda.CUDAGraph" ||
+           c.qualified.ends_with("make_graphed_callables") || c.method == "capture_begin";
+  });
 }
 
 } // namespace oomlint::model

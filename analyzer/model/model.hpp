@@ -553,6 +553,9 @@ public:
   // The file adds or copies into `.grad` in place (`p.grad += g`, `p.grad.add_(g)`): it relies on
   // gradient buffers that exist, so `zero_grad(set_to_none=False)` is deliberate there.
   [[nodiscard]] bool writes_grads_in_place() const;
+  // The file captures CUDA graphs (`torch.cuda.graph(g)`, `make_graphed_callables`): a captured
+  // backward writes into gradient tensors at fixed addresses, which must stay allocated.
+  [[nodiscard]] bool captures_cuda_graphs() const;
   // Devices (device_gathering.cpp). The value a method chain starts from: `model(x).logits` in
   // `model(x).logits.argmax(-1)[0].float()`; a plain function call ends the chain.
   [[nodiscard]] TSNode method_chain_origin(TSNode expr) const;

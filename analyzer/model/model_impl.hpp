@@ -217,6 +217,12 @@ struct Model::Impl {
   [[nodiscard]] bool reduces_along_a_dim(TSNode args) const;
   [[nodiscard]] std::vector<const Call*> restores_after(ScopeId fn, std::uint32_t at) const;
   [[nodiscard]] bool is_test_function(ScopeId fn) const;
+  [[nodiscard]] bool made_by_the_standard_library(const Binding& b) const;
+  // `class Encoder:` or `class Encoder(object):`: no base that could make it a module.
+  [[nodiscard]] bool derives_from_nothing(ScopeId cls) const;
+  // `-25`, `0.5`, `"mel"`, `True`, `None`: a default that is a plain setting, never a module.
+  [[nodiscard]] bool is_literal_setting(TSNode value) const;
+  void summarize_reexports(const ProjectContext& context, ModuleSummary& out) const;
   [[nodiscard]] bool overrides_a_validation_hook(ScopeId fn) const;
   [[nodiscard]] bool is_test_class(ScopeId cls) const;
   [[nodiscard]] bool disabled_at(std::uint32_t byte, ScopeId scope) const;
@@ -286,6 +292,7 @@ struct Model::Impl {
   [[nodiscard]] bool returned_from(std::string_view name, ScopeId owner, std::uint32_t after, int depth) const;
   [[nodiscard]] bool has_callers(ScopeId fn) const;
   [[nodiscard]] bool runs_a_forward_for_its_caller(const Call& c) const;
+  [[nodiscard]] bool runs_patched_parts(const Call& c, ScopeId fn) const;
   void drop_helpers_reported_in_their_own_region();
   [[nodiscard]] bool iterates_a_range(const Loop& l) const;
   [[nodiscard]] bool escapes_as_a_closure(ScopeId fn) const;
@@ -347,6 +354,12 @@ bool names_the_cpu(std::string_view to_arguments);
 bool is_torch_version_test(std::string_view condition);
 bool is_per_step_method(std::string_view name);
 bool is_framework_eval_step(std::string_view name);
+// `args.batches`, `self.cfg.batch_sizes`: what a run was configured with (a list of settings to
+// sweep), not data to step through, whatever the attribute is called.
+bool is_setting_of_a_run(std::string_view dotted);
+// `codecs`, `json`, `subprocess`: a module of Python's standard library that makes no models
+// (`copy` and `pickle`, which can hand one back, are not listed).
+bool is_standard_library_module(std::string_view root);
 bool is_grad_disabling_decorator_name(std::string_view name, const ModelOptions& options);
 bool is_torch_loss_function(std::string_view qualified);
 bool is_torch_loss_class(std::string_view qualified);

@@ -109,7 +109,11 @@ bool Model::Impl::calls_a_parameter_free_layer(const Call& c) const {
     return true;
   }
   const ModuleClass cls = class_of_module(layer, c.scope, 0);
-  return cls.scope != kNone && class_holds_no_parameters(cls.scope);
+  if (cls.scope != kNone) {
+    return class_holds_no_parameters(cls.scope);
+  }
+  const FunctionSummary* f = cls.qualified.empty() ? nullptr : project_function(cls.qualified);
+  return f != nullptr && f->module_class && f->parameter_free;
 }
 
 // `class CharByteEncoder(nn.Module)` whose `__init__` keeps only strings and numbers: a module
@@ -129,6 +133,7 @@ bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
   if (init == nullptr || null(init->body)) {
     return false;
   }
+  const ScopeId init_scope = static_cast<ScopeId>(init - m.m_scopes.data());
   bool only_constants = true;
   syntax::walk_named(init->body, [&](TSNode n) {
     if (!only_constants) {
@@ -136,16 +141,22 @@ bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
     }
     const TSSymbol s = ts_node_symbol(n);
     if (s == g.sym.call) {
-      // `super().__init__()` is the one call allowed: any other may build a layer or a parameter.
+      // `super().__init__()`, or a layer without parameters (`torchaudio.transforms.MelSpectrogram(
+      // sample_rate=sr)`, `nn.Upsample(scale_factor=2)`), whatever its settings: any other call may
+      // build a layer or a parameter.
       const TSNode fn = unparen(field(n, g.field.function));
       const bool super_init = ts_node_symbol(fn) == g.sym.attribute &&
                               text(field(fn, g.field.attribute)) == "__init__" &&
                               text(field(fn, g.field.object)).starts_with("super(");
-      only_constants = super_init;
+      only_constants = super_init || names::is_parameter_free_layer(resolve_qualified(fn, init_scope));
       return false;
     }
     if (s == g.sym.identifier && ts_node_symbol(ts_node_parent(n)) != g.sym.attribute) {
-      only_constants = false; // a value passed in (`self.net = net`) may be a module
+      // A value passed in (`self.net = net`) may be a module; a setting whose default is a
+      // number or a string (`min_relative_volume: float = -25`) is not.
+      const Binding* b = lookup(text(n), init_scope, ts_node_start_byte(n));
+      only_constants = b != nullptr && b->kind == BindingKind::Parameter && !null(b->default_value) &&
+                       is_literal_setting(b->default_value);
       return false;
     }
     return true;
@@ -218,6 +229,34 @@ bool Model::Impl::calls_a_grad_disabled_method(const Call& c) const {
   }
   return project != nullptr && project->facts != nullptr &&
          project->facts->method_runs_without_grad(cls.qualified, method);
+}
+
+bool Model::Impl::is_literal_setting(TSNode value) const {
+  const TSNode v = unparen(value);
+  const TSSymbol s = ts_node_symbol(v);
+  if (s == g.sym.unary_operator) {
+    return is_literal_setting(field(v, g.field.argument));
+  }
+  return s == g.sym.integer || s == g.sym.float_ || s == g.sym.string || s == g.sym.true_ || s == g.sym.false_ ||
+         s == g.sym.none;
+}
+
+bool Model::Impl::derives_from_nothing(ScopeId cls) const {
+  const Scope& c = m.m_scopes[static_cast<size_t>(cls)];
+  return c.kind == ScopeKind::Class &&
+         std::all_of(c.bases.begin(), c.bases.end(), [](const std::string& b) { return b == "object"; });
+}
+
+void Model::Impl::summarize_reexports(const ProjectContext& context, ModuleSummary& out) const {
+  for (const Binding& b : bindings) {
+    if (b.kind != BindingKind::Import || b.scope != 0 || b.qualified.empty() || b.qualified == b.name) {
+      continue;
+    }
+    const std::string root = b.qualified.substr(0, b.qualified.find('.'));
+    if (context.is_local_root(root) && b.qualified != context.module + "." + b.name) {
+      out.reexports.emplace_back(b.name, b.qualified);
+    }
+  }
 }
 
 } // namespace oomlint::model

@@ -80,7 +80,23 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
   if (words.size() > 1 && std::find(kVerbs.begin(), kVerbs.end(), words.front()) != kVerbs.end()) {
     return false;
   }
-  return any_word_in(words, kWords) || last == "G" || last == "D";
+  if (!any_word_in(words, kWords) && last != "G" && last != "D") {
+    return false;
+  }
+  // The last word names the thing (`model_info`, `model_message`, `net_stats`): a name whose model
+  // word comes first is a module only where what follows names a module too, a part of one
+  // (`lm_head`), or which one of several it is (`model_ema`, `netG`, `encoder_q`, `text_encoder_2`).
+  static constexpr std::array<std::string_view, 40> kQualifiers = {
+      "ema",      "swa",   "avg",    "engine", "wrapper", "wrapped", "old",     "new",    "ref",      "orig",
+      "original", "base",  "target", "online", "shadow",  "ddp",     "dp",      "fsdp",   "compiled", "head",
+      "heads",    "layer", "layers", "block",  "blocks",  "proj",    "embed",   "cell",   "body",     "stem",
+      "neck",     "trunk", "tower",  "inner",  "outer",   "main",    "teacher", "student"};
+  const std::string_view tail = words.back();
+  const bool tail_is_model_word = std::find(kWords.begin(), kWords.end(), tail) != kWords.end();
+  const bool tail_qualifies = tail.size() <= 2 ||
+                              std::any_of(tail.begin(), tail.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+                              std::find(kQualifiers.begin(), kQualifiers.end(), tail) != kQualifiers.end();
+  return words.size() == 1 || tail_is_model_word || tail_qualifies;
 }
 
 bool is_loss_name(std::string_view name, const ModelOptions& options) {
@@ -225,6 +241,48 @@ bool is_forward_method(std::string_view name) {
   return name == "forward" || name.ends_with("_forward");
 }
 
+bool is_setting_of_a_run(std::string_view dotted) {
+  const std::size_t dot = dotted.find('.');
+  if (dot == std::string_view::npos) {
+    return false;
+  }
+  std::string_view root = dotted.substr(0, dot);
+  if (root == "self") {
+    const std::size_t next = dotted.find('.', dot + 1);
+    if (next == std::string_view::npos) {
+      return false;
+    }
+    root = dotted.substr(dot + 1, next - dot - 1);
+  }
+  static constexpr std::array<std::string_view, 10> kSettings = {"args", "cfg",     "config", "opt",   "opts",
+                                                                 "conf", "hparams", "flags",  "FLAGS", "hp"};
+  return std::find(kSettings.begin(), kSettings.end(), root) != kSettings.end();
+}
+
+bool is_standard_library_module(std::string_view root) {
+  static constexpr std::array<std::string_view, 40> kModules = {"codecs",       "json",
+                                                                "re",           "io",
+                                                                "os",           "sys",
+                                                                "subprocess",   "threading",
+                                                                "queue",        "collections",
+                                                                "itertools",    "logging",
+                                                                "csv",          "socket",
+                                                                "asyncio",      "http",
+                                                                "urllib",       "zipfile",
+                                                                "tarfile",      "tempfile",
+                                                                "pathlib",      "shutil",
+                                                                "time",         "datetime",
+                                                                "random",       "string",
+                                                                "struct",       "hashlib",
+                                                                "base64",       "textwrap",
+                                                                "difflib",      "argparse",
+                                                                "configparser", "multiprocessing",
+                                                                "concurrent",   "sqlite3",
+                                                                "uuid",         "xml",
+                                                                "html",         "email"};
+  return std::find(kModules.begin(), kModules.end(), root) != kModules.end();
+}
+
 bool is_per_step_method(std::string_view name) {
   if (name == "forward" || name == "compute_loss" || name == "training_step" || name == "__call__") {
     return name != "__call__";
@@ -235,8 +293,10 @@ bool is_per_step_method(std::string_view name) {
   return name.starts_with("on_") && name.ends_with("_batch_end");
 }
 
+// `val_step` is MMEngine's and MMCV's: their validation loops call it under `torch.no_grad()`.
 bool is_framework_eval_step(std::string_view name) {
-  static constexpr std::array<std::string_view, 16> kNames = {"validation_step",
+  static constexpr std::array<std::string_view, 17> kNames = {"validation_step",
+                                                              "val_step",
                                                               "test_step",
                                                               "predict_step",
                                                               "validation_step_end",
@@ -299,6 +359,10 @@ bool is_decoding_cache_name(std::string_view name) {
 }
 
 bool is_parameter_free_layer(std::string_view qualified) {
+  // torchaudio's transforms (`MelSpectrogram`, `Resample`, `AmplitudeToDB`) hold buffers only.
+  if (qualified.starts_with("torchaudio.transforms.")) {
+    return true;
+  }
   if (!qualified.starts_with("torch.nn.")) {
     return false;
   }
@@ -332,9 +396,11 @@ bool is_parameter_free_layer(std::string_view qualified) {
          cls.starts_with("Dropout");
 }
 
+// `xs.index(min(xs))`, `tokens.count(pad)`: a list's (or a string's) position and count are ints;
+// a tensor has neither method.
 bool is_grad_killing_method(std::string_view method) {
-  static constexpr std::array<std::string_view, 10> kMethods = {"item", "detach", "detach_", "tolist",  "numpy",
-                                                                "size", "dim",    "numel",   "__len__", "nelement"};
+  static constexpr std::array<std::string_view, 12> kMethods = {
+      "item", "detach", "detach_", "tolist", "numpy", "size", "dim", "numel", "index", "count", "__len__", "nelement"};
   return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
 }
 
@@ -368,9 +434,10 @@ bool is_part_forward_method(std::string_view method) {
 }
 
 bool is_metadata_attribute(std::string_view attr) {
-  static constexpr std::array<std::string_view, 12> kAttrs = {"shape",   "dtype",         "device",  "data",
-                                                              "grad",    "requires_grad", "is_cuda", "ndim",
-                                                              "grad_fn", "is_leaf",       "layout",  "names"};
+  // `main_grad`: the gradient buffer Megatron and Transformer Engine keep beside a parameter.
+  static constexpr std::array<std::string_view, 13> kAttrs = {
+      "shape", "dtype",   "device",  "data",   "grad",  "requires_grad", "is_cuda",
+      "ndim",  "grad_fn", "is_leaf", "layout", "names", "main_grad"};
   return std::find(kAttrs.begin(), kAttrs.end(), attr) != kAttrs.end();
 }
 

@@ -11,6 +11,7 @@ void ProjectFacts::add(const ModuleSummary& summary) {
   }
   add_grad_disabled_methods(summary);
   add_calls_by_name(summary);
+  add_reexports(summary);
   for (const CallSite& c : summary.external_calls) {
     Incoming& in = m_incoming[c.target];
     ++in.sites;
@@ -24,6 +25,7 @@ void ProjectFacts::add(ModuleSummary&& summary) {
   }
   add_grad_disabled_methods(summary);
   add_calls_by_name(summary);
+  add_reexports(summary);
   for (const CallSite& c : summary.external_calls) {
     Incoming& in = m_incoming[c.target];
     ++in.sites;
@@ -95,9 +97,26 @@ bool ProjectFacts::method_runs_without_grad(std::string_view cls, std::string_vi
          std::find(it->second.begin(), it->second.end(), method) != it->second.end();
 }
 
+void ProjectFacts::add_reexports(const ModuleSummary& summary) {
+  for (const auto& [name, target] : summary.reexports) {
+    m_reexports.emplace(summary.module + "." + name, target);
+  }
+}
+
 const FunctionSummary* ProjectFacts::function(std::string_view qualified) const {
-  auto it = m_functions.find(std::string(qualified));
-  return it == m_functions.end() ? nullptr : &it->second;
+  std::string key(qualified);
+  // A few hops: a package re-exporting what a subpackage re-exports.
+  for (int hop = 0; hop < 4; ++hop) {
+    if (auto it = m_functions.find(key); it != m_functions.end()) {
+      return &it->second;
+    }
+    auto next = m_reexports.find(key);
+    if (next == m_reexports.end() || next->second == key) {
+      return nullptr;
+    }
+    key = next->second;
+  }
+  return nullptr;
 }
 
 ProjectFacts::Incoming ProjectFacts::incoming(std::string_view qualified) const {
@@ -141,7 +160,8 @@ bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
     if ((f->returns == Grad::Yes && summary.value_sensitive) ||
         ((f->backprops || f->steps_optimizer || f->has_loop || f->module_class) && c.in_loop &&
          summary.loop_sensitive) ||
-        ((f->grad_disabled || f->needs_grad) && summary.had_findings) || f->empties_cache ||
+        ((f->grad_disabled || f->needs_grad || f->plain_class || f->parameter_free) && summary.had_findings) ||
+        f->empties_cache ||
         // An instance of another module's class: what its methods return reaches this
         // module's values through `obj.method(...)`, which is not a call site of its own.
         ((f->callable_class || f->module_class) && (summary.value_sensitive || summary.loop_sensitive))) {

@@ -31,6 +31,11 @@ struct FunctionSummary {
   // A class that is not an nn.Module but defines `__call__`: calling the class makes an object,
   // and calling the object returns what `returns`/`elements` say (`ComputeLoss(model)(p, t)`).
   bool callable_class = false;
+  // A class of its own (`class Encoder:`, `class Encoder(object):`), neither an nn.Module nor
+  // callable: calling it makes a plain object, whose methods run no forward (`encoder.encode(line)`).
+  bool plain_class = false;
+  // A module class whose `__init__` builds nothing to train (settings, parameter-free layers).
+  bool parameter_free = false;
   bool empties_cache = false; // each call empties the CUDA caching allocator
   // A module class whose forward returns a Python number on some path (`return total_loss` beside
   // `return total_loss, images`): what a call gives is no known tensor.
@@ -57,6 +62,9 @@ struct ModuleSummary {
   // Base classes imported from other modules of the run (`class FCOS(DenseDetector)`): whether
   // they are nn.Modules decides what this module's classes are.
   std::vector<std::string> external_bases;
+  // A package's `__init__.py` importing names from its own modules (`from .mask_decoder import
+  // MaskDecoder`): `pkg.modeling.MaskDecoder` is `pkg.modeling.mask_decoder.MaskDecoder`.
+  std::vector<std::pair<std::string, std::string>> reexports;
   // Names (hashed with `name_key`) of this module's functions and methods that take gradients
   // themselves (`torch.autograd.grad`, `backward`, `enable_grad`), and for each function or method
   // the method names it calls on objects (`self.rtc.denoise_step(...)`): a call by name of a method
@@ -98,12 +106,14 @@ public:
 
 private:
   std::unordered_map<std::string, FunctionSummary> m_functions;
+  std::unordered_map<std::string, std::string> m_reexports; // `pkg.Name` -> where `Name` is defined
   std::unordered_map<std::string, Incoming> m_incoming;
   std::unordered_map<std::string, std::vector<std::string>> m_grad_disabled_methods;
   std::unordered_set<std::uint64_t> m_grad_taking;
   std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> m_callers_by_name; // callee -> callers, until finish()
   void add_calls_by_name(const ModuleSummary& summary);
   void add_grad_disabled_methods(const ModuleSummary& summary);
+  void add_reexports(const ModuleSummary& summary);
 };
 
 // What a model needs to know about the run it is part of.

@@ -59,12 +59,37 @@ TSNode back_propagated_tensor(const Call& call) {
   return tensor;
 }
 
-bool graph_built_each_pass(const Model& m, const Call& call) {
-  const TSNode tensor = back_propagated_tensor(call);
+// The name whose graph an expression back-propagates: `loss[k].sum()` and `losses["actor"]` ->
+// `loss`/`losses`, whose graph was built where the name was bound. Null for a value a call
+// computes afresh (`model(x).sum()`, `criterion(out, y)`).
+TSNode graph_root(TSNode expr) {
   const auto& g = syntax::grammar();
-  if (ts_node_is_null(tensor) ||
-      (ts_node_symbol(tensor) != g.sym.identifier && ts_node_symbol(tensor) != g.sym.attribute)) {
-    return true; // an expression: computed right here
+  while (!ts_node_is_null(expr)) {
+    const TSSymbol sym = ts_node_symbol(expr);
+    if (sym == g.sym.identifier || sym == g.sym.attribute) {
+      return expr;
+    }
+    if (sym == g.sym.call) {
+      const TSNode function = ts_node_child_by_field_id(expr, g.field.function);
+      if (ts_node_is_null(function) || ts_node_symbol(function) != g.sym.attribute) {
+        return TSNode{};
+      }
+      expr = ts_node_child_by_field_id(function, g.field.object); // `x.sum()` reduces `x`'s graph
+    } else if (sym == g.sym.subscript) {
+      expr = ts_node_child_by_field_id(expr, g.field.value);
+    } else if (sym == g.sym.parenthesized_expression && ts_node_named_child_count(expr) == 1) {
+      expr = ts_node_named_child(expr, 0);
+    } else {
+      return TSNode{};
+    }
+  }
+  return expr;
+}
+
+bool graph_built_each_pass(const Model& m, const Call& call) {
+  const TSNode tensor = graph_root(back_propagated_tensor(call));
+  if (ts_node_is_null(tensor)) {
+    return true; // computed right here
   }
   const std::string_view name = m.text(tensor);
   std::uint32_t from = 0;

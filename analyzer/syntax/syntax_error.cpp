@@ -1,5 +1,6 @@
 #include "analyzer/syntax/syntax_error.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -106,6 +107,71 @@ SyntaxErrorDescription describe_syntax_error(TSNode problem, bool missing, std::
   }
   const TSNode leaf = first_leaf(problem);
   return description_at(SyntaxErrorKind::UnexpectedToken, leaf, node_text(leaf, source));
+}
+
+namespace {
+
+bool is_word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// What precedes `at` on the line, skipping spaces: `=`, `,` or a keyword that opens an
+// expression list (`return`, `yield`, `in`). Compound operators (`==`, `+=`, `**=`) do not count.
+bool opens_an_expression_list(std::string_view line, std::size_t at) {
+  std::size_t i = at;
+  while (i > 0 && line[i - 1] == ' ') {
+    --i;
+  }
+  if (i == 0) {
+    return false;
+  }
+  const char before = line[i - 1];
+  if (before == ',') {
+    return true;
+  }
+  if (before == '=') {
+    return i < 2 || std::string_view("=<>!+-*/%&|^@:").find(line[i - 2]) == std::string_view::npos;
+  }
+  std::size_t start = i;
+  while (start > 0 && is_word_char(line[start - 1])) {
+    --start;
+  }
+  const std::string_view word = line.substr(start, i - start);
+  return word == "return" || word == "yield" || word == "in";
+}
+
+} // namespace
+
+bool is_grammar_gap(TSNode problem, std::string_view source) {
+  const std::uint32_t at = std::min<std::uint32_t>(ts_node_start_byte(problem), source.size());
+  const std::size_t line_start = source.rfind('\n', at == 0 ? 0 : at - 1);
+  const std::size_t from = line_start == std::string_view::npos || at == 0 ? 0 : line_start + 1;
+  const std::size_t line_end = source.find('\n', at);
+  const std::string_view line =
+      source.substr(from, (line_end == std::string_view::npos ? source.size() : line_end) - from);
+  int depth = 0;
+  char quote = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quote != 0) {
+      quote = c == quote ? 0 : quote;
+      continue;
+    }
+    if (c == '#') {
+      break;
+    }
+    if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '(' || c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ')' || c == ']' || c == '}') {
+      --depth;
+    } else if (c == '*' && depth == 0 && (i + 1 >= line.size() || line[i + 1] != '*') &&
+               (i == 0 || line[i - 1] != '*') && opens_an_expression_list(line, i)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 } // namespace oomlint::syntax

@@ -30,4 +30,9 @@ struct SyntaxErrorDescription {
 // otherwise the error's first token.
 SyntaxErrorDescription describe_syntax_error(TSNode problem, bool missing, std::string_view source);
 
+// Whether the line an ERROR node starts on is Python that the grammar cannot read: a starred
+// element at the top level of an expression list (`shape = *lead, -1, 1`, `return a, *rest`),
+// valid since Python 3.5/3.8. Reporting a syntax error there would be wrong.
+bool is_grammar_gap(TSNode problem, std::string_view source);
+
 } // namespace oomlint::syntax

@@ -528,6 +528,55 @@ TEST_F(Cli, NoGradBlocksReachingGradientsElsewhereKeepNoGrad) {
   EXPECT_NE(alone.out.find("run.py:5:10: OOM202"), std::string::npos) << alone.out;
 }
 
+// A package's `__init__.py` re-exporting its modules' names: what the names are is known where
+// they are used -- a plain class (`Encoder`, whose `encode` runs no forward), a module class that
+// holds nothing to train, a factory whose first result is a model, and a base class that makes a
+// subclass an nn.Module (whose own method leaves the grad mode to its callers). In a cold run and
+// from the cache; alone, the file cannot tell.
+TEST_F(Cli, NamesReExportedByPackagesAreKnownWhereUsed) {
+  write("pkg/__init__.py", "from .factory import create_model_and_transforms\nfrom .encoders import Encoder\n"
+                           "from .metrics import RelativeVolumeMel\n");
+  write("pkg/factory.py", "from torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+                          "        super().__init__()\n        self.fc = nn.Linear(4, 4)\n\n"
+                          "    def forward(self, x):\n        return self.fc(x)\n\n\n"
+                          "def create_model_and_transforms(name):\n    model = Net()\n    return model, None, None\n");
+  write("pkg/encoders.py", "class Encoder:\n    def encode(self, line):\n        return line.split()\n");
+  write("pkg/metrics.py",
+        "import torchaudio\nfrom torch import nn\n\n\nclass RelativeVolumeMel(nn.Module):\n"
+        "    def __init__(self, sample_rate: int = 24000):\n        super().__init__()\n"
+        "        self.melspec = torchaudio.transforms.MelSpectrogram(sample_rate=sample_rate)\n\n"
+        "    def forward(self, a, b):\n        return (self.melspec(a) - self.melspec(b)).abs().mean()\n");
+  write("pkg/modeling/__init__.py", "from .decoder import MaskDecoder\n");
+  write("pkg/modeling/decoder.py", "from torch import nn\n\n\nclass MaskDecoder(nn.Module):\n"
+                                   "    def __init__(self, transformer):\n        super().__init__()\n"
+                                   "        self.transformer = transformer\n");
+  write("pkg/run.py",
+        "import pkg\nfrom pkg import Encoder, RelativeVolumeMel\nfrom pkg.modeling import MaskDecoder\n\n\n"
+        "class MaskDecoderHQ(MaskDecoder):\n    def predict_masks(self, tokens):\n"
+        "        return self.transformer(tokens)\n\n\n"
+        "def evaluate_texts(texts):\n    encoder = Encoder()\n    for t in texts:\n"
+        "        encoder.encode(t)\n\n\n"
+        "def evaluate_audio(estimates, references):\n    rvm = RelativeVolumeMel()\n"
+        "    for est, ref in zip(estimates, references):\n        rvm(est, ref)\n\n\n"
+        "def evaluate_model(loader):\n    model, _, _ = pkg.create_model_and_transforms(\"small\")\n"
+        "    model.eval()\n    for x in loader:\n        model(x)\n");
+  for (const bool cached : {false, true, true}) {
+    std::vector<std::string> args{"check", "--isolated", "--select", "OOM201", "--output-format", "concise", "pkg"};
+    if (!cached) {
+      args.insert(args.begin() + 2, "--no-cache");
+    }
+    const Result r = run(args, m_dir);
+    EXPECT_NE(r.out.find("run.py:27:9: OOM201"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("run.py:8:"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("run.py:14:"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("run.py:20:"), std::string::npos) << r.out;
+  }
+  const Result alone = run(
+      {"check", "--isolated", "--no-cache", "--select", "OOM201", "--output-format", "concise", "pkg/run.py"}, m_dir);
+  EXPECT_NE(alone.out.find("run.py:8:16: OOM201"), std::string::npos) << alone.out;
+  EXPECT_NE(alone.out.find("run.py:14:9: OOM201"), std::string::npos) << alone.out;
+}
+
 // A trainer module of another module whose forward back-propagates and returns `loss.item()`:
 // what its callers add up is a number.
 TEST_F(Cli, TrainerModulesOfOtherModulesReturnNumbers) {

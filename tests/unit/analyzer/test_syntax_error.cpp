@@ -64,3 +64,30 @@ TEST(SyntaxError, OtherwiseTheFirstTokenTheParserCouldNotPlace) {
 }
 
 } // namespace
+
+namespace {
+
+// Whether the first problem of the parse is one the grammar has where Python has none.
+bool first_problem_is_a_grammar_gap(const std::string& text) {
+  syntax::Parser parser;
+  const syntax::Tree tree = parser.parse(text);
+  const auto problem = syntax::first_problem(tree.root());
+  if (!problem) {
+    ADD_FAILURE() << "the grammar reads this without an error, so there is no gap to test: " << text;
+    return false;
+  }
+  return !problem->missing && syntax::is_grammar_gap(problem->node, text);
+}
+
+} // namespace
+
+TEST(SyntaxError, StarredElementsOfAnExpressionListAreAGrammarGap) {
+  EXPECT_TRUE(first_problem_is_a_grammar_gap("x = 1\nshape = *((1,) * n), -1, 1\n"));
+  EXPECT_TRUE(first_problem_is_a_grammar_gap("def f(r, p):\n    return None, *r.grads, *(None,) * len(p)\n"));
+}
+
+TEST(SyntaxError, RealErrorsBesideAStarAreNoGap) {
+  EXPECT_FALSE(first_problem_is_a_grammar_gap("x = 2 *\n"));
+  EXPECT_FALSE(first_problem_is_a_grammar_gap("x = 1 2 * 3\n"));
+  EXPECT_FALSE(first_problem_is_a_grammar_gap("def f(x)\n    return x, *x\n"));
+}
