@@ -40,7 +40,9 @@ const RuleMeta kMeta{
     .fine_when = "The value is detached or a number, the code runs grad-disabled, the attribute is "
                  "back-propagated (read by code that runs a backward, e.g. a loss module's `self.loss` summed "
                  "into the training loss; a read through `.item()` or `.detach()` does not count), or it is set "
-                 "outside per-step code (`__init__`, setup). A value carried "
+                 "outside per-step code (`__init__`, setup), or only behind a flag that is off unless a caller "
+                 "turns it on (`if self.store_attn: self.attn = attn` with `store_attn=False` by default). A value "
+                 "carried "
                  "into the next step's forward is OOM106's case, and a value a module's `forward` adds into such a "
                  "carried state of its own (`self.weights = w; self.coverage = self.coverage + self.weights`) is "
                  "part of that state. A decoder's key/value cache (`self.cache_k`) "
@@ -110,7 +112,7 @@ void check(RuleContext& ctx) {
       continue;
     }
     // A test runs a few steps of a small model: what it keeps is bounded by the test.
-    if (kept_for_a_reason(m, store) || m.in_test_code(k.scope)) {
+    if (kept_for_a_reason(m, store) || m.in_test_code(k.scope) || m.off_by_default(k.target)) {
       continue;
     }
     const std::string kept = short_text(m, k.value);

@@ -38,7 +38,8 @@ const RuleMeta kMeta{
         "recovers from an out-of-memory error, or every N steps behind `if step % N == 0:` (see the "
         "`allow-periodic` option), or behind a switch the user turns on (`if args.clear_cache:`, a parameter "
         "`if low_memory and ...:`, the trainer's `self.model_config.low_vram`, a model's own `self.low_vram` or "
-        "`self.offload`): whoever sets it chose the trade-off. A loop over configured settings (`for batch in "
+        "`self.offload`): whoever sets it chose the trade-off. After `if step % N != 0: return` (or "
+        "`continue`) the rest of the block runs every N steps too. A loop over configured settings (`for batch in "
         "args.batches:`, a benchmark's sweep) runs one case per pass, and a test runs once whatever it is called "
         "(`test_fsdp_training_step`).",
     .fix_safety = "",

@@ -1231,7 +1231,9 @@ bool Model::Impl::runs_a_forward_for_its_caller(const Call& c) const {
     }
     // The helper computes outputs for its caller: the forward's result is what it returns.
     const Model::Receiver to = m.receiver_of(inner.node);
-    if (to.consumer == sc.name || (!to.bound_name.empty() && returned_from(to.bound_name, callee, 0, 1))) {
+    // `return model(x)` (the receiver of a return is the function itself), or a name it returns.
+    if (to.consumer == sc.name || to.bound_name == sc.name ||
+        (!to.bound_name.empty() && returned_from(to.bound_name, callee, 0, 1))) {
       return true;
     }
   }

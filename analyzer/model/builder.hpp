@@ -106,6 +106,7 @@ private:
   [[nodiscard]] GradEffect classify_named_context(TSNode name, bool called) const;
   void visit_with(TSNode node, Frame& frame);
   void visit_except_clause(TSNode node, Frame& frame);
+  [[nodiscard]] bool flag_of_an_interval(TSNode condition) const;
   void visit_if(TSNode node);
 
   Model::Impl& d;

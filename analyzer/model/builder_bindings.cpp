@@ -17,6 +17,11 @@ BindingId Model::Impl::add_binding(Binding b) {
   }
   bound_anywhere.insert(b.name);
   scope_names[static_cast<size_t>(target_scope)][b.name].push_back(id);
+  // `global dlrm; dlrm = DLRM_Net(...)` in `run()`: the module's `dlrm`, which other functions read.
+  const ScopeId owner = enclosing_function(b.scope);
+  if (owner != kNone && owner != 0 && m.m_scopes[static_cast<size_t>(owner)].globals.count(b.name) != 0) {
+    scope_names[0][b.name].push_back(id);
+  }
   bindings.push_back(std::move(b));
   return id;
 }

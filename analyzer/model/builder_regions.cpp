@@ -189,6 +189,25 @@ void ModelBuilder::visit_except_clause(TSNode node, Frame& frame) {
   d.except_clauses.push_back(ts_node_start_byte(node));
 }
 
+// `should_test`, bound last in this function from a test of a modulo (`(j + 1) % freq == 0`).
+bool ModelBuilder::flag_of_an_interval(TSNode condition) const {
+  condition = d.unparen(condition);
+  if (ts_node_symbol(condition) != g.sym.identifier) {
+    return false;
+  }
+  const std::string_view name = d.text(condition);
+  const ScopeId fn = d.enclosing_function(scope);
+  const Binding* last = nullptr;
+  for (const Binding& b : d.bindings) {
+    if (b.name == name && d.enclosing_function(b.scope) == fn && b.stmt_start < ts_node_start_byte(condition)) {
+      last = &b;
+    }
+  }
+  return last != nullptr && last->kind == BindingKind::Assign && !null(last->value) &&
+         d.text(last->value).find('%') != std::string_view::npos &&
+         d.text(last->value).find("rank") == std::string_view::npos;
+}
+
 void ModelBuilder::visit_if(TSNode node) {
   TSNode condition = d.field(node, g.field.condition);
   TSNode consequence = d.field(node, g.field.consequence);
@@ -199,9 +218,29 @@ void ModelBuilder::visit_if(TSNode node) {
       d.else_branches.emplace_back(condition, ByteRange{ts_node_start_byte(alternative), ts_node_end_byte(node)});
     }
   }
-  // `if step % 100 == 0:`: the consequence runs every N steps.
+  // `if step % 100 == 0:`: the consequence runs every N steps; so does `if should_test:` after
+  // `should_test = (j + 1) % args.test_freq == 0 or ...`.
+  if (!null(condition) && !null(consequence) && d.text(condition).find('%') == std::string_view::npos &&
+      flag_of_an_interval(condition)) {
+    d.periodic_guards.push_back(ByteRange{ts_node_start_byte(consequence), ts_node_end_byte(consequence)});
+  }
   if (!null(condition) && !null(consequence) && d.text(condition).find('%') != std::string_view::npos) {
     d.periodic_guards.push_back(ByteRange{ts_node_start_byte(consequence), ts_node_end_byte(consequence)});
+    // `if (step - 1) % self.demo_every != 0: return` (or `continue`): what follows in the block
+    // runs every N steps too. (`if idx % world_size != rank: continue` shards the data instead.)
+    const std::string_view test = d.text(condition);
+    const bool off_the_interval = test.find("!= 0") != std::string_view::npos ||
+                                  test.find("!=0") != std::string_view::npos ||
+                                  (test.starts_with("not ") && test.find("== 0") != std::string_view::npos);
+    const TSNode parent = ts_node_parent(node);
+    if (off_the_interval && ts_node_named_child_count(consequence) == 1 && !null(parent) &&
+        (ts_node_symbol(parent) == g.sym.block || ts_node_symbol(parent) == g.sym.module)) {
+      const TSSymbol only = ts_node_symbol(ts_node_named_child(consequence, 0));
+      const bool leaves = only == g.sym.return_statement || d.text(ts_node_named_child(consequence, 0)) == "continue";
+      if (leaves && null(d.field(node, g.field.alternative))) {
+        d.periodic_guards.push_back(ByteRange{ts_node_end_byte(node), ts_node_end_byte(parent)});
+      }
+    }
   }
 }
 

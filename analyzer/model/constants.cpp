@@ -332,7 +332,12 @@ private:
     // depends on control flow, so all are possible.
     const auto& table = m_impl.scope_names[static_cast<size_t>(b->scope)];
     const auto it = table.find(b->name);
-    if (it == table.end() || rebound_elsewhere(b->name, b->scope) || (b->scope == 0 && module_namespace_rewritten())) {
+    // A function's `global DTYPE; DTYPE = ...` found from elsewhere: the module's own binding may
+    // hold as well, whichever ran last.
+    const ScopeId binder = m_impl.enclosing_function(b->scope);
+    const bool global_rebinding = binder != kNone && binder != 0 && m_impl.m.scope(binder).globals.count(b->name) != 0;
+    if (it == table.end() || global_rebinding || rebound_elsewhere(b->name, b->scope) ||
+        (b->scope == 0 && module_namespace_rewritten())) {
       return std::nullopt;
     }
     return union_of(it->second, depth);

@@ -41,6 +41,19 @@ bool rebuilds_module_state(const Model::Impl& impl, TSNode callee) {
   return moves && names::is_model_name(impl.last_name(impl.field(callee, impl.g.field.object)), impl.options);
 }
 
+// `nn.Parameter(w.clone())` makes a parameter of what the block computes (an inference tensor
+// that can never train); `torch.onnx.export`, `torch.jit.trace`: tracing and export record the
+// graph and are known to fail under inference_mode.
+bool makes_parameters_or_traces(const Model::Impl& impl, TSNode callee) {
+  const std::string_view name = impl.last_name(callee);
+  if (name == "Parameter") {
+    return true;
+  }
+  const std::string_view text = impl.text(callee);
+  return text.ends_with("onnx.export") || text.ends_with("jit.trace") || text.ends_with("jit.script") ||
+         text.ends_with("jit.trace_module") || text.ends_with("export.export");
+}
+
 bool sets_a_class_attribute(const Model::Impl& impl, TSNode left) {
   if (ts_node_symbol(left) != impl.g.sym.attribute) {
     return false;
@@ -81,7 +94,9 @@ bool touches_autograd_state(const Model::Impl& impl, TSNode body, int depth = 0)
     } else if (s == g.sym.call) {
       // `setattr(net, name, fused)` swaps a module's submodule: module state, as `self.x = ...` is.
       const TSNode fn = impl.field(n, g.field.function);
-      found = impl.text(fn) == "setattr" || (ts_node_symbol(fn) == g.sym.attribute && rebuilds_module_state(impl, fn));
+      found = impl.text(fn) == "setattr" ||
+              (ts_node_symbol(fn) == g.sym.attribute && rebuilds_module_state(impl, fn)) ||
+              makes_parameters_or_traces(impl, fn);
       if (!found && depth < kMaxCallDepth) {
         const ScopeId at = impl.m.function_at(ts_node_start_byte(n));
         const ScopeId callee = impl.local_callee(fn, at == kNone ? 0 : at);
@@ -228,6 +243,36 @@ std::vector<const Call*> call_sites(const Model::Impl& impl, ScopeId function) {
   return sites;
 }
 
+// `with torch.no_grad(): w = emb.weight.clone()` then `head.weight = nn.Parameter(w)`: a tensor
+// made in the block becomes a parameter after it, and an inference tensor can never train.
+bool made_into_a_parameter_after(const Model::Impl& impl, const NoGradRegion& region, ByteRange range) {
+  const ScopeId fn = region.function == kNone ? 0 : region.function;
+  const Scope& sc = impl.m.scope(fn);
+  const std::uint32_t end = fn == 0 ? UINT32_MAX : ts_node_end_byte(sc.node);
+  std::vector<std::string_view> made;
+  for (const Binding& b : impl.bindings) {
+    if (b.stmt_start >= range.start && b.stmt_start < range.end &&
+        impl.enclosing_function(b.scope) == region.function) {
+      made.push_back(b.name);
+    }
+  }
+  if (made.empty()) {
+    return false;
+  }
+  for (auto [i, last] = impl.calls_in(range.end, end); i < last; ++i) {
+    const Call& c = impl.m.calls()[i];
+    if (c.method != "Parameter" && impl.last_name(c.function) != "Parameter") {
+      continue;
+    }
+    const auto first = c.positional(0);
+    if (first && std::any_of(made.begin(), made.end(),
+                             [&](std::string_view name) { return mentions_identifier(impl.text(*first), name); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // What stops inference_mode in `region` (whose statement or function spans `range`), with the
 // facts its finding's notes need filled in on the way.
 InferenceModeBlocker inference_mode_blocker(const Model::Impl& impl, NoGradRegion& region, ByteRange range) {
@@ -240,7 +285,8 @@ InferenceModeBlocker inference_mode_blocker(const Model::Impl& impl, NoGradRegio
       (function != kNone && is_optimizer_step(impl.m, function))) {
     return InferenceModeBlocker::FunctionNeedsAutograd;
   }
-  if (function != kNone && results_reach_training(impl, function, 0)) {
+  if ((function != kNone && results_reach_training(impl, function, 0)) ||
+      made_into_a_parameter_after(impl, region, range)) {
     return InferenceModeBlocker::ResultsReachTraining;
   }
   if (function != kNone) {

@@ -556,6 +556,9 @@ public:
   // The file captures CUDA graphs (`torch.cuda.graph(g)`, `make_graphed_callables`): a captured
   // backward writes into gradient tensors at fixed addresses, which must stay allocated.
   [[nodiscard]] bool captures_cuda_graphs() const;
+  // Inside `if self.store_attn:` whose flag is off unless a caller turns it on (`False`, or a
+  // constructor parameter defaulting to `False`/`None`): an opt-in debugging or analysis path.
+  [[nodiscard]] bool off_by_default(TSNode node) const;
   // Devices (device_gathering.cpp). The value a method chain starts from: `model(x).logits` in
   // `model(x).logits.argmax(-1)[0].float()`; a plain function call ends the chain.
   [[nodiscard]] TSNode method_chain_origin(TSNode expr) const;

@@ -293,6 +293,7 @@ struct Model::Impl {
   [[nodiscard]] bool has_callers(ScopeId fn) const;
   [[nodiscard]] bool runs_a_forward_for_its_caller(const Call& c) const;
   [[nodiscard]] bool runs_patched_parts(const Call& c, ScopeId fn) const;
+  [[nodiscard]] bool flag_off_by_default(TSNode cond, ScopeId scope) const;
   void drop_helpers_reported_in_their_own_region();
   [[nodiscard]] bool iterates_a_range(const Loop& l) const;
   [[nodiscard]] bool escapes_as_a_closure(ScopeId fn) const;

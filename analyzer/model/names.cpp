@@ -293,10 +293,13 @@ bool is_per_step_method(std::string_view name) {
   return name.starts_with("on_") && name.ends_with("_batch_end");
 }
 
-// `val_step` is MMEngine's and MMCV's: their validation loops call it under `torch.no_grad()`.
+// `val_step` is MMEngine's and MMCV's, `eval_batch_end`/`eval_after_forward` a Composer
+// callback's: their evaluation loops call them under `torch.no_grad()`.
 bool is_framework_eval_step(std::string_view name) {
-  static constexpr std::array<std::string_view, 17> kNames = {"validation_step",
+  static constexpr std::array<std::string_view, 19> kNames = {"validation_step",
                                                               "val_step",
+                                                              "eval_batch_end",
+                                                              "eval_after_forward",
                                                               "test_step",
                                                               "predict_step",
                                                               "validation_step_end",

@@ -131,6 +131,46 @@ bool Model::option_guarded(TSNode node, LoopId loop_id) const {
   return false;
 }
 
+// `self.store_attn`, every binding of which is `False`/`None` or a parameter defaulting to one
+// (`def __init__(self, store_attn=False): self.store_attn = store_attn`).
+bool Model::Impl::flag_off_by_default(TSNode cond, ScopeId scope) const {
+  cond = unparen(cond);
+  if (ts_node_symbol(cond) == g.sym.boolean_operator && text(field(cond, g.field.operator_)) == "and") {
+    return flag_off_by_default(field(cond, g.field.left), scope) ||
+           flag_off_by_default(field(cond, g.field.right), scope);
+  }
+  if (ts_node_symbol(cond) != g.sym.attribute || text(field(cond, g.field.object)) != "self") {
+    return false;
+  }
+  const auto held = self_attribute_bindings(text(cond), scope);
+  auto off = [&](TSNode v) {
+    const TSSymbol s = ts_node_symbol(unparen(v));
+    return s == g.sym.false_ || s == g.sym.none;
+  };
+  return !held.empty() && std::all_of(held.begin(), held.end(), [&](const Binding* b) {
+    if (b->kind != BindingKind::Assign || null(b->value)) {
+      return false;
+    }
+    if (off(b->value)) {
+      return true;
+    }
+    if (ts_node_symbol(unparen(b->value)) != g.sym.identifier) {
+      return false;
+    }
+    const Binding* param = lookup(text(unparen(b->value)), b->scope, b->stmt_start);
+    return param != nullptr && param->kind == BindingKind::Parameter && !null(param->default_value) &&
+           off(param->default_value);
+  });
+}
+
+bool Model::off_by_default(TSNode node) const {
+  const std::uint32_t at = ts_node_start_byte(node);
+  const ScopeId scope = scope_at(at);
+  return std::any_of(m_impl->if_guards.begin(), m_impl->if_guards.end(), [&](const auto& guard) {
+    return guard.second.contains(at) && m_impl->flag_off_by_default(guard.first, scope);
+  });
+}
+
 bool Model::in_old_torch_branch(TSNode node) const {
   const std::uint32_t at = ts_node_start_byte(node);
   auto newer_than = [](std::string_view test) {
