@@ -44,7 +44,8 @@ const RuleMeta kMeta{
     .fine_when = "The value is already a number (`loss.item()`, `float(loss)`, `loss.detach()`, a name assigned "
                  "from one earlier, what a trainer module's `forward` returns when it back-propagates and returns "
                  "`loss.item()`, on every path or on some, beside a tuple on another) or a count of right answers "
-                 "(`output_dict[\"accuracy\"]`); the loop runs under "
+                 "(`output_dict[\"accuracy\"]`), or the total starts as a string (`text = \"\"`, then `text += "
+                 "decoder.decode(ids)`); the loop runs under "
                  "`torch.no_grad()`/`torch.inference_mode()` or in a "
                  "function decorated with either (also a project's own `@smart_inference_mode()`, and a helper "
                  "only ever called from grad-disabled code); the sum is itself back-propagated or returned "
@@ -78,7 +79,7 @@ void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   for (const model::Accumulation& acc : m.accumulations()) {
     // A test runs a few steps of a small model: what it keeps is bounded by the test.
-    if (acc.grad_disabled || m.in_test_code(acc.scope)) {
+    if (acc.grad_disabled || m.in_test_code(acc.scope) || m.total_starts_as_text(acc)) {
       continue;
     }
     const model::Value value = m.value_of(acc.value);

@@ -64,10 +64,14 @@ bool Model::Impl::find_saves_from_cpu() const {
       return true;
     }
   }
-  // `net.cpu()` (or `net.eval().cpu()`) as a statement, then `torch.save(net.state_dict(), ...)`.
+  // `net.cpu()` (or `net.eval().cpu()`, `self.set_device(torch.device("cpu"))`) as a statement, then
+  // `torch.save(net.state_dict(), ...)` or `torch.save(self, path)`.
   std::vector<std::pair<std::uint32_t, std::string_view>> moved_to_cpu; // where, what
   for (const Call& move : m.calls()) {
-    if (move.method == "cpu") {
+    const auto to = move.positional(0);
+    const bool to_cpu = (move.method == "to" || move.method == "set_device") && to &&
+                        names::names_the_cpu(m.text(*to)) && m.text(*to).find("cuda") == std::string_view::npos;
+    if ((move.method == "cpu" || to_cpu) && !ts_node_is_null(move.receiver)) {
       moved_to_cpu.emplace_back(ts_node_start_byte(move.node), m.text(strip_mode_switches(m, move.receiver)));
     }
   }
@@ -77,10 +81,11 @@ bool Model::Impl::find_saves_from_cpu() const {
     }
     const auto first = save.positional(0);
     const Call* state = first ? m.call_at(*first) : nullptr;
-    if (state == nullptr || state->method != "state_dict" || ts_node_is_null(state->receiver)) {
+    const bool whole_object = first && state == nullptr;
+    if (!whole_object && (state == nullptr || state->method != "state_dict" || ts_node_is_null(state->receiver))) {
       continue;
     }
-    const std::string_view saved = m.text(state->receiver);
+    const std::string_view saved = whole_object ? m.text(*first) : m.text(state->receiver);
     const std::uint32_t at = ts_node_start_byte(save.node);
     for (const auto& [where, moved] : moved_to_cpu) {
       if (where < at && moved == saved) {

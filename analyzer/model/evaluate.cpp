@@ -1204,8 +1204,10 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     if (q.starts_with("torchvision.models.") || q == "timm.create_model" || q.ends_with(".from_pretrained") ||
         q.starts_with("torch.compile") || q.starts_with("torch.nn.parallel.") || q == "torch.hub.load" ||
         q == "torch.jit.load" || q == "torch.jit.script" || q == "torch.jit.trace") {
-      if (q.ends_with("Tokenizer.from_pretrained") || q.find("Tokenizer") != std::string::npos ||
-          q.find("Processor") != std::string::npos || q.find("Config") != std::string::npos) {
+      // `BertTokenizer.from_pretrained`, `sp_tokenizer.from_pretrained()`, `AutoConfig`: no module.
+      const std::string lower = to_lower(q);
+      if (lower.find("tokenizer") != std::string::npos || lower.find("processor") != std::string::npos ||
+          lower.find("config") != std::string::npos) {
         return Value::unknown();
       }
       return of_kind(Kind::Module);

@@ -902,6 +902,24 @@ bool Model::filled_with_outside_views(const Binding& b, const Loop& l) const {
   return true;
 }
 
+bool Model::total_starts_as_text(const Accumulation& acc) const {
+  const auto& g = m_impl->g;
+  const std::uint32_t at = ts_node_start_byte(acc.statement);
+  const ScopeId fn = m_impl->enclosing_function(acc.scope);
+  const Binding* start = nullptr;
+  for (const Binding& b : bindings()) {
+    if (b.name == acc.target_key && b.kind == BindingKind::Assign && b.stmt_start < at && b.element == -1 &&
+        m_impl->enclosing_function(b.scope) == fn) {
+      start = &b;
+    }
+  }
+  if (start == nullptr || ts_node_is_null(start->value)) {
+    return false;
+  }
+  const TSSymbol s = ts_node_symbol(m_impl->unparen(start->value));
+  return s == g.sym.string || s == g.sym.concatenated_string;
+}
+
 bool Model::total_used_as_tensor_later(const Accumulation& acc) const {
   return may_be_used_as_tensor_after(acc.target_key, acc.scope, ts_node_end_byte(acc.statement));
 }

@@ -556,6 +556,8 @@ public:
   // The file captures CUDA graphs (`torch.cuda.graph(g)`, `make_graphed_callables`): a captured
   // backward writes into gradient tensors at fixed addresses, which must stay allocated.
   [[nodiscard]] bool captures_cuda_graphs() const;
+  // `text = ""` before `text += piece`: the total is a string, whatever is added to it.
+  [[nodiscard]] bool total_starts_as_text(const Accumulation& acc) const;
   // Inside `if self.store_attn:` whose flag is off unless a caller turns it on (`False`, or a
   // constructor parameter defaulting to `False`/`None`): an opt-in debugging or analysis path.
   [[nodiscard]] bool off_by_default(TSNode node) const;

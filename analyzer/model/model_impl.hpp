@@ -219,7 +219,7 @@ struct Model::Impl {
   [[nodiscard]] bool is_test_function(ScopeId fn) const;
   [[nodiscard]] bool made_by_the_standard_library(const Binding& b) const;
   // `class Encoder:` or `class Encoder(object):`: no base that could make it a module.
-  [[nodiscard]] bool derives_from_nothing(ScopeId cls) const;
+  [[nodiscard]] bool derives_from_nothing(ScopeId cls, int depth = 0) const;
   // `-25`, `0.5`, `"mel"`, `True`, `None`: a default that is a plain setting, never a module.
   [[nodiscard]] bool is_literal_setting(TSNode value) const;
   void summarize_reexports(const ProjectContext& context, ModuleSummary& out) const;

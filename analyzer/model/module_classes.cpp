@@ -241,10 +241,21 @@ bool Model::Impl::is_literal_setting(TSNode value) const {
          s == g.sym.none;
 }
 
-bool Model::Impl::derives_from_nothing(ScopeId cls) const {
+// `class Encoder:`, and `class StabilityVAEEncoder(Encoder)` over it: no base anywhere in the chain
+// could make it a module, whatever the names say.
+bool Model::Impl::derives_from_nothing(ScopeId cls, int depth) const {
   const Scope& c = m.m_scopes[static_cast<size_t>(cls)];
-  return c.kind == ScopeKind::Class &&
-         std::all_of(c.bases.begin(), c.bases.end(), [](const std::string& b) { return b == "object"; });
+  if (c.kind != ScopeKind::Class || depth > 4) {
+    return false;
+  }
+  return std::all_of(c.bases.begin(), c.bases.end(), [&](const std::string& b) {
+    if (b == "object") {
+      return true;
+    }
+    const Binding* base = lookup(b, c.parent, ts_node_start_byte(c.node));
+    return base != nullptr && base->kind == BindingKind::ClassDef && base->defines != kNone && base->defines < cls &&
+           derives_from_nothing(base->defines, depth + 1);
+  });
 }
 
 void Model::Impl::summarize_reexports(const ProjectContext& context, ModuleSummary& out) const {
