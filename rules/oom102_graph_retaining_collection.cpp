@@ -54,7 +54,8 @@ const RuleMeta kMeta{
                  "runs a few steps of a small model.",
     .fix_safety = "Unsafe, and not offered in a per-step method or inside an nn.Module's own method (a rollout whose "
                   "kept predictions become the loss), where a caller back-propagates what is kept. For a scalar loss "
-                  "the fix stores `.item()`, a Python float. A tensor kept in a list "
+                  "the fix stores `.item()`, a Python float, unless the list is handed to other code afterwards "
+                  "(`list_mean(losses)`), which may need tensors: then it stores `.detach()`. A tensor kept in a list "
                   "or dict is stored `.detach().cpu()`: `.detach()` alone drops the graph but keeps each step's "
                   "tensor on the GPU (measured: the list still grows by the tensors), so code that later uses the "
                   "kept tensors with GPU tensors must move them back. An index assignment into a tensor copies "
@@ -163,10 +164,14 @@ void check(RuleContext& ctx) {
                                      (fn != model::kNone && m.scope(fn).facts.per_step_method) ||
                                      m.in_module_method(st.scope);
     if (fixable_value(m, st) && tensor_value && !differentiable_code) {
-      if (value.is_scalar_loss()) {
+      // A scalar loss whose list is handed on (`list_mean(losses)` into a meter that calls
+      // `.detach()`) stays a tensor, on its device.
+      const bool handed_on = value.is_scalar_loss() &&
+                             m.handed_to_unknown_code_after(st.container_key, st.scope, ts_node_end_byte(st.statement));
+      if (value.is_scalar_loss() && !handed_on) {
         fix = append_method_call(m, st.value, "item", Applicability::Unsafe, fmt::format("Store `{}.item()`", stored));
         advice = fmt::format("store `{}.item()`", stored);
-      } else if (keeps_the_tensor(m, st) && value.device != model::Device::Cpu) {
+      } else if (keeps_the_tensor(m, st) && value.device != model::Device::Cpu && !handed_on) {
         // `.detach()` alone keeps each step's tensor on the GPU: measured, the list still grows
         // by the tensors themselves.
         fix = detach_to_cpu(m, st.value, Applicability::Unsafe,

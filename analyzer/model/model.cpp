@@ -580,6 +580,36 @@ bool Model::iterates_a_literal(LoopId loop_id) const {
   return false;
 }
 
+bool Model::handed_to_unknown_code_after(std::string_view key, ScopeId scope_id, std::uint32_t after) const {
+  if (may_be_used_as_tensor_after(key, scope_id, after)) {
+    return true;
+  }
+  // Python's and NumPy's own reductions take numbers as well as tensors; anything else (a project's
+  // `list_mean(losses)` feeding a meter that calls `.detach()`) may need tensors.
+  static constexpr std::array<std::string_view, 16> kNumeric = {"sum",   "len", "min",   "max",       "sorted", "print",
+                                                                "float", "int", "round", "enumerate", "zip",    "list",
+                                                                "tuple", "str", "any",   "all"};
+  const ScopeId owner = m_impl->owner_scope(scope_id);
+  const std::uint32_t end =
+      owner == 0 ? static_cast<std::uint32_t>(m_source.text().size()) : ts_node_end_byte(scope(owner).node);
+  const auto [first, last] = m_impl->calls_in(after, end);
+  for (size_t i = first; i < last; ++i) {
+    const Call& c = m_calls[i];
+    if (m_impl->owner_scope(c.scope) != owner || ts_node_is_null(c.arguments) ||
+        !mentions_identifier(text(c.arguments), key)) {
+      continue;
+    }
+    const bool numeric =
+        (!c.is_method_call() && std::find(kNumeric.begin(), kNumeric.end(), c.method) != kNumeric.end()) ||
+        c.qualified.starts_with("numpy.") || c.qualified.starts_with("statistics.") ||
+        c.qualified.starts_with("math.") || c.method == "append" || c.method == "extend";
+    if (!numeric) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool Model::may_be_used_as_tensor_after(std::string_view key, ScopeId scope_id, std::uint32_t after) const {
   if (key.find('.') != std::string_view::npos || key.find('[') != std::string_view::npos) {
     return true; // an attribute or an entry lives on: its later uses are not all in this function

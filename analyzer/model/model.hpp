@@ -433,6 +433,9 @@ public:
   // an argument of torch or of a collective, or returned to a caller that may. Decides whether
   // turning it into a Python float (`.item()`) is a fix or a breakage.
   [[nodiscard]] bool may_be_used_as_tensor_after(std::string_view key, ScopeId scope, std::uint32_t after) const;
+  // The same, or passed after `after` to a call other than Python's or NumPy's own reductions
+  // (`list_mean(losses)`): whoever receives it may need tensors.
+  [[nodiscard]] bool handed_to_unknown_code_after(std::string_view key, ScopeId scope, std::uint32_t after) const;
   // `loop` runs inside a step loop: what outlives only `loop` (a list bound in the outer loop's
   // body) is re-created in every step.
   [[nodiscard]] bool recreated_every_step(LoopId loop) const;

@@ -312,6 +312,39 @@ TEST(FixSource, NoDetachInsideAModulesOwnMethod) {
   EXPECT_FALSE(out.report.findings[0].fix.has_value());
 }
 
+// A list of scalar losses that only Python reduces stores floats; one handed to the project's own
+// helper (`list_mean(losses)` feeding a meter that calls `.detach()`) keeps tensors, on their device.
+TEST(FixSource, ScalarLossesHandedOnStayTensors) {
+  LintSettings settings;
+  settings.rules = rules::all_rules();
+  settings.enabled = {"OOM102"};
+  FixPolicy policy;
+  policy.unsafe = true;
+  policy.fixable = {"OOM102"};
+  syntax::Parser parser;
+  const std::string text = "import torch.nn.functional as F\n"
+                           "def train(model, loader, meter, optimizer, subnets):\n"
+                           "    for x, y in loader:\n"
+                           "        losses = []\n"
+                           "        for subnet in subnets:\n"
+                           "            model.set_active_subnet(subnet)\n"
+                           "            loss = F.cross_entropy(model(x), y)\n"
+                           "            loss.backward()\n"
+                           "            losses.append(loss)\n"
+                           "        optimizer.step()\n"
+                           "        meter.update(list_mean(losses))\n"
+                           "def evaluate(model, loader):\n"
+                           "    losses = []\n"
+                           "    for x, y in loader:\n"
+                           "        loss = F.cross_entropy(model(x), y)\n"
+                           "        losses.append(loss)\n"
+                           "    print(sum(losses) / len(losses))\n";
+  const FixOutcome out = fix_source(std::make_shared<const SourceFile>("x.py", text), parser, settings, policy);
+  EXPECT_NE(out.fixed->text().find("losses.append(loss.detach())\n        optimizer"), std::string::npos)
+      << out.fixed->text();
+  EXPECT_NE(out.fixed->text().find("losses.append(loss.item())\n    print"), std::string::npos) << out.fixed->text();
+}
+
 class AtomicWrite : public ::testing::Test {
 protected:
   void SetUp() override {
