@@ -195,11 +195,18 @@ bool ModelBuilder::flag_of_an_interval(TSNode condition) const {
   if (ts_node_symbol(condition) != g.sym.identifier) {
     return false;
   }
-  const std::string_view name = d.text(condition);
-  const ScopeId fn = d.enclosing_function(scope);
+  const std::string name(d.text(condition));
+  // The function's own table of the name (what is bound so far): one lookup per `if`.
+  const ScopeId fn = d.owner_scope(scope);
+  const auto& table = d.scope_names[static_cast<size_t>(fn)];
+  const auto it = table.find(name);
+  if (it == table.end()) {
+    return false;
+  }
   const Binding* last = nullptr;
-  for (const Binding& b : d.bindings) {
-    if (b.name == name && d.enclosing_function(b.scope) == fn && b.stmt_start < ts_node_start_byte(condition)) {
+  for (const BindingId id : it->second) {
+    const Binding& b = d.bindings[static_cast<size_t>(id)];
+    if (b.stmt_start < ts_node_start_byte(condition) && (last == nullptr || b.stmt_start > last->stmt_start)) {
       last = &b;
     }
   }

@@ -249,25 +249,23 @@ bool made_into_a_parameter_after(const Model::Impl& impl, const NoGradRegion& re
   const ScopeId fn = region.function == kNone ? 0 : region.function;
   const Scope& sc = impl.m.scope(fn);
   const std::uint32_t end = fn == 0 ? UINT32_MAX : ts_node_end_byte(sc.node);
-  std::vector<std::string_view> made;
-  for (const Binding& b : impl.bindings) {
-    if (b.stmt_start >= range.start && b.stmt_start < range.end &&
-        impl.enclosing_function(b.scope) == region.function) {
-      made.push_back(b.name);
-    }
-  }
-  if (made.empty()) {
-    return false;
-  }
+  // The calls first (few, and found by position); the names bound in the block only when one of
+  // them makes a parameter.
   for (auto [i, last] = impl.calls_in(range.end, end); i < last; ++i) {
     const Call& c = impl.m.calls()[i];
     if (c.method != "Parameter" && impl.last_name(c.function) != "Parameter") {
       continue;
     }
     const auto first = c.positional(0);
-    if (first && std::any_of(made.begin(), made.end(),
-                             [&](std::string_view name) { return mentions_identifier(impl.text(*first), name); })) {
-      return true;
+    if (!first) {
+      continue;
+    }
+    const std::string_view passed = impl.text(*first);
+    for (const Binding& b : impl.bindings) {
+      if (b.stmt_start >= range.start && b.stmt_start < range.end && mentions_identifier(passed, b.name) &&
+          impl.enclosing_function(b.scope) == region.function) {
+        return true;
+      }
     }
   }
   return false;

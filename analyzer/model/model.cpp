@@ -935,11 +935,18 @@ bool Model::filled_with_outside_views(const Binding& b, const Loop& l) const {
 bool Model::total_starts_as_text(const Accumulation& acc) const {
   const auto& g = m_impl->g;
   const std::uint32_t at = ts_node_start_byte(acc.statement);
-  const ScopeId fn = m_impl->enclosing_function(acc.scope);
+  // The function's own table of the name: one lookup, not a scan of every binding of the file.
+  const ScopeId owner = m_impl->owner_scope(acc.scope);
+  const auto& table = m_impl->scope_names[static_cast<size_t>(owner)];
+  const auto it = table.find(acc.target_key);
+  if (it == table.end()) {
+    return false;
+  }
   const Binding* start = nullptr;
-  for (const Binding& b : bindings()) {
-    if (b.name == acc.target_key && b.kind == BindingKind::Assign && b.stmt_start < at && b.element == -1 &&
-        m_impl->enclosing_function(b.scope) == fn) {
+  for (const BindingId id : it->second) {
+    const Binding& b = bindings()[static_cast<size_t>(id)];
+    if (b.kind == BindingKind::Assign && b.stmt_start < at && b.element == -1 &&
+        (start == nullptr || b.stmt_start > start->stmt_start)) {
       start = &b;
     }
   }
