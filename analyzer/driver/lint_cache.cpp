@@ -199,6 +199,7 @@ Json to_json(const model::ModuleSummary& s) {
               {"disabled_methods", s.grad_disabled_methods},
               {"grad_taking", s.grad_taking},
               {"calls_by_name", s.calls_by_name},
+              {"untyped_method_calls", s.untyped_method_calls},
               {"value_sensitive", s.value_sensitive},
               {"loop_sensitive", s.loop_sensitive},
               {"had_findings", s.had_findings}};
@@ -226,6 +227,10 @@ model::ModuleSummary summary_of(const Json& j) {
   if (j.contains("grad_taking")) {
     s.grad_taking = j.at("grad_taking").get<std::vector<std::uint64_t>>();
     s.calls_by_name = j.at("calls_by_name").get<std::vector<std::pair<std::uint64_t, std::vector<std::uint64_t>>>>();
+  }
+  if (j.contains("untyped_method_calls")) {
+    s.untyped_method_calls =
+        j.at("untyped_method_calls").get<std::vector<std::pair<std::uint64_t, std::pair<int, int>>>>();
   }
   s.value_sensitive = j.at("value_sensitive").get<bool>();
   s.loop_sensitive = j.at("loop_sensitive").get<bool>();

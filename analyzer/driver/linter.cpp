@@ -302,9 +302,35 @@ public:
       m_units[i].context.is_package = is_package;
       roots->insert(m_units[i].context.module.substr(0, m_units[i].context.module.find('.')));
     }
+    add_namespace_aliases(*roots);
     for (Unit& unit : m_units) {
       unit.context.local_roots = roots;
     }
+  }
+
+  // Modules outside any package, as scripts in the folders above import them: an alias that two
+  // modules share (`utils.py` in two folders) names neither.
+  void add_namespace_aliases(std::unordered_set<std::string>& roots) {
+    std::unordered_map<std::string, std::string> aliases;
+    std::unordered_set<std::string> shared;
+    for (size_t i = 0; i < m_inputs.size(); ++i) {
+      if (m_units[i].context.module.find('.') != std::string::npos || m_units[i].context.is_package) {
+        continue;
+      }
+      for (std::string& alias : model::namespace_aliases(m_inputs[i].path)) {
+        auto [it, fresh] = aliases.emplace(alias, m_units[i].context.module);
+        if (!fresh && it->second != m_units[i].context.module) {
+          shared.insert(alias);
+        }
+      }
+    }
+    for (const std::string& alias : shared) {
+      aliases.erase(alias);
+    }
+    for (const auto& entry : aliases) {
+      roots.insert(entry.first.substr(0, entry.first.find('.')));
+    }
+    m_run.facts->set_namespace_aliases(std::move(aliases));
   }
 
   ProjectRun run(int jobs) {

@@ -264,6 +264,16 @@ void Model::Impl::analyse() {
             project->module + "." + m.m_scopes[static_cast<size_t>(sc.class_scope)].name + "." + sc.name);
         sites += external.sites;
         disabled_sites += external.disabled;
+        if (sites == 0) {
+          // Nor on instances of the class: called by name on receivers of no known class. Such a
+          // call's own grad mode is read without its callers', so only calls that are all
+          // grad-disabled say anything; the others leave the method to callers not seen.
+          const ProjectFacts::Incoming untyped = project->facts->incoming_by_name(sc.name);
+          if (untyped.sites > 0 && untyped.disabled == untyped.sites) {
+            sites += untyped.sites;
+            disabled_sites += untyped.disabled;
+          }
+        }
       }
       sc.facts.call_sites = sites;
       sc.facts.disabled_call_sites = disabled_sites;
@@ -296,6 +306,11 @@ void Model::Impl::analyse() {
     }
   }
   mark_structural_step_methods();
+  for (size_t i = 0; i < m.m_scopes.size(); ++i) {
+    if (m.m_scopes[i].is_function() && !m.m_scopes[i].facts.grad_disabled) {
+      m.m_scopes[i].facts.returns_only_without_grad = returns_only_without_grad(static_cast<ScopeId>(i));
+    }
+  }
   const std::unordered_set<std::string> forward_methods = methods_running_a_forward();
   for (Call& c : m.m_calls) {
     c.grad_disabled = disabled_at(ts_node_start_byte(c.node), c.scope);
@@ -334,7 +349,8 @@ void Model::Impl::analyse() {
   // A forward (or `encode`) that its class runs without autograd builds no graph; a layer without
   // parameters (`nn.CosineSimilarity()`, `nn.Upsample(...)`) keeps only its inputs' graph, if any.
   for (Call& c : m.m_calls) {
-    if (c.is_forward && (calls_a_grad_disabled_method(c) || calls_a_parameter_free_layer(c))) {
+    if (c.is_forward && (calls_a_grad_disabled_method(c) || calls_a_parameter_free_layer(c) ||
+                         tokenizer_keyword_in(c.arguments) != nullptr)) {
       c.is_forward = false;
     }
   }
@@ -1841,7 +1857,8 @@ void Model::Impl::find_inference_script() {
     for (size_t i = first_call; i < last_call; ++i) {
       const Call& c = m.m_calls[i];
       if (!c.grad_disabled && enclosing_function(c.scope) == fn && restored.count({fn, text(c.function)}) != 0 &&
-          !forward_of_a_frozen_module(unparen(c.function), ts_node_start_byte(c.node))) {
+          !forward_of_a_frozen_module(unparen(c.function), ts_node_start_byte(c.node)) &&
+          !calls_a_grad_disabled_method(c)) {
         r.forward_calls.push_back(i);
       }
     }

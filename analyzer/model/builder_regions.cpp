@@ -197,19 +197,7 @@ bool ModelBuilder::flag_of_an_interval(TSNode condition) const {
   }
   const std::string name(d.text(condition));
   // The function's own table of the name (what is bound so far): one lookup per `if`.
-  const ScopeId fn = d.owner_scope(scope);
-  const auto& table = d.scope_names[static_cast<size_t>(fn)];
-  const auto it = table.find(name);
-  if (it == table.end()) {
-    return false;
-  }
-  const Binding* last = nullptr;
-  for (const BindingId id : it->second) {
-    const Binding& b = d.bindings[static_cast<size_t>(id)];
-    if (b.stmt_start < ts_node_start_byte(condition) && (last == nullptr || b.stmt_start > last->stmt_start)) {
-      last = &b;
-    }
-  }
+  const Binding* last = d.last_binding_before(name, d.owner_scope(scope), ts_node_start_byte(condition), false);
   return last != nullptr && last->kind == BindingKind::Assign && !null(last->value) &&
          d.text(last->value).find('%') != std::string_view::npos &&
          d.text(last->value).find("rank") == std::string_view::npos;

@@ -162,6 +162,24 @@ ScopeId Model::Impl::owner_scope(ScopeId scope) const {
   return fn == kNone ? 0 : fn;
 }
 
+const Binding* Model::Impl::last_binding_before(const std::string& name, ScopeId owner, std::uint32_t at,
+                                                bool whole_assignment_only) const {
+  const auto& table = scope_names[static_cast<size_t>(owner)];
+  const auto it = table.find(name);
+  if (it == table.end()) {
+    return nullptr;
+  }
+  const Binding* last = nullptr;
+  for (const BindingId id : it->second) {
+    const Binding& b = bindings[static_cast<size_t>(id)];
+    const bool counts = !whole_assignment_only || (b.kind == BindingKind::Assign && b.element == -1);
+    if (counts && b.stmt_start < at && (last == nullptr || b.stmt_start > last->stmt_start)) {
+      last = &b;
+    }
+  }
+  return last;
+}
+
 const Binding* Model::Impl::lookup(std::string_view name, ScopeId scope, std::uint32_t pos) const {
   const std::string key(name);
   ScopeId s = scope;
@@ -1056,6 +1074,19 @@ bool Model::Impl::fetches_a_method(const Binding& b) const {
   return any && pending.empty();
 }
 
+const library::Fact* Model::Impl::tokenizer_keyword_in(TSNode args) const {
+  const uint32_t count = null(args) ? 0 : ts_node_named_child_count(args);
+  for (uint32_t i = 0; i < count && i < 32; ++i) {
+    const TSNode a = ts_node_named_child(args, i);
+    if (ts_node_symbol(a) == g.sym.keyword_argument) {
+      if (const library::Fact* fact = library::tokenizer_keyword_fact(text(field(a, g.field.name)))) {
+        return fact;
+      }
+    }
+  }
+  return nullptr;
+}
+
 Value Model::Impl::eval_call(TSNode call, ScopeId scope, int depth) const {
   Value v = eval_call_kind(call, scope, depth);
   // A call that makes a graph-carrying (or forward-produced) value is where its story starts.
@@ -1083,6 +1114,9 @@ Value Model::Impl::eval_call_kind(TSNode call, ScopeId scope, int depth) const {
     }
     return v;
   };
+  if (const library::Fact* fact = tokenizer_keyword_in(args)) {
+    return from_library(*fact); // `model.encode(texts, return_tensors="pt")`: a tokenizer's work
+  }
   auto join_args = [&](bool keywords = false) {
     Value out{Grad::No, Kind::Tensor, Source::None, -1, {}, {}};
     if (null(args)) {

@@ -36,6 +36,18 @@ constexpr std::array<Fact, 7> kQualified = {{
      "sentence-transformers' `CrossEncoder.predict` is decorated with `@torch.inference_mode()`", true},
 }};
 
+constexpr std::array<Fact, 5> kTokenizerKeywords = {{
+    {"return_tensors", Returns::Object,
+     "`return_tensors=` is a tokenizer's or processor's argument: the call encodes text", true},
+    {"truncation", Returns::Object, "`truncation=` is a tokenizer's argument: the call encodes text", true},
+    {"add_special_tokens", Returns::Object, "`add_special_tokens=` is a tokenizer's argument: the call encodes text",
+     true},
+    {"return_attention_mask", Returns::Object,
+     "`return_attention_mask=` is a tokenizer's argument: the call encodes text", true},
+    {"skip_special_tokens", Returns::Text, "`skip_special_tokens=` is a tokenizer's argument: the call decodes ids",
+     true},
+}};
+
 constexpr Fact kDiffusersPipeline{"diffusers pipeline", Returns::Pipeline,
                                   "diffusers pipelines' `__call__` is decorated with `@torch.no_grad()`", true};
 constexpr Fact kProjectPipeline{"diffusers-style pipeline", Returns::Pipeline,
@@ -83,6 +95,15 @@ const Fact* qualified_fact(std::string_view qualified) {
     const std::string_view cls = qualified.substr(0, qualified.size() - kLoad.size());
     if (cls.substr(cls.rfind('.') + 1).ends_with("Pipeline")) {
       return &kProjectPipeline;
+    }
+  }
+  return nullptr;
+}
+
+const Fact* tokenizer_keyword_fact(std::string_view keyword) {
+  for (const Fact& f : kTokenizerKeywords) {
+    if (f.name == keyword) {
+      return &f;
     }
   }
   return nullptr;

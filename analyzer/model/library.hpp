@@ -28,6 +28,10 @@ const Fact* method_fact(std::string_view method);
 // A function or class by its import path (`torch.nn.utils.clip_grad_norm_`, diffusers pipelines).
 const Fact* qualified_fact(std::string_view qualified);
 
+// A keyword argument only tokenizers and processors take (`return_tensors="pt"`, `truncation`):
+// a call passing one encodes text, whatever its receiver is named; it runs no forward.
+const Fact* tokenizer_keyword_fact(std::string_view keyword);
+
 // A name that, by itself, says it holds a pipeline (`pipeline`, `pipe`, `sd_pipeline`).
 bool is_pipeline_name(std::string_view name);
 

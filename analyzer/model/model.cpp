@@ -59,6 +59,23 @@ bool names_no_method_in_particular(std::string_view name) {
 
 } // namespace
 
+// `policy.predict_action(obs)` on a parameter or attribute of no known class, calling no function
+// of this file: a call site, by name, of whichever class of the run defines the method.
+void Model::summarize_untyped_method_calls(ModuleSummary& out) const {
+  std::map<std::uint64_t, std::pair<int, int>> counts;
+  for (const Call& c : m_calls) {
+    if (!c.is_method_call() || !c.qualified.empty() || names_no_method_in_particular(c.method) ||
+        text(c.receiver) == "self" || m_impl->local_callee(c.function, c.scope) != kNone ||
+        !m_impl->class_of_instance(c).empty()) {
+      continue;
+    }
+    auto& [sites, disabled] = counts[name_key(c.method)];
+    ++sites;
+    disabled += c.grad_disabled ? 1 : 0;
+  }
+  out.untyped_method_calls.assign(counts.begin(), counts.end());
+}
+
 // Which functions and methods take gradients themselves (`torch.autograd.grad`, `enable_grad`: a
 // guidance step inside a sampler), and which method names each calls on an object: the run's
 // facts close the first over the second.
@@ -84,6 +101,7 @@ void Model::summarize_calls_by_name(ModuleSummary& out) const {
       names.push_back(key);
     }
   }
+  summarize_untyped_method_calls(out);
   for (size_t i = 1; i < m_scopes.size(); ++i) {
     if (takes[i] && !names_no_method_in_particular(m_scopes[i].name)) {
       out.grad_taking.push_back(name_key(m_scopes[i].name));
@@ -936,20 +954,7 @@ bool Model::total_starts_as_text(const Accumulation& acc) const {
   const auto& g = m_impl->g;
   const std::uint32_t at = ts_node_start_byte(acc.statement);
   // The function's own table of the name: one lookup, not a scan of every binding of the file.
-  const ScopeId owner = m_impl->owner_scope(acc.scope);
-  const auto& table = m_impl->scope_names[static_cast<size_t>(owner)];
-  const auto it = table.find(acc.target_key);
-  if (it == table.end()) {
-    return false;
-  }
-  const Binding* start = nullptr;
-  for (const BindingId id : it->second) {
-    const Binding& b = bindings()[static_cast<size_t>(id)];
-    if (b.kind == BindingKind::Assign && b.stmt_start < at && b.element == -1 &&
-        (start == nullptr || b.stmt_start > start->stmt_start)) {
-      start = &b;
-    }
-  }
+  const Binding* start = m_impl->last_binding_before(acc.target_key, m_impl->owner_scope(acc.scope), at, true);
   if (start == nullptr || ts_node_is_null(start->value)) {
     return false;
   }

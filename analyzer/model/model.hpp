@@ -51,10 +51,11 @@ struct FunctionFacts {
   bool backprops = false;       // runs a backward (itself or through a local helper)
   bool loss_for_caller = false; // a method whose result its caller back-propagates (`compute_G_loss`)
   bool steps_optimizer = false;
-  bool needs_grad = false;       // backward, autograd.grad, requires_grad_, enable_grad
-  bool calls_train_mode = false; // `.train()` on a module
-  bool empties_cache = false;    // each call empties the allocator's cache (a wrapper of empty_cache)
-  bool initialises_cuda = false; // calling it starts CUDA (`.cuda()`, `torch.cuda.set_device`, ...)
+  bool needs_grad = false;                // backward, autograd.grad, requires_grad_, enable_grad
+  bool calls_train_mode = false;          // `.train()` on a module
+  bool empties_cache = false;             // each call empties the allocator's cache (a wrapper of empty_cache)
+  bool initialises_cuda = false;          // calling it starts CUDA (`.cuda()`, `torch.cuda.set_device`, ...)
+  bool returns_only_without_grad = false; // every value it returns is computed under `no_grad`
   int call_sites = 0;
   int disabled_call_sites = 0;
   Value returns; // join of its return statements' values
@@ -645,6 +646,7 @@ public:
 
 private:
   void summarize_calls_by_name(ModuleSummary& out) const;
+  void summarize_untyped_method_calls(ModuleSummary& out) const;
   friend class ModelBuilder; // the one traversal records into the model (builder.hpp)
   void add_rollout_states(const std::vector<std::vector<BindingId>>& by_function,
                           std::vector<CarriedState>& result) const; // carried_state.cpp

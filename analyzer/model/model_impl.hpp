@@ -11,6 +11,7 @@
 
 #include <tree_sitter/api.h>
 
+#include "analyzer/model/library.hpp"
 #include "analyzer/model/model.hpp"
 #include "analyzer/syntax/python_grammar.hpp"
 
@@ -169,6 +170,11 @@ struct Model::Impl {
 
   // --- names (evaluate.cpp)
   [[nodiscard]] const Binding* lookup(std::string_view name, ScopeId scope, std::uint32_t pos) const;
+  // The binding of `name` in the table of function `owner` whose statement starts last before
+  // `at`; with `whole_assignment_only`, only plain `name = value` statements count (not tuple
+  // elements, loops or augmented assignments). One table lookup: never a scan of every binding.
+  [[nodiscard]] const Binding* last_binding_before(const std::string& name, ScopeId owner, std::uint32_t at,
+                                                   bool whole_assignment_only) const;
   [[nodiscard]] std::vector<const Binding*> self_attribute_bindings(std::string_view key, ScopeId scope) const;
   [[nodiscard]] std::string resolve_qualified(TSNode n, ScopeId scope) const;
   // The qualified name of the callee that made the receiver of `x.m(...)` (`x = Agent(...)`),
@@ -201,7 +207,11 @@ struct Model::Impl {
   [[nodiscard]] Value fetched_attribute(TSNode args, ScopeId scope, int depth) const;
   [[nodiscard]] bool fetches_a_method(const Binding& b) const;
   [[nodiscard]] std::vector<std::string> grad_disabled_methods(ScopeId cls) const;
-  [[nodiscard]] ModuleClass class_built_by(TSNode value, ScopeId scope) const;
+  [[nodiscard]] ModuleClass class_built_by(TSNode value, ScopeId scope, int depth = 0) const;
+  [[nodiscard]] bool builds_no_graph_for_its_caller(ScopeId fn) const;
+  [[nodiscard]] bool returns_only_without_grad(ScopeId fn) const;
+  // The library fact of a tokenizer-only keyword the call passes (`return_tensors="pt"`), if any.
+  [[nodiscard]] const library::Fact* tokenizer_keyword_in(TSNode args) const;
   [[nodiscard]] ModuleClass class_named(TSNode name, ScopeId scope) const;
   [[nodiscard]] ModuleClass class_of_module(TSNode expr, ScopeId scope, int depth) const;
   [[nodiscard]] bool calls_a_grad_disabled_method(const Call& c) const;

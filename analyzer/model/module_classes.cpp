@@ -16,23 +16,52 @@ namespace oomlint::model {
 
 std::vector<std::string> Model::Impl::grad_disabled_methods(ScopeId cls) const {
   std::vector<std::string> out;
-  for (const Scope& sc : m.m_scopes) {
-    if (sc.kind == ScopeKind::Function && sc.class_scope == cls && sc.parent == cls && sc.facts.grad_disabled) {
+  for (size_t i = 0; i < m.m_scopes.size(); ++i) {
+    const Scope& sc = m.m_scopes[i];
+    if (sc.kind == ScopeKind::Function && sc.class_scope == cls && sc.parent == cls &&
+        builds_no_graph_for_its_caller(static_cast<ScopeId>(i))) {
       out.push_back(sc.name);
     }
   }
   return out;
 }
 
+// Decorated or only called grad-disabled; or every value it returns is computed under `no_grad`
+// (`def forward(self, mel): <lazy load>; with torch.no_grad(): return self.model(mel)`): what
+// it built with autograd on, if anything, is dropped when it returns.
+bool Model::Impl::builds_no_graph_for_its_caller(ScopeId fn) const {
+  const FunctionFacts& f = m.m_scopes[static_cast<size_t>(fn)].facts;
+  return f.grad_disabled || f.returns_only_without_grad;
+}
+
+// Read while the tree is alive (summaries are made after it is freed).
+bool Model::Impl::returns_only_without_grad(ScopeId fn) const {
+  bool returns_a_value = false;
+  for (const TSNode r : m.m_scopes[static_cast<size_t>(fn)].returns) {
+    if (null(r) || is_literal_setting(r)) {
+      continue; // a bare `return`, `return None`: nothing with a graph
+    }
+    const std::uint32_t at = ts_node_start_byte(r);
+    if (!disabled_at(at, m.scope_at(at))) {
+      return false;
+    }
+    returns_a_value = true;
+  }
+  return returns_a_value;
+}
+
 // The class a call builds: `GlowTTS(config)`, `GlowTTS.init_from_config(config)`,
 // `MageVAE.from_pretrained(path)`, through `.to(device)`/`.eval()` chains.
-ModuleClass Model::Impl::class_built_by(TSNode value, ScopeId scope) const {
+ModuleClass Model::Impl::class_built_by(TSNode value, ScopeId scope, int depth) const {
   value = unparen(value);
   for (int guard = 0; guard < 8 && !null(value) && ts_node_symbol(value) == g.sym.call; ++guard) {
     TSNode callee = unparen(field(value, g.field.function));
     if (ts_node_symbol(callee) == g.sym.attribute &&
         names::is_module_returning_method(text(field(callee, g.field.attribute)))) {
       value = unparen(field(callee, g.field.object)); // `GlowTTS(config).to(device)`
+      if (ts_node_symbol(value) == g.sym.identifier && !names::is_class_style(text(value))) {
+        return class_of_module(value, scope, depth + 1); // `model = model.to(device)`
+      }
       continue;
     }
     if (ts_node_symbol(callee) == g.sym.attribute) {
@@ -81,11 +110,32 @@ ModuleClass Model::Impl::class_of_module(TSNode expr, ScopeId scope, int depth) 
     if (ts_node_symbol(v) == g.sym.identifier) {
       return class_of_module(v, b.scope, depth + 1); // `self.model = model`
     }
-    return class_built_by(v, b.scope);
+    return class_built_by(v, b.scope, depth);
   };
   if (ts_node_symbol(expr) == g.sym.identifier) {
     const Binding* b = lookup(text(expr), scope, ts_node_start_byte(expr));
-    return b == nullptr ? ModuleClass{} : from_binding(*b);
+    if (b == nullptr) {
+      return {};
+    }
+    ModuleClass cls = from_binding(*b);
+    if (cls.scope != kNone || !cls.qualified.empty()) {
+      return cls;
+    }
+    // `if args.checkpoint: model = Predictor(...)` / `else: model = torch.hub.load(...)`: the
+    // class a binding in another branch before this use names.
+    const auto& table = scope_names[static_cast<size_t>(b->scope)];
+    const auto it = table.find(std::string(text(expr)));
+    const std::uint32_t at = ts_node_start_byte(expr);
+    for (size_t i = 0; it != table.end() && i < it->second.size() && i < 8; ++i) {
+      const Binding& other = bindings[static_cast<size_t>(it->second[i])];
+      if (&other != b && other.stmt_start < at && other.stmt_start < b->stmt_start) {
+        cls = from_binding(other);
+        if (cls.scope != kNone || !cls.qualified.empty()) {
+          return cls;
+        }
+      }
+    }
+    return {};
   }
   if (ts_node_symbol(expr) == g.sym.attribute && text(field(expr, g.field.object)) == "self") {
     for (const Binding* b : self_attribute_bindings(dotted(expr), scope)) {
@@ -222,7 +272,7 @@ bool Model::Impl::calls_a_grad_disabled_method(const Call& c) const {
   const ModuleClass cls = class_of_module(instance, c.scope, 0);
   if (cls.scope != kNone) {
     const ScopeId fn = method_of(cls.scope, method);
-    return fn != kNone && m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled;
+    return fn != kNone && builds_no_graph_for_its_caller(fn);
   }
   if (cls.qualified.empty()) {
     return false;

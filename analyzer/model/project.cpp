@@ -1,6 +1,7 @@
 #include "analyzer/model/project.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <system_error>
 
 namespace oomlint::model {
@@ -13,7 +14,7 @@ void ProjectFacts::add(const ModuleSummary& summary) {
   add_calls_by_name(summary);
   add_reexports(summary);
   for (const CallSite& c : summary.external_calls) {
-    Incoming& in = m_incoming[c.target];
+    Incoming& in = m_incoming[canonical(c.target)];
     ++in.sites;
     in.disabled += c.disabled ? 1 : 0;
   }
@@ -27,11 +28,29 @@ void ProjectFacts::add(ModuleSummary&& summary) {
   add_calls_by_name(summary);
   add_reexports(summary);
   for (const CallSite& c : summary.external_calls) {
-    Incoming& in = m_incoming[c.target];
+    Incoming& in = m_incoming[canonical(c.target)];
     ++in.sites;
     in.disabled += c.disabled ? 1 : 0;
   }
   summary = ModuleSummary{};
+}
+
+void ProjectFacts::set_namespace_aliases(std::unordered_map<std::string, std::string> aliases) {
+  m_aliases = std::move(aliases);
+}
+
+std::string ProjectFacts::canonical(std::string_view qualified) const {
+  if (m_aliases.empty()) {
+    return std::string(qualified);
+  }
+  // The longest dotted prefix that names a module by an alias.
+  for (size_t end = qualified.rfind('.'); end != std::string_view::npos && end > 0;
+       end = qualified.rfind('.', end - 1)) {
+    if (auto it = m_aliases.find(std::string(qualified.substr(0, end))); it != m_aliases.end()) {
+      return it->second + std::string(qualified.substr(end));
+    }
+  }
+  return std::string(qualified);
 }
 
 // Two modules of the run with one dotted name (`llama/model.py` in several folders of a
@@ -62,6 +81,11 @@ std::uint64_t name_key(std::string_view name) {
 
 void ProjectFacts::add_calls_by_name(const ModuleSummary& summary) {
   m_grad_taking.insert(summary.grad_taking.begin(), summary.grad_taking.end());
+  for (const auto& [method, counts] : summary.untyped_method_calls) {
+    Incoming& in = m_incoming_by_name[method];
+    in.sites += counts.first;
+    in.disabled += counts.second;
+  }
   for (const auto& [caller, callees] : summary.calls_by_name) {
     for (const std::uint64_t callee : callees) {
       m_callers_by_name[callee].push_back(caller);
@@ -92,7 +116,7 @@ bool ProjectFacts::method_may_take_gradients(std::string_view method) const {
 }
 
 bool ProjectFacts::method_runs_without_grad(std::string_view cls, std::string_view method) const {
-  auto it = m_grad_disabled_methods.find(std::string(cls));
+  auto it = m_grad_disabled_methods.find(canonical(cls));
   return it != m_grad_disabled_methods.end() &&
          std::find(it->second.begin(), it->second.end(), method) != it->second.end();
 }
@@ -104,7 +128,7 @@ void ProjectFacts::add_reexports(const ModuleSummary& summary) {
 }
 
 const FunctionSummary* ProjectFacts::function(std::string_view qualified) const {
-  std::string key(qualified);
+  std::string key = canonical(qualified);
   // A few hops: a package re-exporting what a subpackage re-exports.
   for (int hop = 0; hop < 4; ++hop) {
     if (auto it = m_functions.find(key); it != m_functions.end()) {
@@ -122,6 +146,11 @@ const FunctionSummary* ProjectFacts::function(std::string_view qualified) const 
 ProjectFacts::Incoming ProjectFacts::incoming(std::string_view qualified) const {
   auto it = m_incoming.find(std::string(qualified));
   return it == m_incoming.end() ? Incoming{} : it->second;
+}
+
+ProjectFacts::Incoming ProjectFacts::incoming_by_name(std::string_view method) const {
+  auto it = m_incoming_by_name.find(name_key(method));
+  return it == m_incoming_by_name.end() ? Incoming{} : it->second;
 }
 
 bool ModuleSummary::may_need_second_look() const {
@@ -146,7 +175,7 @@ bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
   }
   for (const CallSite& c : summary.external_calls) {
     if (summary.had_findings) {
-      auto it = m_grad_disabled_methods.find(c.target);
+      auto it = m_grad_disabled_methods.find(canonical(c.target));
       if (it != m_grad_disabled_methods.end() && !it->second.empty()) {
         return true; // a class whose methods run without autograd: fewer forwards here
       }
@@ -186,7 +215,9 @@ bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
   }
   for (const std::string& method : summary.uncalled_methods) {
     const Incoming in = incoming(summary.module + "." + method);
-    if (in.sites > 0 && in.disabled == in.sites) {
+    const Incoming by_name = incoming_by_name(std::string_view(method).substr(method.rfind('.') + 1));
+    if ((in.sites > 0 && in.disabled == in.sites) ||
+        (in.sites == 0 && by_name.sites > 0 && by_name.disabled == by_name.sites)) {
       return true;
     }
   }
@@ -215,6 +246,33 @@ std::string module_name_for(const std::filesystem::path& file, bool& is_package)
     dir = dir.parent_path();
   }
   return name;
+}
+
+std::vector<std::string> namespace_aliases(const std::filesystem::path& file) {
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(file, ec);
+  if (ec || abs.filename() == "__init__.py" || std::filesystem::exists(abs.parent_path() / "__init__.py", ec)) {
+    return {};
+  }
+  auto is_identifier = [](const std::string& s) {
+    return !s.empty() && (std::isalpha(static_cast<unsigned char>(s[0])) != 0 || s[0] == '_') &&
+           std::all_of(s.begin(), s.end(),
+                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; });
+  };
+  std::vector<std::string> out;
+  std::string name = abs.stem().string();
+  std::filesystem::path dir = abs.parent_path();
+  // A few folders up: scripts are run from the repository or one of its top folders.
+  for (int up = 0; up < 4 && !dir.empty() && dir != dir.root_path(); ++up) {
+    const std::string folder = dir.filename().string();
+    if (!is_identifier(folder)) {
+      break;
+    }
+    name = folder + "." + name;
+    out.push_back(name);
+    dir = dir.parent_path();
+  }
+  return out;
 }
 
 std::string absolute_import(std::string_view relative, const ProjectContext& context) {

@@ -71,6 +71,10 @@ struct ModuleSummary {
   // that takes gradients, in any module of the run, may take them too.
   std::vector<std::uint64_t> grad_taking;
   std::vector<std::pair<std::uint64_t, std::vector<std::uint64_t>>> calls_by_name;
+  // Calls `policy.predict_action(obs)` on receivers the model cannot type, by method name (hashed
+  // with `name_key`): how many, and how many of them run grad-disabled. A method of another
+  // module's class that nothing there calls takes its grad mode from them.
+  std::vector<std::pair<std::uint64_t, std::pair<int, int>>> untyped_method_calls;
   // Has what values flow into (accumulations, stores, step loops, per-step methods): a helper's
   // grad-carrying result can change its findings.
   bool value_sensitive = false;
@@ -93,6 +97,8 @@ public:
   void add(ModuleSummary&& summary);
   [[nodiscard]] const FunctionSummary* function(std::string_view qualified) const;
   [[nodiscard]] Incoming incoming(std::string_view qualified) const;
+  // The run's calls of `x.method(...)` on receivers of no known class.
+  [[nodiscard]] Incoming incoming_by_name(std::string_view method) const;
   // `pkg.model.Transformer` and `forward`: whether that method runs without autograd in every
   // module of the run that defines the class.
   [[nodiscard]] bool method_runs_without_grad(std::string_view cls, std::string_view method) const;
@@ -103,14 +109,23 @@ public:
   // calls by name of the whole run.
   void finish();
   [[nodiscard]] bool method_may_take_gradients(std::string_view method) const;
+  // Names that modules outside any package are imported by (`decision_transformer.evaluation.
+  // evaluate_episodes` for `evaluate_episodes`, run from the folder above): each maps to the
+  // module's own name. Set before modules are added; names two modules share are left out.
+  void set_namespace_aliases(std::unordered_map<std::string, std::string> aliases);
 
 private:
   std::unordered_map<std::string, FunctionSummary> m_functions;
   std::unordered_map<std::string, std::string> m_reexports; // `pkg.Name` -> where `Name` is defined
   std::unordered_map<std::string, Incoming> m_incoming;
+  std::unordered_map<std::uint64_t, Incoming> m_incoming_by_name;
   std::unordered_map<std::string, std::vector<std::string>> m_grad_disabled_methods;
   std::unordered_set<std::uint64_t> m_grad_taking;
   std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> m_callers_by_name; // callee -> callers, until finish()
+  std::unordered_map<std::string, std::string> m_aliases;
+  // `decision_transformer.evaluation.evaluate_episodes.evaluate_episode` ->
+  // `evaluate_episodes.evaluate_episode`; other names unchanged.
+  [[nodiscard]] std::string canonical(std::string_view qualified) const;
   void add_calls_by_name(const ModuleSummary& summary);
   void add_grad_disabled_methods(const ModuleSummary& summary);
   void add_reexports(const ModuleSummary& summary);
@@ -134,6 +149,11 @@ std::uint64_t name_key(std::string_view name);
 
 // The dotted module name of a file: its path below the first folder without `__init__.py`.
 std::string module_name_for(const std::filesystem::path& file, bool& is_package);
+
+// For a module outside any package (`gym/decision_transformer/evaluation/evaluate_episodes.py`,
+// no `__init__.py`): the names a script in a folder above imports it by, nearest first
+// (`evaluation.evaluate_episodes`, `decision_transformer.evaluation.evaluate_episodes`, ...).
+std::vector<std::string> namespace_aliases(const std::filesystem::path& file);
 
 // `.losses` seen from `pkg.train` -> `pkg.losses`.
 std::string absolute_import(std::string_view relative, const ProjectContext& context);

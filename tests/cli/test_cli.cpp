@@ -577,6 +577,65 @@ TEST_F(Cli, NamesReExportedByPackagesAreKnownWhereUsed) {
   EXPECT_NE(alone.out.find("run.py:14:9: OOM201"), std::string::npos) << alone.out;
 }
 
+// Research code without `__init__.py` files, run from the folder above its packages (`python
+// experiment.py` imports `agents.evaluation.episodes`): a helper only called under `no_grad` from
+// there runs without autograd, in a cold run and from the cache; alone, it cannot tell.
+TEST_F(Cli, ModulesOutsidePackagesAreKnownByTheirImportPaths) {
+  write("gym/experiment.py", "import torch\nfrom agents.evaluation.episodes import run_episode\n\n\n"
+                             "def evaluate(model, envs):\n    returns = []\n    with torch.no_grad():\n"
+                             "        for env in envs:\n            returns.append(run_episode(env, model))\n"
+                             "    return returns\n");
+  write("gym/agents/evaluation/episodes.py",
+        "def run_episode(env, model):\n    model.eval()\n    state = env.reset()\n    total = 0.0\n"
+        "    for _ in range(100):\n        action = model.get_action(state)\n"
+        "        state, reward = env.step(action)\n        total += reward\n    return total\n");
+  for (const bool cached : {false, true, true}) {
+    std::vector<std::string> args{"check", "--isolated", "--select", "OOM201", "--output-format", "concise", "gym"};
+    if (!cached) {
+      args.insert(args.begin() + 2, "--no-cache");
+    }
+    const Result r = run(args, m_dir);
+    EXPECT_EQ(r.out.find("episodes.py:6:"), std::string::npos) << r.out;
+  }
+  const Result alone = run({"check", "--isolated", "--no-cache", "--select", "OOM201", "--output-format", "concise",
+                            "gym/agents/evaluation/episodes.py"},
+                           m_dir);
+  EXPECT_NE(alone.out.find("episodes.py:6:18: OOM201"), std::string::npos) << alone.out;
+}
+
+// A policy's `predict_action` that nothing in its module calls, called by name on policies of no
+// known class in other modules: under `no_grad` everywhere, it runs without autograd; one call
+// site with autograd on keeps the finding.
+TEST_F(Cli, MethodsCalledByNameElsewhereTakeTheirCallersGradMode) {
+  write("pkg/__init__.py", "");
+  write("pkg/policy.py", "import torch\nfrom robolib import BaseImagePolicy\n\n\n"
+                         "class DiffusionImagePolicy(BaseImagePolicy):\n    def __init__(self, obs_encoder, horizon):\n"
+                         "        super().__init__()\n        self.obs_encoder = obs_encoder\n"
+                         "        self.horizon = horizon\n\n    def predict_action(self, obs):\n"
+                         "        features = self.obs_encoder(obs)\n        actions = features[:, : self.horizon]\n"
+                         "        return {\"action\": actions}\n");
+  write("pkg/runner.py", "import torch\n\n\nclass Runner:\n    def run(self, policy, env):\n"
+                         "        obs = env.reset()\n        for _ in range(10):\n            with torch.no_grad():\n"
+                         "                result = policy.predict_action(obs)\n"
+                         "            obs = env.step(result[\"action\"].cpu().numpy())\n");
+  for (const bool cached : {false, true}) {
+    std::vector<std::string> args{"check", "--isolated", "--select", "OOM201", "--output-format", "concise", "pkg"};
+    if (!cached) {
+      args.insert(args.begin() + 2, "--no-cache");
+    }
+    const Result r = run(args, m_dir);
+    EXPECT_EQ(r.out.find("policy.py:12:"), std::string::npos) << r.out;
+  }
+  const Result alone =
+      run({"check", "--isolated", "--no-cache", "--select", "OOM201", "--output-format", "concise", "pkg/policy.py"},
+          m_dir);
+  EXPECT_NE(alone.out.find("policy.py:12:20: OOM201"), std::string::npos) << alone.out;
+  write("pkg/demo.py", "def show(policy, obs):\n    return policy.predict_action(obs)[\"action\"].tolist()\n");
+  const Result mixed =
+      run({"check", "--isolated", "--no-cache", "--select", "OOM201", "--output-format", "concise", "pkg"}, m_dir);
+  EXPECT_NE(mixed.out.find("policy.py:12:20: OOM201"), std::string::npos) << mixed.out;
+}
+
 // A trainer module of another module whose forward back-propagates and returns `loss.item()`:
 // what its callers add up is a number.
 TEST_F(Cli, TrainerModulesOfOtherModulesReturnNumbers) {
