@@ -156,7 +156,8 @@ Json to_json(const model::FunctionSummary& s) {
               s.empties_cache,
               s.may_return_a_number,
               s.plain_class,
-              s.parameter_free};
+              s.parameter_free,
+              s.bases_elsewhere};
 }
 
 model::FunctionSummary function_of(const Json& j) {
@@ -171,6 +172,9 @@ model::FunctionSummary function_of(const Json& j) {
                    &s.plain_class,   &s.parameter_free};
   for (size_t i = 0; i < std::size(flags) && 3 + i < j.size(); ++i) {
     *flags[i] = j.at(3 + i).get<bool>();
+  }
+  if (const size_t bases = 3 + std::size(flags); bases < j.size()) {
+    s.bases_elsewhere = j.at(bases).get<std::vector<std::string>>();
   }
   return s;
 }

@@ -590,6 +590,15 @@ Value Model::Impl::annotated_parameter(const Binding& b) const {
     if (const library::Fact* fact = q.empty() ? nullptr : library::qualified_fact(q)) {
       return from_library(*fact);
     }
+    // `model: HFDecoderModel`, a class of the run: what it is, not what the name suggests.
+    if (const FunctionSummary* f = q.empty() ? nullptr : project_function(q)) {
+      if (f->plain_class || f->callable_class) {
+        return Value{Grad::No, Kind::Instance, Source::None, -1, q, {}};
+      }
+      if (f->module_class) {
+        return of_kind(Kind::Module);
+      }
+    }
   }
   return name_heuristic(b.name);
 }

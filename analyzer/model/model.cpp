@@ -146,7 +146,11 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
         f.parameter_free = m_impl->class_holds_no_parameters(static_cast<ScopeId>(i));
       }
       f.plain_class = !f.module_class && !f.callable_class && m_impl->derives_from_nothing(static_cast<ScopeId>(i));
-      if (f.module_class || f.callable_class || f.plain_class) {
+      if (!f.plain_class && !f.callable_class &&
+          !m_impl->derives_only_from_the_run(static_cast<ScopeId>(i), project, f.bases_elsewhere)) {
+        f.bases_elsewhere.clear();
+      }
+      if (f.module_class || f.callable_class || f.plain_class || !f.bases_elsewhere.empty()) {
         out.functions[sc.name] = f;
       }
       continue;

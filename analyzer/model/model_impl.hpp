@@ -230,6 +230,8 @@ struct Model::Impl {
   [[nodiscard]] bool made_by_the_standard_library(const Binding& b) const;
   // `class Encoder:` or `class Encoder(object):`: no base that could make it a module.
   [[nodiscard]] bool derives_from_nothing(ScopeId cls, int depth = 0) const;
+  [[nodiscard]] bool derives_only_from_the_run(ScopeId cls, const ProjectContext& context,
+                                               std::vector<std::string>& out, int depth = 0) const;
   // `-25`, `0.5`, `"mel"`, `True`, `None`: a default that is a plain setting, never a module.
   [[nodiscard]] bool is_literal_setting(TSNode value) const;
   void summarize_reexports(const ProjectContext& context, ModuleSummary& out) const;

@@ -308,6 +308,39 @@ bool Model::Impl::derives_from_nothing(ScopeId cls, int depth) const {
   });
 }
 
+// `class HFDecoderModel(DecoderModel, HFModelMixin, Tunable)`, every base imported from the run
+// (or plain here, or `object`): the bases the run's facts decide, by qualified name. False where a
+// base is anything else (`nn.Module`, a library class, an expression).
+bool Model::Impl::derives_only_from_the_run(ScopeId cls, const ProjectContext& context, std::vector<std::string>& out,
+                                            int depth) const {
+  const Scope& c = m.m_scopes[static_cast<size_t>(cls)];
+  if (c.kind != ScopeKind::Class || depth > 4 || c.bases.empty()) {
+    return false;
+  }
+  return std::all_of(c.bases.begin(), c.bases.end(), [&](const std::string& b) {
+    if (b == "object") {
+      return true;
+    }
+    const Binding* base = lookup(b, c.parent, ts_node_start_byte(c.node));
+    if (base == nullptr) {
+      return false;
+    }
+    if (base->kind == BindingKind::ClassDef && base->defines != kNone && base->defines < cls) {
+      return derives_from_nothing(base->defines, depth + 1) ||
+             derives_only_from_the_run(base->defines, context, out, depth + 1);
+    }
+    if (base->kind != BindingKind::Import || base->qualified.empty()) {
+      return false;
+    }
+    const std::string root = base->qualified.substr(0, base->qualified.find('.'));
+    if (!context.is_local_root(root) || base->qualified.find('.') == std::string::npos) {
+      return false;
+    }
+    out.push_back(base->qualified);
+    return true;
+  });
+}
+
 void Model::Impl::summarize_reexports(const ProjectContext& context, ModuleSummary& out) const {
   for (const Binding& b : bindings) {
     if (b.kind != BindingKind::Import || b.scope != 0 || b.qualified.empty() || b.qualified == b.name) {

@@ -93,7 +93,34 @@ void ProjectFacts::add_calls_by_name(const ModuleSummary& summary) {
   }
 }
 
+// `class HFDecoderModel(DecoderModel, Tunable)` over `class DecoderModel(BaseModel)` over `class
+// BaseModel:`, in three modules: plain all the way down, so none of them is an nn.Module.
+void ProjectFacts::settle_plain_classes() {
+  for (int round = 0; round < 8; ++round) {
+    bool changed = false;
+    for (auto& [name, f] : m_functions) {
+      if (f.plain_class || f.callable_class || f.bases_elsewhere.empty()) {
+        continue;
+      }
+      const bool plain = std::all_of(f.bases_elsewhere.begin(), f.bases_elsewhere.end(), [&](const std::string& b) {
+        const FunctionSummary* base = function(b);
+        return base != nullptr && base != &f && base->plain_class;
+      });
+      if (plain) {
+        // `module_class` stays: a wrapper named like a model still leaves its methods' grad mode
+        // to their callers; only what its instances are (no nn.Module) is settled here.
+        f.plain_class = true;
+        changed = true;
+      }
+    }
+    if (!changed) {
+      break;
+    }
+  }
+}
+
 void ProjectFacts::finish() {
+  settle_plain_classes();
   std::vector<std::uint64_t> work(m_grad_taking.begin(), m_grad_taking.end());
   while (!work.empty()) {
     const std::uint64_t callee = work.back();

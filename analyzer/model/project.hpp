@@ -36,6 +36,10 @@ struct FunctionSummary {
   bool plain_class = false;
   // A module class whose `__init__` builds nothing to train (settings, parameter-free layers).
   bool parameter_free = false;
+  // A class whose bases are all plain here or classes of other modules of the run (`class
+  // HFDecoderModel(DecoderModel, Tunable)`, each imported): their qualified names. Once the run's
+  // facts are in, it is a plain class when they all are, whatever its name says.
+  std::vector<std::string> bases_elsewhere;
   bool empties_cache = false; // each call empties the CUDA caching allocator
   // A module class whose forward returns a Python number on some path (`return total_loss` beside
   // `return total_loss, images`): what a call gives is no known tensor.
@@ -127,6 +131,7 @@ private:
   // `evaluate_episodes.evaluate_episode`; other names unchanged.
   [[nodiscard]] std::string canonical(std::string_view qualified) const;
   void add_calls_by_name(const ModuleSummary& summary);
+  void settle_plain_classes();
   void add_grad_disabled_methods(const ModuleSummary& summary);
   void add_reexports(const ModuleSummary& summary);
 };

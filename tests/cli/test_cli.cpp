@@ -636,6 +636,38 @@ TEST_F(Cli, MethodsCalledByNameElsewhereTakeTheirCallersGradMode) {
   EXPECT_NE(mixed.out.find("policy.py:12:20: OOM201"), std::string::npos) << mixed.out;
 }
 
+// A wrapper class named like a model whose bases, each in another module of the run, are plain
+// all the way down (`HFDecoderModel(DecoderModel)` over `class BaseModel:`): its `decode` hands ids
+// to a tokenizer and runs no forward. A class over a base that is an nn.Module stays a module.
+TEST_F(Cli, ClassesPlainThroughOtherModulesAreNoModules) {
+  write("pkg/__init__.py", "");
+  write("pkg/base.py", "class BaseModel:\n    def describe(self):\n        return type(self).__name__\n");
+  write("pkg/decoder.py", "from pkg.base import BaseModel\n\n\nclass DecoderModel(BaseModel):\n    pass\n");
+  write("pkg/hf.py", "from pkg.decoder import DecoderModel\n\n\nclass HFDecoderModel(DecoderModel):\n"
+                     "    def __init__(self, tokenizer):\n        self.tokenizer = tokenizer\n\n"
+                     "    def decode(self, ids):\n        return self.tokenizer.decode(ids)\n");
+  write("pkg/nets.py", "from torch import nn\n\n\nclass BaseNet(nn.Module):\n    pass\n");
+  write("pkg/net.py", "from torch import nn\nfrom pkg.nets import BaseNet\n\n\nclass Net(BaseNet):\n"
+                      "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n");
+  write("pkg/run.py",
+        "from pkg.hf import HFDecoderModel\nfrom pkg.net import Net\n\n\n"
+        "def evaluate_texts(model: HFDecoderModel, batches):\n    texts = []\n"
+        "    for ids in batches:\n        texts.append(model.decode(ids))\n    return texts\n\n\n"
+        "def evaluate_net(net: Net, batches):\n    net.eval()\n    return [net(x).tolist() for x in batches]\n");
+  for (const bool cached : {false, true, true}) {
+    std::vector<std::string> args{"check", "--isolated", "--select", "OOM201", "--output-format", "concise", "pkg"};
+    if (!cached) {
+      args.insert(args.begin() + 2, "--no-cache");
+    }
+    const Result r = run(args, m_dir);
+    EXPECT_EQ(r.out.find("run.py:8:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("run.py:14:13: OOM201"), std::string::npos) << r.out;
+  }
+  const Result alone = run(
+      {"check", "--isolated", "--no-cache", "--select", "OOM201", "--output-format", "concise", "pkg/run.py"}, m_dir);
+  EXPECT_NE(alone.out.find("run.py:8:22: OOM201"), std::string::npos) << alone.out;
+}
+
 // A trainer module of another module whose forward back-propagates and returns `loss.item()`:
 // what its callers add up is a number.
 TEST_F(Cli, TrainerModulesOfOtherModulesReturnNumbers) {
