@@ -98,13 +98,15 @@ void ProjectFacts::add_calls_by_name(const ModuleSummary& summary) {
 void ProjectFacts::settle_plain_classes() {
   for (int round = 0; round < 8; ++round) {
     bool changed = false;
-    for (auto& [name, f] : m_functions) {
+    for (auto& entry : m_functions) {
+      FunctionSummary& f = entry.second;
       if (f.plain_class || f.callable_class || f.bases_elsewhere.empty()) {
         continue;
       }
+      const FunctionSummary* self = &f;
       const bool plain = std::all_of(f.bases_elsewhere.begin(), f.bases_elsewhere.end(), [&](const std::string& b) {
         const FunctionSummary* base = function(b);
-        return base != nullptr && base != &f && base->plain_class;
+        return base != nullptr && base != self && base->plain_class;
       });
       if (plain) {
         // `module_class` stays: a wrapper named like a model still leaves its methods' grad mode
