@@ -59,21 +59,12 @@ bool names_no_method_in_particular(std::string_view name) {
 
 } // namespace
 
-// `policy.predict_action(obs)` on a parameter or attribute of no known class, calling no function
-// of this file: a call site, by name, of whichever class of the run defines the method.
-void Model::summarize_untyped_method_calls(ModuleSummary& out) const {
-  std::map<std::uint64_t, std::pair<int, int>> counts;
-  for (const Call& c : m_calls) {
-    if (!c.is_method_call() || !c.qualified.empty() || names_no_method_in_particular(c.method) ||
-        text(c.receiver) == "self" || m_impl->local_callee(c.function, c.scope) != kNone ||
-        !m_impl->class_of_instance(c).empty()) {
-      continue;
-    }
-    auto& [sites, disabled] = counts[name_key(c.method)];
-    ++sites;
-    disabled += c.grad_disabled ? 1 : 0;
-  }
-  out.untyped_method_calls.assign(counts.begin(), counts.end());
+// `policy.predict_action(obs)` on a parameter or attribute of no known class (the caller has found
+// none), calling no function of this file: a call site, by name, of whichever class of the run
+// defines the method.
+bool Model::is_untyped_method_call(const Call& c) const {
+  return c.is_method_call() && c.qualified.empty() && !names_no_method_in_particular(c.method) &&
+         text(c.receiver) != "self" && m_impl->local_callee(c.function, c.scope) == kNone;
 }
 
 // Which functions and methods take gradients themselves (`torch.autograd.grad`, `enable_grad`: a
@@ -101,7 +92,6 @@ void Model::summarize_calls_by_name(ModuleSummary& out) const {
       names.push_back(key);
     }
   }
-  summarize_untyped_method_calls(out);
   for (size_t i = 1; i < m_scopes.size(); ++i) {
     if (takes[i] && !names_no_method_in_particular(m_scopes[i].name)) {
       out.grad_taking.push_back(name_key(m_scopes[i].name));
@@ -168,11 +158,17 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     f.has_loop = static_cast<size_t>(i) < m_impl->function_has_loop.size() && m_impl->function_has_loop[i];
     out.functions[sc.name] = f;
   }
+  std::map<std::uint64_t, std::pair<int, int>> untyped; // method name -> sites, grad-disabled ones
   for (const Call& c : m_calls) {
     // `agent.act(x)` on `agent = Agent()` of another module is a use of that class here: what
     // the class is (an nn.Module) decides what `act` returns.
     const std::string target = c.qualified.empty() ? m_impl->class_of_instance(c) : c.qualified;
     if (target.empty()) {
+      if (is_untyped_method_call(c)) {
+        auto& [sites, disabled] = untyped[name_key(c.method)];
+        ++sites;
+        disabled += c.grad_disabled ? 1 : 0;
+      }
       continue;
     }
     const std::string root = target.substr(0, target.find('.'));
@@ -189,6 +185,7 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
           CallSite{target + "." + std::string(c.method), c.grad_disabled, c.loop != kNone || per_step});
     }
   }
+  out.untyped_method_calls.assign(untyped.begin(), untyped.end());
   // `def __init__(self, model: Transformer)`: what that class's methods do decides its calls here.
   for (const Binding& b : m_impl->bindings) {
     if (b.kind != BindingKind::Parameter || ts_node_is_null(b.annotation)) {

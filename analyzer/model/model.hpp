@@ -646,7 +646,7 @@ public:
 
 private:
   void summarize_calls_by_name(ModuleSummary& out) const;
-  void summarize_untyped_method_calls(ModuleSummary& out) const;
+  [[nodiscard]] bool is_untyped_method_call(const Call& c) const;
   friend class ModelBuilder; // the one traversal records into the model (builder.hpp)
   void add_rollout_states(const std::vector<std::vector<BindingId>>& by_function,
                           std::vector<CarriedState>& result) const; // carried_state.cpp

@@ -37,10 +37,14 @@ void ProjectFacts::add(ModuleSummary&& summary) {
 
 void ProjectFacts::set_namespace_aliases(std::unordered_map<std::string, std::string> aliases) {
   m_aliases = std::move(aliases);
+  for (const auto& entry : m_aliases) {
+    m_alias_roots.insert(entry.first.substr(0, entry.first.find('.')));
+  }
 }
 
 std::string ProjectFacts::canonical(std::string_view qualified) const {
-  if (m_aliases.empty()) {
+  // Asked on every lookup of the run's facts: most names start with no alias at all.
+  if (m_alias_roots.count(std::string(qualified.substr(0, qualified.find('.')))) == 0) {
     return std::string(qualified);
   }
   // The longest dotted prefix that names a module by an alias.

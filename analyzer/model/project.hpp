@@ -127,6 +127,7 @@ private:
   std::unordered_set<std::uint64_t> m_grad_taking;
   std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> m_callers_by_name; // callee -> callers, until finish()
   std::unordered_map<std::string, std::string> m_aliases;
+  std::unordered_set<std::string> m_alias_roots; // first components of the aliases
   // `decision_transformer.evaluation.evaluate_episodes.evaluate_episode` ->
   // `evaluate_episodes.evaluate_episode`; other names unchanged.
   [[nodiscard]] std::string canonical(std::string_view qualified) const;
