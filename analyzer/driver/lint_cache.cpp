@@ -157,7 +157,9 @@ Json to_json(const model::FunctionSummary& s) {
               s.may_return_a_number,
               s.plain_class,
               s.parameter_free,
-              s.bases_elsewhere};
+              s.frozen_class,
+              s.bases_elsewhere,
+              s.returns_instance_of};
 }
 
 model::FunctionSummary function_of(const Json& j) {
@@ -167,14 +169,17 @@ model::FunctionSummary function_of(const Json& j) {
   for (const Json& g : j.at(2)) {
     s.elements.push_back(static_cast<model::Grad>(g.get<int>()));
   }
-  bool* flags[] = {&s.grad_disabled, &s.backprops,     &s.steps_optimizer, &s.needs_grad,    &s.per_step_method,
-                   &s.has_loop,      &s.module_class,  &s.callable_class,  &s.empties_cache, &s.may_return_a_number,
-                   &s.plain_class,   &s.parameter_free};
+  bool* flags[] = {&s.grad_disabled, &s.backprops,      &s.steps_optimizer, &s.needs_grad,    &s.per_step_method,
+                   &s.has_loop,      &s.module_class,   &s.callable_class,  &s.empties_cache, &s.may_return_a_number,
+                   &s.plain_class,   &s.parameter_free, &s.frozen_class};
   for (size_t i = 0; i < std::size(flags) && 3 + i < j.size(); ++i) {
     *flags[i] = j.at(3 + i).get<bool>();
   }
   if (const size_t bases = 3 + std::size(flags); bases < j.size()) {
     s.bases_elsewhere = j.at(bases).get<std::vector<std::string>>();
+  }
+  if (const size_t factory = 4 + std::size(flags); factory < j.size()) {
+    s.returns_instance_of = j.at(factory).get<std::string>();
   }
   return s;
 }
@@ -204,6 +209,7 @@ Json to_json(const model::ModuleSummary& s) {
               {"grad_taking", s.grad_taking},
               {"calls_by_name", s.calls_by_name},
               {"untyped_method_calls", s.untyped_method_calls},
+              {"trained_method_names", s.trained_method_names},
               {"value_sensitive", s.value_sensitive},
               {"loop_sensitive", s.loop_sensitive},
               {"had_findings", s.had_findings}};
@@ -235,6 +241,9 @@ model::ModuleSummary summary_of(const Json& j) {
   if (j.contains("untyped_method_calls")) {
     s.untyped_method_calls =
         j.at("untyped_method_calls").get<std::vector<std::pair<std::uint64_t, std::pair<int, int>>>>();
+  }
+  if (j.contains("trained_method_names")) {
+    s.trained_method_names = j.at("trained_method_names").get<std::vector<std::uint64_t>>();
   }
   s.value_sensitive = j.at("value_sensitive").get<bool>();
   s.loop_sensitive = j.at("loop_sensitive").get<bool>();

@@ -219,6 +219,19 @@ void Model::Impl::mark_loss_methods() {
 }
 
 void Model::Impl::analyse() {
+  for (size_t i = 0; i < m.m_scopes.size(); ++i) {
+    if (m.m_scopes[i].kind == ScopeKind::Class) {
+      m.m_scopes[i].facts.freezes_itself = class_freezes_itself(static_cast<ScopeId>(i));
+    }
+  }
+  for (size_t i = 0; i < m.m_scopes.size(); ++i) {
+    Scope& sc = m.m_scopes[i];
+    if (sc.kind == ScopeKind::Function && sc.parent == 0 && !sc.returns.empty()) {
+      ModuleClass cls = class_every_return_builds(static_cast<ScopeId>(i));
+      sc.facts.returned_class_scope = cls.scope;
+      sc.facts.returned_class = std::move(cls.qualified);
+    }
+  }
   compute_function_facts();
   resolve_calls();
   const auto by_name = method_calls_by_name();
@@ -243,7 +256,9 @@ void Model::Impl::analyse() {
         // beside the ones resolved (`self.pi(x)` under no_grad in `act`, `model.pi(s)` elsewhere).
         if (auto it = by_name.find(sc.name); it != by_name.end()) {
           for (const std::size_t call : it->second) {
-            if (!arguments_fit(sc, m.m_calls[call])) {
+            // `def evaluate_actions(...): self.actor.evaluate_actions(...)` delegates to a member.
+            if (!arguments_fit(sc, m.m_calls[call]) ||
+                enclosing_function(m.m_calls[call].scope) == static_cast<ScopeId>(i)) {
               continue;
             }
             const std::uint32_t at = ts_node_start_byte(m.m_calls[call].node);
@@ -264,6 +279,12 @@ void Model::Impl::analyse() {
             project->module + "." + m.m_scopes[static_cast<size_t>(sc.class_scope)].name + "." + sc.name);
         sites += external.sites;
         disabled_sites += external.disabled;
+        if (sites == 0) {
+          // `self.validate_on_batch(b)` in a base class of another module that leaves it to us.
+          const ProjectFacts::Incoming from_bases = incoming_from_bases(sc);
+          sites += from_bases.sites;
+          disabled_sites += from_bases.disabled;
+        }
         if (sites == 0) {
           // Nor on instances of the class: called by name on receivers of no known class. Such a
           // call's own grad mode is read without its callers', so only calls that are all
@@ -1189,6 +1210,13 @@ bool Model::Impl::training_signal_in(ScopeId fn, std::uint32_t start, std::uint3
   return false;
 }
 
+// A method nothing here calls whose results other modules of the run back-propagate
+// (`self.policy.evaluate_actions(...)` in a PPO update): a training forward named for evaluation.
+bool Model::Impl::trained_by_other_modules(const Scope& sc) const {
+  return sc.class_scope != kNone && sc.facts.call_sites == 0 && project != nullptr && project->facts != nullptr &&
+         project->facts->method_trained_by_name(sc.name);
+}
+
 void Model::Impl::collect_forwards(EvalRegion& r, ScopeId fn) const {
   const auto [first, last] = calls_in(r.start, r.end);
   for (size_t i = first; i < last; ++i) {
@@ -1242,7 +1270,9 @@ bool Model::Impl::runs_a_forward_for_its_caller(const Call& c) const {
   const auto [first, last] = calls_in(ts_node_start_byte(sc.body), ts_node_end_byte(sc.body));
   for (size_t i = first; i < last; ++i) {
     const Call& inner = m.m_calls[i];
-    if (!inner.is_forward || inner.grad_disabled || enclosing_function(inner.scope) != callee) {
+    if (!inner.is_forward || inner.grad_disabled || enclosing_function(inner.scope) != callee ||
+        forward_of_a_frozen_module(unparen(inner.function), ts_node_start_byte(inner.node)) ||
+        calls_a_parameter_free_layer(inner)) {
       continue;
     }
     // The helper computes outputs for its caller: the forward's result is what it returns.
@@ -1254,6 +1284,46 @@ bool Model::Impl::runs_a_forward_for_its_caller(const Call& c) const {
     }
   }
   return false;
+}
+
+// Calls through `self` that base classes in other modules make of a method they leave to their
+// subclasses (`BaseTrainer.validate` calling `self.validate_on_batch(b)` under `no_grad`).
+ProjectFacts::Incoming Model::Impl::incoming_from_bases(const Scope& method) const {
+  ProjectFacts::Incoming total;
+  std::vector<std::string> bases;
+  add_external_bases(method.class_scope, *project, bases);
+  for (const std::string& base : bases) {
+    const ProjectFacts::Incoming in = project->facts->incoming(base + "." + method.name);
+    total.sites += in.sites;
+    total.disabled += in.disabled;
+  }
+  return total;
+}
+
+// `values, log_probs, entropy = self.policy.evaluate_actions(obs, actions)` whose results make
+// the loss this function back-propagates: the call is part of training, whatever its name says.
+bool Model::Impl::result_flows_into_backward(const Call& c) const {
+  const ScopeId fn = enclosing_function(c.scope);
+  if (fn == kNone || !m.m_scopes[static_cast<size_t>(fn)].facts.backprops) {
+    return false;
+  }
+  const TSNode parent = ts_node_parent(c.node);
+  if (null(parent) || ts_node_symbol(parent) != g.sym.assignment) {
+    return false;
+  }
+  const TSNode left = field(parent, g.field.left);
+  auto reaches = [&](TSNode target) {
+    return ts_node_symbol(target) == g.sym.identifier && flows_into_backward(text(target), fn, 5);
+  };
+  if (ts_node_symbol(left) == g.sym.pattern_list || ts_node_symbol(left) == g.sym.tuple_pattern) {
+    for (uint32_t i = 0; i < ts_node_named_child_count(left); ++i) {
+      if (reaches(ts_node_named_child(left, i))) {
+        return true;
+      }
+    }
+    return false;
+  }
+  return reaches(left);
 }
 
 // `extra = model(x2).mean(); loss = loss + extra; loss.backward()`: `extra` reaches a backward
@@ -1696,7 +1766,7 @@ void Model::Impl::find_eval_regions() {
     const bool own_eval_step = names::is_framework_eval_step(sc.name) && sc.class_scope != kNone &&
                                class_is_plain_torch_module(sc.class_scope);
     if ((class_is_module_like(sc.class_scope) && !own_eval_step) || called_from_training(static_cast<ScopeId>(i)) ||
-        overrides_a_validation_hook(static_cast<ScopeId>(i))) {
+        overrides_a_validation_hook(static_cast<ScopeId>(i)) || trained_by_other_modules(sc)) {
       continue;
     }
     const auto fn = static_cast<ScopeId>(i);

@@ -104,6 +104,7 @@ private:
   [[nodiscard]] GradEffect classify_conditional_with_item(TSNode expr) const;
   [[nodiscard]] GradEffect exit_stack_effect(TSNode item, TSNode alias, TSNode body) const;
   [[nodiscard]] GradEffect classify_named_context(TSNode name, bool called) const;
+  [[nodiscard]] GradEffect classify_returned_context(TSNode callee) const;
   void visit_with(TSNode node, Frame& frame);
   void visit_except_clause(TSNode node, Frame& frame);
   [[nodiscard]] bool flag_of_an_interval(TSNode condition) const;

@@ -24,6 +24,9 @@ ModelBuilder::GradEffect ModelBuilder::classify_with_item(TSNode expr) const {
     if (const GradEffect named = classify_named_context(fn, true); named != GradEffect::None) {
       return named; // `grad_context = nullcontext if with_grad else torch.no_grad`
     }
+    if (const GradEffect returned = classify_returned_context(fn); returned != GradEffect::None) {
+      return returned; // `with _inference_context(device):`
+    }
   }
   const std::string q = d.resolve_qualified(fn, scope);
   const std::string_view last = d.last_name(fn);
@@ -97,6 +100,35 @@ ModelBuilder::GradEffect ModelBuilder::classify_named_context(TSNode name, bool 
       }
     }
     return GradEffect::None;
+  }
+  return GradEffect::None;
+}
+
+// `def _inference_context(device): return torch.no_grad() if ... else torch.inference_mode()`,
+// defined above the `with` that calls it: every return gives a context that disables autograd.
+ModelBuilder::GradEffect ModelBuilder::classify_returned_context(TSNode callee) const {
+  constexpr size_t kMaxScan = 4096;
+  const std::string_view wanted = d.text(callee);
+  const size_t stop = d.bindings.size() > kMaxScan ? d.bindings.size() - kMaxScan : 0;
+  for (size_t i = d.bindings.size(); i > stop; --i) {
+    const Binding& b = d.bindings[i - 1];
+    if (b.name != wanted || (b.scope != scope && b.scope != 0)) {
+      continue;
+    }
+    if (b.kind != BindingKind::FunctionDef || b.defines == kNone) {
+      return GradEffect::None;
+    }
+    const Scope& helper = d.m.m_scopes[static_cast<size_t>(b.defines)];
+    if (helper.returns.empty() || b.defines == scope) {
+      return GradEffect::None;
+    }
+    for (const TSNode r : helper.returns) {
+      if (null(r) || (ts_node_symbol(d.unparen(r)) == g.sym.identifier) ||
+          classify_with_item(r) != GradEffect::Disable) {
+        return GradEffect::None;
+      }
+    }
+    return GradEffect::Disable;
   }
   return GradEffect::None;
 }

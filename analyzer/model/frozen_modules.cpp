@@ -3,6 +3,7 @@
 // False`): their forward adds no graph of its own, so what it returns carries a graph only when its
 // inputs do. A module the code also unfreezes somewhere (a GAN toggling its discriminator) is
 // left as it is: which phase a call runs in is not something the text shows.
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -10,6 +11,7 @@
 
 #include "analyzer/model/model.hpp"
 #include "analyzer/model/model_impl.hpp"
+#include "analyzer/model/project.hpp"
 
 namespace oomlint::model {
 
@@ -178,8 +180,66 @@ bool Model::Impl::unpickled(TSNode value) const {
 // `vae(x)`, `self.text_encoder(ids)`, `teacher.forward(x)`, `self.vae.encode(x)` of a frozen module.
 bool Model::Impl::forward_of_a_frozen_module(TSNode fn, std::uint32_t at) const {
   if (freeze_marks().empty()) {
+    return forward_of_a_self_freezing_class(fn, at);
+  }
+  return frozen_by_the_code(fn, at) || forward_of_a_self_freezing_class(fn, at);
+}
+
+// `class FrozenAutoencoderKL(nn.Module)` whose `__init__` ends with `self.requires_grad_(False)`
+// (or calls `self.freeze()`, which turns every parameter's `requires_grad` off) and which nothing in
+// the class turns back on: its instances are frozen wherever they are made.
+bool Model::Impl::class_freezes_itself(ScopeId cls) const {
+  const ScopeId init = method_of(cls, "__init__");
+  if (init == kNone || unfreezes_text(text(m.m_scopes[static_cast<size_t>(cls)].node))) {
     return false;
   }
+  auto freezes_self = [&](ScopeId fn) {
+    const std::string_view body = text(m.m_scopes[static_cast<size_t>(fn)].body);
+    return body.find("self.requires_grad_(False)") != std::string_view::npos ||
+           (body.find("self.parameters()") != std::string_view::npos && freezes_text(body));
+  };
+  if (freezes_self(init)) {
+    return true;
+  }
+  const Scope& sc = m.m_scopes[static_cast<size_t>(init)];
+  const auto [first, last] = calls_in(ts_node_start_byte(sc.body), ts_node_end_byte(sc.body));
+  for (size_t i = first; i < last; ++i) {
+    const Call& c = m.m_calls[i];
+    if (c.is_method_call() && text(c.receiver) == "self") {
+      const ScopeId helper = method_of(cls, c.method);
+      if (helper != kNone && helper != init && freezes_self(helper)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool Model::Impl::forward_of_a_self_freezing_class(TSNode fn, std::uint32_t at) const {
+  const bool any_here =
+      std::any_of(m.m_scopes.begin(), m.m_scopes.end(), [](const Scope& sc) { return sc.facts.freezes_itself; });
+  const bool any_in_run = project != nullptr && project->facts != nullptr && project->facts->has_frozen_classes();
+  if (!any_here && !any_in_run) {
+    return false;
+  }
+  TSNode instance = fn;
+  if (ts_node_symbol(fn) == g.sym.attribute) {
+    const TSNode object = unparen(field(fn, g.field.object));
+    const bool on_self = ts_node_symbol(object) == g.sym.identifier && text(object) == "self";
+    const std::string_view method = text(field(fn, g.field.attribute));
+    if (!on_self && (method == "__call__" || names::is_forward_like_method(method))) {
+      instance = object;
+    }
+  }
+  const ModuleClass cls = class_of_module(instance, m.scope_at(at), 0);
+  if (cls.scope != kNone) {
+    return m.m_scopes[static_cast<size_t>(cls.scope)].facts.freezes_itself;
+  }
+  const FunctionSummary* f = cls.qualified.empty() ? nullptr : project_function(cls.qualified);
+  return f != nullptr && f->frozen_class;
+}
+
+bool Model::Impl::frozen_by_the_code(TSNode fn, std::uint32_t at) const {
   if (ts_node_symbol(fn) == g.sym.attribute) {
     const TSNode object = unparen(field(fn, g.field.object));
     const bool on_self = ts_node_symbol(object) == g.sym.identifier && text(object) == "self";

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <functional>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -63,8 +64,35 @@ bool names_no_method_in_particular(std::string_view name) {
 // none), calling no function of this file: a call site, by name, of whichever class of the run
 // defines the method.
 bool Model::is_untyped_method_call(const Call& c) const {
-  return c.is_method_call() && c.qualified.empty() && !names_no_method_in_particular(c.method) &&
-         text(c.receiver) != "self" && m_impl->local_callee(c.function, c.scope) == kNone;
+  if (!c.is_method_call() || !c.qualified.empty() || names_no_method_in_particular(c.method)) {
+    return false;
+  }
+  const ScopeId callee = m_impl->local_callee(c.function, c.scope);
+  if (text(c.receiver).starts_with("super(")) {
+    return false; // `super().sample(...)`: the base class's method, not any class's of that name
+  }
+  return text(c.receiver) != "self" && callee == kNone;
+}
+
+// `self.validate_on_batch(batch)` in a base class that leaves the method to its subclasses (no
+// definition here, or `raise NotImplementedError`): a call site of `module.Base.validate_on_batch`,
+// which subclasses in other modules override.
+void Model::add_call_left_to_subclasses(const Call& c, const std::string& module, ModuleSummary& out) const {
+  if (!c.is_method_call() || text(c.receiver) != "self") {
+    return;
+  }
+  const ScopeId fn = m_impl->enclosing_function(c.scope);
+  const ScopeId cls = fn == kNone ? kNone : m_scopes[static_cast<size_t>(fn)].class_scope;
+  if (cls == kNone || m_scopes[static_cast<size_t>(cls)].parent != 0) {
+    return;
+  }
+  const ScopeId callee = m_impl->local_callee(c.function, c.scope);
+  if (callee != kNone && !m_impl->is_stub(callee)) {
+    return;
+  }
+  out.external_calls.push_back(
+      CallSite{module + "." + m_scopes[static_cast<size_t>(cls)].name + "." + std::string(c.method), c.grad_disabled,
+               c.loop != kNone});
 }
 
 // Which functions and methods take gradients themselves (`torch.autograd.grad`, `enable_grad`: a
@@ -134,6 +162,7 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
         }
         f.may_return_a_number = forward != kNone && m_impl->returns_a_number_somewhere(forward, 0);
         f.parameter_free = m_impl->class_holds_no_parameters(static_cast<ScopeId>(i));
+        f.frozen_class = sc.facts.freezes_itself;
       }
       f.plain_class = !f.module_class && !f.callable_class && m_impl->derives_from_nothing(static_cast<ScopeId>(i));
       if (!f.plain_class && !f.callable_class &&
@@ -156,9 +185,16 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     f.per_step_method = sc.facts.per_step_method;
     f.empties_cache = sc.facts.empties_cache;
     f.has_loop = static_cast<size_t>(i) < m_impl->function_has_loop.size() && m_impl->function_has_loop[i];
+    if (sc.facts.returned_class_scope != kNone) {
+      const Scope& cls = m_scopes[static_cast<size_t>(sc.facts.returned_class_scope)];
+      f.returns_instance_of = cls.parent == 0 ? project.module + "." + cls.name : std::string();
+    } else {
+      f.returns_instance_of = sc.facts.returned_class;
+    }
     out.functions[sc.name] = f;
   }
   std::map<std::uint64_t, std::pair<int, int>> untyped; // method name -> sites, grad-disabled ones
+  std::set<std::uint64_t> trained;                      // eval-named methods whose results are back-propagated
   for (const Call& c : m_calls) {
     // `agent.act(x)` on `agent = Agent()` of another module is a use of that class here: what
     // the class is (an nn.Module) decides what `act` returns.
@@ -169,6 +205,16 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
         ++sites;
         disabled += c.grad_disabled ? 1 : 0;
       }
+    }
+    if (c.is_method_call() && !c.grad_disabled) {
+      bool needs_loop = false;
+      if (names::is_eval_function_name(c.method, needs_loop) && m_impl->local_callee(c.function, c.scope) == kNone &&
+          m_impl->result_flows_into_backward(c)) {
+        trained.insert(name_key(c.method));
+      }
+    }
+    if (target.empty()) {
+      add_call_left_to_subclasses(c, project.module, out);
       continue;
     }
     const std::string root = target.substr(0, target.find('.'));
@@ -186,6 +232,7 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
     }
   }
   out.untyped_method_calls.assign(untyped.begin(), untyped.end());
+  out.trained_method_names.assign(trained.begin(), trained.end());
   // `def __init__(self, model: Transformer)`: what that class's methods do decides its calls here.
   for (const Binding& b : m_impl->bindings) {
     if (b.kind != BindingKind::Parameter || ts_node_is_null(b.annotation)) {

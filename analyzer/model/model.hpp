@@ -56,6 +56,11 @@ struct FunctionFacts {
   bool empties_cache = false;             // each call empties the allocator's cache (a wrapper of empty_cache)
   bool initialises_cuda = false;          // calling it starts CUDA (`.cuda()`, `torch.cuda.set_device`, ...)
   bool returns_only_without_grad = false; // every value it returns is computed under `no_grad`
+  bool freezes_itself = false;            // a class whose `__init__` turns its parameters' `requires_grad` off
+  // A factory (`def get_model(path): ...; return FrozenAutoencoderKL(...)`): the class every return
+  // builds, this file's (`returned_class_scope`) or another module's (qualified).
+  ScopeId returned_class_scope = kNone;
+  std::string returned_class;
   int call_sites = 0;
   int disabled_call_sites = 0;
   Value returns; // join of its return statements' values
@@ -647,6 +652,7 @@ public:
 private:
   void summarize_calls_by_name(ModuleSummary& out) const;
   [[nodiscard]] bool is_untyped_method_call(const Call& c) const;
+  void add_call_left_to_subclasses(const Call& c, const std::string& module, ModuleSummary& out) const;
   friend class ModelBuilder; // the one traversal records into the model (builder.hpp)
   void add_rollout_states(const std::vector<std::vector<BindingId>>& by_function,
                           std::vector<CarriedState>& result) const; // carried_state.cpp

@@ -209,6 +209,11 @@ struct Model::Impl {
   [[nodiscard]] std::vector<std::string> grad_disabled_methods(ScopeId cls) const;
   [[nodiscard]] ModuleClass class_built_by(TSNode value, ScopeId scope, int depth = 0) const;
   [[nodiscard]] bool builds_no_graph_for_its_caller(ScopeId fn) const;
+  [[nodiscard]] bool class_freezes_itself(ScopeId cls) const;
+  [[nodiscard]] ModuleClass class_returned_by(TSNode callee, ScopeId scope) const;
+  [[nodiscard]] ModuleClass class_every_return_builds(ScopeId fn) const;
+  [[nodiscard]] bool forward_of_a_self_freezing_class(TSNode fn, std::uint32_t at) const;
+  [[nodiscard]] bool frozen_by_the_code(TSNode fn, std::uint32_t at) const;
   [[nodiscard]] bool returns_only_without_grad(ScopeId fn) const;
   // The library fact of a tokenizer-only keyword the call passes (`return_tensors="pt"`), if any.
   [[nodiscard]] const library::Fact* tokenizer_keyword_in(TSNode args) const;
@@ -336,6 +341,12 @@ struct Model::Impl {
   void collect_forwards(EvalRegion& r, ScopeId fn) const;
   [[nodiscard]] bool in_periodic_guard(std::uint32_t at) const;
   [[nodiscard]] bool flows_into_backward(std::string_view name, ScopeId owner, int depth) const;
+  [[nodiscard]] bool result_flows_into_backward(const Call& c) const;
+  [[nodiscard]] bool trained_by_other_modules(const Scope& sc) const;
+  [[nodiscard]] bool is_stub(ScopeId fn) const;
+  [[nodiscard]] bool call_builds_no_parameter(TSNode call, ScopeId scope) const;
+  [[nodiscard]] bool stored_on_self(TSNode n, TSNode body) const;
+  [[nodiscard]] ProjectFacts::Incoming incoming_from_bases(const Scope& method) const;
   // `name` is read in its function before byte `at` (outside `global`/`nonlocal` declarations).
   [[nodiscard]] bool mentioned_before(std::string_view name, std::uint32_t at) const;
   [[nodiscard]] bool called_only_periodically(ScopeId fn) const;
@@ -351,6 +362,7 @@ bool is_optimizer_name(std::string_view name);
 bool is_class_style(std::string_view name);
 // A measurement or a count by its name (`generation_time`, `num_tokens`).
 bool is_measurement_name(std::string_view name);
+bool is_numeric_setting_name(std::string_view name);
 // `accuracy`, `top1_acc`, `num_correct`: a count of right answers, which no gradient flows through.
 bool is_accuracy_name(std::string_view name);
 bool is_meter_name(std::string_view name);

@@ -3,6 +3,7 @@
 // `forward` decorated with `@torch.inference_mode()` (Meta's LLaMA reference code) or an `encode`
 // decorated with `@torch.no_grad()` builds no graph, whoever calls it.
 #include <algorithm>
+#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,33 @@ bool Model::Impl::returns_only_without_grad(ScopeId fn) const {
   return returns_a_value;
 }
 
+// `def validate_on_batch(self, batch): raise NotImplementedError` (or `pass`, `...`, a docstring
+// alone): a method left to subclasses.
+bool Model::Impl::is_stub(ScopeId fn) const {
+  const TSNode body = m.m_scopes[static_cast<size_t>(fn)].body;
+  if (null(body)) {
+    return false;
+  }
+  for (uint32_t i = 0; i < ts_node_named_child_count(body); ++i) {
+    const TSNode st = ts_node_named_child(body, i);
+    const TSSymbol s = ts_node_symbol(st);
+    if (s == g.sym.pass_statement || s == g.sym.comment) {
+      continue;
+    }
+    if (s == g.sym.raise_statement && text(st).find("NotImplementedError") != std::string_view::npos) {
+      continue;
+    }
+    if (s == g.sym.expression_statement && ts_node_named_child_count(st) == 1) {
+      const TSSymbol e = ts_node_symbol(ts_node_named_child(st, 0));
+      if (e == g.sym.string || text(st) == "...") {
+        continue;
+      }
+    }
+    return false;
+  }
+  return true;
+}
+
 // The class a call builds: `GlowTTS(config)`, `GlowTTS.init_from_config(config)`,
 // `MageVAE.from_pretrained(path)`, through `.to(device)`/`.eval()` chains.
 ModuleClass Model::Impl::class_built_by(TSNode value, ScopeId scope, int depth) const {
@@ -70,9 +98,51 @@ ModuleClass Model::Impl::class_built_by(TSNode value, ScopeId scope, int depth) 
         callee = unparen(field(callee, g.field.object));
       }
     }
-    return class_named(callee, scope);
+    ModuleClass named = class_named(callee, scope);
+    return named.scope != kNone || !named.qualified.empty() ? named : class_returned_by(callee, scope);
   }
   return {};
+}
+
+// `get_model(path)` / `libs.autoencoder.get_model(path)`: the class every return of the factory
+// builds, known from this file's function or from another module's summary.
+ModuleClass Model::Impl::class_returned_by(TSNode callee, ScopeId scope) const {
+  if (ts_node_symbol(callee) == g.sym.identifier) {
+    const Binding* b = lookup(text(callee), scope, ts_node_start_byte(callee));
+    if (b != nullptr && b->kind == BindingKind::FunctionDef && b->defines != kNone) {
+      const FunctionFacts& f = m.m_scopes[static_cast<size_t>(b->defines)].facts;
+      return ModuleClass{f.returned_class_scope, f.returned_class};
+    }
+  }
+  const std::string q = resolve_qualified(callee, scope);
+  const FunctionSummary* f = q.empty() ? nullptr : project_function(q);
+  if (f == nullptr || f->returns_instance_of.empty()) {
+    return {};
+  }
+  return ModuleClass{kNone, f->returns_instance_of};
+}
+
+// The class every return of `fn` builds (`return FrozenAutoencoderKL(ddconfig)`, or a name bound
+// to one); none when a return gives anything else.
+ModuleClass Model::Impl::class_every_return_builds(ScopeId fn) const {
+  ModuleClass found;
+  bool first = true;
+  for (const TSNode r : m.m_scopes[static_cast<size_t>(fn)].returns) {
+    if (null(r)) {
+      return {};
+    }
+    const TSNode v = unparen(r);
+    ModuleClass cls = ts_node_symbol(v) == g.sym.identifier ? class_of_module(v, fn, 1) : class_built_by(v, fn, 1);
+    if (cls.scope == kNone && cls.qualified.empty()) {
+      return {};
+    }
+    if (!first && (cls.scope != found.scope || cls.qualified != found.qualified)) {
+      return {};
+    }
+    found = std::move(cls);
+    first = false;
+  }
+  return found;
 }
 
 // `Transformer` in an annotation or a constructor call: this file's class, or another module's.
@@ -168,6 +238,91 @@ bool Model::Impl::calls_a_parameter_free_layer(const Call& c) const {
 
 // `class CharByteEncoder(nn.Module)` whose `__init__` keeps only strings and numbers: a module
 // with nothing to train, whose forward builds no graph of its own.
+namespace {
+
+// Tensor makers and conversions: what they return is a tensor of data, never a parameter.
+bool makes_plain_tensors(std::string_view q) {
+  static constexpr std::array<std::string_view, 22> kTorch = {"torch.from_numpy",
+                                                              "torch.tensor",
+                                                              "torch.as_tensor",
+                                                              "torch.zeros",
+                                                              "torch.ones",
+                                                              "torch.full",
+                                                              "torch.arange",
+                                                              "torch.linspace",
+                                                              "torch.logspace",
+                                                              "torch.eye",
+                                                              "torch.empty",
+                                                              "torch.hann_window",
+                                                              "torch.hamming_window",
+                                                              "torch.blackman_window",
+                                                              "torch.exp",
+                                                              "torch.log",
+                                                              "torch.sqrt",
+                                                              "torch.cat",
+                                                              "torch.stack",
+                                                              "torch.FloatTensor",
+                                                              "torch.LongTensor",
+                                                              "torch.kaiser_window"};
+  if (std::find(kTorch.begin(), kTorch.end(), q) != kTorch.end()) {
+    return true;
+  }
+  // Array libraries build arrays; Python's builtins settings.
+  for (const std::string_view lib : {"numpy.", "librosa.", "scipy.", "math."}) {
+    if (q.starts_with(lib)) {
+      return true;
+    }
+  }
+  static constexpr std::array<std::string_view, 16> kBuiltins = {
+      "len", "int", "float", "str",   "range", "list",       "dict",    "tuple",
+      "min", "max", "abs",   "round", "super", "isinstance", "hasattr", "print"};
+  return std::find(kBuiltins.begin(), kBuiltins.end(), q) != kBuiltins.end();
+}
+
+bool is_tensor_conversion(std::string_view method) {
+  static constexpr std::array<std::string_view, 13> kMethods = {
+      "float",   "double",    "half",  "t",      "reshape",    "view", "unsqueeze",
+      "squeeze", "transpose", "clone", "detach", "contiguous", "numpy"};
+  return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
+}
+
+} // namespace
+
+// In a module's `__init__`: `super().__init__()`, a layer without parameters
+// (`torchaudio.transforms.MelSpectrogram(sample_rate=sr)`, `nn.Upsample(scale_factor=2)`),
+// `self.register_buffer(...)`, a tensor maker or conversion (`torch.from_numpy(basis).float()`),
+// an array library's function (`librosa.filters.mel(...)`), a builtin.
+bool Model::Impl::call_builds_no_parameter(TSNode call, ScopeId scope) const {
+  const TSNode fn = unparen(field(call, g.field.function));
+  if (ts_node_symbol(fn) == g.sym.attribute) {
+    const std::string_view method = text(field(fn, g.field.attribute));
+    const std::string_view object = text(field(fn, g.field.object));
+    if ((method == "__init__" && object.starts_with("super(")) || (method == "register_buffer" && object == "self")) {
+      return true;
+    }
+    if (is_tensor_conversion(method) && object != "self") {
+      return true;
+    }
+  }
+  const std::string q = resolve_qualified(fn, scope);
+  if (names::is_parameter_free_layer(q) || makes_plain_tensors(q)) {
+    return true;
+  }
+  return ts_node_symbol(fn) == g.sym.identifier && makes_plain_tensors(text(fn)) &&
+         lookup(text(fn), scope, ts_node_start_byte(fn)) == nullptr;
+}
+
+// Inside the value of an assignment to `self.<name>` (or `self.<name>[...]`) in `body`.
+bool Model::Impl::stored_on_self(TSNode n, TSNode body) const {
+  for (TSNode p = ts_node_parent(n); !null(p) && !ts_node_eq(p, body); p = ts_node_parent(p)) {
+    if (ts_node_symbol(p) == g.sym.assignment || ts_node_symbol(p) == g.sym.augmented_assignment) {
+      const TSNode left = field(p, g.field.left);
+      return text(left).starts_with("self.") || text(left).starts_with("self[");
+    }
+  }
+  return false;
+}
+
 bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
   const Scope& c = m.m_scopes[static_cast<size_t>(cls)];
   if (c.bases.size() != 1 ||
@@ -191,22 +346,21 @@ bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
     }
     const TSSymbol s = ts_node_symbol(n);
     if (s == g.sym.call) {
-      // `super().__init__()`, or a layer without parameters (`torchaudio.transforms.MelSpectrogram(
-      // sample_rate=sr)`, `nn.Upsample(scale_factor=2)`), whatever its settings: any other call may
-      // build a layer or a parameter.
-      const TSNode fn = unparen(field(n, g.field.function));
-      const bool super_init = ts_node_symbol(fn) == g.sym.attribute &&
-                              text(field(fn, g.field.attribute)) == "__init__" &&
-                              text(field(fn, g.field.object)).starts_with("super(");
-      only_constants = super_init || names::is_parameter_free_layer(resolve_qualified(fn, init_scope));
-      return false;
+      // Any call but these may build a layer or a parameter.
+      only_constants = call_builds_no_parameter(n, init_scope);
+      return only_constants;
     }
-    if (s == g.sym.identifier && ts_node_symbol(ts_node_parent(n)) != g.sym.attribute) {
-      // A value passed in (`self.net = net`) may be a module; a setting whose default is a
-      // number or a string (`min_relative_volume: float = -25`) is not.
+    if (s == g.sym.identifier && ts_node_symbol(ts_node_parent(n)) != g.sym.attribute &&
+        stored_on_self(n, init->body)) {
+      // A value passed in and kept (`self.net = net`) may be a module; a setting whose default is a
+      // number or a string (`min_relative_volume: float = -25`) is not, nor a value computed from
+      // settings only by the calls above (`self.register_buffer("basis", torch.from_numpy(b))`).
       const Binding* b = lookup(text(n), init_scope, ts_node_start_byte(n));
-      only_constants = b != nullptr && b->kind == BindingKind::Parameter && !null(b->default_value) &&
-                       is_literal_setting(b->default_value);
+      only_constants =
+          b != nullptr &&
+          ((b->kind == BindingKind::Parameter && ((!null(b->default_value) && is_literal_setting(b->default_value)) ||
+                                                  names::is_numeric_setting_name(b->name))) ||
+           (b->kind == BindingKind::Assign && b->scope == init_scope));
       return false;
     }
     return true;

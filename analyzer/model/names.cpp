@@ -156,6 +156,21 @@ bool is_measurement_name(std::string_view name) {
   return std::find(kLast.begin(), kLast.end(), words.back()) != kLast.end() || words.front() == "num";
 }
 
+// `win_length`, `sampling_rate`, `n_mel_channels`, `is_half`: a setting passed to a module's
+// `__init__`, a number or a flag rather than a layer.
+bool is_numeric_setting_name(std::string_view name) {
+  const auto words = identifier_words(last_component(name));
+  if (words.empty()) {
+    return false;
+  }
+  static constexpr std::array<std::string_view, 24> kLast = {
+      "length", "size",  "rate", "channels",    "fft",   "sr",     "dim",    "eps",
+      "clamp",  "fmin",  "fmax", "stride",      "ratio", "scale",  "factor", "threshold",
+      "thred",  "steps", "half", "temperature", "width", "height", "bins",   "mels"};
+  return std::find(kLast.begin(), kLast.end(), words.back()) != kLast.end() || words.front() == "num" ||
+         words.front() == "n" || words.front() == "is" || words.front() == "use";
+}
+
 bool is_accuracy_name(std::string_view name) {
   static constexpr std::array<std::string_view, 5> kWords = {"accuracy", "acc", "correct", "top1", "top5"};
   return any_word_in(identifier_words(last_component(name)), kWords);

@@ -9,6 +9,7 @@ namespace oomlint::model {
 void ProjectFacts::add(const ModuleSummary& summary) {
   for (const auto& [name, f] : summary.functions) {
     m_functions[summary.module + "." + name] = f;
+    m_has_frozen_classes = m_has_frozen_classes || f.frozen_class;
   }
   add_grad_disabled_methods(summary);
   add_calls_by_name(summary);
@@ -22,6 +23,7 @@ void ProjectFacts::add(const ModuleSummary& summary) {
 
 void ProjectFacts::add(ModuleSummary&& summary) {
   for (auto& [name, f] : summary.functions) {
+    m_has_frozen_classes = m_has_frozen_classes || f.frozen_class;
     m_functions[summary.module + "." + name] = std::move(f);
   }
   add_grad_disabled_methods(summary);
@@ -85,6 +87,7 @@ std::uint64_t name_key(std::string_view name) {
 
 void ProjectFacts::add_calls_by_name(const ModuleSummary& summary) {
   m_grad_taking.insert(summary.grad_taking.begin(), summary.grad_taking.end());
+  m_trained_by_name.insert(summary.trained_method_names.begin(), summary.trained_method_names.end());
   for (const auto& [method, counts] : summary.untyped_method_calls) {
     Incoming& in = m_incoming_by_name[method];
     in.sites += counts.first;
@@ -181,6 +184,10 @@ ProjectFacts::Incoming ProjectFacts::incoming(std::string_view qualified) const 
   return it == m_incoming.end() ? Incoming{} : it->second;
 }
 
+bool ProjectFacts::method_trained_by_name(std::string_view method) const {
+  return !m_trained_by_name.empty() && m_trained_by_name.count(name_key(method)) != 0;
+}
+
 ProjectFacts::Incoming ProjectFacts::incoming_by_name(std::string_view method) const {
   auto it = m_incoming_by_name.find(name_key(method));
   return it == m_incoming_by_name.end() ? Incoming{} : it->second;
@@ -222,7 +229,9 @@ bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
     if ((f->returns == Grad::Yes && summary.value_sensitive) ||
         ((f->backprops || f->steps_optimizer || f->has_loop || f->module_class) && c.in_loop &&
          summary.loop_sensitive) ||
-        ((f->grad_disabled || f->needs_grad || f->plain_class || f->parameter_free) && summary.had_findings) ||
+        ((f->grad_disabled || f->needs_grad || f->plain_class || f->parameter_free || f->frozen_class ||
+          !f->returns_instance_of.empty()) &&
+         summary.had_findings) ||
         f->empties_cache ||
         // An instance of another module's class: what its methods return reaches this
         // module's values through `obj.method(...)`, which is not a call site of its own.
@@ -249,9 +258,16 @@ bool ProjectFacts::matters_for(const ModuleSummary& summary) const {
   for (const std::string& method : summary.uncalled_methods) {
     const Incoming in = incoming(summary.module + "." + method);
     const Incoming by_name = incoming_by_name(std::string_view(method).substr(method.rfind('.') + 1));
+    const std::string_view name = std::string_view(method).substr(method.rfind('.') + 1);
     if ((in.sites > 0 && in.disabled == in.sites) ||
-        (in.sites == 0 && by_name.sites > 0 && by_name.disabled == by_name.sites)) {
+        (in.sites == 0 && by_name.sites > 0 && by_name.disabled == by_name.sites) || method_trained_by_name(name)) {
       return true;
+    }
+    for (const std::string& base : summary.external_bases) {
+      const Incoming from_base = incoming(base + "." + std::string(name));
+      if (from_base.sites > 0 && from_base.disabled == from_base.sites) {
+        return true;
+      }
     }
   }
   return false;

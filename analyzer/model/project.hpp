@@ -40,6 +40,12 @@ struct FunctionSummary {
   // HFDecoderModel(DecoderModel, Tunable)`, each imported): their qualified names. Once the run's
   // facts are in, it is a plain class when they all are, whatever its name says.
   std::vector<std::string> bases_elsewhere;
+  // A module class whose `__init__` freezes it (`self.requires_grad_(False)`): its forward builds
+  // no graph of its own wherever it is called.
+  bool frozen_class = false;
+  // A factory function: the qualified class of the object every return builds (`return
+  // FrozenAutoencoderKL(ddconfig)` in `libs.autoencoder.get_model`); empty when unknown.
+  std::string returns_instance_of;
   bool empties_cache = false; // each call empties the CUDA caching allocator
   // A module class whose forward returns a Python number on some path (`return total_loss` beside
   // `return total_loss, images`): what a call gives is no known tensor.
@@ -79,6 +85,9 @@ struct ModuleSummary {
   // with `name_key`): how many, and how many of them run grad-disabled. A method of another
   // module's class that nothing there calls takes its grad mode from them.
   std::vector<std::pair<std::uint64_t, std::pair<int, int>>> untyped_method_calls;
+  // Methods named for evaluation (hashed with `name_key`) whose results a function here
+  // back-propagates (`values, logp, ent = self.policy.evaluate_actions(...)` in a PPO update).
+  std::vector<std::uint64_t> trained_method_names;
   // Has what values flow into (accumulations, stores, step loops, per-step methods): a helper's
   // grad-carrying result can change its findings.
   bool value_sensitive = false;
@@ -113,6 +122,10 @@ public:
   // calls by name of the whole run.
   void finish();
   [[nodiscard]] bool method_may_take_gradients(std::string_view method) const;
+  // Whether any class of the run freezes itself (a cheap test before resolving a call's class).
+  [[nodiscard]] bool has_frozen_classes() const { return m_has_frozen_classes; }
+  // Whether some module of the run back-propagates what a method of this name returns.
+  [[nodiscard]] bool method_trained_by_name(std::string_view method) const;
   // Names that modules outside any package are imported by (`decision_transformer.evaluation.
   // evaluate_episodes` for `evaluate_episodes`, run from the folder above): each maps to the
   // module's own name. Set before modules are added; names two modules share are left out.
@@ -123,10 +136,12 @@ private:
   std::unordered_map<std::string, std::string> m_reexports; // `pkg.Name` -> where `Name` is defined
   std::unordered_map<std::string, Incoming> m_incoming;
   std::unordered_map<std::uint64_t, Incoming> m_incoming_by_name;
+  std::unordered_set<std::uint64_t> m_trained_by_name;
   std::unordered_map<std::string, std::vector<std::string>> m_grad_disabled_methods;
   std::unordered_set<std::uint64_t> m_grad_taking;
   std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> m_callers_by_name; // callee -> callers, until finish()
   std::unordered_map<std::string, std::string> m_aliases;
+  bool m_has_frozen_classes = false;
   std::unordered_set<std::string> m_alias_roots; // first components of the aliases
   // `decision_transformer.evaluation.evaluate_episodes.evaluate_episode` ->
   // `evaluate_episodes.evaluate_episode`; other names unchanged.

@@ -668,6 +668,103 @@ TEST_F(Cli, ClassesPlainThroughOtherModulesAreNoModules) {
   EXPECT_NE(alone.out.find("run.py:8:22: OOM201"), std::string::npos) << alone.out;
 }
 
+// A module class that freezes itself in `__init__`, built in another module by a factory of a
+// third (`libs.autoencoder.get_model(path)`): its forward, through a nested helper too, builds no
+// graph. Alone, the script cannot know and reports it.
+TEST_F(Cli, SelfFreezingClassesBuiltByFactoriesElsewhereBuildNoGraph) {
+  write("libs/__init__.py", "");
+  write("libs/autoencoder.py", "from torch import nn\n\n\nclass FrozenAutoencoder(nn.Module):\n"
+                               "    def __init__(self, width):\n        super().__init__()\n"
+                               "        self.dec = nn.Linear(width, width)\n        self.requires_grad_(False)\n\n"
+                               "    def decode(self, z):\n        return self.dec(z)\n\n\n"
+                               "def get_model(path):\n    return FrozenAutoencoder(8)\n");
+  write("eval_ldm.py", "import libs.autoencoder\n\n\ndef evaluate(latents, path):\n"
+                       "    autoencoder = libs.autoencoder.get_model(path)\n\n    def decode(z):\n"
+                       "        return autoencoder.decode(z)\n\n    return [decode(z).cpu() for z in latents]\n");
+  for (const bool cached : {false, true, true}) {
+    std::vector<std::string> args{"check", "--isolated", "--select", "OOM201", "--output-format", "concise", "."};
+    if (!cached) {
+      args.insert(args.begin() + 2, "--no-cache");
+    }
+    const Result r = run(args, m_dir);
+    EXPECT_EQ(r.out.find("OOM201"), std::string::npos) << r.out;
+  }
+  const Result alone = run(
+      {"check", "--isolated", "--no-cache", "--select", "OOM201", "--output-format", "concise", "eval_ldm.py"}, m_dir);
+  EXPECT_NE(alone.out.find("eval_ldm.py:10:13: OOM201"), std::string::npos) << alone.out;
+}
+
+// A policy's `evaluate_actions`, named for evaluation, whose results a PPO update in another
+// module back-propagates: a training forward. An agent's `evaluate` that a training loop calls
+// without back-propagating what it returns stays evaluation code.
+TEST_F(Cli, EvaluationNamedMethodsTrainedElsewhereAreTraining) {
+  write("pkg/__init__.py", "");
+  write("pkg/policy.py", "class Policy:\n    def __init__(self, actor, critic):\n        self.actor = actor\n"
+                         "        self.critic = critic\n\n    def evaluate_actions(self, obs, actions):\n"
+                         "        log_probs, entropy = self.actor.evaluate_actions(obs, actions)\n"
+                         "        values = self.critic(obs)\n        return values, log_probs, entropy\n");
+  write("pkg/trainer.py",
+        "import torch\n\n\nclass Trainer:\n    def __init__(self, policy, optimizer):\n"
+        "        self.policy = policy\n        self.optimizer = optimizer\n\n"
+        "    def update(self, obs, actions, old_log_probs, advantages, returns):\n"
+        "        values, log_probs, entropy = self.policy.evaluate_actions(obs, actions)\n"
+        "        ratio = torch.exp(log_probs - old_log_probs)\n        policy_loss = -(ratio * advantages).mean()\n"
+        "        value_loss = (returns - values).pow(2).mean()\n        self.optimizer.zero_grad()\n"
+        "        (policy_loss + 0.5 * value_loss - 0.01 * entropy.mean()).backward()\n"
+        "        self.optimizer.step()\n");
+  write("pkg/agent.py", "class Agent:\n    def __init__(self, net):\n        self.net = net\n\n"
+                        "    def evaluate(self, episodes):\n        returns = []\n        for obs in episodes:\n"
+                        "            returns.append(self.net(obs).max().item())\n        return returns\n");
+  write("pkg/loop.py", "def train(agent, net, optimizer, batches, episodes):\n    for x, y in batches:\n"
+                       "        loss = (net(x) - y).pow(2).mean()\n        optimizer.zero_grad()\n"
+                       "        loss.backward()\n        optimizer.step()\n        score = agent.evaluate(episodes)\n"
+                       "        print(score)\n");
+  for (const bool cached : {false, true, true}) {
+    std::vector<std::string> args{"check", "--isolated", "--select", "OOM201", "--output-format", "concise", "pkg"};
+    if (!cached) {
+      args.insert(args.begin() + 2, "--no-cache");
+    }
+    const Result r = run(args, m_dir);
+    EXPECT_EQ(r.out.find("policy.py:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("agent.py:8:28: OOM201"), std::string::npos) << r.out;
+  }
+  const Result alone =
+      run({"check", "--isolated", "--no-cache", "--select", "OOM201", "--output-format", "concise", "pkg/policy.py"},
+          m_dir);
+  EXPECT_NE(alone.out.find("policy.py:8:18: OOM201"), std::string::npos) << alone.out;
+}
+
+// A base trainer in one module calls `self.validate_on_batch(batch)` under `no_grad` and leaves the
+// method to subclasses (`raise NotImplementedError`): a subclass's override in another module runs
+// grad-disabled. Where the base calls it with autograd on, the override is reported.
+TEST_F(Cli, OverridesCalledByTheirBaseTakeItsGradMode) {
+  write("trainers/__init__.py", "");
+  write("trainers/base.py", "import torch\n\n\nclass BaseTrainer:\n    def __init__(self, model, loader):\n"
+                            "        self.model = model\n        self.loader = loader\n\n"
+                            "    def validate_on_batch(self, batch):\n        raise NotImplementedError\n\n"
+                            "    def validate(self):\n        with torch.no_grad():\n"
+                            "            return [self.validate_on_batch(b) for b in self.loader]\n");
+  write("trainers/depth.py", "from trainers.base import BaseTrainer\n\n\nclass Trainer(BaseTrainer):\n"
+                             "    def validate_on_batch(self, batch):\n        self.model.eval()\n"
+                             "        return self.model(batch).mean().item()\n");
+  for (const bool cached : {false, true}) {
+    std::vector<std::string> args{"check", "--isolated", "--select", "OOM201", "--output-format", "concise", "."};
+    if (!cached) {
+      args.insert(args.begin() + 2, "--no-cache");
+    }
+    const Result r = run(args, m_dir);
+    EXPECT_EQ(r.out.find("OOM201"), std::string::npos) << r.out;
+  }
+  write("trainers/base.py",
+        "class BaseTrainer:\n    def __init__(self, model, loader):\n"
+        "        self.model = model\n        self.loader = loader\n\n"
+        "    def validate_on_batch(self, batch):\n        raise NotImplementedError\n\n"
+        "    def validate(self):\n        return [self.validate_on_batch(b) for b in self.loader]\n");
+  const Result enabled =
+      run({"check", "--isolated", "--no-cache", "--select", "OOM201", "--output-format", "concise", "."}, m_dir);
+  EXPECT_NE(enabled.out.find("depth.py:7:16: OOM201"), std::string::npos) << enabled.out;
+}
+
 // A trainer module of another module whose forward back-propagates and returns `loss.item()`:
 // what its callers add up is a number.
 TEST_F(Cli, TrainerModulesOfOtherModulesReturnNumbers) {
