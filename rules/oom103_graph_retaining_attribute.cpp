@@ -39,7 +39,10 @@ const RuleMeta kMeta{
                    "        return self.head(h)\n",
     .fine_when = "The value is detached or a number, the code runs grad-disabled, the attribute is "
                  "back-propagated (read by code that runs a backward, e.g. a loss module's `self.loss` summed "
-                 "into the training loss; a read through `.item()` or `.detach()` does not count), or it is set "
+                 "into the training loss; a read through `.item()` or `.detach()` does not count), or the function that keeps "
+                 "it back-propagates it, or an output of the same forward, itself (`losses, fake = model(batch); "
+                 "sum(losses.values()).backward(); self.latest_losses = losses`): that backward freed what the graph "
+                 "saved, and the attribute holds only the step's outputs until the next step; or it is set "
                  "outside per-step code (`__init__`, setup), or only behind a flag that is off unless a caller "
                  "turns it on (`if self.store_attn: self.attn = attn` with `store_attn=False` by default). A value "
                  "carried "
@@ -65,11 +68,12 @@ const RuleMeta kMeta{
 // code that reads the attribute, or read back by the next call (a carried state).
 bool kept_for_a_reason(const model::Model& m, const model::StepStateStore& store) {
   if (store.slot != nullptr) {
-    return m.consumed_differentiably(*store.slot) || m.read_by_backprop_code(store) || m.read_before_assignment(store);
+    return m.consumed_differentiably(*store.slot) || m.read_by_backprop_code(store) ||
+           m.read_before_assignment(store) || m.backpropagated_where_kept(store);
   }
   const model::Binding& b = m.bindings()[static_cast<std::size_t>(store.binding)];
   return m.consumed_differentiably(b.name, b.scope, b.loop, b.stmt_start) || m.read_by_backprop_code(store) ||
-         m.read_before_assignment(b) || m.feeds_carried_state(store);
+         m.read_before_assignment(b) || m.feeds_carried_state(store) || m.backpropagated_where_kept(store);
 }
 
 // Where the store is, as the rule reports it: the assignment's target, the value kept, the loop

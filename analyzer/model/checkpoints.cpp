@@ -86,6 +86,11 @@ bool Model::Impl::find_saves_from_cpu() const {
       continue;
     }
     const std::string_view saved = whole_object ? m.text(*first) : m.text(state->receiver);
+    // `torch.save(net.cpu().state_dict(), path)`: moved in the same expression.
+    const Call* receiver = whole_object ? nullptr : m.call_at(state->receiver);
+    if (receiver != nullptr && receiver->method == "cpu") {
+      return true;
+    }
     const std::uint32_t at = ts_node_start_byte(save.node);
     for (const auto& [where, moved] : moved_to_cpu) {
       if (where < at && moved == saved) {

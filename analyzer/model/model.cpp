@@ -207,8 +207,7 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
       }
     }
     if (c.is_method_call() && !c.grad_disabled) {
-      bool needs_loop = false;
-      if (names::is_eval_function_name(c.method, needs_loop) && m_impl->local_callee(c.function, c.scope) == kNone &&
+      if (names::names_an_evaluation_of_inputs(c.method) && m_impl->local_callee(c.function, c.scope) == kNone &&
           m_impl->result_flows_into_backward(c)) {
         trained.insert(name_key(c.method));
       }

@@ -613,6 +613,10 @@ public:
   // Code that back-propagates reads the attribute (`aux.loss` summed into the training loss):
   // it is used, not leaked. Never for a global, nor for an attribute assigned inside such code.
   [[nodiscard]] bool read_by_backprop_code(const StepStateStore& store) const;
+  // `g_loss = sum(g_losses.values()); g_loss.backward(); self.g_losses = g_losses`: the function
+  // keeping the value back-propagates it, which frees what its graph saved; what stays is the
+  // step's own outputs until the next step replaces them.
+  [[nodiscard]] bool backpropagated_where_kept(const StepStateStore& store) const;
   // The name is read earlier in its function than this assignment: the value is carried into
   // the next call (a recurrent state), not merely kept.
   [[nodiscard]] bool read_before_assignment(const Binding& binding) const;

@@ -344,6 +344,7 @@ struct Model::Impl {
   [[nodiscard]] bool result_flows_into_backward(const Call& c) const;
   [[nodiscard]] bool trained_by_other_modules(const Scope& sc) const;
   [[nodiscard]] bool is_stub(ScopeId fn) const;
+  [[nodiscard]] ModuleClass class_declared_in_the_class_body(TSNode attribute, ScopeId scope) const;
   [[nodiscard]] bool call_builds_no_parameter(TSNode call, ScopeId scope) const;
   [[nodiscard]] bool stored_on_self(TSNode n, TSNode body) const;
   [[nodiscard]] ProjectFacts::Incoming incoming_from_bases(const Scope& method) const;
@@ -363,6 +364,7 @@ bool is_class_style(std::string_view name);
 // A measurement or a count by its name (`generation_time`, `num_tokens`).
 bool is_measurement_name(std::string_view name);
 bool is_numeric_setting_name(std::string_view name);
+bool names_an_evaluation_of_inputs(std::string_view name);
 // `accuracy`, `top1_acc`, `num_correct`: a count of right answers, which no gradient flows through.
 bool is_accuracy_name(std::string_view name);
 bool is_meter_name(std::string_view name);

@@ -36,6 +36,16 @@ bool Model::Impl::builds_no_graph_for_its_caller(ScopeId fn) const {
 }
 
 // Read while the tree is alive (summaries are made after it is freed).
+namespace {
+
+// A value known to hold no graph: a tensor or number computed without one (an object built from
+// tensors, `AttentionOutput(hidden_states=h)`, says nothing about its fields).
+bool graph_free_tensor_or_number(const Value& v) {
+  return v.grad == Grad::No && (v.kind == Kind::Tensor || v.kind == Kind::Number || v.kind == Kind::String);
+}
+
+} // namespace
+
 bool Model::Impl::returns_only_without_grad(ScopeId fn) const {
   bool returns_a_value = false;
   for (const TSNode r : m.m_scopes[static_cast<size_t>(fn)].returns) {
@@ -43,7 +53,10 @@ bool Model::Impl::returns_only_without_grad(ScopeId fn) const {
       continue; // a bare `return`, `return None`: nothing with a graph
     }
     const std::uint32_t at = ts_node_start_byte(r);
-    if (!disabled_at(at, m.scope_at(at))) {
+    // A method returning what carries no graph (`preds = self.model.generate(...)`, token ids):
+    // what its forward computed is freed when it returns.
+    if (!disabled_at(at, m.scope_at(at)) &&
+        (m.m_scopes[static_cast<size_t>(fn)].class_scope == kNone || !graph_free_tensor_or_number(eval(r, fn, 0)))) {
       return false;
     }
     returns_a_value = true;
@@ -214,6 +227,31 @@ ModuleClass Model::Impl::class_of_module(TSNode expr, ScopeId scope, int depth) 
         return cls;
       }
     }
+    return class_declared_in_the_class_body(expr, scope);
+  }
+  return {};
+}
+
+// `class ChronosPipeline: model: ChronosModel` then `self.model = model` from an unannotated
+// parameter: the class body declares what the attribute holds.
+ModuleClass Model::Impl::class_declared_in_the_class_body(TSNode attribute, ScopeId scope) const {
+  const ScopeId fn = enclosing_function(scope);
+  const ScopeId cls = fn == kNone ? kNone : m.m_scopes[static_cast<size_t>(fn)].class_scope;
+  const TSNode body = cls == kNone ? TSNode{} : m.m_scopes[static_cast<size_t>(cls)].body;
+  if (null(body)) {
+    return {};
+  }
+  const std::string_view name = text(field(attribute, g.field.attribute));
+  for (uint32_t i = 0; i < ts_node_named_child_count(body) && i < 64; ++i) {
+    const TSNode st = ts_node_named_child(body, i);
+    if (ts_node_symbol(st) != g.sym.expression_statement || ts_node_named_child_count(st) != 1) {
+      continue;
+    }
+    const TSNode a = ts_node_named_child(st, 0);
+    if (ts_node_symbol(a) == g.sym.assignment && text(field(a, g.field.left)) == name &&
+        !null(field(a, g.field.type))) {
+      return class_named(field(a, g.field.type), cls);
+    }
   }
   return {};
 }
@@ -350,7 +388,10 @@ bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
       only_constants = call_builds_no_parameter(n, init_scope);
       return only_constants;
     }
-    if (s == g.sym.identifier && ts_node_symbol(ts_node_parent(n)) != g.sym.attribute &&
+    const TSNode parent = ts_node_parent(n);
+    const bool keyword_name = ts_node_symbol(parent) == g.sym.keyword_argument &&
+                              ts_node_eq(field(parent, g.field.name), n); // `power=2`
+    if (s == g.sym.identifier && ts_node_symbol(parent) != g.sym.attribute && !keyword_name &&
         stored_on_self(n, init->body)) {
       // A value passed in and kept (`self.net = net`) may be a module; a setting whose default is a
       // number or a string (`min_relative_volume: float = -25`) is not, nor a value computed from

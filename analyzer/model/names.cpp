@@ -237,6 +237,14 @@ bool is_eval_function_name(std::string_view name, bool& needs_loop) {
   return false;
 }
 
+// `evaluate_actions`, `eval_values`: a method that scores given inputs (the log-probabilities of
+// the actions taken), which policy-gradient updates back-propagate. A bare `evaluate`, `sample` or
+// `predict` names no such thing (`dist.sample()` feeds losses everywhere).
+bool names_an_evaluation_of_inputs(std::string_view name) {
+  const auto words = identifier_words(last_component(name));
+  return words.size() >= 2 && (words.front() == "evaluate" || words.front() == "eval");
+}
+
 bool is_train_function_name(std::string_view name) {
   static constexpr std::array<std::string_view, 4> kWords = {"train", "training", "fit", "finetune"};
   return any_word_in(identifier_words(name), kWords);

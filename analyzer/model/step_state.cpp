@@ -222,6 +222,45 @@ std::vector<StepStateStore> Model::per_step_slot_stores() const {
   return out;
 }
 
+bool Model::backpropagated_where_kept(const StepStateStore& store) const {
+  const TSNode value = store.slot != nullptr ? store.slot->value : bindings()[static_cast<size_t>(store.binding)].value;
+  const TSNode v = m_impl->unparen(value);
+  if (ts_node_is_null(v)) {
+    return false;
+  }
+  const ScopeId fn = function_at(ts_node_start_byte(v));
+  if (fn == kNone || !scope(fn).facts.backprops) {
+    return false;
+  }
+  const bool named = ts_node_symbol(v) == m_impl->g.sym.identifier;
+  if (named && m_impl->flows_into_backward(m_impl->text(v), fn, 3)) {
+    return true;
+  }
+  // `g_losses, generated = model(data)` (or `self.pred, self.loss = self.train_step(batch)`): an
+  // output of the forward whose other output is back-propagated shares its graph, freed by that
+  // backward.
+  const Binding* b = named ? m_impl->lookup(m_impl->text(v), fn, ts_node_start_byte(v))
+                   : store.slot == nullptr ? &bindings()[static_cast<size_t>(store.binding)]
+                                           : nullptr;
+  if (b == nullptr || b->element < 0 || ts_node_is_null(b->value)) {
+    return false;
+  }
+  const TSNode assignment = ts_node_parent(b->value);
+  if (ts_node_is_null(assignment) || ts_node_symbol(assignment) != m_impl->g.sym.assignment) {
+    return false;
+  }
+  const TSNode left = m_impl->field(assignment, m_impl->g.field.left);
+  for (uint32_t i = 0; i < ts_node_named_child_count(left); ++i) {
+    const TSNode sibling = ts_node_named_child(left, i);
+    const TSSymbol kind = ts_node_symbol(sibling);
+    if ((kind == m_impl->g.sym.identifier || kind == m_impl->g.sym.attribute) &&
+        m_impl->flows_into_backward(m_impl->text(sibling), fn, 3)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool Model::read_by_backprop_code(const StepStateStore& store) const {
   if (!store.on_self) {
     return false;
