@@ -42,7 +42,9 @@ const RuleMeta kMeta{
                    "    optimizer.step()\n",
     .fine_when = "The state is detached (`h = h.detach()`, `repackage_hidden(h)`) or re-initialised before it is "
                  "used in each iteration, the loop runs under `no_grad` (generation), the unrolled state is returned "
-                 "to a caller (back-propagation through time) or kept on `self`, or the "
+                 "to a caller (back-propagation through time) or kept on `self`, a state on `self` that another "
+                 "method of the class resets (`def init_hidden(self, b): self.hidden = ...`, which callers run at the "
+                 "start of each episode or update), or the "
                  "value is an accumulation (OOM101's case). A decoder's key/value cache kept on its module "
                  "(`self.cache_k`, `self.kv_cache`) is carried between calls by design, and a value built once "
                  "under `if self.x is None:` is not a step's state."

@@ -296,6 +296,30 @@ bool calls_a_different_layer_each_pass(const Model& m, LoopId id, const std::vec
 
 // The innermost loop of each rollout function that re-binds a name: outer loops over episodes
 // see the same binding, and it is one state.
+// `def init_hidden(self, b): self.hidden_states = self.agent.init_hidden().expand(b, -1)` beside a
+// `forward` that carries `self.hidden_states`: the class gives its callers a reset, and whether
+// they call it each step is theirs to say (a learner does, at the start of each update).
+bool reset_by_another_method(const Model& m, ScopeId stepper, const std::string& name,
+                             const std::vector<std::vector<BindingId>>& by_function) {
+  const ScopeId cls = m.scope(stepper).class_scope;
+  if (cls == kNone) {
+    return false;
+  }
+  for (ScopeId other = 0; other < static_cast<ScopeId>(by_function.size()); ++other) {
+    const Scope& sc = m.scope(other);
+    if (other == stepper || sc.class_scope != cls || sc.parent != cls || sc.name == "__init__") {
+      continue;
+    }
+    for (BindingId id : by_function[static_cast<size_t>(other)]) {
+      const Binding& b = m.bindings()[static_cast<size_t>(id)];
+      if (b.name == name && b.has_value() && m.text(b.value).find(name) == std::string_view::npos) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 bool reported(const std::vector<CarriedState>& found, BindingId id) {
   return std::any_of(found.begin(), found.end(), [&](const CarriedState& c) { return c.rebinding == id; });
 }
@@ -341,8 +365,9 @@ std::vector<CarriedState> Model::carried_states() const {
     }
     PassBindings names;
     for (BindingId id : by_function[static_cast<size_t>(s)]) {
-      if (all[static_cast<size_t>(id)].name.starts_with("self.")) {
-        names[all[static_cast<size_t>(id)].name].push_back(id);
+      const std::string& name = all[static_cast<size_t>(id)].name;
+      if (name.starts_with("self.") && !reset_by_another_method(*this, s, name, by_function)) {
+        names[name].push_back(id);
       }
     }
     const Pass pass{sc.body, ts_node_start_byte(sc.body), nullptr, true};

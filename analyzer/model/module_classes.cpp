@@ -389,8 +389,8 @@ bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
       return only_constants;
     }
     const TSNode parent = ts_node_parent(n);
-    const bool keyword_name = ts_node_symbol(parent) == g.sym.keyword_argument &&
-                              ts_node_eq(field(parent, g.field.name), n); // `power=2`
+    const bool keyword_name =
+        ts_node_symbol(parent) == g.sym.keyword_argument && ts_node_eq(field(parent, g.field.name), n); // `power=2`
     if (s == g.sym.identifier && ts_node_symbol(parent) != g.sym.attribute && !keyword_name &&
         stored_on_self(n, init->body)) {
       // A value passed in and kept (`self.net = net`) may be a module; a setting whose default is a

@@ -239,9 +239,9 @@ bool Model::backpropagated_where_kept(const StepStateStore& store) const {
   // `g_losses, generated = model(data)` (or `self.pred, self.loss = self.train_step(batch)`): an
   // output of the forward whose other output is back-propagated shares its graph, freed by that
   // backward.
-  const Binding* b = named ? m_impl->lookup(m_impl->text(v), fn, ts_node_start_byte(v))
-                   : store.slot == nullptr ? &bindings()[static_cast<size_t>(store.binding)]
-                                           : nullptr;
+  const Binding* b = named                   ? m_impl->lookup(m_impl->text(v), fn, ts_node_start_byte(v))
+                     : store.slot == nullptr ? &bindings()[static_cast<size_t>(store.binding)]
+                                             : nullptr;
   if (b == nullptr || b->element < 0 || ts_node_is_null(b->value)) {
     return false;
   }

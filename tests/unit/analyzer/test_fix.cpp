@@ -302,7 +302,7 @@ TEST(FixSource, NoDetachInsideAModulesOwnMethod) {
                            "        for x in loader:\n"
                            "            out = self.model(x)\n"
                            "            self.last_out = out\n"
-                           "            out.mean().backward()\n"
+                           "            self.model(x.flip(0)).mean().backward()\n"
                            "            opt.step()\n";
   const FixOutcome out = fix_source(std::make_shared<const SourceFile>("x.py", text), parser, settings, policy);
   ASSERT_EQ(out.applied.size(), 1U);
