@@ -39,7 +39,11 @@ const RuleMeta kMeta{
                  "frozen module (`requires_grad_(False)`, or its parameters' `requires_grad = False`) or of a "
                  "network unpickled as saved, fed with data, the code runs under "
                  "`no_grad`/`inference_mode` (or in a function only ever called from such code), the container "
-                 "is back-propagated later (`torch.stack(losses).sum().backward()`) or returned to a caller, or "
+                 "is back-propagated later (`torch.stack(losses).sum().backward()`) or returned to a caller, the "
+                 "container lives one step (made by a step function such as `train_step`, or anew in each pass of "
+                 "a loop around the store) and each entry is back-propagated as it is stored (`out = "
+                 "loss_fn(model, chunk); outs.append(out); out[\"loss\"].backward()`: each backward frees what its "
+                 "graph saved), or "
                  "it is re-created in each iteration. A forward over the pieces of one input (tiles over "
                  "`H, W = x.shape[-2:]`, `x.split(n)`, `range(0, x.shape[0], n)`) gathers its own result, as does a "
                  "generation that feeds each step its own earlier output (`inp = frames[-1]`, or a state rebound "
@@ -137,6 +141,9 @@ void check(RuleContext& ctx) {
       continue;
     }
     const bool backward_in_iteration = m.iteration_backprops(st.loop, st.scope);
+    if (backward_in_iteration && m.kept_locally_after_its_backward(st)) {
+      continue;
+    }
     // A forward over the tiles or chunks of one input: their graphs are the result's graph.
     if ((!backward_in_iteration && m.walks_one_input_in_pieces(st.loop)) || m.drained_as_a_queue(st)) {
       continue;

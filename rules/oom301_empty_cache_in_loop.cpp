@@ -34,7 +34,9 @@ const RuleMeta kMeta{
         "Between epochs or phases (an epoch loop whose body calls train/eval code; a pass over the data "
         "loader is a step even with a few PPO epochs, micro-batches or a metric table's entries inside it, and a "
         "function every call of "
-        "which runs once per step runs every step too), in an `except` that "
+        "which runs once per step runs every step too, unless the call sits outside the function's own batch "
+        "loop: `def run_epoch(self, loader): torch.cuda.empty_cache(); for batch in loader: ...` runs once per "
+        "epoch), in an `except` that "
         "recovers from an out-of-memory error, or every N steps behind `if step % N == 0:` (see the "
         "`allow-periodic` option), or behind a switch the user turns on (`if args.clear_cache:`, a parameter "
         "`if low_memory and ...:`, the trainer's `self.model_config.low_vram`, a model's own `self.low_vram` or "
@@ -71,7 +73,19 @@ bool runs_in_a_function_called_every_step(const model::Model& m, const model::Ca
     }
   }
   const model::ScopeId fn = m.function_at(call.node);
-  return fn != model::kNone && m.called_every_step(fn) && !m.only_clears_caches(fn);
+  if (fn == model::kNone || !m.called_every_step(fn) || m.only_clears_caches(fn)) {
+    return false;
+  }
+  // `def run_epoch(self, phase, loader): ...; torch.cuda.empty_cache(); for batch in loader:`:
+  // a function with a step loop of its own runs once per epoch, and a call outside that loop with it.
+  if (call.loop == model::kNone) {
+    for (const model::Loop& l : m.loops()) {
+      if (l.is_step && l.kind != model::LoopKind::Comprehension && m.function_at(l.node) == fn) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 void check(RuleContext& ctx) {

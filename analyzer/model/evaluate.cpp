@@ -467,7 +467,16 @@ bool Model::Impl::class_is_module_like(ScopeId cls) const {
     if (s != g.sym.identifier && s != g.sym.attribute) {
       continue;
     }
-    if (const FunctionSummary* f = project_function(resolve_qualified(base, sc.parent)); f && f->module_class) {
+    const std::string q = resolve_qualified(base, sc.parent);
+    // `class CustomRCNN(GeneralizedRCNN)` over detectron2's meta-architectures, timm's or
+    // torchvision's models: a library's nn.Module, whatever its name says.
+    for (const std::string_view library :
+         {"detectron2.modeling.", "timm.models.", "torchvision.models.", "mmdet.models."}) {
+      if (q.starts_with(library)) {
+        return true;
+      }
+    }
+    if (const FunctionSummary* f = project_function(q); f && f->module_class) {
       return true;
     }
     const Binding* b = s == g.sym.identifier ? lookup(text(base), sc.parent, ts_node_start_byte(sc.node)) : nullptr;

@@ -617,6 +617,10 @@ public:
   // keeping the value back-propagates it, which frees what its graph saved; what stays is the
   // step's own outputs until the next step replaces them.
   [[nodiscard]] bool backpropagated_where_kept(const StepStateStore& store) const;
+  // `outs = []` then, per chunk, `out = loss_fn(model, chunk); outs.append(out);
+  // out["loss"].backward()`: a list of the function's own whose entries it back-propagates as
+  // they come; the backward frees what each graph saved and the list dies with the call.
+  [[nodiscard]] bool kept_locally_after_its_backward(const Store& st) const;
   // The name is read earlier in its function than this assignment: the value is carried into
   // the next call (a recurrent state), not merely kept.
   [[nodiscard]] bool read_before_assignment(const Binding& binding) const;

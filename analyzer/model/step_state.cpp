@@ -261,6 +261,46 @@ bool Model::backpropagated_where_kept(const StepStateStore& store) const {
   return false;
 }
 
+bool Model::kept_locally_after_its_backward(const Store& st) const {
+  const TSNode container = m_impl->unparen(st.container);
+  // `q_t.view(bs, -1)`, `out["logits"]`: a view or part of the value the backward runs through.
+  TSNode value = m_impl->unparen(st.value);
+  for (int guard = 0; guard < 8 && !ts_node_is_null(value); ++guard) {
+    const TSSymbol s = ts_node_symbol(value);
+    if (s == m_impl->g.sym.call) {
+      value = m_impl->unparen(m_impl->field(value, m_impl->g.field.function));
+    } else if (s == m_impl->g.sym.attribute) {
+      value = m_impl->unparen(m_impl->field(value, m_impl->g.field.object));
+    } else if (s == m_impl->g.sym.subscript) {
+      value = m_impl->unparen(m_impl->field(value, m_impl->g.field.value));
+    } else {
+      break;
+    }
+  }
+  if (ts_node_is_null(container) || ts_node_is_null(value) || ts_node_symbol(container) != m_impl->g.sym.identifier ||
+      ts_node_symbol(value) != m_impl->g.sym.identifier) {
+    return false;
+  }
+  const ScopeId fn = function_at(ts_node_start_byte(st.statement));
+  if (fn == kNone || !scope(fn).facts.backprops) {
+    return false;
+  }
+  const Binding* list = m_impl->lookup(m_impl->text(container), st.scope, ts_node_start_byte(st.statement));
+  if (list == nullptr || list->kind != BindingKind::Assign || function_at(list->stmt_start) != fn) {
+    return false; // a container of the caller's, of `self`, or of the module outlives the call
+  }
+  // The list lives one step: made by a step function (`train_step`), or anew in each pass of a
+  // loop around the store. A list the whole training loop fills grows with the data.
+  bool rebuilt_each_pass = false;
+  for (LoopId l = st.loop; l != kNone && !rebuilt_each_pass; l = loop(l).parent) {
+    rebuilt_each_pass = l == list->loop && l != st.loop;
+  }
+  if (!rebuilt_each_pass && !scope(fn).facts.per_step_method && !called_every_step(fn)) {
+    return false;
+  }
+  return m_impl->flows_into_backward(m_impl->text(value), fn, 5);
+}
+
 bool Model::read_by_backprop_code(const StepStateStore& store) const {
   if (!store.on_self) {
     return false;

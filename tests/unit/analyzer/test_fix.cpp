@@ -324,8 +324,8 @@ TEST(FixSource, ScalarLossesHandedOnStayTensors) {
   syntax::Parser parser;
   const std::string text = "import torch.nn.functional as F\n"
                            "def train(model, loader, meter, optimizer, subnets):\n"
+                           "    losses = []\n"
                            "    for x, y in loader:\n"
-                           "        losses = []\n"
                            "        for subnet in subnets:\n"
                            "            model.set_active_subnet(subnet)\n"
                            "            loss = F.cross_entropy(model(x), y)\n"
