@@ -468,13 +468,8 @@ bool Model::Impl::class_is_module_like(ScopeId cls) const {
       continue;
     }
     const std::string q = resolve_qualified(base, sc.parent);
-    // `class CustomRCNN(GeneralizedRCNN)` over detectron2's meta-architectures, timm's or
-    // torchvision's models: a library's nn.Module, whatever its name says.
-    for (const std::string_view library :
-         {"detectron2.modeling.", "timm.models.", "torchvision.models.", "mmdet.models."}) {
-      if (q.starts_with(library)) {
-        return true;
-      }
+    if (library::is_module_base(q)) {
+      return true; // `class CustomRCNN(GeneralizedRCNN)`
     }
     if (const FunctionSummary* f = project_function(q); f && f->module_class) {
       return true;

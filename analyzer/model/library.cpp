@@ -1,5 +1,6 @@
 #include "analyzer/model/library.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "analyzer/support/strings.hpp"
@@ -113,6 +114,64 @@ bool is_pipeline_name(std::string_view name) {
   const size_t dot = name.rfind('.');
   const auto words = identifier_words(dot == std::string_view::npos ? name : name.substr(dot + 1));
   return words.contains("pipeline") || words.contains("pipe") || words.contains("pipes") || words.contains("pipelines");
+}
+
+// Tensor makers and conversions: what they return is a tensor of data, never a parameter.
+bool makes_data_tensors(std::string_view q) {
+  static constexpr std::array<std::string_view, 22> kTorch = {"torch.from_numpy",
+                                                              "torch.tensor",
+                                                              "torch.as_tensor",
+                                                              "torch.zeros",
+                                                              "torch.ones",
+                                                              "torch.full",
+                                                              "torch.arange",
+                                                              "torch.linspace",
+                                                              "torch.logspace",
+                                                              "torch.eye",
+                                                              "torch.empty",
+                                                              "torch.hann_window",
+                                                              "torch.hamming_window",
+                                                              "torch.blackman_window",
+                                                              "torch.exp",
+                                                              "torch.log",
+                                                              "torch.sqrt",
+                                                              "torch.cat",
+                                                              "torch.stack",
+                                                              "torch.FloatTensor",
+                                                              "torch.LongTensor",
+                                                              "torch.kaiser_window"};
+  if (std::find(kTorch.begin(), kTorch.end(), q) != kTorch.end()) {
+    return true;
+  }
+  // Array libraries build arrays; Python's builtins settings.
+  for (const std::string_view lib : {"numpy.", "librosa.", "scipy.", "math."}) {
+    if (q.starts_with(lib)) {
+      return true;
+    }
+  }
+  static constexpr std::array<std::string_view, 16> kBuiltins = {
+      "len", "int", "float", "str",   "range", "list",       "dict",    "tuple",
+      "min", "max", "abs",   "round", "super", "isinstance", "hasattr", "print"};
+  return std::find(kBuiltins.begin(), kBuiltins.end(), q) != kBuiltins.end();
+}
+
+bool is_tensor_conversion(std::string_view method) {
+  static constexpr std::array<std::string_view, 13> kMethods = {
+      "float",   "double",    "half",  "t",      "reshape",    "view", "unsqueeze",
+      "squeeze", "transpose", "clone", "detach", "contiguous", "numpy"};
+  return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
+}
+
+// detectron2's meta-architectures (`GeneralizedRCNN`), timm's, torchvision's and MMDetection's
+// models are nn.Modules: a class deriving from one is a module, whatever its name says.
+bool is_module_base(std::string_view qualified) {
+  for (const std::string_view library :
+       {"detectron2.modeling.", "timm.models.", "torchvision.models.", "mmdet.models."}) {
+    if (qualified.starts_with(library)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 } // namespace oomlint::model::library

@@ -32,6 +32,16 @@ const Fact* qualified_fact(std::string_view qualified);
 // a call passing one encodes text, whatever its receiver is named; it runs no forward.
 const Fact* tokenizer_keyword_fact(std::string_view keyword);
 
+// A tensor maker or conversion (`torch.from_numpy`, `torch.linspace`), an array library's function
+// (`librosa.filters.mel`) or a builtin: what it returns is data, never a parameter.
+bool makes_data_tensors(std::string_view qualified);
+
+// A tensor method that converts or reshapes (`.float()`, `.unsqueeze(0)`): data stays data.
+bool is_tensor_conversion(std::string_view method);
+
+// A library class that is an nn.Module (`detectron2.modeling.GeneralizedRCNN`).
+bool is_module_base(std::string_view qualified);
+
 // A name that, by itself, says it holds a pipeline (`pipeline`, `pipe`, `sd_pipeline`).
 bool is_pipeline_name(std::string_view name);
 

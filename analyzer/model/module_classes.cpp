@@ -274,58 +274,6 @@ bool Model::Impl::calls_a_parameter_free_layer(const Call& c) const {
   return f != nullptr && f->module_class && f->parameter_free;
 }
 
-// `class CharByteEncoder(nn.Module)` whose `__init__` keeps only strings and numbers: a module
-// with nothing to train, whose forward builds no graph of its own.
-namespace {
-
-// Tensor makers and conversions: what they return is a tensor of data, never a parameter.
-bool makes_plain_tensors(std::string_view q) {
-  static constexpr std::array<std::string_view, 22> kTorch = {"torch.from_numpy",
-                                                              "torch.tensor",
-                                                              "torch.as_tensor",
-                                                              "torch.zeros",
-                                                              "torch.ones",
-                                                              "torch.full",
-                                                              "torch.arange",
-                                                              "torch.linspace",
-                                                              "torch.logspace",
-                                                              "torch.eye",
-                                                              "torch.empty",
-                                                              "torch.hann_window",
-                                                              "torch.hamming_window",
-                                                              "torch.blackman_window",
-                                                              "torch.exp",
-                                                              "torch.log",
-                                                              "torch.sqrt",
-                                                              "torch.cat",
-                                                              "torch.stack",
-                                                              "torch.FloatTensor",
-                                                              "torch.LongTensor",
-                                                              "torch.kaiser_window"};
-  if (std::find(kTorch.begin(), kTorch.end(), q) != kTorch.end()) {
-    return true;
-  }
-  // Array libraries build arrays; Python's builtins settings.
-  for (const std::string_view lib : {"numpy.", "librosa.", "scipy.", "math."}) {
-    if (q.starts_with(lib)) {
-      return true;
-    }
-  }
-  static constexpr std::array<std::string_view, 16> kBuiltins = {
-      "len", "int", "float", "str",   "range", "list",       "dict",    "tuple",
-      "min", "max", "abs",   "round", "super", "isinstance", "hasattr", "print"};
-  return std::find(kBuiltins.begin(), kBuiltins.end(), q) != kBuiltins.end();
-}
-
-bool is_tensor_conversion(std::string_view method) {
-  static constexpr std::array<std::string_view, 13> kMethods = {
-      "float",   "double",    "half",  "t",      "reshape",    "view", "unsqueeze",
-      "squeeze", "transpose", "clone", "detach", "contiguous", "numpy"};
-  return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
-}
-
-} // namespace
-
 // In a module's `__init__`: `super().__init__()`, a layer without parameters
 // (`torchaudio.transforms.MelSpectrogram(sample_rate=sr)`, `nn.Upsample(scale_factor=2)`),
 // `self.register_buffer(...)`, a tensor maker or conversion (`torch.from_numpy(basis).float()`),
@@ -338,15 +286,15 @@ bool Model::Impl::call_builds_no_parameter(TSNode call, ScopeId scope) const {
     if ((method == "__init__" && object.starts_with("super(")) || (method == "register_buffer" && object == "self")) {
       return true;
     }
-    if (is_tensor_conversion(method) && object != "self") {
+    if (library::is_tensor_conversion(method) && object != "self") {
       return true;
     }
   }
   const std::string q = resolve_qualified(fn, scope);
-  if (names::is_parameter_free_layer(q) || makes_plain_tensors(q)) {
+  if (names::is_parameter_free_layer(q) || library::makes_data_tensors(q)) {
     return true;
   }
-  return ts_node_symbol(fn) == g.sym.identifier && makes_plain_tensors(text(fn)) &&
+  return ts_node_symbol(fn) == g.sym.identifier && library::makes_data_tensors(text(fn)) &&
          lookup(text(fn), scope, ts_node_start_byte(fn)) == nullptr;
 }
 
@@ -361,6 +309,8 @@ bool Model::Impl::stored_on_self(TSNode n, TSNode body) const {
   return false;
 }
 
+// `class CharByteEncoder(nn.Module)` whose `__init__` keeps only strings and numbers: a module
+// with nothing to train, whose forward builds no graph of its own.
 bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
   const Scope& c = m.m_scopes[static_cast<size_t>(cls)];
   if (c.bases.size() != 1 ||
