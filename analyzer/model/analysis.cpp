@@ -222,6 +222,7 @@ void Model::Impl::analyse() {
   for (size_t i = 0; i < m.m_scopes.size(); ++i) {
     if (m.m_scopes[i].kind == ScopeKind::Class) {
       m.m_scopes[i].facts.freezes_itself = class_freezes_itself(static_cast<ScopeId>(i));
+      has_self_freezing_class = has_self_freezing_class || m.m_scopes[i].facts.freezes_itself;
     }
   }
   for (size_t i = 0; i < m.m_scopes.size(); ++i) {

@@ -216,8 +216,7 @@ bool Model::Impl::class_freezes_itself(ScopeId cls) const {
 }
 
 bool Model::Impl::forward_of_a_self_freezing_class(TSNode fn, std::uint32_t at) const {
-  const bool any_here =
-      std::any_of(m.m_scopes.begin(), m.m_scopes.end(), [](const Scope& sc) { return sc.facts.freezes_itself; });
+  const bool any_here = has_self_freezing_class; // asked for every forward: known once, in analyse()
   const bool any_in_run = project != nullptr && project->facts != nullptr && project->facts->has_frozen_classes();
   if (!any_here && !any_in_run) {
     return false;

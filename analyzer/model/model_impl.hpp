@@ -128,6 +128,7 @@ struct Model::Impl {
   // While params_reaching_return() evaluates a function: the parameter taken as graph-carrying.
   mutable BindingId tainted_param = -1;
   mutable std::optional<bool> saves_from_cpu_memo;
+  bool has_self_freezing_class = false; // some class of this file freezes itself in `__init__`
   // Paths this module `torch.save`s to, when nothing in it puts tensors on an accelerator.
   mutable std::optional<std::unordered_set<std::string>> cpu_only_saves_memo;
   // Attribute names read in back-propagating code, found on the first question (step_state.cpp).
