@@ -50,7 +50,9 @@ const RuleMeta kMeta{
                  "function decorated with either (also a project's own `@smart_inference_mode()`, and a helper "
                  "only ever called from grad-disabled code); the sum is itself back-propagated or returned "
                  "(`loss = 0; for head in heads: loss += crit(head(x), y)` then `loss.backward()`); the "
-                 "accumulator is re-created in each iteration; gradient accumulation with `loss / accum_steps`; "
+                 "accumulator is re-created in each iteration, or in each pass of the step loop around a loop over "
+                 "a few terms (extractors, heads) that are each back-propagated as they are added; gradient "
+                 "accumulation with `loss / accum_steps`; "
                  "the value has no graph to begin with (fresh noise through a layer without parameters, such as "
                  "`nn.Upsample`); a module's `forward` adding into its own recurrent state that the same forward "
                  "reads first (`past = self.conv(self.coverage)` ... `self.coverage = self.coverage + w`, cumulative "
@@ -98,6 +100,9 @@ void check(RuleContext& ctx) {
     // caller's loss back-propagates through it.
     if (m.carried_through_forward(acc.target_key, ts_node_start_byte(acc.statement))) {
       continue;
+    }
+    if (m.summed_locally_after_its_backward(acc)) {
+      continue; // a total of one step whose terms are back-propagated as they come
     }
     const std::string target = short_text(m, acc.target);
     const std::string added = short_text(m, acc.value);

@@ -36,9 +36,11 @@ const RuleMeta kMeta{
         "CPU or hold no tensors. So are loads in a module "
         "that shows it writes its checkpoints from the CPU (FSDP state gathered with `offload_to_cpu=True`, "
         "or a model moved with `.cpu()`, `.to(\"cpu\")` or `set_device(torch.device(\"cpu\"))` before it or its "
-        "`state_dict()` is saved, or in the save itself: `torch.save(net.cpu().state_dict(), path)`), and a load of a "
+        "`state_dict()` is saved, or in the save itself: `torch.save(net.cpu().state_dict(), path)`), a load of a "
         "path the same "
-        "module saves to when nothing in that module puts tensors on an accelerator. So is a published file the "
+        "module saves to when nothing in that module puts tensors on an accelerator, and a load of the file "
+        "`convert_zero_checkpoint_to_fp32_state_dict(src, out)` wrote earlier in the function (DeepSpeed and "
+        "Lightning merge ZeRO shards on the CPU). So is a published file the "
         "code downloads (`path = hf_hub_download(...)`, or `if not os.path.exists(path):` followed by a "
         "download): weights published for everyone are saved from the CPU. Test code (every function of a "
         "test file that holds a test case: the tests, test classes, their helpers and tester classes) is "
@@ -85,8 +87,8 @@ void check(RuleContext& ctx) {
     // The project's own checkpoints written from the CPU come back on the CPU.
     if (!state || m.loads_straight_into_small_state(call) ||
         m.restores_only_small_state(to.bound_name, call.scope, ts_node_end_byte(call.node)) ||
-        m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_only_save(call) || m.loads_a_published_download(call) ||
-        m.loads_an_engine_module(call)) {
+        m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_only_save(call) || m.reads_back_a_cpu_conversion(call) ||
+        m.loads_a_published_download(call) || m.loads_an_engine_module(call)) {
       continue;
     }
     // A whole module or tensors used as loaded would stay on the CPU: moving them is the user's call.

@@ -1303,6 +1303,23 @@ ProjectFacts::Incoming Model::Impl::incoming_from_bases(const Scope& method) con
 
 // `values, log_probs, entropy = self.policy.evaluate_actions(obs, actions)` whose results make
 // the loss this function back-propagates: the call is part of training, whatever its name says.
+// `loss, metrics = train_step(batch); accelerator.backward(loss)`: what the function computes is
+// back-propagated by a caller, so it is training code whatever modules it puts in eval mode.
+bool Model::Impl::result_back_propagated_by_a_caller(ScopeId fn) const {
+  if (fn == kNone || static_cast<size_t>(fn) >= edges_by_callee.size()) {
+    return false;
+  }
+  for (size_t e : edges_by_callee[static_cast<size_t>(fn)]) {
+    const auto [first, last] = calls_in(edges[e].at, edges[e].at + 1);
+    for (size_t i = first; i < last; ++i) {
+      if (ts_node_start_byte(m.m_calls[i].node) == edges[e].at && result_flows_into_backward(m.m_calls[i])) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 bool Model::Impl::result_flows_into_backward(const Call& c) const {
   const ScopeId fn = enclosing_function(c.scope);
   if (fn == kNone || !m.m_scopes[static_cast<size_t>(fn)].facts.backprops) {
@@ -1800,9 +1817,10 @@ void Model::Impl::find_eval_regions() {
     }
     // A model class's `def predict(self, x): self.net.eval(); return self.net(x)` that only other
     // modules call: like a module's own `predict`, its callers choose the grad mode.
-    if (fn != kNone && (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn) ||
-                        overrides_a_validation_hook(fn) || m.grad_mode_left_to_callers(fn) ||
-                        forward_of_a_module_class(fn) || returns_a_loss(fn))) {
+    if (fn != kNone &&
+        (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn) ||
+         overrides_a_validation_hook(fn) || m.grad_mode_left_to_callers(fn) || forward_of_a_module_class(fn) ||
+         returns_a_loss(fn) || result_back_propagated_by_a_caller(fn))) {
       continue;
     }
     const std::uint32_t start = ts_node_end_byte(s.statement);

@@ -249,6 +249,11 @@ void ModelBuilder::visit_import(TSNode node, bool from) {
     } else if (s == g.sym.aliased_import) {
       path = std::string(d.text(d.field(child, g.field.name)));
       alias = std::string(d.text(d.field(child, g.field.alias)));
+    } else if (s == g.sym.wildcard_import && from && scope == 0) {
+      // `from .utils import *` in a package: bound as `*`, a name no expression reads, so that
+      // the package's summary can say which module its names come from.
+      path = {};
+      alias = "*";
     } else {
       continue;
     }
@@ -259,7 +264,7 @@ void ModelBuilder::visit_import(TSNode node, bool from) {
     b.loop = loop;
     b.stmt_start = ts_node_start_byte(node);
     b.visible_from = ts_node_end_byte(node);
-    b.qualified = from ? (base.ends_with(".") ? base + path : base + "." + path) : path;
+    b.qualified = from ? (path.empty() ? base : base.ends_with(".") ? base + path : base + "." + path) : path;
     if (b.qualified.starts_with(".") && d.project != nullptr) {
       b.qualified = absolute_import(b.qualified, *d.project);
     }

@@ -251,7 +251,9 @@ std::vector<bool> steps_per_call(const Model& m) {
 // carries a graph. A state chained through its loop is never freed by a backward, and no caller
 // wants its graph (back-propagation through time returns the unrolled state).
 bool rollout_function(const Model& m, ScopeId fn, const std::vector<BindingId>& bindings, const Value& returns) {
-  if (fn == kNone || fn == 0 || !m.scope(fn).is_function() || m.in_test_code(fn)) {
+  // A module's own method (a structure module refining its state block by block) is computation
+  // whose callers back-propagate through what it returns, whatever the evaluator makes of it.
+  if (fn == kNone || fn == 0 || !m.scope(fn).is_function() || m.in_test_code(fn) || m.in_module_method(fn)) {
     return false;
   }
   const FunctionFacts& facts = m.scope(fn).facts;

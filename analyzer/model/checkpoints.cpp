@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "analyzer/model/library.hpp"
 #include "analyzer/model/model.hpp"
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/support/strings.hpp"
@@ -374,6 +375,34 @@ bool Model::reads_back_a_cpu_only_save(const Call& load) const {
     m_impl->cpu_only_saves_memo = std::move(saved);
   }
   return m_impl->cpu_only_saves_memo->count(std::string(text(m_impl->unparen(*path)))) != 0;
+}
+
+// `convert_zero_checkpoint_to_fp32_state_dict(path, ckpt_path)` earlier in the function, then
+// `torch.load(ckpt_path)`: the converter wrote CPU tensors there.
+bool Model::reads_back_a_cpu_conversion(const Call& load) const {
+  const auto path = load.argument("f", 0, source().text());
+  const ScopeId fn = function_at(ts_node_start_byte(load.node));
+  if (!path || fn == kNone) {
+    return false;
+  }
+  const TSNode wanted = m_impl->unparen(path->value);
+  // The same name means the same file only where both see one binding of it (not `ckpt_path = path`
+  // in the other branch).
+  auto binding_at = [&](TSNode n) {
+    return ts_node_symbol(n) == m_impl->g.sym.identifier ? m_impl->lookup(text(n), load.scope, ts_node_start_byte(n))
+                                                         : nullptr;
+  };
+  const Binding* file = binding_at(wanted);
+  const auto [first, last] = m_impl->calls_in(ts_node_start_byte(scope(fn).body), ts_node_start_byte(load.node));
+  for (size_t i = first; i < last; ++i) {
+    const Call& c = m_calls[i];
+    const int output = library::cpu_checkpoint_output(text(c.function));
+    const auto written = output < 0 ? std::nullopt : c.positional(static_cast<size_t>(output));
+    if (written && text(m_impl->unparen(*written)) == text(wanted) && binding_at(m_impl->unparen(*written)) == file) {
+      return true;
+    }
+  }
+  return false;
 }
 
 namespace {

@@ -248,7 +248,51 @@ bool Model::Impl::frozen_by_the_code(TSNode fn, std::uint32_t at) const {
     const std::string_view method = text(field(fn, g.field.attribute));
     return (method == "__call__" || names::is_forward_like_method(method)) && frozen_module(object, at);
   }
-  return ts_node_symbol(fn) == g.sym.identifier && frozen_module(fn, at);
+  return ts_node_symbol(fn) == g.sym.identifier && (frozen_module(fn, at) || frozen_by_every_caller(fn, at));
+}
+
+// `def evaluate_coco(..., model): ... model(x)` whose every call in this file passes a module frozen
+// there (`model.requires_grad_(False); evaluate_coco(..., model)`): the forward adds no graph.
+bool Model::Impl::frozen_by_every_caller(TSNode name, std::uint32_t at) const {
+  if (freeze_marks().empty()) {
+    return false;
+  }
+  const Binding* b = lookup(text(name), m.scope_at(at), at);
+  const ScopeId fn = b == nullptr ? kNone : enclosing_function(b->scope);
+  // Methods are left out: their callers pass `self` by the receiver, not by position.
+  if (b == nullptr || b->kind != BindingKind::Parameter || fn == kNone ||
+      m.m_scopes[static_cast<size_t>(fn)].class_scope != kNone || static_cast<size_t>(fn) >= edges_by_callee.size() ||
+      edges_by_callee[static_cast<size_t>(fn)].empty()) {
+    return false;
+  }
+  if (const auto known = frozen_argument_memo.find(b); known != frozen_argument_memo.end()) {
+    return known->second;
+  }
+  bool& result = frozen_argument_memo[b];
+  const std::vector<BindingId> params = positional_parameter_bindings(fn);
+  size_t position = params.size();
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (&bindings[static_cast<size_t>(params[i])] == b) {
+      position = i;
+    }
+  }
+  if (position == params.size()) {
+    return false;
+  }
+  for (size_t e : edges_by_callee[static_cast<size_t>(fn)]) {
+    const auto [first, last] = calls_in(edges[e].at, edges[e].at + 1);
+    bool frozen = false;
+    for (size_t i = first; i < last && !frozen; ++i) {
+      const Call& c = m.m_calls[i];
+      const auto arg = c.argument(b->name, position, m.m_source.text());
+      frozen = ts_node_start_byte(c.node) == edges[e].at && arg && frozen_module(arg->value, edges[e].at);
+    }
+    if (!frozen) {
+      return false;
+    }
+  }
+  result = true;
+  return true;
 }
 
 } // namespace oomlint::model

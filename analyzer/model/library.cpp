@@ -174,4 +174,10 @@ bool is_module_base(std::string_view qualified) {
   return false;
 }
 
+int cpu_checkpoint_output(std::string_view callee) {
+  const size_t dot = callee.rfind('.');
+  const std::string_view name = dot == std::string_view::npos ? callee : callee.substr(dot + 1);
+  return name == "convert_zero_checkpoint_to_fp32_state_dict" ? 1 : -1;
+}
+
 } // namespace oomlint::model::library

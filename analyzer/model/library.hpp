@@ -42,6 +42,11 @@ bool is_tensor_conversion(std::string_view method);
 // A library class that is an nn.Module (`detectron2.modeling.GeneralizedRCNN`).
 bool is_module_base(std::string_view qualified);
 
+// A converter that writes a checkpoint of CPU tensors to the path it is given as `output_position`
+// (DeepSpeed's and Lightning's `convert_zero_checkpoint_to_fp32_state_dict` load every shard with
+// `map_location="cpu"` and save the merged state from there). -1 if `callee` is none.
+int cpu_checkpoint_output(std::string_view callee);
+
 // A name that, by itself, says it holds a pipeline (`pipeline`, `pipe`, `sd_pipeline`).
 bool is_pipeline_name(std::string_view name);
 

@@ -626,15 +626,24 @@ bool Model::iterates_a_literal(LoopId loop_id) const {
   if (ts_node_is_null(it)) {
     return false;
   }
+  // `for prompt in EXAMPLE_PROMPTS[:n_test]`: a slice of what is iterated is no more.
+  if (ts_node_symbol(it) == g.sym.subscript) {
+    it = m_impl->unparen(ts_node_child_by_field_id(it, g.field.value));
+  }
   const TSSymbol s = ts_node_symbol(it);
   if (s == g.sym.tuple || s == g.sym.list) {
     return true;
   }
-  // `def tta(model, x, flips=(False, True)): for flip in flips:` -- a few views a call.
+  // `def tta(model, x, flips=(False, True)): for flip in flips:` -- a few views a call; a list of
+  // the module's written out (`EXAMPLE_PROMPTS = ["a photo of <obj>", ...]`).
   if (s == g.sym.identifier) {
     const Binding* b = m_impl->lookup(text(it), loop(loop_id).scope, ts_node_start_byte(it));
-    const TSNode given =
-        b == nullptr || b->kind != BindingKind::Parameter ? TSNode{} : m_impl->unparen(b->default_value);
+    TSNode given{};
+    if (b != nullptr && b->kind == BindingKind::Parameter) {
+      given = m_impl->unparen(b->default_value);
+    } else if (b != nullptr && b->kind == BindingKind::Assign && b->scope == 0 && b->element == -1 && b->has_value()) {
+      given = m_impl->unparen(b->value);
+    }
     return !ts_node_is_null(given) && (ts_node_symbol(given) == g.sym.tuple || ts_node_symbol(given) == g.sym.list);
   }
   if (s == g.sym.call && text(ts_node_child_by_field_id(it, g.field.function)) == "range") {

@@ -514,6 +514,9 @@ public:
   [[nodiscard]] bool empties_through_a_per_step_function(const Call& c) const;
   // The load reads a path this module saves to with `torch.save`, and nothing in the module
   // puts tensors on an accelerator (no `.cuda()`, `.to(device)`, `device=`, CUDA init).
+  // `convert_zero_checkpoint_to_fp32_state_dict(src, out)` earlier in the function, then
+  // `torch.load(out)`: a file of CPU tensors.
+  [[nodiscard]] bool reads_back_a_cpu_conversion(const Call& load) const;
   [[nodiscard]] bool reads_back_a_cpu_only_save(const Call& load) const;
   // The load reads a published file fetched on first use: its path is a download's result
   // (`path = hf_hub_download(...)`), or an earlier `if not os.path.exists(path):` downloads it.
@@ -621,6 +624,12 @@ public:
   // out["loss"].backward()`: a list of the function's own whose entries it back-propagates as
   // they come; the backward frees what each graph saved and the list dies with the call.
   [[nodiscard]] bool kept_locally_after_its_backward(const Store& st) const;
+  // `total = torch.zeros(n)` each optimisation step, then `total += loss` per term with each term
+  // back-propagated: the running total is of one step and dies with it.
+  [[nodiscard]] bool summed_locally_after_its_backward(const Accumulation& acc) const;
+  [[nodiscard]] const Binding* made_where(std::string_view name, ScopeId at_scope, std::uint32_t at) const;
+  [[nodiscard]] bool held_one_step_after_its_backward(TSNode holder, TSNode added, ScopeId at_scope, LoopId at_loop,
+                                                      TSNode statement) const;
   // The name is read earlier in its function than this assignment: the value is carried into
   // the next call (a recurrent state), not merely kept.
   [[nodiscard]] bool read_before_assignment(const Binding& binding) const;

@@ -128,6 +128,7 @@ struct Model::Impl {
   // While params_reaching_return() evaluates a function: the parameter taken as graph-carrying.
   mutable BindingId tainted_param = -1;
   mutable std::optional<bool> saves_from_cpu_memo;
+  mutable std::unordered_map<const Binding*, bool> frozen_argument_memo; // parameters, by binding
   bool has_self_freezing_class = false; // some class of this file freezes itself in `__init__`
   // Paths this module `torch.save`s to, when nothing in it puts tensors on an accelerator.
   mutable std::optional<std::unordered_set<std::string>> cpu_only_saves_memo;
@@ -215,6 +216,7 @@ struct Model::Impl {
   [[nodiscard]] ModuleClass class_every_return_builds(ScopeId fn) const;
   [[nodiscard]] bool forward_of_a_self_freezing_class(TSNode fn, std::uint32_t at) const;
   [[nodiscard]] bool frozen_by_the_code(TSNode fn, std::uint32_t at) const;
+  [[nodiscard]] bool frozen_by_every_caller(TSNode name, std::uint32_t at) const;
   [[nodiscard]] bool returns_only_without_grad(ScopeId fn) const;
   // The library fact of a tokenizer-only keyword the call passes (`return_tensors="pt"`), if any.
   [[nodiscard]] const library::Fact* tokenizer_keyword_in(TSNode args) const;
@@ -249,7 +251,9 @@ struct Model::Impl {
   [[nodiscard]] ScopeId owner_scope(ScopeId scope) const;
   [[nodiscard]] ScopeId local_callee(TSNode function, ScopeId scope) const;
   [[nodiscard]] std::vector<ScopeId> local_callees_picked(TSNode function, ScopeId scope) const;
-  [[nodiscard]] bool class_holds_no_parameters(ScopeId cls) const;
+  [[nodiscard]] bool class_holds_no_parameters(ScopeId cls, int depth = 0) const;
+  [[nodiscard]] bool base_holds_no_parameters(ScopeId cls, int depth) const;
+  [[nodiscard]] bool stores_on_self(TSNode node) const;
   [[nodiscard]] std::vector<ScopeId> methods_reached_through_self(TSNode function, ScopeId scope) const;
   void collect_picked_functions(TSNode value, ScopeId scope, int depth, std::vector<ScopeId>& out) const;
   // The class derives from nn.Module (or a Lightning/Hugging Face model class) by its bases.
@@ -343,6 +347,7 @@ struct Model::Impl {
   [[nodiscard]] bool in_periodic_guard(std::uint32_t at) const;
   [[nodiscard]] bool flows_into_backward(std::string_view name, ScopeId owner, int depth) const;
   [[nodiscard]] bool result_flows_into_backward(const Call& c) const;
+  [[nodiscard]] bool result_back_propagated_by_a_caller(ScopeId fn) const;
   [[nodiscard]] bool trained_by_other_modules(const Scope& sc) const;
   [[nodiscard]] bool is_stub(ScopeId fn) const;
   [[nodiscard]] ModuleClass class_declared_in_the_class_body(TSNode attribute, ScopeId scope) const;

@@ -311,10 +311,9 @@ bool Model::Impl::stored_on_self(TSNode n, TSNode body) const {
 
 // `class CharByteEncoder(nn.Module)` whose `__init__` keeps only strings and numbers: a module
 // with nothing to train, whose forward builds no graph of its own.
-bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
+bool Model::Impl::class_holds_no_parameters(ScopeId cls, int depth) const {
   const Scope& c = m.m_scopes[static_cast<size_t>(cls)];
-  if (c.bases.size() != 1 ||
-      (c.bases.front() != "nn.Module" && c.bases.front() != "torch.nn.Module" && c.bases.front() != "Module")) {
+  if (c.bases.size() != 1 || depth > 4 || !base_holds_no_parameters(cls, depth)) {
     return false;
   }
   const Scope* init = nullptr;
@@ -323,7 +322,12 @@ bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
       init = &sc;
     }
   }
-  if (init == nullptr || null(init->body)) {
+  if (init == nullptr) {
+    // `class Sinusoidal(nn.Module)` with only `forward`, or a subclass keeping its base's
+    // `__init__`: what the base builds is all there is, unless a method stores something.
+    return !null(c.body) && !stores_on_self(c.body);
+  }
+  if (null(init->body)) {
     return false;
   }
   const ScopeId init_scope = static_cast<ScopeId>(init - m.m_scopes.data());
@@ -357,6 +361,37 @@ bool Model::Impl::class_holds_no_parameters(ScopeId cls) const {
     return true;
   });
   return only_constants;
+}
+
+// The single base of `cls` is `nn.Module` itself, or a class of this file that holds none.
+bool Model::Impl::base_holds_no_parameters(ScopeId cls, int depth) const {
+  const Scope& c = m.m_scopes[static_cast<size_t>(cls)];
+  const std::string& b = c.bases.front();
+  if (b == "nn.Module" || b == "torch.nn.Module" || b == "Module") {
+    return true;
+  }
+  const Binding* base = lookup(b, c.parent, ts_node_start_byte(c.node));
+  return base != nullptr && base->kind == BindingKind::ClassDef && base->defines != kNone && base->defines < cls &&
+         class_holds_no_parameters(base->defines, depth + 1);
+}
+
+// Some assignment under `node` stores into an attribute of `self`.
+bool Model::Impl::stores_on_self(TSNode node) const {
+  bool found = false;
+  syntax::walk_named(node, [&](TSNode n) {
+    if (found) {
+      return false;
+    }
+    if (ts_node_symbol(n) == g.sym.assignment || ts_node_symbol(n) == g.sym.augmented_assignment) {
+      const std::string_view left = text(field(n, g.field.left));
+      found = left.find("self.") != std::string_view::npos;
+    } else if (ts_node_symbol(n) == g.sym.call) {
+      const std::string_view fn = text(field(n, g.field.function));
+      found = fn == "setattr" || fn.ends_with("register_parameter") || fn.ends_with("add_module");
+    }
+    return !found;
+  });
+  return found;
 }
 
 // `return total_loss` on one path, `return total_loss, images` on another (a trainer's forward

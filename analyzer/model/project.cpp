@@ -8,8 +8,8 @@ namespace oomlint::model {
 
 void ProjectFacts::add(const ModuleSummary& summary) {
   for (const auto& [name, f] : summary.functions) {
-    m_functions[summary.module + "." + name] = f;
     m_has_frozen_classes = m_has_frozen_classes || f.frozen_class;
+    add_function(summary.module + "." + name, FunctionSummary(f));
   }
   add_grad_disabled_methods(summary);
   add_calls_by_name(summary);
@@ -24,7 +24,7 @@ void ProjectFacts::add(const ModuleSummary& summary) {
 void ProjectFacts::add(ModuleSummary&& summary) {
   for (auto& [name, f] : summary.functions) {
     m_has_frozen_classes = m_has_frozen_classes || f.frozen_class;
-    m_functions[summary.module + "." + name] = std::move(f);
+    add_function(summary.module + "." + name, std::move(f));
   }
   add_grad_disabled_methods(summary);
   add_calls_by_name(summary);
@@ -35,6 +35,24 @@ void ProjectFacts::add(ModuleSummary&& summary) {
     in.disabled += c.disabled ? 1 : 0;
   }
   summary = ModuleSummary{};
+}
+
+// Two modules of the run with one dotted name (`llama/model.py` in several folders): which one an
+// import means is not in the names, so a fact that only removes findings (no parameters, frozen,
+// without autograd) holds where every copy says so.
+void ProjectFacts::add_function(std::string qualified, FunctionSummary f) {
+  const auto [it, added] = m_functions.try_emplace(std::move(qualified), std::move(f));
+  if (added) {
+    return;
+  }
+  FunctionSummary& kept = it->second;
+  const bool parameter_free = kept.parameter_free && f.parameter_free;
+  const bool frozen = kept.frozen_class && f.frozen_class;
+  const bool grad_disabled = kept.grad_disabled && f.grad_disabled;
+  kept = std::move(f);
+  kept.parameter_free = parameter_free;
+  kept.frozen_class = frozen;
+  kept.grad_disabled = grad_disabled;
 }
 
 void ProjectFacts::set_namespace_aliases(std::unordered_map<std::string, std::string> aliases) {
@@ -130,6 +148,7 @@ void ProjectFacts::settle_plain_classes() {
 
 void ProjectFacts::finish() {
   settle_plain_classes();
+  fold_incoming_through_reexports();
   std::vector<std::uint64_t> work(m_grad_taking.begin(), m_grad_taking.end());
   while (!work.empty()) {
     const std::uint64_t callee = work.back();
@@ -159,24 +178,78 @@ bool ProjectFacts::method_runs_without_grad(std::string_view cls, std::string_vi
 
 void ProjectFacts::add_reexports(const ModuleSummary& summary) {
   for (const auto& [name, target] : summary.reexports) {
-    m_reexports.emplace(summary.module + "." + name, target);
+    if (name == "*") {
+      m_star_reexports[summary.module].push_back(target); // `from .utils import *` in a package
+    } else {
+      m_reexports.emplace(summary.module + "." + name, target);
+    }
   }
 }
 
-const FunctionSummary* ProjectFacts::function(std::string_view qualified) const {
+std::string ProjectFacts::defining_key(std::string_view qualified) const {
   std::string key = canonical(qualified);
   // A few hops: a package re-exporting what a subpackage re-exports.
   for (int hop = 0; hop < 4; ++hop) {
-    if (auto it = m_functions.find(key); it != m_functions.end()) {
-      return &it->second;
+    if (m_functions.count(key) != 0) {
+      return key;
     }
-    auto next = m_reexports.find(key);
-    if (next == m_reexports.end() || next->second == key) {
-      return nullptr;
+    if (auto next = m_reexports.find(key); next != m_reexports.end() && next->second != key) {
+      key = next->second;
+      continue;
     }
-    key = next->second;
+    const size_t dot = key.rfind('.');
+    const auto stars = dot == std::string::npos ? m_star_reexports.end() : m_star_reexports.find(key.substr(0, dot));
+    if (stars == m_star_reexports.end()) {
+      return {};
+    }
+    const std::string name = key.substr(dot);
+    const auto found = std::find_if(stars->second.begin(), stars->second.end(), [&](const std::string& module) {
+      return m_functions.count(module + name) != 0 || m_reexports.count(module + name) != 0;
+    });
+    if (found == stars->second.end()) {
+      return {};
+    }
+    key = *found + name;
   }
-  return nullptr;
+  return {};
+}
+
+const FunctionSummary* ProjectFacts::function(std::string_view qualified) const {
+  const std::string key = defining_key(qualified);
+  if (key.empty()) {
+    return nullptr;
+  }
+  const auto it = m_functions.find(key);
+  return it == m_functions.end() ? nullptr : &it->second;
+}
+
+// `from pkg import evaluate` calls `pkg.utils.evaluate` where `pkg/__init__.py` re-exports it: the
+// call sites count for the definition.
+void ProjectFacts::fold_incoming_through_reexports() {
+  if (m_reexports.empty() && m_star_reexports.empty()) {
+    return;
+  }
+  std::vector<std::pair<std::string, Incoming>> moved;
+  for (const auto& [key, in] : m_incoming) {
+    if (m_functions.count(key) != 0) {
+      continue;
+    }
+    // `pkg.Class.method`: the class part is what is re-exported.
+    const size_t dot = key.rfind('.');
+    std::string target = defining_key(key);
+    if (target.empty() && dot != std::string::npos) {
+      const std::string owner = defining_key(key.substr(0, dot));
+      target = owner.empty() ? std::string() : owner + key.substr(dot);
+    }
+    if (!target.empty() && target != key) {
+      moved.emplace_back(target, in);
+    }
+  }
+  for (const auto& [target, in] : moved) {
+    Incoming& into = m_incoming[target];
+    into.sites += in.sites;
+    into.disabled += in.disabled;
+  }
 }
 
 ProjectFacts::Incoming ProjectFacts::incoming(std::string_view qualified) const {

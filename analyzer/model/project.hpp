@@ -133,7 +133,8 @@ public:
 
 private:
   std::unordered_map<std::string, FunctionSummary> m_functions;
-  std::unordered_map<std::string, std::string> m_reexports; // `pkg.Name` -> where `Name` is defined
+  std::unordered_map<std::string, std::string> m_reexports;                   // `pkg.Name` -> where `Name` is defined
+  std::unordered_map<std::string, std::vector<std::string>> m_star_reexports; // `pkg` -> `from .x import *` targets
   std::unordered_map<std::string, Incoming> m_incoming;
   std::unordered_map<std::uint64_t, Incoming> m_incoming_by_name;
   std::unordered_set<std::uint64_t> m_trained_by_name;
@@ -146,8 +147,12 @@ private:
   // `decision_transformer.evaluation.evaluate_episodes.evaluate_episode` ->
   // `evaluate_episodes.evaluate_episode`; other names unchanged.
   [[nodiscard]] std::string canonical(std::string_view qualified) const;
+  // Where the function or class `qualified` names is defined, through re-exports; empty if unknown.
+  [[nodiscard]] std::string defining_key(std::string_view qualified) const;
+  void fold_incoming_through_reexports();
   void add_calls_by_name(const ModuleSummary& summary);
   void settle_plain_classes();
+  void add_function(std::string qualified, FunctionSummary f);
   void add_grad_disabled_methods(const ModuleSummary& summary);
   void add_reexports(const ModuleSummary& summary);
 };

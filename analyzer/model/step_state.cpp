@@ -261,10 +261,46 @@ bool Model::backpropagated_where_kept(const StepStateStore& store) const {
   return false;
 }
 
+// The binding that made the value `name` holds at `at`: `total += x` before it adds to the same one.
+const Binding* Model::made_where(std::string_view name, ScopeId at_scope, std::uint32_t at) const {
+  const Binding* b = m_impl->lookup(name, at_scope, at);
+  for (int guard = 0; guard < 16 && b != nullptr && b->kind == BindingKind::AugAssign; ++guard) {
+    b = m_impl->lookup(name, at_scope, b->stmt_start);
+  }
+  return b;
+}
+
 bool Model::kept_locally_after_its_backward(const Store& st) const {
-  const TSNode container = m_impl->unparen(st.container);
+  return held_one_step_after_its_backward(st.container, st.value, st.scope, st.loop, st.statement);
+}
+
+bool Model::summed_locally_after_its_backward(const Accumulation& acc) const {
+  const TSNode target = m_impl->unparen(acc.target);
+  if (acc.kind == AccumulationKind::MeterUpdate || acc.loop == kNone || ts_node_is_null(target) ||
+      ts_node_symbol(target) != m_impl->g.sym.identifier) {
+    return false;
+  }
+  const Binding* total = made_where(m_impl->text(target), acc.scope, ts_node_start_byte(acc.statement));
+  if (total == nullptr || total->kind != BindingKind::Assign || total->loop == kNone || !loop(total->loop).is_step) {
+    return false;
+  }
+  // Only over the terms of one step (extractors, heads): a total the batch loop fills is a running
+  // loss of the whole epoch, whose nodes pile up even with each step back-propagated.
+  for (LoopId l = acc.loop; l != total->loop; l = loop(l).parent) {
+    if (l == kNone || loop(l).iterates_data) {
+      return false;
+    }
+  }
+  return held_one_step_after_its_backward(acc.target, acc.value, acc.scope, acc.loop, acc.statement);
+}
+
+// `holder` (a list, a running total) is a local of a per-step function, or made anew in each pass
+// of a loop around the statement; the value it takes is back-propagated as it comes.
+bool Model::held_one_step_after_its_backward(TSNode holder, TSNode added, ScopeId at_scope, LoopId at_loop,
+                                             TSNode statement) const {
+  const TSNode container = m_impl->unparen(holder);
   // `q_t.view(bs, -1)`, `out["logits"]`: a view or part of the value the backward runs through.
-  TSNode value = m_impl->unparen(st.value);
+  TSNode value = m_impl->unparen(added);
   for (int guard = 0; guard < 8 && !ts_node_is_null(value); ++guard) {
     const TSSymbol s = ts_node_symbol(value);
     if (s == m_impl->g.sym.call) {
@@ -281,19 +317,19 @@ bool Model::kept_locally_after_its_backward(const Store& st) const {
       ts_node_symbol(value) != m_impl->g.sym.identifier) {
     return false;
   }
-  const ScopeId fn = function_at(ts_node_start_byte(st.statement));
+  const ScopeId fn = function_at(ts_node_start_byte(statement));
   if (fn == kNone || !scope(fn).facts.backprops) {
     return false;
   }
-  const Binding* list = m_impl->lookup(m_impl->text(container), st.scope, ts_node_start_byte(st.statement));
+  const Binding* list = made_where(m_impl->text(container), at_scope, ts_node_start_byte(statement));
   if (list == nullptr || list->kind != BindingKind::Assign || function_at(list->stmt_start) != fn) {
     return false; // a container of the caller's, of `self`, or of the module outlives the call
   }
   // The list lives one step: made by a step function (`train_step`), or anew in each pass of a
   // loop around the store. A list the whole training loop fills grows with the data.
   bool rebuilt_each_pass = false;
-  for (LoopId l = st.loop; l != kNone && !rebuilt_each_pass; l = loop(l).parent) {
-    rebuilt_each_pass = l == list->loop && l != st.loop;
+  for (LoopId l = at_loop; l != kNone && !rebuilt_each_pass; l = loop(l).parent) {
+    rebuilt_each_pass = l == list->loop && l != at_loop;
   }
   if (!rebuilt_each_pass && !scope(fn).facts.per_step_method && !called_every_step(fn)) {
     return false;

@@ -65,6 +65,7 @@ Grammar load() {
   s.import_statement = symbol(l, "import_statement");
   s.import_from_statement = symbol(l, "import_from_statement");
   s.aliased_import = symbol(l, "aliased_import");
+  s.wildcard_import = symbol(l, "wildcard_import");
   s.dotted_name = symbol(l, "dotted_name");
   s.relative_import = symbol(l, "relative_import");
   s.return_statement = symbol(l, "return_statement");

@@ -476,6 +476,30 @@ TEST_F(Cli, MethodsThatDisableAutogradInTheirOwnClassBuildNoGraph) {
   EXPECT_NE(ambiguous.out.find("generation.py:11:"), std::string::npos) << ambiguous.out;
 }
 
+// `from pkg import evaluate_pipe` where `pkg/__init__.py` re-exports it (`from .utils import *` or
+// by name): the call under `no_grad` is a call site of `pkg.utils.evaluate_pipe`, so its forward
+// builds no graph; a caller with autograd on still gets the finding.
+TEST_F(Cli, CallsThroughAPackageReexportAreCallSitesOfTheDefinition) {
+  write("pkg/utils.py", "import torch\n\n\ndef evaluate_pipe(model, images):\n    embeds = []\n"
+                        "    for image in images:\n        embeds.append(model(image))\n"
+                        "    return torch.cat(embeds)\n");
+  const std::string train = "import torch\nfrom torch import nn\n\nfrom pkg import evaluate_pipe\n\n\n"
+                            "def train(loader):\n    model = nn.Linear(4, 4)\n"
+                            "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n    for x in loader:\n"
+                            "        loss = model(x).sum()\n        loss.backward()\n        opt.step()\n"
+                            "        with torch.no_grad():\n            print(evaluate_pipe(model, [x]))\n";
+  write("pkg/train.py", train);
+  for (const char* init : {"from .utils import *\n", "from .utils import evaluate_pipe\n"}) {
+    write("pkg/__init__.py", init);
+    const Result quiet = run({"check", "--isolated", "--no-cache", "--output-format", "concise", "pkg"}, m_dir);
+    EXPECT_EQ(quiet.out.find("utils.py:7:"), std::string::npos) << init << quiet.out;
+  }
+  write("pkg/report.py", "from pkg import evaluate_pipe\n\n\ndef report(model, images):\n"
+                         "    return evaluate_pipe(model, images)\n");
+  const Result loud = run({"check", "--isolated", "--no-cache", "--output-format", "concise", "pkg"}, m_dir);
+  EXPECT_NE(loud.out.find("utils.py:7:23: OOM201"), std::string::npos) << loud.out;
+}
+
 // A trainer module of another module whose forward returns its summed `loss.item()` alone on one
 // path and with images on another: its callers get no known tensor, so nothing they keep or add
 // up is reported (and no `.detach()` is offered on a float).
