@@ -40,7 +40,8 @@ const RuleMeta kMeta{
     .fine_when =
         "The value is detached or a number, the code runs grad-disabled, the attribute is "
         "back-propagated (read by code that runs a backward, e.g. a loss module's `self.loss` summed "
-        "into the training loss; a read through `.item()` or `.detach()` does not count), or the function that keeps "
+        "into the training loss, or a loss module's `forward` summing `m.kernel.norm()` over a model's layers; a "
+        "read through `.item()` or `.detach()` does not count), or the function that keeps "
         "it back-propagates it, or an output of the same forward, itself (`losses, fake = model(batch); "
         "sum(losses.values()).backward(); self.latest_losses = losses`): that backward freed what the graph "
         "saved, and the attribute holds only the step's outputs until the next step; or it is set "

@@ -342,7 +342,8 @@ void Model::Impl::analyse() {
     TSNode fn = unparen(c.function);
     if (c.method == "generate" || names::is_module_returning_method(c.method) || c.method == "eval" ||
         c.method == "train" || c.method == "parameters" || c.method == "named_parameters" || c.method == "state_dict" ||
-        c.method == "load_state_dict" || c.method == "zero_grad" || c.method == "apply") {
+        c.method == "load_state_dict" || c.method == "zero_grad" || c.method == "apply" ||
+        (c.is_method_call() && names::names_a_tensor_type(c.method))) {
       continue;
     }
     const TSSymbol fs = ts_node_symbol(fn);

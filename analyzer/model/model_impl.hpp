@@ -405,6 +405,9 @@ bool is_parameter_free_layer(std::string_view qualified);
 bool is_decoding_cache_name(std::string_view name);
 bool is_grad_killing_method(std::string_view method);
 bool is_module_returning_method(std::string_view method);
+// `self.dtype(1)`, `self.tensor_type(n)` with `dtype=torch.FloatTensor`: a legacy tensor type called
+// to allocate, not a module.
+bool names_a_tensor_type(std::string_view name);
 bool is_forward_like_method(std::string_view method);
 // `decode_first_stage`, `encode_image`, `forward_backbone`: a pass through a part of the model,
 // often decorated `no_grad` where it is defined, so only its output's device is taken from it.

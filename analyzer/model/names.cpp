@@ -417,9 +417,10 @@ bool is_parameter_free_layer(std::string_view qualified) {
                                                               "Fold",
                                                               "CosineSimilarity",
                                                               "PairwiseDistance"};
-  // Pools and dropouts of every dimension (`MaxPool2d`, `AdaptiveAvgPool1d`, `Dropout2d`).
+  // Pools, dropouts and paddings of every dimension (`MaxPool2d`, `AdaptiveAvgPool1d`, `Dropout2d`,
+  // `ConstantPad1d`, `ReflectionPad2d`).
   return std::find(kExact.begin(), kExact.end(), cls) != kExact.end() || cls.find("Pool") != std::string_view::npos ||
-         cls.starts_with("Dropout");
+         cls.starts_with("Dropout") || cls.find("Pad") != std::string_view::npos;
 }
 
 // `xs.index(min(xs))`, `tokens.count(pad)`: a list's (or a string's) position and count are ints;
@@ -428,6 +429,10 @@ bool is_grad_killing_method(std::string_view method) {
   static constexpr std::array<std::string_view, 12> kMethods = {
       "item", "detach", "detach_", "tolist", "numpy", "size", "dim", "numel", "index", "count", "__len__", "nelement"};
   return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
+}
+
+bool names_a_tensor_type(std::string_view name) {
+  return name == "dtype" || name == "tensor_type" || name == "Tensor" || name.ends_with("_dtype");
 }
 
 bool is_module_returning_method(std::string_view method) {

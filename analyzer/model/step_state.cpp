@@ -84,7 +84,13 @@ std::unordered_set<std::string> attributes_in_backprop_code(const Model::Impl& i
       const LoopId loop = m.loop_at(at, scope);
       // Read where a loss is made for a backward: by the function that runs it, or by a method
       // whose result its caller back-propagates (`self.compute_G_loss().backward()`).
-      const bool loss_method = fn != kNone && m.scope(fn).facts.loss_for_caller && !written_there(impl, n);
+      // So does a loss module's `forward` (`class LnLoss(nn.Module)` summing `m.conv_kernel.norm()`
+      // over a model's layers), whose result its caller adds to the loss.
+      const ScopeId cls = fn == kNone ? kNone : m.scope(fn).class_scope;
+      const bool loss_module =
+          cls != kNone && impl.is_module_forward(fn) && names::is_loss_name(m.scope(cls).name, impl.options);
+      const bool loss_method =
+          fn != kNone && (m.scope(fn).facts.loss_for_caller || loss_module) && !written_there(impl, n);
       if ((fn != kNone && m.scope(fn).facts.backprops) || loss_method ||
           (loop != kNone && m.iteration_backprops(loop, scope))) {
         out.emplace(impl.text(impl.field(n, g.field.attribute)));
