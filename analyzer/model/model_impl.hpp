@@ -128,6 +128,7 @@ struct Model::Impl {
   // While params_reaching_return() evaluates a function: the parameter taken as graph-carrying.
   mutable BindingId tainted_param = -1;
   mutable std::optional<bool> saves_from_cpu_memo;
+  mutable std::unordered_map<ScopeId, bool> parameter_free_memo;         // classes, by scope
   mutable std::unordered_map<const Binding*, bool> frozen_argument_memo; // parameters, by binding
   bool has_self_freezing_class = false; // some class of this file freezes itself in `__init__`
   // Paths this module `torch.save`s to, when nothing in it puts tensors on an accelerator.
@@ -252,6 +253,7 @@ struct Model::Impl {
   [[nodiscard]] ScopeId local_callee(TSNode function, ScopeId scope) const;
   [[nodiscard]] std::vector<ScopeId> local_callees_picked(TSNode function, ScopeId scope) const;
   [[nodiscard]] bool class_holds_no_parameters(ScopeId cls, int depth = 0) const;
+  [[nodiscard]] bool class_builds_no_parameters(ScopeId cls, int depth) const;
   [[nodiscard]] bool base_holds_no_parameters(ScopeId cls, int depth) const;
   [[nodiscard]] bool stores_on_self(TSNode node) const;
   [[nodiscard]] std::vector<ScopeId> methods_reached_through_self(TSNode function, ScopeId scope) const;

@@ -312,8 +312,21 @@ bool Model::Impl::stored_on_self(TSNode n, TSNode body) const {
 // `class CharByteEncoder(nn.Module)` whose `__init__` keeps only strings and numbers: a module
 // with nothing to train, whose forward builds no graph of its own.
 bool Model::Impl::class_holds_no_parameters(ScopeId cls, int depth) const {
+  if (depth > 4) {
+    return false; // a chain of bases this deep is not followed (and not remembered)
+  }
+  // Asked for every call of a module of the class: known once per class.
+  if (const auto known = parameter_free_memo.find(cls); known != parameter_free_memo.end()) {
+    return known->second;
+  }
+  const bool free = class_builds_no_parameters(cls, depth);
+  parameter_free_memo.emplace(cls, free);
+  return free;
+}
+
+bool Model::Impl::class_builds_no_parameters(ScopeId cls, int depth) const {
   const Scope& c = m.m_scopes[static_cast<size_t>(cls)];
-  if (c.bases.size() != 1 || depth > 4 || !base_holds_no_parameters(cls, depth)) {
+  if (c.bases.size() != 1 || !base_holds_no_parameters(cls, depth)) {
     return false;
   }
   const Scope* init = nullptr;
