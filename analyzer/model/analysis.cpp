@@ -519,11 +519,13 @@ void Model::Impl::resolve_calls() {
     }
     const ScopeId callee = local_callee(c.function, c.scope);
     if (callee != kNone) {
-      edges.push_back(CallEdge{enclosing_function(c.scope), callee, ts_node_start_byte(c.node), false});
+      edges.push_back(CallEdge{enclosing_function(c.scope), callee, ts_node_start_byte(c.node), false,
+                               static_cast<size_t>(&c - m.m_calls.data())});
     } else if (std::vector<ScopeId> picked = local_callees_picked(c.function, c.scope);
                !picked.empty() || !(picked = methods_reached_through_self(c.function, c.scope)).empty()) {
       for (const ScopeId one : picked) {
-        edges.push_back(CallEdge{enclosing_function(c.scope), one, ts_node_start_byte(c.node), false});
+        edges.push_back(CallEdge{enclosing_function(c.scope), one, ts_node_start_byte(c.node), false,
+                                 static_cast<size_t>(&c - m.m_calls.data())});
       }
     } else if (const FunctionSummary* f = project_function(c.qualified)) {
       // A helper in another module of the run: its effects are the caller's.
@@ -1310,15 +1312,8 @@ bool Model::Impl::result_back_propagated_by_a_caller(ScopeId fn) const {
   if (fn == kNone || static_cast<size_t>(fn) >= edges_by_callee.size()) {
     return false;
   }
-  for (size_t e : edges_by_callee[static_cast<size_t>(fn)]) {
-    const auto [first, last] = calls_in(edges[e].at, edges[e].at + 1);
-    for (size_t i = first; i < last; ++i) {
-      if (ts_node_start_byte(m.m_calls[i].node) == edges[e].at && result_flows_into_backward(m.m_calls[i])) {
-        return true;
-      }
-    }
-  }
-  return false;
+  return std::any_of(edges_by_callee[static_cast<size_t>(fn)].begin(), edges_by_callee[static_cast<size_t>(fn)].end(),
+                     [&](size_t e) { return result_flows_into_backward(m.m_calls[edges[e].call]); });
 }
 
 bool Model::Impl::result_flows_into_backward(const Call& c) const {

@@ -280,14 +280,8 @@ bool Model::Impl::frozen_by_every_caller(TSNode name, std::uint32_t at) const {
     return false;
   }
   for (size_t e : edges_by_callee[static_cast<size_t>(fn)]) {
-    const auto [first, last] = calls_in(edges[e].at, edges[e].at + 1);
-    bool frozen = false;
-    for (size_t i = first; i < last && !frozen; ++i) {
-      const Call& c = m.m_calls[i];
-      const auto arg = c.argument(b->name, position, m.m_source.text());
-      frozen = ts_node_start_byte(c.node) == edges[e].at && arg && frozen_module(arg->value, edges[e].at);
-    }
-    if (!frozen) {
+    const auto arg = m.m_calls[edges[e].call].argument(b->name, position, m.m_source.text());
+    if (!arg || !frozen_module(arg->value, edges[e].at)) {
       return false;
     }
   }

@@ -59,6 +59,7 @@ struct CallEdge {
   ScopeId callee = kNone;
   std::uint32_t at = 0;
   bool disabled_here = false;
+  size_t call = 0; // the call making the edge, an index into the model's calls
 };
 
 // The class of a module value: one of this file (`scope`) or another module's (`qualified`).

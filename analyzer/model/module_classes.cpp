@@ -329,12 +329,8 @@ bool Model::Impl::class_builds_no_parameters(ScopeId cls, int depth) const {
   if (c.bases.size() != 1 || !base_holds_no_parameters(cls, depth)) {
     return false;
   }
-  const Scope* init = nullptr;
-  for (const Scope& sc : m.m_scopes) {
-    if (sc.kind == ScopeKind::Function && sc.parent == cls && sc.name == "__init__") {
-      init = &sc;
-    }
-  }
+  const ScopeId init_scope = method_of(cls, "__init__");
+  const Scope* init = init_scope == kNone ? nullptr : &m.m_scopes[static_cast<size_t>(init_scope)];
   if (init == nullptr) {
     // `class Sinusoidal(nn.Module)` with only `forward`, or a subclass keeping its base's
     // `__init__`: what the base builds is all there is, unless a method stores something.
@@ -343,7 +339,6 @@ bool Model::Impl::class_builds_no_parameters(ScopeId cls, int depth) const {
   if (null(init->body)) {
     return false;
   }
-  const ScopeId init_scope = static_cast<ScopeId>(init - m.m_scopes.data());
   bool only_constants = true;
   syntax::walk_named(init->body, [&](TSNode n) {
     if (!only_constants) {
