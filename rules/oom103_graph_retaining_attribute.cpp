@@ -50,7 +50,9 @@ const RuleMeta kMeta{
         "carried "
         "into the next step's forward is OOM106's case, and a value a module's `forward` adds into such a "
         "carried state of its own (`self.weights = w; self.coverage = self.coverage + self.weights`) is "
-        "part of that state. A decoder's key/value cache (`self.cache_k`) "
+        "part of that state, as is a module's attribute that another of its methods starts afresh "
+        "(`def init_states(self, keys): self.attention_weights = torch.zeros(b, t)`): the state of one "
+        "sequence, reset by whoever runs the module. A decoder's key/value cache (`self.cache_k`) "
         "is kept between calls by design."
         " Test code (every function of a `test_*.py`, `*_test.py` or `conftest.py` that holds a test "
         "case: the tests, test classes, and the helpers and tester classes they call) is left alone: a test "
@@ -75,7 +77,8 @@ bool kept_for_a_reason(const model::Model& m, const model::StepStateStore& store
   }
   const model::Binding& b = m.bindings()[static_cast<std::size_t>(store.binding)];
   return m.consumed_differentiably(b.name, b.scope, b.loop, b.stmt_start) || m.read_by_backprop_code(store) ||
-         m.read_before_assignment(b) || m.feeds_carried_state(store) || m.backpropagated_where_kept(store);
+         m.read_before_assignment(b) || m.feeds_carried_state(store) || m.backpropagated_where_kept(store) ||
+         m.reset_by_a_state_initialiser(store);
 }
 
 // Where the store is, as the rule reports it: the assignment's target, the value kept, the loop

@@ -42,8 +42,9 @@ const RuleMeta kMeta{
         "`if low_memory and ...:`, the trainer's `self.model_config.low_vram`, a model's own `self.low_vram` or "
         "`self.offload`): whoever sets it chose the trade-off. After `if step % N != 0: return` (or "
         "`continue`) the rest of the block runs every N steps too. A loop over configured settings (`for batch in "
-        "args.batches:`, a benchmark's sweep) runs one case per pass, and a test runs once whatever it is called "
-        "(`test_fsdp_training_step`).",
+        "args.batches:`, a benchmark's sweep) runs one case per pass, as does a retry loop (`while not result and "
+        "batch_size >= 1:` around a `try` that halves the batch size on an error), and a test runs once whatever "
+        "it is called (`test_fsdp_training_step`).",
     .fix_safety = "",
     .options = {RuleOption{"allow-periodic", "bool", "true",
                            "Accept calls guarded by a modulo test such as `if step % 100 == 0:`."}},

@@ -38,7 +38,8 @@ const RuleMeta kMeta{
                  "model) builds the sequence it returns, bounded by the tokens asked for; a loop over the pieces "
                  "of one input (`batch.split(n)`, `range(0, x.shape[0], n)`) gathers that input's outputs, and a loop "
                  "over something other than the data (class names, a solver's steps, a list written out in the module "
-                 "such as `EXAMPLE_PROMPTS[:n_test]`) does not grow with it, nor "
+                 "such as `EXAMPLE_PROMPTS[:n_test]`, a loop in an nn.Module's method over anything but a loader: "
+                 "`range(self.config.num_proposal_iterations)`, a module runs one batch) does not grow with it, nor "
                  "does a store into a constant slot (`prev[-1] = model(x, t)`, a solver's sliding window), nor a "
                  "sampler's trajectory (`for i in range(steps): z = z - dt * v; images.append(z)`: the state each "
                  "solver step rebinds from itself, or what it computes from it, one per step). With "
@@ -137,7 +138,8 @@ void check(RuleContext& ctx) {
       continue;
     }
     // A list re-created in every step (test-time augmentation views) is bounded by the step.
-    if (m.recreated_every_step(st.loop) || m.iterates_a_literal(st.loop) || m.recreated_per_outer_pass(st)) {
+    if (m.recreated_every_step(st.loop) || m.iterates_a_literal(st.loop) || m.recreated_per_outer_pass(st) ||
+        m.counts_a_setting_of_its_module(st.loop) || m.emptied_within_its_loop(st)) {
       continue;
     }
     // `losses[k] = loss` into a preallocated tensor copies the value: nothing grows. Nor does

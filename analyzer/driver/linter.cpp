@@ -119,6 +119,32 @@ void run_rules(const model::Model& model, const SourceFile& source, const LintSe
   });
 }
 
+// Whether the rules left out of this run (`--select`, `--ignore`) find anything the file does not
+// suppress. Which modules take a second look with the run's facts goes by the findings of every
+// rule, so that selecting one rule never changes what another reports.
+bool unselected_rules_find_something(const model::Model& model, const LintSettings& settings) {
+  Reporter reporter(model);
+  bool ran = false;
+  for (const Rule& rule : settings.rules) {
+    const std::string code(rule.meta->code);
+    if (settings.enabled.count(code) != 0) {
+      continue;
+    }
+    RuleContext ctx{model, options_for(settings, code), reporter};
+    rule.check(ctx);
+    ran = true;
+  }
+  if (!ran || reporter.findings().empty()) {
+    return false;
+  }
+  Suppressions suppressions;
+  for (TSNode comment : model.comments()) {
+    suppressions.add_comment(ts_node_start_point(comment).row, model.text(comment));
+  }
+  const auto& found = reporter.findings();
+  return std::any_of(found.begin(), found.end(), [&](const Finding& f) { return !suppressions.suppresses(f); });
+}
+
 } // namespace
 
 namespace {
@@ -469,7 +495,7 @@ private:
                              &unit.context);
     run_rules(model, *unit.source, m_settings, out);
     unit.summary = model.summarize(unit.context);
-    unit.summary.had_findings = !out.findings.empty();
+    unit.summary.had_findings = !out.findings.empty() || unselected_rules_find_something(model, m_settings);
     if (m_settings.cache != nullptr) { // stdin's facts count too: other files' second looks read them
       unit.summary_hash = LintCache::hash_summary(unit.summary);
     }

@@ -587,8 +587,8 @@ void Model::Impl::mark_cache_emptying_calls() {
 // `while batch_size: try: return run(batch_size) except ...: batch_size = smaller(batch_size)`:
 // each pass is a whole run retried at another size (an out-of-memory retry), not a step.
 bool Model::Impl::is_retry_loop(const Loop& l) const {
-  TSNode condition = unparen(l.iterable);
-  if (l.kind != LoopKind::While || null(condition) || ts_node_symbol(condition) != g.sym.identifier) {
+  const TSNode condition = unparen(l.iterable);
+  if (l.kind != LoopKind::While || null(condition)) {
     return false;
   }
   const bool handles = std::any_of(except_clauses.begin(), except_clauses.end(),
@@ -596,15 +596,26 @@ bool Model::Impl::is_retry_loop(const Loop& l) const {
   if (!handles) {
     return false;
   }
+  // `while not done:` / `while not results and batch_size >= 1:`: a name the condition reads is
+  // set again in the body, around the attempt the except clause catches. A step counter
+  // (`while step < max_steps:` around `try: batch = next(it)`) makes a step loop.
   const auto& table = scope_names[static_cast<size_t>(l.scope)];
-  const auto it = table.find(std::string(text(condition)));
-  if (it == table.end()) {
-    return false;
-  }
-  return std::any_of(it->second.begin(), it->second.end(), [&](BindingId id) {
-    const Binding& b = bindings[static_cast<size_t>(id)];
-    return b.stmt_start >= l.body_start && b.stmt_start < l.body_end;
+  bool rebound = false;
+  syntax::walk_named(condition, [&](TSNode n) {
+    if (rebound || ts_node_symbol(n) != g.sym.identifier) {
+      return !rebound;
+    }
+    if (!ts_node_eq(n, condition) && names::is_step_count_name(text(n))) {
+      return true;
+    }
+    const auto it = table.find(std::string(text(n)));
+    rebound = it != table.end() && std::any_of(it->second.begin(), it->second.end(), [&](BindingId id) {
+                const Binding& b = bindings[static_cast<size_t>(id)];
+                return b.stmt_start >= l.body_start && b.stmt_start < l.body_end;
+              });
+    return !rebound;
   });
+  return rebound;
 }
 
 // `range(batch_size)` walks the samples of one batch; `range(0, n, batch_size)` walks the data
@@ -1276,7 +1287,7 @@ bool Model::Impl::runs_a_forward_for_its_caller(const Call& c) const {
     const Call& inner = m.m_calls[i];
     if (!inner.is_forward || inner.grad_disabled || enclosing_function(inner.scope) != callee ||
         forward_of_a_frozen_module(unparen(inner.function), ts_node_start_byte(inner.node)) ||
-        calls_a_parameter_free_layer(inner)) {
+        calls_a_parameter_free_layer(inner) || passes_a_module_with_nothing_to_train(c, callee, inner)) {
       continue;
     }
     // The helper computes outputs for its caller: the forward's result is what it returns.
@@ -1286,6 +1297,31 @@ bool Model::Impl::runs_a_forward_for_its_caller(const Call& c) const {
         (!to.bound_name.empty() && returned_from(to.bound_name, callee, 0, 1))) {
       return true;
     }
+  }
+  return false;
+}
+
+// `similarity(a, b, scorer)` with `def similarity(a, b, net): return net(a, b)`: the module the
+// helper runs is the argument this call passes, here one with nothing to train (no parameters
+// of its own, or only layers that freeze themselves).
+bool Model::Impl::passes_a_module_with_nothing_to_train(const Call& c, ScopeId callee, const Call& inner) const {
+  const TSNode module = unparen(inner.function);
+  if (null(module) || ts_node_symbol(module) != g.sym.identifier) {
+    return false;
+  }
+  const std::vector<BindingId> params = positional_parameter_bindings(callee);
+  const size_t skip = c.is_method_call() && !params.empty() && bindings[static_cast<size_t>(params[0])].name == "self";
+  for (size_t k = skip; k < params.size(); ++k) {
+    if (bindings[static_cast<size_t>(params[k])].name != text(module)) {
+      continue;
+    }
+    const auto arg = c.positional(k - skip);
+    const ModuleClass cls = arg ? class_of_module(*arg, c.scope, 0) : ModuleClass{};
+    if (cls.scope != kNone) {
+      return class_holds_no_parameters(cls.scope) || m.m_scopes[static_cast<size_t>(cls.scope)].facts.freezes_itself;
+    }
+    const FunctionSummary* f = cls.qualified.empty() ? nullptr : project_function(cls.qualified);
+    return f != nullptr && f->module_class && (f->parameter_free || f->frozen_class);
   }
   return false;
 }
@@ -1830,23 +1866,75 @@ void Model::Impl::find_eval_regions() {
     if (training_signal_in(fn, start, end)) {
       continue; // model.eval() to freeze BatchNorm while training goes on
     }
-    EvalRegion r;
-    r.scope = fn == kNone ? 0 : fn;
-    r.start = start;
-    r.end = end;
-    r.anchor = s.call;
-    r.reason = "it runs after `" + std::string(text(s.call)) + "`";
-    collect_forwards(r, fn);
-    if (!r.forward_calls.empty()) {
-      if (fn != kNone) {
-        covered[static_cast<size_t>(fn)] = true;
-      }
-      m.m_eval_regions.push_back(std::move(r));
-    }
+    add_eval_region(fn, ByteRange{start, end}, s.call, "it runs after `" + std::string(text(s.call)) + "`", covered);
   }
+  find_evaluation_loops(covered, returns_a_loss);
   find_periodic_sampling();
   find_inference_script();
   drop_helpers_reported_in_their_own_region();
+}
+
+// `enumerate(val_loader)`, or `pbar` where `pbar = tqdm(test_dataloader)`: the data a loop walks,
+// through the wrappers that count or show its progress.
+bool Model::Impl::iterates_evaluation_data(const Loop& l) const {
+  TSNode it = unparen(l.iterable);
+  for (int guard = 0; guard < 4 && !null(it); ++guard) {
+    if (names::names_evaluation_data(text(it))) {
+      return true;
+    }
+    if (ts_node_symbol(it) == g.sym.identifier) {
+      const Binding* b = lookup(text(it), l.scope, ts_node_start_byte(it));
+      it = b != nullptr && b->kind == BindingKind::Assign && b->element == -1 ? unparen(b->value) : TSNode{};
+      continue;
+    }
+    const std::string_view wrapper = ts_node_symbol(it) == g.sym.call ? last_name(field(it, g.field.function)) : "";
+    const TSNode args =
+        wrapper == "tqdm" || wrapper == "enumerate" || wrapper == "iter" ? field(it, g.field.arguments) : TSNode{};
+    it = null(args) || ts_node_named_child_count(args) == 0 ? TSNode{} : unparen(ts_node_named_child(args, 0));
+  }
+  return false;
+}
+
+// `for step, inputs in enumerate(validation_dataloader): logits = model(inputs)` with no backward
+// in the loop: evaluation that nothing else marks (no `model.eval()`, no evaluation name).
+void Model::Impl::find_evaluation_loops(std::vector<bool>& covered,
+                                        const std::function<bool(ScopeId)>& returns_a_loss) {
+  for (const Loop& l : m.m_loops) {
+    if (l.kind != LoopKind::For || null(l.iterable) || l.backprops || !iterates_evaluation_data(l)) {
+      continue;
+    }
+    const ScopeId fn = enclosing_function(l.scope);
+    if (fn != kNone &&
+        (covered[static_cast<size_t>(fn)] || m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled ||
+         escapes_as_a_closure(fn) || overrides_a_validation_hook(fn) || m.grad_mode_left_to_callers(fn) ||
+         forward_of_a_module_class(fn) || returns_a_loss(fn) || result_back_propagated_by_a_caller(fn))) {
+      continue;
+    }
+    if (training_signal_in(fn, l.body_start, l.body_end)) {
+      continue;
+    }
+    add_eval_region(fn, ByteRange{l.body_start, l.body_end}, l.iterable,
+                    "it loops over `" + std::string(text(l.iterable)) + "` and runs no backward", covered);
+  }
+}
+
+// A region of `fn` (kNone: the module) that runs forwards with autograd on: kept, and the function
+// marked covered, when it has any.
+void Model::Impl::add_eval_region(ScopeId fn, ByteRange span, TSNode anchor, std::string reason,
+                                  std::vector<bool>& covered) {
+  EvalRegion r;
+  r.scope = fn == kNone ? 0 : fn;
+  r.start = span.start;
+  r.end = span.end;
+  r.anchor = anchor;
+  r.reason = std::move(reason);
+  collect_forwards(r, fn);
+  if (!r.forward_calls.empty()) {
+    if (fn != kNone) {
+      covered[static_cast<size_t>(fn)] = true;
+    }
+    m.m_eval_regions.push_back(std::move(r));
+  }
 }
 
 bool Model::Impl::file_trains() const {

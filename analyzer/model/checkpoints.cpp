@@ -447,11 +447,13 @@ bool Model::loads_a_published_download(const Call& load) const {
     return false;
   }
   const TSNode p = m_impl->unparen(path->value);
-  if (ts_node_is_null(p) || ts_node_symbol(p) != m_impl->g.sym.identifier) {
+  const bool literal = !ts_node_is_null(p) && ts_node_symbol(p) == m_impl->g.sym.string;
+  if (ts_node_is_null(p) || (ts_node_symbol(p) != m_impl->g.sym.identifier && !literal)) {
     return false;
   }
-  const std::string_view name = text(p);
-  if (const Binding* b = m_impl->lookup(name, load.scope, ts_node_start_byte(p));
+  // A literal path is looked for in the condition without its quotes, which may differ.
+  const std::string_view name = literal && text(p).size() > 2 ? text(p).substr(1, text(p).size() - 2) : text(p);
+  if (const Binding* b = literal ? nullptr : m_impl->lookup(name, load.scope, ts_node_start_byte(p));
       b != nullptr && b->kind == BindingKind::Assign && b->element == -1 && b->has_value()) {
     if (const Call* made = call_at(m_impl->unparen(b->value)); made != nullptr && is_download(made->method)) {
       return true;
@@ -471,14 +473,71 @@ bool Model::loads_a_published_download(const Call& load) const {
         continue;
       }
       const std::string_view condition = text(ts_node_child_by_field_name(up, "condition", 9));
+      const bool names_the_path =
+          literal ? condition.find(name) != std::string_view::npos : mentions_identifier(condition, name);
       if ((condition.find("exists") != std::string_view::npos || condition.find("isfile") != std::string_view::npos) &&
-          mentions_identifier(condition, name)) {
+          names_the_path) {
         return true;
       }
       break;
     }
   }
   return false;
+}
+
+namespace {
+
+// `train_args`, `model_args.pth`, `hparams.pt`: the last word names a run's settings.
+bool names_settings(std::string_view name) {
+  static constexpr std::array<std::string_view, 8> kSettings = {"args",   "hparams", "hyperparams", "hyperparameters",
+                                                                "config", "cfg",     "options",     "settings"};
+  const auto words = identifier_words(name);
+  return words.size() > 0 && std::find(kSettings.begin(), kSettings.end(), words.back()) != kSettings.end();
+}
+
+// `x_args.pth` -> `x_args`: the file's name without folders or extension.
+std::string_view file_stem(std::string_view path) {
+  if (const size_t slash = path.find_last_of("/\\"); slash != std::string_view::npos) {
+    path = path.substr(slash + 1);
+  }
+  return path.substr(0, path.find('.'));
+}
+
+} // namespace
+
+bool Model::loads_saved_settings(const Call& load, std::string_view bound_name) const {
+  if (!bound_name.empty() && names_settings(bound_name)) {
+    return true; // `train_args = torch.load(path)`
+  }
+  const auto path = load.argument("f", 0, source().text());
+  if (!path) {
+    return false;
+  }
+  // `os.path.join(run_dir, "model_args.pth")`: the file's name is the last part joined.
+  TSNode file = m_impl->unparen(path->value);
+  if (const Call* join = call_at(file); join != nullptr && join->method == "join" && join->has_argument_list()) {
+    const TSNode args = join->arguments;
+    const uint32_t n = ts_node_named_child_count(args);
+    file = n == 0 ? TSNode{} : ts_node_named_child(args, n - 1);
+  }
+  const auto names = ts_node_is_null(file) ? std::nullopt : possible_constants(file);
+  return names && !names->empty() && std::all_of(names->begin(), names->end(), [](const Constant& c) {
+           return c.kind == Constant::Kind::String && names_settings(file_stem(c.text));
+         });
+}
+
+bool Model::loads_converted_caffe_weights(const Call& load) const {
+  const auto path = load.argument("f", 0, source().text());
+  if (!path) {
+    return false;
+  }
+  if (identifier_words(text(path->value)).contains("caffe")) {
+    return true; // `torch.load(opt.caffe_pretrain_path)`
+  }
+  const auto names = possible_constants(path->value);
+  return names && !names->empty() && std::all_of(names->begin(), names->end(), [](const Constant& c) {
+           return c.kind == Constant::Kind::String && identifier_words(c.text).contains("caffe");
+         });
 }
 
 } // namespace oomlint::model

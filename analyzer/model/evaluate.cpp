@@ -715,10 +715,12 @@ Value Model::Impl::function_returns(ScopeId fn, int depth) const {
   if (auto it = returns_memo.find(fn); it != returns_memo.end()) {
     return it->second;
   }
-  if (returns_busy.count(fn) != 0 || depth > kMaxDepth) {
+  if (auto busy = returns_busy.find(fn); busy != returns_busy.end() || depth > kMaxDepth) {
+    evaluation_stack.cut_at(busy != returns_busy.end() ? busy->second : EvaluationStack::kDepthCut);
     return Value::unknown();
   }
-  returns_busy.insert(fn);
+  const int frame = evaluation_stack.push();
+  returns_busy.emplace(fn, frame);
   const Scope& sc = m.m_scopes[static_cast<size_t>(fn)];
   Value out;
   bool first = true;
@@ -760,7 +762,9 @@ Value Model::Impl::function_returns(ScopeId fn, int depth) const {
     out.source = Source::Helper;
   }
   returns_busy.erase(fn);
-  returns_memo.emplace(fn, out);
+  if (evaluation_stack.pop(frame)) {
+    returns_memo.emplace(fn, out);
+  }
   return out;
 }
 
@@ -869,10 +873,12 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
   if (auto it = binding_memo.find(id); it != binding_memo.end()) {
     return it->second;
   }
-  if (binding_busy.count(id) != 0 || depth > kMaxDepth) {
+  if (auto busy = binding_busy.find(id); busy != binding_busy.end() || depth > kMaxDepth) {
+    evaluation_stack.cut_at(busy != binding_busy.end() ? busy->second : EvaluationStack::kDepthCut);
     return Value::unknown();
   }
-  binding_busy.insert(id);
+  const int frame = evaluation_stack.push();
+  binding_busy.emplace(id, frame);
   const Binding& b = bindings[static_cast<size_t>(id)];
   Value v;
   switch (b.kind) {
@@ -933,6 +939,12 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
         // `loss, chosen_rewards, rejected_rewards = loss_fn(...)`: the first is the loss; what a
         // loss returns beside it is for logging, often detached, and unknown here.
         v = Value::unknown();
+      } else if (whole.kind == Kind::ModelOutput && whole.grad == Grad::No && whole.source == Source::Forward &&
+                 b.element >= 0) {
+        // `image_features, text_features, scale = model(images, texts)` under no_grad: each part is
+        // the model's output, on its device, without a graph (a loss among them is one number).
+        v = whole;
+        v.kind = names::is_loss_name(b.name, options) ? Kind::Loss : Kind::ModelOutput;
       } else if (whole.kind == Kind::ModelOutput || whole.grad == Grad::Yes) {
         v = whole.grad == Grad::Yes ? derived(whole, Kind::Tensor) : Value::unknown();
       } else {
@@ -968,7 +980,9 @@ Value Model::Impl::eval_binding(BindingId id, int depth) const {
     }
   }
   binding_busy.erase(id);
-  binding_memo.emplace(id, v);
+  if (evaluation_stack.pop(frame)) {
+    binding_memo.emplace(id, v);
+  }
   return v;
 }
 

@@ -118,7 +118,7 @@ bool is_pipeline_name(std::string_view name) {
 
 // Tensor makers and conversions: what they return is a tensor of data, never a parameter.
 bool makes_data_tensors(std::string_view q) {
-  static constexpr std::array<std::string_view, 22> kTorch = {"torch.from_numpy",
+  static constexpr std::array<std::string_view, 23> kTorch = {"torch.from_numpy",
                                                               "torch.tensor",
                                                               "torch.as_tensor",
                                                               "torch.zeros",
@@ -139,6 +139,7 @@ bool makes_data_tensors(std::string_view q) {
                                                               "torch.stack",
                                                               "torch.FloatTensor",
                                                               "torch.LongTensor",
+                                                              "torch.Tensor",
                                                               "torch.kaiser_window"};
   if (std::find(kTorch.begin(), kTorch.end(), q) != kTorch.end()) {
     return true;

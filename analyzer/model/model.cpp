@@ -617,6 +617,38 @@ bool Model::recreated_per_outer_pass(const Store& store) const {
   return ts_node_is_null(o.iterable) || !names::is_phase_name(text(o.iterable));
 }
 
+bool Model::counts_a_setting_of_its_module(LoopId loop_id) const {
+  if (loop_id == kNone || !in_module_method(loop(loop_id).scope)) {
+    return false;
+  }
+  const TSNode it = loop(loop_id).iterable;
+  return !ts_node_is_null(it) && !names::is_loader_name(text(it));
+}
+
+bool Model::emptied_within_its_loop(const Store& store) const {
+  if (store.loop == kNone || store.container_key.starts_with("self.")) {
+    return false;
+  }
+  const Loop& l = loop(store.loop);
+  const auto& table = m_impl->scope_names[static_cast<size_t>(l.scope)];
+  if (const auto it = table.find(store.container_key); it != table.end()) {
+    for (const BindingId id : it->second) {
+      const Binding& b = m_impl->bindings[static_cast<size_t>(id)];
+      if (b.kind == BindingKind::Assign && b.stmt_start >= l.body_start && b.stmt_start < l.body_end &&
+          m_impl->is_empty_list_literal(m_impl->element_node(b))) {
+        return true;
+      }
+    }
+  }
+  for (auto [i, end] = m_impl->calls_in(l.body_start, l.body_end); i < end; ++i) {
+    const Call& c = m_calls[i];
+    if (c.method == "clear" && c.is_method_call() && text(c.receiver) == store.container_key) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool Model::iterates_a_literal(LoopId loop_id) const {
   if (loop_id == kNone || loop(loop_id).kind == LoopKind::While) {
     return false;

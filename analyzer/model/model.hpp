@@ -451,6 +451,14 @@ public:
   [[nodiscard]] bool recreated_per_outer_pass(const Store& store) const;
   // The loop runs over a literal (`for flip in (False, True)`, `range(4)`): a fixed, small count.
   [[nodiscard]] bool iterates_a_literal(LoopId loop) const;
+  // A loop in a method of an nn.Module over anything but a loader (`range(self.config.num_
+  // proposal_iterations)`, a sampler's noise levels): it counts a setting of the module, which
+  // runs one batch, not the data.
+  [[nodiscard]] bool counts_a_setting_of_its_module(LoopId loop) const;
+  // The loop the store grows across also empties the container (`feats = []`, `a, b = [], []`,
+  // `feats.clear()`), every pass or every few (a gradient cache flushed each accumulation
+  // cycle): what it holds is bounded by that cycle.
+  [[nodiscard]] bool emptied_within_its_loop(const Store& store) const;
   // Every call of the function in this file runs every step, directly from a step loop (not behind
   // an every-N or opt-in guard) or from a function itself called every step: `train()` calls
   // `rollout(batch)` per batch, and `rollout` loops over chunks calling `generate(chunk)`.
@@ -522,6 +530,12 @@ public:
   // (`path = hf_hub_download(...)`), or an earlier `if not os.path.exists(path):` downloads it.
   [[nodiscard]] bool loads_a_published_download(const Call& load) const;
   [[nodiscard]] bool loads_an_engine_module(const Call& load) const;
+  // The load reads back a run's settings, not tensors: its result is named for them
+  // (`train_args = torch.load(path)`) or its file is (`os.path.join(ckpt, "model_args.pth")`).
+  [[nodiscard]] bool loads_saved_settings(const Call& load, std::string_view bound_name) const;
+  // The file holds weights converted from Caffe (`resnet101_caffe.pth`, `opt.caffe_pretrain_path`):
+  // a conversion builds its tensors on the CPU.
+  [[nodiscard]] bool loads_converted_caffe_weights(const Call& load) const;
   [[nodiscard]] bool may_place_on_a_device(const Call& c) const;
   // First line (0-based) of the statement that holds the node: where `# noqa` works.
   [[nodiscard]] std::uint32_t statement_row(TSNode node) const;
@@ -641,6 +655,10 @@ public:
   // `self.attn = scores; self.cum = self.cum + self.attn`: what the store keeps is read, later in
   // the same function, into such a carried state.
   [[nodiscard]] bool feeds_carried_state(const StepStateStore& store) const;
+  // `self.attention_weights = alignment` in a module's method, where another method of the class
+  // (`init_states`, not `__init__`) sets it to a fresh tensor (`torch.zeros(b, t)`): a state of
+  // one sequence, started afresh by whoever runs the module.
+  [[nodiscard]] bool reset_by_a_state_initialiser(const StepStateStore& store) const;
   // Constants (constants.cpp). Every value `expr` may take, when each is a constant the file
   // shows: literals, import paths (`torch.bfloat16`), names bound only to those (a module-level
   // constant no function rebinds, a local assigned on each branch, `self.x` set only in its own

@@ -1,7 +1,9 @@
 #pragma once
 // Internal state of the semantic model, shared by the builder (one traversal), the value
 // evaluator and the post-traversal analyses. Not part of the rule-facing interface.
+#include <algorithm>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +70,29 @@ struct ModuleClass {
   std::string qualified;
 };
 
+// Values are memoized only once final. A recursive evaluation that meets a binding (or function)
+// still being evaluated is cut short with `unknown`; what is built on that cut depends on which
+// question came first, so it is kept only once the evaluation that was cut short (the head of
+// the cycle) finishes. A cut for depth leaves everything above it provisional.
+struct EvaluationStack {
+  static constexpr int kNoCut = std::numeric_limits<int>::max();
+  static constexpr int kDepthCut = -1;
+  int depth = 0;          // evaluations in progress
+  int cut_below = kNoCut; // the shallowest evaluation in progress that a cut result depends on
+
+  int push() { return depth++; }
+  void cut_at(int frame) { cut_below = std::min(cut_below, frame); }
+  // Ends `frame`'s evaluation; true where its value is final and may be memoized.
+  bool pop(int frame) {
+    --depth;
+    const bool final_value = cut_below >= frame;
+    if (final_value || depth == 0) {
+      cut_below = kNoCut;
+    }
+    return final_value;
+  }
+};
+
 struct Model::Impl {
   Impl(Model& model, const ModelOptions& opts);
 
@@ -107,9 +132,11 @@ struct Model::Impl {
       return qualified == root ||
              (qualified.starts_with(root) && qualified.size() > root.size() && qualified[root.size()] == '.');
     };
-    // transformers and diffusers serve JAX and TensorFlow too: they say nothing about the framework.
+    // transformers and diffusers serve JAX and TensorFlow too: they say nothing about the framework,
+    // nor do torchvision's image transforms, which an MXNet script may borrow for its data.
+    const bool transforms_only = qualified.starts_with("torchvision.transforms");
     if (root_is("torch") || root_is("lightning") || root_is("pytorch_lightning") || root_is("accelerate") ||
-        root_is("timm") || root_is("torchvision")) {
+        root_is("timm") || (root_is("torchvision") && !transforms_only)) {
       imports_torch = true;
     } else if (root_is("jax") || root_is("flax") || root_is("tensorflow") || root_is("keras") || root_is("mlx") ||
                root_is("paddle") || root_is("optax") || root_is("haiku") || root_is("mxnet") || root_is("megengine") ||
@@ -122,9 +149,12 @@ struct Model::Impl {
   std::vector<std::uint32_t> needs_grad_points; // requires_grad=True, requires_grad_(), ...
 
   mutable std::unordered_map<BindingId, Value> binding_memo;
-  mutable std::unordered_set<BindingId> binding_busy;
   mutable std::unordered_map<ScopeId, Value> returns_memo;
-  mutable std::unordered_set<ScopeId> returns_busy;
+  // Evaluations in progress (bindings and function returns), each with its place on the stack of
+  // evaluations: a value computed while one of them was cut short for recursion is provisional.
+  mutable std::unordered_map<BindingId, int> binding_busy;
+  mutable std::unordered_map<ScopeId, int> returns_busy;
+  mutable EvaluationStack evaluation_stack;
   mutable std::unordered_map<ScopeId, std::vector<bool>> params_memo;
   // While params_reaching_return() evaluates a function: the parameter taken as graph-carrying.
   mutable BindingId tainted_param = -1;
@@ -336,6 +366,9 @@ struct Model::Impl {
   [[nodiscard]] bool is_torch_device_module(TSNode receiver, ScopeId scope) const;
   void finish_accumulations_and_stores();
   void find_eval_regions();
+  [[nodiscard]] bool iterates_evaluation_data(const Loop& l) const;
+  void add_eval_region(ScopeId fn, ByteRange span, TSNode anchor, std::string reason, std::vector<bool>& covered);
+  void find_evaluation_loops(std::vector<bool>& covered, const std::function<bool(ScopeId)>& returns_a_loss);
   void find_periodic_sampling();
   // The `if __name__ == "__main__":` block of a script that restores trained weights and trains
   // nothing anywhere, with the functions it calls directly: inference, by what the file does.
@@ -355,6 +388,8 @@ struct Model::Impl {
   [[nodiscard]] bool is_stub(ScopeId fn) const;
   [[nodiscard]] ModuleClass class_declared_in_the_class_body(TSNode attribute, ScopeId scope) const;
   [[nodiscard]] bool call_builds_no_parameter(TSNode call, ScopeId scope) const;
+  [[nodiscard]] bool passes_a_module_with_nothing_to_train(const Call& c, ScopeId callee, const Call& inner) const;
+  [[nodiscard]] bool returns_only_constants(ScopeId fn) const;
   [[nodiscard]] bool stored_on_self(TSNode n, TSNode body) const;
   [[nodiscard]] ProjectFacts::Incoming incoming_from_bases(const Scope& method) const;
   // `name` is read in its function before byte `at` (outside `global`/`nonlocal` declarations).
@@ -378,6 +413,8 @@ bool names_an_evaluation_of_inputs(std::string_view name);
 bool is_accuracy_name(std::string_view name);
 bool is_meter_name(std::string_view name);
 bool is_loader_name(std::string_view expr_text);
+// `validation_dataloader`, `enumerate(test_loader)`, `val_dataset`: data held out for evaluation.
+bool names_evaluation_data(std::string_view expr_text);
 bool is_step_count_name(std::string_view expr_text);
 bool is_phase_name(std::string_view name);
 bool is_eval_function_name(std::string_view name, bool& needs_loop);

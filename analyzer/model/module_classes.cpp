@@ -103,6 +103,9 @@ ModuleClass Model::Impl::class_built_by(TSNode value, ScopeId scope, int depth) 
       if (ts_node_symbol(value) == g.sym.identifier && !names::is_class_style(text(value))) {
         return class_of_module(value, scope, depth + 1); // `model = model.to(device)`
       }
+      if (ts_node_symbol(value) == g.sym.attribute && text(field(value, g.field.object)) == "self") {
+        return class_of_module(value, scope, depth + 1); // `mel = self.mel_extractor.to(device)`
+      }
       continue;
     }
     if (ts_node_symbol(callee) == g.sym.attribute) {
@@ -190,8 +193,9 @@ ModuleClass Model::Impl::class_of_module(TSNode expr, ScopeId scope, int depth) 
       return {};
     }
     const TSNode v = unparen(b.value);
-    if (ts_node_symbol(v) == g.sym.identifier) {
-      return class_of_module(v, b.scope, depth + 1); // `self.model = model`
+    if (ts_node_symbol(v) == g.sym.identifier ||
+        (ts_node_symbol(v) == g.sym.attribute && text(field(v, g.field.object)) == "self")) {
+      return class_of_module(v, b.scope, depth + 1); // `self.model = model`, `layer = self.layer`
     }
     return class_built_by(v, b.scope, depth);
   };
@@ -289,13 +293,38 @@ bool Model::Impl::call_builds_no_parameter(TSNode call, ScopeId scope) const {
     if (library::is_tensor_conversion(method) && object != "self") {
       return true;
     }
+    // `self.net.cuda()`, `self.net.eval()`: moving or switching a layer built above builds nothing.
+    if (object.starts_with("self.") && (method == "cuda" || method == "to" || method == "cpu" || method == "eval")) {
+      return true;
+    }
+  }
+  // `self.net = vgg16(requires_grad=False)`: a layer of a class that freezes itself has nothing to
+  // train.
+  if (const ModuleClass built = class_built_by(call, scope, 0);
+      built.scope != kNone && m.m_scopes[static_cast<size_t>(built.scope)].facts.freezes_itself) {
+    return true;
   }
   const std::string q = resolve_qualified(fn, scope);
   if (names::is_parameter_free_layer(q) || library::makes_data_tensors(q)) {
     return true;
   }
-  return ts_node_symbol(fn) == g.sym.identifier && library::makes_data_tensors(text(fn)) &&
-         lookup(text(fn), scope, ts_node_start_byte(fn)) == nullptr;
+  if (ts_node_symbol(fn) != g.sym.identifier) {
+    return false;
+  }
+  const Binding* local = lookup(text(fn), scope, ts_node_start_byte(fn));
+  if (local == nullptr) {
+    return library::makes_data_tensors(text(fn));
+  }
+  // `dtype = _running_stats_dtype()`: a function of this file that returns only constants.
+  return local->kind == BindingKind::FunctionDef && local->defines != kNone && returns_only_constants(local->defines);
+}
+
+bool Model::Impl::returns_only_constants(ScopeId fn) const {
+  const std::vector<TSNode>& returns = m.m_scopes[static_cast<size_t>(fn)].returns;
+  return !returns.empty() && std::all_of(returns.begin(), returns.end(), [&](TSNode r) {
+    const auto values = null(r) ? std::nullopt : m.possible_constants(r);
+    return values && !values->empty();
+  });
 }
 
 // Inside the value of an assignment to `self.<name>` (or `self.<name>[...]`) in `body`.
@@ -353,7 +382,9 @@ bool Model::Impl::class_builds_no_parameters(ScopeId cls, int depth) const {
     const TSNode parent = ts_node_parent(n);
     const bool keyword_name =
         ts_node_symbol(parent) == g.sym.keyword_argument && ts_node_eq(field(parent, g.field.name), n); // `power=2`
-    if (s == g.sym.identifier && ts_node_symbol(parent) != g.sym.attribute && !keyword_name &&
+    // `len(insize)`: the called name was judged with its call above.
+    const bool callee = ts_node_symbol(parent) == g.sym.call && ts_node_eq(field(parent, g.field.function), n);
+    if (s == g.sym.identifier && ts_node_symbol(parent) != g.sym.attribute && !keyword_name && !callee &&
         stored_on_self(n, init->body)) {
       // A value passed in and kept (`self.net = net`) may be a module; a setting whose default is a
       // number or a string (`min_relative_volume: float = -25`) is not, nor a value computed from

@@ -70,13 +70,14 @@ bool is_model_name(std::string_view name, const ModelOptions& options) {
     return false;
   }
   // `get_model`, `fuse_model`, `make_transformer`: a verb first names a function, not a module.
-  static constexpr std::array<std::string_view, 48> kVerbs = {
-      "get",        "load",      "save",     "build",   "fuse",     "create",   "make",     "init",
-      "initialize", "set",       "prepare",  "convert", "export",   "freeze",   "unfreeze", "wrap",
-      "compile",    "copy",      "update",   "print",   "log",      "register", "apply",    "reset",
-      "setup",      "configure", "evaluate", "train",   "validate", "run",      "fit",      "is",
-      "unwrap",     "extract",   "merge",    "has",     "use",      "enable",   "disable",  "check",
-      "store",      "write",     "add",      "record",  "push",     "send",     "compute",  "calculate"};
+  static constexpr std::array<std::string_view, 58> kVerbs = {
+      "get",    "load",     "save",      "build",    "fuse",   "create",   "make",    "init",      "initialize",
+      "set",    "prepare",  "convert",   "export",   "freeze", "unfreeze", "wrap",    "compile",   "copy",
+      "update", "print",    "log",       "register", "apply",  "reset",    "setup",   "configure", "evaluate",
+      "train",  "validate", "run",       "fit",      "is",     "unwrap",   "extract", "merge",     "has",
+      "use",    "enable",   "disable",   "check",    "store",  "write",    "add",     "record",    "push",
+      "send",   "compute",  "calculate", "delete",   "remove", "clear",    "drop",    "download",  "upload",
+      "show",   "plot",     "count",     "restore"};
   if (words.size() > 1 && std::find(kVerbs.begin(), kVerbs.end(), words.front()) != kVerbs.end()) {
     return false;
   }
@@ -163,10 +164,10 @@ bool is_numeric_setting_name(std::string_view name) {
   if (words.empty()) {
     return false;
   }
-  static constexpr std::array<std::string_view, 24> kLast = {
-      "length", "size",  "rate", "channels",    "fft",   "sr",     "dim",    "eps",
-      "clamp",  "fmin",  "fmax", "stride",      "ratio", "scale",  "factor", "threshold",
-      "thred",  "steps", "half", "temperature", "width", "height", "bins",   "mels"};
+  static constexpr std::array<std::string_view, 27> kLast = {
+      "length", "size",        "rate",   "channels", "fft",   "sr",     "dim",       "eps",   "clamp",
+      "fmin",   "fmax",        "stride", "ratio",    "scale", "factor", "threshold", "thred", "steps",
+      "half",   "temperature", "width",  "height",   "bins",  "mels",   "insize",    "shape", "epsilon"};
   return std::find(kLast.begin(), kLast.end(), words.back()) != kLast.end() || words.front() == "num" ||
          words.front() == "n" || words.front() == "is" || words.front() == "use";
 }
@@ -189,6 +190,14 @@ bool is_loader_name(std::string_view expr_text) {
       "iterator", "dataset", "data",       "sampler",     "prefetcher", "train",   "val",
       "valid",    "test",    "shards",     "minibatches", "pbar"};
   return any_word_in(identifier_words(expr_text), kWords);
+}
+
+bool names_evaluation_data(std::string_view expr_text) {
+  static constexpr std::array<std::string_view, 8> kHeldOut = {"val",        "valid", "validation", "test",
+                                                               "evaluation", "eval",  "dev",        "testing"};
+  static constexpr std::array<std::string_view, 6> kData = {"loader", "dataloader", "dl", "dataset", "data", "batches"};
+  const auto words = identifier_words(expr_text);
+  return any_word_in(words, kHeldOut) && any_word_in(words, kData) && !words.contains("train");
 }
 
 bool is_step_count_name(std::string_view expr_text) {

@@ -1,6 +1,7 @@
 // State a step leaves behind on `self.` or in a global: what per-step code stores there, whether
 // back-propagating code reads it again (a loss module's `self.loss` summed into the training
 // loss is used, not leaked), and whether the next call reads it back (a carried state).
+#include "analyzer/model/library.hpp"
 #include "analyzer/model/model.hpp"
 #include "analyzer/model/model_impl.hpp"
 #include "analyzer/syntax/walk.hpp"
@@ -151,6 +152,55 @@ bool read_later_in_function(const Model::Impl& impl, ScopeId fn, const StepState
 }
 
 } // namespace
+
+namespace {
+
+// `torch.zeros(b, t).to(x.device)`, `torch.cat([torch.ones(b, 1), torch.zeros(b, t - 1)], 1)`:
+// every call in the value makes a tensor from settings or converts one, so it carries no graph.
+bool makes_a_fresh_tensor(const Model& m, const Model::Impl& impl, TSNode value) {
+  bool makes = false;
+  bool only_makers = true;
+  syntax::walk_named(value, [&](TSNode n) {
+    if (!only_makers || ts_node_symbol(n) != impl.g.sym.call) {
+      return only_makers;
+    }
+    const Call* c = m.call_at(n);
+    const bool maker = c != nullptr && library::makes_data_tensors(c->qualified);
+    const bool conversion =
+        c != nullptr && c->is_method_call() && (c->method == "to" || library::is_tensor_conversion(c->method));
+    makes = makes || maker;
+    only_makers = maker || conversion;
+    return only_makers;
+  });
+  return makes && only_makers;
+}
+
+} // namespace
+
+bool Model::reset_by_a_state_initialiser(const StepStateStore& store) const {
+  if (!store.on_self || store.binding == kNone) {
+    return false;
+  }
+  const Binding& kept = bindings()[static_cast<size_t>(store.binding)];
+  const ScopeId fn = m_impl->enclosing_function(kept.scope);
+  const ScopeId cls = fn == kNone ? kNone : scope(fn).class_scope;
+  if (cls == kNone || !in_module_method(kept.scope)) {
+    return false;
+  }
+  for (const Binding& b : bindings()) {
+    if (b.name != kept.name || b.kind != BindingKind::Assign || b.element != -1 || !b.has_value()) {
+      continue;
+    }
+    const ScopeId other = m_impl->enclosing_function(b.scope);
+    if (other == kNone || other == fn || scope(other).class_scope != cls || scope(other).name == "__init__") {
+      continue;
+    }
+    if (makes_a_fresh_tensor(*this, *m_impl, b.value)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 std::vector<StepStateStore> Model::per_step_state_stores() const {
   std::vector<StepStateStore> out;

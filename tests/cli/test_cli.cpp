@@ -500,6 +500,31 @@ TEST_F(Cli, CallsThroughAPackageReexportAreCallSitesOfTheDefinition) {
   EXPECT_NE(loud.out.find("utils.py:7:23: OOM201"), std::string::npos) << loud.out;
 }
 
+// Which modules take a second look with the other modules' facts goes by every rule's findings:
+// selecting OOM201 alone gives the OOM201 finding a whole run gives, which here needs the facts
+// (`Scorer` is a module of another file), looked up because the file has another rule's finding.
+TEST_F(Cli, SelectingARuleNeverChangesAnothersFindings) {
+  write("pkg/__init__.py", "");
+  write("pkg/layers.py", "from torch import nn\n\n\nclass Scorer(nn.Module):\n    def __init__(self, width):\n"
+                         "        super().__init__()\n        self.head = nn.Linear(width, 1)\n\n"
+                         "    def forward(self, x):\n        return self.head(x)\n\n\nclass Blend(nn.Module):\n"
+                         "    def forward(self, a, b):\n        return (a + b) / 2\n");
+  write("pkg/tool.py", "import torch\nfrom .layers import Blend, Scorer\n\n\nclass Tool:\n"
+                       "    def __init__(self, path):\n        self.state = torch.load(path)\n"
+                       "        self.scorer = Scorer(3)\n        self.blend = Blend()\n\n"
+                       "    def infer_scores(self, x, y, device):\n        scorer = self.scorer.to(device)\n"
+                       "        return scorer(self.blend(x, y))\n");
+  const Result all = run({"check", "--isolated", "--no-cache", "--output-format", "concise", "pkg"}, m_dir);
+  ASSERT_NE(all.out.find("tool.py:13:16: OOM201"), std::string::npos) << all.out;
+  ASSERT_NE(all.out.find("tool.py:7:22: OOM401"), std::string::npos) << all.out;
+  for (const char* select : {"OOM201", "OOM201,OOM101"}) {
+    const Result one =
+        run({"check", "--isolated", "--no-cache", "--select", select, "--output-format", "concise", "pkg"}, m_dir);
+    EXPECT_NE(one.out.find("tool.py:13:16: OOM201"), std::string::npos) << select << one.out;
+    EXPECT_EQ(one.out.find("OOM401"), std::string::npos) << select << one.out;
+  }
+}
+
 // A trainer module of another module whose forward returns its summed `loss.item()` alone on one
 // path and with images on another: its callers get no known tensor, so nothing they keep or add
 // up is reported (and no `.detach()` is offered on a float).
