@@ -25,7 +25,9 @@ const RuleMeta kMeta{
             "`run_inference`, ...), the code after `model.eval()`, a loop over held-out data that runs no backward "
             "(`for inputs in validation_dataloader:`, also through `pbar = tqdm(test_loader)`), or a script "
             "that restores trained weights "
-            "and trains nothing (its `__main__` block, the functions that block calls, or its module-level code, "
+            "and trains nothing (its `__main__` block, the functions that block calls and those they call in "
+            "turn, a model restored in one reaching the next as an argument, unless the call sits behind a "
+            "switch the user turns on, or its module-level code, "
             "calling a model it loaded: `net.load_state_dict(...)`, `model = torch.load(...)`, "
             "`model = torch.hub.load(...)`, `model = GPT2LMHeadModel.from_pretrained(...)`) -- that are not under "
             "`torch.inference_mode()`/`torch.no_grad()`.",

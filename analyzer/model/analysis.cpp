@@ -2004,16 +2004,39 @@ void Model::Impl::find_inference_script() {
     return;
   }
   const std::string reason = "a script that restores trained weights and trains nothing";
+  // The module-level functions the block calls, and those they call in turn.
   std::vector<ScopeId> called;
-  const auto [first, last] = null(main_block) ? std::pair<size_t, size_t>{0, 0}
-                                              : calls_in(ts_node_start_byte(main_block), ts_node_end_byte(main_block));
-  for (size_t i = first; i < last; ++i) {
-    const ScopeId callee = local_callee(m.m_calls[i].function, m.m_calls[i].scope);
-    if (callee != kNone && m.m_scopes[static_cast<size_t>(callee)].parent == 0 &&
-        m.m_scopes[static_cast<size_t>(callee)].class_scope == kNone &&
-        std::find(called.begin(), called.end(), callee) == called.end()) {
-      called.push_back(callee);
+  auto follow_calls_in = [&](ScopeId caller, std::uint32_t start, std::uint32_t end) {
+    const auto [first, last] = calls_in(start, end);
+    for (size_t i = first; i < last; ++i) {
+      const Call& c = m.m_calls[i];
+      const ScopeId callee = local_callee(c.function, c.scope);
+      // `if config.test_model: test_step(model)`: a check the user turns on is not the program.
+      if (callee == kNone || enclosing_function(c.scope) != caller ||
+          m.m_scopes[static_cast<size_t>(callee)].parent != 0 ||
+          m.m_scopes[static_cast<size_t>(callee)].class_scope != kNone || m.option_guarded(c.node, c.loop)) {
+        continue;
+      }
+      if (std::find(called.begin(), called.end(), callee) == called.end()) {
+        called.push_back(callee);
+      }
+      // `test_net(save_folder, net, ...)` with the restored `net`: the parameter that receives it
+      // holds the trained model inside the function.
+      const std::vector<BindingId> params = positional_parameter_bindings(callee);
+      for (size_t k = 0; k < params.size(); ++k) {
+        const auto arg = c.positional(k);
+        if (arg && restored.count({caller, text(*arg)}) != 0) {
+          restored.emplace(callee, bindings[static_cast<size_t>(params[k])].name);
+        }
+      }
     }
+  };
+  if (!null(main_block)) {
+    follow_calls_in(kNone, ts_node_start_byte(main_block), ts_node_end_byte(main_block));
+  }
+  for (size_t next = 0; next < called.size() && next < 16; ++next) {
+    const Scope& sc = m.m_scopes[static_cast<size_t>(called[next])];
+    follow_calls_in(called[next], ts_node_start_byte(sc.body), ts_node_end_byte(sc.body));
   }
   auto add_region = [&](ScopeId fn, std::uint32_t start, std::uint32_t end, TSNode anchor) {
     if (fn != kNone && (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || in_eval_region_of(fn))) {
