@@ -1765,6 +1765,14 @@ void Model::Impl::find_eval_regions() {
            std::any_of(sc.returns.begin(), sc.returns.end(),
                        [&](TSNode r) { return !null(r) && ts_node_symbol(unparen(r)) != g.sym.none; });
   };
+  // A model class's `def predict(self, x): self.net.eval(); return self.net(x)` that only other
+  // modules call: like a module's own `predict`, its callers choose the grad mode; so do a
+  // closure, a framework's validation hook, a module's forward, and a loss for a backward.
+  auto grad_mode_chosen_elsewhere = [&](ScopeId fn) {
+    return m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn) ||
+           overrides_a_validation_hook(fn) || m.grad_mode_left_to_callers(fn) || forward_of_a_module_class(fn) ||
+           returns_a_loss(fn) || result_back_propagated_by_a_caller(fn);
+  };
   auto called_from_training = [&](ScopeId fn) {
     for (size_t e : edges_by_callee[static_cast<size_t>(fn)]) {
       const ScopeId caller = edges[e].caller;
@@ -1847,12 +1855,7 @@ void Model::Impl::find_eval_regions() {
     if (fn != kNone && covered[static_cast<size_t>(fn)]) {
       continue;
     }
-    // A model class's `def predict(self, x): self.net.eval(); return self.net(x)` that only other
-    // modules call: like a module's own `predict`, its callers choose the grad mode.
-    if (fn != kNone &&
-        (m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled || escapes_as_a_closure(fn) ||
-         overrides_a_validation_hook(fn) || m.grad_mode_left_to_callers(fn) || forward_of_a_module_class(fn) ||
-         returns_a_loss(fn) || result_back_propagated_by_a_caller(fn))) {
+    if (fn != kNone && grad_mode_chosen_elsewhere(fn)) {
       continue;
     }
     const std::uint32_t start = ts_node_end_byte(s.statement);
@@ -1868,7 +1871,7 @@ void Model::Impl::find_eval_regions() {
     }
     add_eval_region(fn, ByteRange{start, end}, s.call, "it runs after `" + std::string(text(s.call)) + "`", covered);
   }
-  find_evaluation_loops(covered, returns_a_loss);
+  find_evaluation_loops(covered, grad_mode_chosen_elsewhere);
   find_periodic_sampling();
   find_inference_script();
   drop_helpers_reported_in_their_own_region();
@@ -1898,16 +1901,13 @@ bool Model::Impl::iterates_evaluation_data(const Loop& l) const {
 // `for step, inputs in enumerate(validation_dataloader): logits = model(inputs)` with no backward
 // in the loop: evaluation that nothing else marks (no `model.eval()`, no evaluation name).
 void Model::Impl::find_evaluation_loops(std::vector<bool>& covered,
-                                        const std::function<bool(ScopeId)>& returns_a_loss) {
+                                        const std::function<bool(ScopeId)>& grad_mode_chosen_elsewhere) {
   for (const Loop& l : m.m_loops) {
     if (l.kind != LoopKind::For || null(l.iterable) || l.backprops || !iterates_evaluation_data(l)) {
       continue;
     }
     const ScopeId fn = enclosing_function(l.scope);
-    if (fn != kNone &&
-        (covered[static_cast<size_t>(fn)] || m.m_scopes[static_cast<size_t>(fn)].facts.grad_disabled ||
-         escapes_as_a_closure(fn) || overrides_a_validation_hook(fn) || m.grad_mode_left_to_callers(fn) ||
-         forward_of_a_module_class(fn) || returns_a_loss(fn) || result_back_propagated_by_a_caller(fn))) {
+    if (fn != kNone && (covered[static_cast<size_t>(fn)] || grad_mode_chosen_elsewhere(fn))) {
       continue;
     }
     if (training_signal_in(fn, l.body_start, l.body_end)) {
@@ -2021,11 +2021,16 @@ void Model::Impl::find_inference_script() {
         called.push_back(callee);
       }
       // `test_net(save_folder, net, ...)` with the restored `net`: the parameter that receives it
-      // holds the trained model inside the function.
-      const std::vector<BindingId> params = positional_parameter_bindings(callee);
-      for (size_t k = 0; k < params.size(); ++k) {
-        const auto arg = c.positional(k);
-        if (arg && restored.count({caller, text(*arg)}) != 0) {
+      // holds the trained model inside the function (its parameters looked up only then).
+      std::vector<BindingId> params;
+      for (size_t k = 0; c.positional(k); ++k) {
+        if (restored.count({caller, text(*c.positional(k))}) == 0) {
+          continue;
+        }
+        if (params.empty()) {
+          params = positional_parameter_bindings(callee);
+        }
+        if (k < params.size()) {
           restored.emplace(callee, bindings[static_cast<size_t>(params[k])].name);
         }
       }

@@ -503,6 +503,14 @@ std::string_view file_stem(std::string_view path) {
   return path.substr(0, path.find('.'));
 }
 
+// Every value `expr` may take is a string constant that `holds` for.
+template <typename Predicate> bool every_constant_string(const Model& m, TSNode expr, Predicate holds) {
+  const auto values = ts_node_is_null(expr) ? std::nullopt : m.possible_constants(expr);
+  return values && !values->empty() && std::all_of(values->begin(), values->end(), [&](const Constant& c) {
+           return c.kind == Constant::Kind::String && holds(c.text);
+         });
+}
+
 } // namespace
 
 bool Model::loads_saved_settings(const Call& load, std::string_view bound_name) const {
@@ -520,10 +528,7 @@ bool Model::loads_saved_settings(const Call& load, std::string_view bound_name) 
     const uint32_t n = ts_node_named_child_count(args);
     file = n == 0 ? TSNode{} : ts_node_named_child(args, n - 1);
   }
-  const auto names = ts_node_is_null(file) ? std::nullopt : possible_constants(file);
-  return names && !names->empty() && std::all_of(names->begin(), names->end(), [](const Constant& c) {
-           return c.kind == Constant::Kind::String && names_settings(file_stem(c.text));
-         });
+  return every_constant_string(*this, file, [](std::string_view name) { return names_settings(file_stem(name)); });
 }
 
 bool Model::loads_converted_caffe_weights(const Call& load) const {
@@ -534,10 +539,8 @@ bool Model::loads_converted_caffe_weights(const Call& load) const {
   if (identifier_words(text(path->value)).contains("caffe")) {
     return true; // `torch.load(opt.caffe_pretrain_path)`
   }
-  const auto names = possible_constants(path->value);
-  return names && !names->empty() && std::all_of(names->begin(), names->end(), [](const Constant& c) {
-           return c.kind == Constant::Kind::String && identifier_words(c.text).contains("caffe");
-         });
+  return every_constant_string(*this, path->value,
+                               [](std::string_view name) { return identifier_words(name).contains("caffe"); });
 }
 
 } // namespace oomlint::model

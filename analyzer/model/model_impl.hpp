@@ -368,7 +368,8 @@ struct Model::Impl {
   void find_eval_regions();
   [[nodiscard]] bool iterates_evaluation_data(const Loop& l) const;
   void add_eval_region(ScopeId fn, ByteRange span, TSNode anchor, std::string reason, std::vector<bool>& covered);
-  void find_evaluation_loops(std::vector<bool>& covered, const std::function<bool(ScopeId)>& returns_a_loss);
+  void find_evaluation_loops(std::vector<bool>& covered,
+                             const std::function<bool(ScopeId)>& grad_mode_chosen_elsewhere);
   void find_periodic_sampling();
   // The `if __name__ == "__main__":` block of a script that restores trained weights and trains
   // nothing anywhere, with the functions it calls directly: inference, by what the file does.
