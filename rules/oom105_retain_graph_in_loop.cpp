@@ -84,7 +84,8 @@ std::vector<Related> evidence(const model::Model& m, const model::RetainedGraphB
 void check(RuleContext& ctx) {
   const model::Model& m = ctx.model;
   for (const model::RetainedGraphBackward& b : m.retained_graph_backwards()) {
-    if (!b.repeats_every_step || b.later_backward != nullptr || !b.graph_built_each_pass) {
+    if (!b.repeats_every_step || b.later_backward != nullptr || !b.graph_built_each_pass ||
+        b.caller_back_propagates_result) {
       continue;
     }
     const std::string_view flag = ctx.text(b.flag); // `retain_graph=True`, or `retain_graph=RETAIN`

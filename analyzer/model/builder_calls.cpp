@@ -36,6 +36,14 @@ void ModelBuilder::visit_call(TSNode node) {
   Scope& owner = m.m_scopes[static_cast<size_t>(d.owner_scope(scope))];
   if (c.method == "backward" || c.method == "manual_backward") {
     record_backward(c, owner);
+  } else if (names::names_a_backward_helper(c.method) && !null(c.arguments) &&
+             ts_node_named_child_count(c.arguments) > 0 &&
+             ts_node_symbol(ts_node_named_child(c.arguments, 0)) != g.sym.keyword_argument) {
+    // The helper's argument is the loss; its receiver is the trainer.
+    c.is_backward = true;
+    mark_backprop_names(ts_node_named_child(c.arguments, 0), owner);
+    owner.facts.backprops = true;
+    owner.facts.needs_grad = true;
   }
   record_function_facts(c, owner);
   record_statement_call(c, owner);

@@ -462,7 +462,10 @@ bool Model::Impl::class_is_module_like(ScopeId cls) const {
   const TSNode bases = field(sc.node, g.field.superclasses);
   const uint32_t count = null(bases) ? 0 : ts_node_named_child_count(bases);
   for (uint32_t i = 0; i < count && i < 8; ++i) {
-    const TSNode base = ts_node_named_child(bases, i);
+    TSNode base = ts_node_named_child(bases, i);
+    if (ts_node_symbol(base) == g.sym.subscript) {
+      base = field(base, g.field.value); // `class DocumentEmbeddings(Embeddings[Sentence])`: a generic base
+    }
     const TSSymbol s = ts_node_symbol(base);
     if (s != g.sym.identifier && s != g.sym.attribute) {
       continue;

@@ -86,13 +86,20 @@ void Model::add_call_left_to_subclasses(const Call& c, const std::string& module
   if (cls == kNone || m_scopes[static_cast<size_t>(cls)].parent != 0) {
     return;
   }
+  // A method defined here runs here; a subclass elsewhere that overrides it is still called from
+  // this site (Dassl's `test()` under `no_grad` calling `self.model_inference(x)`), but what that
+  // override does changes nothing in this module, so only a call left to subclasses is per-step
+  // work for this module's second look.
   const ScopeId callee = m_impl->local_callee(c.function, c.scope);
-  if (callee != kNone && !m_impl->is_stub(callee)) {
-    return;
+  const bool left_to_subclasses = callee == kNone || m_impl->is_stub(callee);
+  for (size_t i = 1; i < m_scopes.size(); ++i) {
+    const Scope& sub = m_scopes[i];
+    if (sub.kind != ScopeKind::Class || sub.parent != 0 || !m_impl->derives_here_from(static_cast<ScopeId>(i), cls)) {
+      continue;
+    }
+    out.external_calls.push_back(CallSite{module + "." + sub.name + "." + std::string(c.method), c.grad_disabled,
+                                          left_to_subclasses && c.loop != kNone});
   }
-  out.external_calls.push_back(
-      CallSite{module + "." + m_scopes[static_cast<size_t>(cls)].name + "." + std::string(c.method), c.grad_disabled,
-               c.loop != kNone});
 }
 
 // Which functions and methods take gradients themselves (`torch.autograd.grad`, `enable_grad`: a
@@ -212,8 +219,8 @@ ModuleSummary Model::summarize(const ProjectContext& project) const {
         trained.insert(name_key(c.method));
       }
     }
+    add_call_left_to_subclasses(c, project.module, out);
     if (target.empty()) {
-      add_call_left_to_subclasses(c, project.module, out);
       continue;
     }
     const std::string root = target.substr(0, target.find('.'));

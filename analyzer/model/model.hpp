@@ -287,6 +287,9 @@ struct RetainedGraphBackward {
   // The back-propagated tensor is computed in this iteration (or call); a graph built once
   // before the loop and back-propagated on every pass needs the flag.
   bool graph_built_each_pass = false;
+  // `alpha_loss.backward(retain_graph=True)` in a helper whose returned loss the caller then
+  // back-propagates: that later backward runs through the same step's graph.
+  bool caller_back_propagates_result = false;
   // For the finding's notes. The tensor back-propagated (`loss` of `loss.backward()`), and what
   // repeats every step: the loop's header (`for x, y in loader`) or, for a per-step method, its
   // name (an empty range when neither is known).

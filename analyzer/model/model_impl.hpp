@@ -270,6 +270,9 @@ struct Model::Impl {
   [[nodiscard]] bool made_by_the_standard_library(const Binding& b) const;
   // `class Encoder:` or `class Encoder(object):`: no base that could make it a module.
   [[nodiscard]] bool derives_from_nothing(ScopeId cls, int depth = 0) const;
+  // `class TrainerXU(SimpleTrainer)` over `class SimpleTrainer(TrainerBase)` in one file: `cls` is
+  // `base` or derives from it through classes defined here.
+  [[nodiscard]] bool derives_here_from(ScopeId cls, ScopeId base, int depth = 0) const;
   [[nodiscard]] bool derives_only_from_the_run(ScopeId cls, const ProjectContext& context,
                                                std::vector<std::string>& out, int depth = 0) const;
   // `-25`, `0.5`, `"mel"`, `True`, `None`: a default that is a plain setting, never a module.
@@ -405,6 +408,8 @@ namespace names {
 bool is_model_name(std::string_view name, const ModelOptions& options);
 bool is_loss_name(std::string_view name, const ModelOptions& options);
 bool is_optimizer_name(std::string_view name);
+// `model_backward_and_update`, `backward_and_step`: a helper that back-propagates the loss it is given.
+bool names_a_backward_helper(std::string_view method);
 bool is_class_style(std::string_view name);
 // A measurement or a count by its name (`generation_time`, `num_tokens`).
 bool is_measurement_name(std::string_view name);

@@ -527,6 +527,21 @@ bool Model::Impl::derives_from_nothing(ScopeId cls, int depth) const {
   });
 }
 
+bool Model::Impl::derives_here_from(ScopeId cls, ScopeId base, int depth) const {
+  if (cls == base) {
+    return true;
+  }
+  const Scope& c = m.m_scopes[static_cast<size_t>(cls)];
+  if (c.kind != ScopeKind::Class || depth > 4) {
+    return false;
+  }
+  return std::any_of(c.bases.begin(), c.bases.end(), [&](const std::string& b) {
+    const Binding* bound = lookup(b, c.parent, ts_node_start_byte(c.node));
+    return bound != nullptr && bound->kind == BindingKind::ClassDef && bound->defines != kNone &&
+           bound->defines < cls && derives_here_from(bound->defines, base, depth + 1);
+  });
+}
+
 // `class HFDecoderModel(DecoderModel, HFModelMixin, Tunable)`, every base imported from the run
 // (or plain here, or `object`): the bases the run's facts decide, by qualified name. False where a
 // base is anything else (`nn.Module`, a library class, an expression).

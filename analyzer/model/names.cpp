@@ -129,6 +129,26 @@ bool is_loss_name(std::string_view name, const ModelOptions& options) {
   return any_word_in(words, kWords);
 }
 
+// `self.model_backward_and_update(loss)`, `trainer.backward_and_step(loss)`: a helper of the run
+// that back-propagates the loss it is given (Dassl's trainers). The name must say nothing else:
+// `save_for_backward`, `register_backward_hook`, `send_backward` and kernels' `*_backward` do not
+// back-propagate their argument.
+bool names_a_backward_helper(std::string_view method) {
+  const auto words = identifier_words(method);
+  if (words.size() < 2 || !words.contains("backward")) {
+    return false;
+  }
+  static constexpr std::array<std::string_view, 16> kWords = {
+      "backward", "model", "and", "update", "step",  "optimize", "optim", "optimizer",
+      "loss",     "run",   "do",  "full",   "apply", "scaled",   "amp",   "then"};
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (std::find(kWords.begin(), kWords.end(), words[i]) == kWords.end()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // `Model(...)`, `GeneratorResNet(...)`, `MLP(...)`: a class-style name called builds an object;
 // `G(z)`, `G_AB(x)`, `netG(z)`, `model(x)` call one (class names have no underscores).
 bool is_class_style(std::string_view name) {

@@ -254,6 +254,20 @@ void ProjectFacts::fold_incoming_through_reexports() {
 
 ProjectFacts::Incoming ProjectFacts::incoming(std::string_view qualified) const {
   auto it = m_incoming.find(std::string(qualified));
+  if (it != m_incoming.end()) {
+    return it->second;
+  }
+  // `pkg.engine.TrainerX.test` asked by a subclass that imports the class from the package that
+  // re-exports it: the calls were counted where the class is defined.
+  const size_t dot = qualified.rfind('.');
+  if (dot == std::string_view::npos) {
+    return {};
+  }
+  const std::string owner = defining_key(qualified.substr(0, dot));
+  if (owner.empty()) {
+    return {};
+  }
+  it = m_incoming.find(owner + std::string(qualified.substr(dot)));
   return it == m_incoming.end() ? Incoming{} : it->second;
 }
 
@@ -356,12 +370,21 @@ std::string module_name_for(const std::filesystem::path& file, bool& is_package)
   std::string name = is_package ? std::string() : abs.stem().string();
   std::filesystem::path dir = abs.parent_path();
   int guard = 0;
-  // A folder without `__init__.py` inside a package is a namespace package (PEP 420):
-  // `flux/inference/sampling.py` under `flux/__init__.py` is `...flux.inference.sampling`.
+  // A folder without `__init__.py` inside a package is a namespace package (PEP 420), at any
+  // depth: `flux/inference/sampling.py` under `flux/__init__.py` is `...flux.inference.sampling`,
+  // and `models/utils/detect_face.py` under a repository's `__init__.py` is `...models.utils.detect_face`.
   auto in_package = [&](const std::filesystem::path& d) {
-    return std::filesystem::exists(d / "__init__.py", ec) ||
-           (d.has_parent_path() && d.parent_path() != d &&
-            std::filesystem::exists(d.parent_path() / "__init__.py", ec));
+    std::filesystem::path p = d;
+    for (int depth = 0; depth < 4 && !p.empty(); ++depth) {
+      if (std::filesystem::exists(p / "__init__.py", ec)) {
+        return true;
+      }
+      if (!p.has_parent_path() || p.parent_path() == p) {
+        break;
+      }
+      p = p.parent_path();
+    }
+    return false;
   };
   while (!dir.empty() && dir != dir.root_path() && guard++ < 64 && in_package(dir)) {
     name = name.empty() ? dir.filename().string() : dir.filename().string() + "." + name;

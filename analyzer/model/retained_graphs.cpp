@@ -213,6 +213,8 @@ std::vector<RetainedGraphBackward> Model::retained_graph_backwards() const {
     backward.repeats_every_step = repeats_every_step(*this, call);
     backward.later_backward = later_backward(*this, call);
     backward.graph_built_each_pass = graph_built_each_pass(*this, call);
+    backward.caller_back_propagates_result =
+        call.loop == kNone && m_impl->result_back_propagated_by_a_caller(function_at(ts_node_start_byte(call.node)));
     if (const TSNode tensor = back_propagated_tensor(call); !ts_node_is_null(tensor)) {
       backward.tensor = tensor;
     }

@@ -442,6 +442,24 @@ TEST_F(Cli, NamespaceFoldersInsidePackagesResolve) {
   EXPECT_NE(alone.out.find("OOM101"), std::string::npos) << alone.out;
 }
 
+// Two namespace folders deep (`models/utils/` under a repository whose root is a package): the
+// relative import of the module above still finds it.
+TEST_F(Cli, NamespaceFoldersResolveAtAnyDepth) {
+  // A checkout's folder name is rarely an identifier.
+  write("face-tools/__init__.py", "");
+  write("face-tools/models/utils/detect.py", "def run_nets(images, net):\n    return gather(images, net)\n\n\n"
+                                             "def gather(images, net):\n    out = []\n    for x in images:\n"
+                                             "        out.append(net(x))\n    return out\n");
+  write("face-tools/models/detector.py", "import torch\n\nfrom .utils.detect import run_nets\n\n\n"
+                                         "def detect(images, net):\n    with torch.no_grad():\n"
+                                         "        return run_nets(images, net)\n");
+  const Result r = run({"check", "--isolated", "--no-cache", "--output-format", "concise", "face-tools"}, m_dir);
+  EXPECT_EQ(r.out.find("OOM102"), std::string::npos) << r.out;
+  const Result alone =
+      run({"check", "--isolated", "--no-cache", "--output-format", "concise", "face-tools/models/utils"}, m_dir);
+  EXPECT_NE(alone.out.find("OOM102"), std::string::npos) << alone.out;
+}
+
 // A class of another module whose `forward` (or `encode`) runs under `@torch.inference_mode()`
 // builds no graph when called, whether the instance is built here or comes in through an annotated
 // parameter; the same with the cache's summaries. A second module of the same dotted name whose
@@ -812,6 +830,34 @@ TEST_F(Cli, OverridesCalledByTheirBaseTakeItsGradMode) {
   const Result enabled =
       run({"check", "--isolated", "--no-cache", "--select", "OOM201", "--output-format", "concise", "."}, m_dir);
   EXPECT_NE(enabled.out.find("depth.py:7:16: OOM201"), std::string::npos) << enabled.out;
+}
+
+// The base defines the method itself and a subclass in the same module is what the package
+// exports (`from .trainer import TrainerX`): an override in another module is still called from
+// the base's `test()` under `no_grad`. Where that call runs with autograd on, the override is
+// reported.
+TEST_F(Cli, OverridesOfMethodsTheirBaseDefinesTakeItsGradMode) {
+  const std::string base_head = "import torch\n\n\nclass TrainerBase:\n    def model_inference(self, x):\n"
+                                "        return self.model(x)\n\n\nclass SimpleTrainer(TrainerBase):\n";
+  const std::string exported = "\n\nclass TrainerX(SimpleTrainer):\n    def run(self):\n        pass\n";
+  write("engine/__init__.py", "from .trainer import TrainerX\n");
+  write("engine/trainer.py", base_head +
+                                 "    @torch.no_grad()\n    def test(self, loader):\n        for x in loader:\n"
+                                 "            print(self.model_inference(x))\n" +
+                                 exported);
+  write("mine.py", "from torch import nn\n\nfrom engine import TrainerX\n\n\nclass Mine(TrainerX):\n"
+                   "    def build(self):\n        self.head = nn.Linear(3, 3)\n\n"
+                   "    def model_inference(self, x):\n        return self.head(x)\n");
+  const std::vector<std::string> args{"check",  "--isolated",      "--no-cache", "--select",
+                                      "OOM201", "--output-format", "concise",    "."};
+  const Result quiet = run(args, m_dir);
+  EXPECT_EQ(quiet.out.find("OOM201"), std::string::npos) << quiet.out;
+  write("engine/trainer.py", base_head +
+                                 "    def test(self, loader):\n        for x in loader:\n"
+                                 "            print(self.model_inference(x))\n" +
+                                 exported);
+  const Result enabled = run(args, m_dir);
+  EXPECT_NE(enabled.out.find("mine.py:11:16: OOM201"), std::string::npos) << enabled.out;
 }
 
 // A trainer module of another module whose forward back-propagates and returns `loss.item()`:
