@@ -1786,6 +1786,12 @@ void Model::Impl::find_eval_regions() {
           !disabled_at(edges[e].at, m.scope_at(edges[e].at)) && !in_periodic_guard(edges[e].at)) {
         return true;
       }
+      // `def forward(self, batch): return _infer_with_heads(batch, ...)`: the body of a module's
+      // forward, which training runs as much as evaluation does.
+      if (is_module_forward(caller) && class_is_module_like(caller_scope.class_scope) &&
+          !disabled_at(edges[e].at, m.scope_at(edges[e].at))) {
+        return true;
+      }
     }
     return false;
   };
