@@ -44,7 +44,9 @@ const RuleMeta kMeta{
         "code downloads (`path = hf_hub_download(...)`, or `if not os.path.exists(path):` followed by a "
         "download, `path` a name or the same literal): weights published for everyone are saved from the CPU; "
         "weights converted from Caffe (`vgg16_caffe.pth`, `opt.caffe_pretrain_path`), built on the CPU by the "
-        "conversion; and a run's settings read back (`train_args = torch.load(...)`, "
+        "conversion; weights read from `[\"params\"]` or `[\"params_ema\"]` (BasicSR's checkpoint layout, "
+        "whose `save_network` moves every parameter to the CPU first: ESRGAN, GFPGAN, SwinIR, Restormer); "
+        "and a run's settings read back (`train_args = torch.load(...)`, "
         "`os.path.join(ckpt, \"model_args.pth\")`), an argparse namespace with no tensors. Test code (every function "
         "of a "
         "test file that holds a test case: the tests, test classes, their helpers and tester classes) is "
@@ -93,7 +95,8 @@ void check(RuleContext& ctx) {
         m.restores_only_small_state(to.bound_name, call.scope, ts_node_end_byte(call.node)) ||
         m.saves_checkpoints_from_cpu() || m.reads_back_a_cpu_only_save(call) || m.reads_back_a_cpu_conversion(call) ||
         m.loads_a_published_download(call) || m.loads_an_engine_module(call) ||
-        m.loads_saved_settings(call, to.bound_name) || m.loads_converted_caffe_weights(call)) {
+        m.loads_saved_settings(call, to.bound_name) || m.loads_converted_caffe_weights(call) ||
+        m.loads_a_basicsr_checkpoint(call, to.bound_name)) {
       continue;
     }
     // A whole module or tensors used as loaded would stay on the CPU: moving them is the user's call.

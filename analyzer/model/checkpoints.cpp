@@ -543,4 +543,57 @@ bool Model::loads_converted_caffe_weights(const Call& load) const {
                                [](std::string_view name) { return identifier_words(name).contains("caffe"); });
 }
 
+namespace {
+
+// `['params']`, `["params_ema"]`: the keys BasicSR's checkpoint layout nests the weights under.
+bool is_basicsr_weights_key(std::string_view key) {
+  if (key.size() < 2 || (key.front() != '\'' && key.front() != '"') || key.back() != key.front()) {
+    return false;
+  }
+  key = key.substr(1, key.size() - 2);
+  return key == "params" || key == "params_ema";
+}
+
+} // namespace
+
+// `torch.load(path)["params_ema"]`, or `ckpt = torch.load(path)` then `ckpt["params"]`: the layout
+// of BasicSR's `save_network` (ESRGAN, GFPGAN, CodeFormer, SwinIR, Restormer, KAIR's video
+// models), which moves every parameter to the CPU before it saves.
+bool Model::loads_a_basicsr_checkpoint(const Call& load, std::string_view bound_name) const {
+  const auto& g = m_impl->g;
+  const TSNode parent = ts_node_parent(load.node);
+  if (!ts_node_is_null(parent) && ts_node_symbol(parent) == g.sym.subscript &&
+      ts_node_eq(m_impl->field(parent, g.field.value), load.node)) {
+    return is_basicsr_weights_key(text(m_impl->field(parent, g.field.subscript)));
+  }
+  if (bound_name.empty()) {
+    return false;
+  }
+  const ScopeId fn = function_at(ts_node_start_byte(load.node));
+  const TSNode body = scope(fn == kNone ? 0 : fn).node;
+  bool keyed = false;
+  syntax::walk_named(body, [&](TSNode n) {
+    if (keyed || ts_node_symbol(n) != g.sym.subscript || ts_node_start_byte(n) < ts_node_end_byte(load.node)) {
+      return !keyed;
+    }
+    keyed = text(m_impl->field(n, g.field.value)) == bound_name &&
+            is_basicsr_weights_key(text(m_impl->field(n, g.field.subscript))) && restored_into_a_module(n);
+    return !keyed;
+  });
+  return keyed;
+}
+
+// `net.load_state_dict(ckpt["params"])`, also as a branch of a conditional argument: the entry is
+// weights. XLM keeps its settings under the same key (`AttrDict(reloaded["params"])`).
+bool Model::restored_into_a_module(TSNode entry) const {
+  TSNode up = ts_node_parent(entry);
+  for (int depth = 0; depth < 4 && !ts_node_is_null(up); ++depth, up = ts_node_parent(up)) {
+    if (ts_node_symbol(up) == m_impl->g.sym.call) {
+      const Call* c = call_at(up);
+      return c != nullptr && c->method == "load_state_dict";
+    }
+  }
+  return false;
+}
+
 } // namespace oomlint::model

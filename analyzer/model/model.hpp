@@ -539,6 +539,9 @@ public:
   // The file holds weights converted from Caffe (`resnet101_caffe.pth`, `opt.caffe_pretrain_path`):
   // a conversion builds its tensors on the CPU.
   [[nodiscard]] bool loads_converted_caffe_weights(const Call& load) const;
+  // The weights are read from `["params"]` or `["params_ema"]`: BasicSR's layout, saved from the CPU.
+  [[nodiscard]] bool loads_a_basicsr_checkpoint(const Call& load, std::string_view bound_name) const;
+  [[nodiscard]] bool restored_into_a_module(TSNode entry) const;
   [[nodiscard]] bool may_place_on_a_device(const Call& c) const;
   // First line (0-based) of the statement that holds the node: where `# noqa` works.
   [[nodiscard]] std::uint32_t statement_row(TSNode node) const;
